@@ -1,0 +1,33 @@
+GO ?= go
+DIST ?= dist
+
+.PHONY: build run test e2e package bench clean
+
+# build assembles the deployable app root: host.json, the function folders
+# beside it (the host does not look deeper), and the linux/amd64 handler.
+build:
+	rm -rf $(DIST)
+	mkdir -p $(DIST)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o $(DIST)/handler ./cmd/handler
+	chmod 0755 $(DIST)/handler
+	cp host.json .funcignore $(DIST)/
+	cp -R functions/. $(DIST)/
+
+# run starts the local stand-in of SignalR Service and Entra ID, then the
+# handler standalone on 127.0.0.1:7071. Nothing leaves loopback.
+run:
+	bash scripts/run.sh
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race ./...
+	$(MAKE) e2e
+
+e2e:
+	bash scripts/e2e.sh
+
+package: build
+	$(GO) run ./scripts/zipapp $(DIST) handler.zip
+
+clean:
+	rm -rf $(DIST) handler.zip

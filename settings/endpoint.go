@@ -1,0 +1,108 @@
+package settings
+
+import (
+	"log/slog"
+	"net/url"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+)
+
+// DefaultScope is the Entra ID scope of SignalR Service. The service asks for
+// it in every cloud; sovereign clouds differ in authority host and domain.
+const DefaultScope = "https://signalr.azure.com/.default"
+
+// EndpointType says whether negotiate prefers an endpoint.
+type EndpointType string
+
+const (
+	// Primary endpoints take client connections while any is healthy.
+	Primary EndpointType = "primary"
+	// Secondary endpoints take client connections only when no primary is healthy.
+	Secondary EndpointType = "secondary"
+)
+
+// Endpoint is one SignalR Service resource the app talks to, with the means
+// to authenticate to it.
+type Endpoint struct {
+	// Name is "" for the connection named by the connection setting, or the
+	// <name> of Azure__SignalR__Endpoints__<name>.
+	Name string
+	// Setting is the app setting (or section prefix) the endpoint was read
+	// from, as the user wrote it, so that errors can point at it.
+	Setting string
+	// ServiceURI is the service's endpoint, scheme and host (and port when set).
+	ServiceURI *url.URL
+	// ClientEndpoint is where clients connect, when not the service URI.
+	ClientEndpoint *url.URL
+	// ServerEndpoint is where REST calls go, when not the service URI.
+	ServerEndpoint *url.URL
+	Type           EndpointType
+	// AccessKey is set in access-key mode, and then Credential is nil.
+	AccessKey Secret
+	// Credential gets Entra tokens in Entra mode.
+	Credential azcore.TokenCredential
+	// Auth describes how the endpoint authenticates, without secrets.
+	Auth Auth
+	// Scope is the Entra scope requested for the service. Defaults to DefaultScope.
+	Scope string
+}
+
+// Auth describes a credential for people: in checks, logs and errors.
+// It never holds a secret.
+type Auth struct {
+	// Kind is "AccessKey" or the azidentity credential type, such as
+	// "ManagedIdentityCredential".
+	Kind string
+	// UserAssigned is true for a user-assigned managed identity.
+	UserAssigned bool
+	ClientID     string
+	// ResourceID names a user-assigned managed identity by its resource id.
+	ResourceID string
+	TenantID   string
+	// AdditionallyAllowedTenants widens the tenants a credential may ask.
+	AdditionallyAllowedTenants []string
+	AuthorityHost              string
+	// CertificatePath is the certificate file a ClientCertificateCredential reads.
+	CertificatePath string
+	// TokenFilePath is the federated token file of a WorkloadIdentityCredential.
+	TokenFilePath string
+}
+
+// Identity names the principal for messages, such as "system-assigned managed
+// identity" or "managed identity with client id 0000…".
+func (a Auth) Identity() string {
+	switch {
+	case a.Kind == "AccessKey":
+		return "access key"
+	case a.Kind == "ManagedIdentityCredential" && a.ResourceID != "":
+		return "user-assigned managed identity " + a.ResourceID
+	case a.Kind == "ManagedIdentityCredential" && a.ClientID != "":
+		return "user-assigned managed identity with client id " + a.ClientID
+	case a.Kind == "ManagedIdentityCredential":
+		return "system-assigned managed identity"
+	case a.ClientID != "":
+		return a.Kind + " with client id " + a.ClientID
+	default:
+		return a.Kind
+	}
+}
+
+// Secret holds a value that must never be printed.
+type Secret string
+
+// String redacts the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "REDACTED"
+}
+
+// LogValue redacts the secret in structured logs.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// GoString redacts the secret in %#v.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// Reveal returns the secret's value, for signing and for credentials only.
+func (s Secret) Reveal() string { return string(s) }
