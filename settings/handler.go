@@ -1,6 +1,14 @@
 package settings
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
 
 // Handler holds the handler's own settings, read with envconfig from the app
 // settings (environment variables).
@@ -29,4 +37,63 @@ type Handler struct {
 	CORSOrigins []string `envconfig:"SIGNALR_CORS_ORIGINS"`
 	// Port is where the handler listens, given by the Functions host.
 	Port int `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT" default:"7071"`
+}
+
+// hubPattern is the service's rule for hub names (SPEC §4).
+var hubPattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
+
+// MaxTokenLifetime caps SIGNALR_TOKEN_LIFETIME.
+const MaxTokenLifetime = 24 * time.Hour
+
+// load reads h from the process environment with envconfig and validates it.
+func (h *Handler) load() error {
+	if err := envconfig.Process("", h); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return &SettingError{pe.KeyName, fmt.Sprintf("invalid value %q: %v", pe.Value, pe.Err), "Use a value of type " + pe.TypeName}
+		}
+		return err
+	}
+	for i, hub := range h.Hubs {
+		h.Hubs[i] = strings.TrimSpace(hub)
+	}
+	h.Negotiate = strings.ToLower(strings.TrimSpace(h.Negotiate))
+	return h.Validate()
+}
+
+// Validate checks the handler's settings and joins one *SettingError per problem.
+func (h *Handler) Validate() error {
+	var errs []error
+	bad := func(setting, problem, fix string) { errs = append(errs, &SettingError{setting, problem, fix}) }
+	switch h.Negotiate {
+	case "auto", "local", "service":
+	default:
+		bad("SIGNALR_NEGOTIATE", fmt.Sprintf("invalid value %q", h.Negotiate),
+			"Valid values are auto (sign client tokens locally when a key is at hand, else ask the service), local and service")
+	}
+	if len(h.Hubs) == 0 {
+		bad("SIGNALR_HUBS", "no hub is named", "List the hubs this app serves, comma-separated, such as chat,news")
+	}
+	for _, hub := range h.Hubs {
+		if !hubPattern.MatchString(hub) {
+			bad("SIGNALR_HUBS", fmt.Sprintf("invalid hub name %q", hub),
+				"A hub name starts with a letter, then up to 127 letters, digits or _ ` , . [ ]")
+		}
+	}
+	if h.TokenLifetime <= 0 || h.TokenLifetime > MaxTokenLifetime {
+		bad("SIGNALR_TOKEN_LIFETIME", fmt.Sprintf("lifetime %s is out of range", h.TokenLifetime), "Use a duration above 0 and at most 24h, such as 1h")
+	}
+	if h.KeyWait <= 0 {
+		bad("SIGNALR_KEY_WAIT", fmt.Sprintf("wait %s is not positive", h.KeyWait), "Use a positive duration, such as 10s")
+	}
+	if h.MaxBodyBytes <= 0 {
+		bad("SIGNALR_MAX_BODY_BYTES", fmt.Sprintf("limit %d is not positive", h.MaxBodyBytes), "Use a positive number of bytes, such as 1048576")
+	}
+	if h.Port < 1 || h.Port > 65535 {
+		bad("FUNCTIONS_CUSTOMHANDLER_PORT", fmt.Sprintf("port %d is out of range", h.Port), "Use a port from 1 to 65535")
+	}
+	if strings.TrimSpace(h.ConnectionSetting) == "" {
+		bad("SIGNALR_CONNECTION_SETTING", "is empty", "Name the prefix of the connection's settings, or unset it for AzureSignalRConnectionString")
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,264 @@
+package settings
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+var (
+	guidPattern       = regexp.MustCompile(`^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$`)
+	thumbprintPattern = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
+)
+
+// environmentCredentialVars make DefaultAzureCredential use EnvironmentCredential
+// before the managed identity (the seeds' first trap).
+var environmentCredentialVars = []string{"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME"}
+
+// credential chooses and builds the credential of one endpoint in the order of
+// SPEC §5. It records problems in b and returns a nil credential on error.
+func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, Auth) {
+	auth := Auth{ClientID: f.value("clientid"), TenantID: f.value("tenantid"), ResourceID: f.value("managedidentityresourceid")}
+	for _, t := range strings.Split(f.value("additionallyallowedtenants"), ";") {
+		if t = strings.TrimSpace(t); t != "" {
+			auth.AdditionallyAllowedTenants = append(auth.AdditionallyAllowedTenants, t)
+		}
+	}
+	if auth.ClientID != "" && !guidPattern.MatchString(auth.ClientID) {
+		b.warn("%s: %q is not a GUID. An identity or app is named by its client id (application id), a GUID such as 00000000-0000-0000-0000-000000000000, shown on its Overview page",
+			f.name(prefix, "clientid"), auth.ClientID)
+	}
+	if auth.ClientID != "" && auth.ResourceID != "" {
+		b.fail(&SettingError{f.name(prefix, "managedidentityresourceid"), "is set together with " + f.name(prefix, "clientid"),
+			"A managed identity is named by one of them: remove the other"})
+		return nil, auth
+	}
+	authority, ok := b.authorityHost(prefix, f)
+	if !ok {
+		return nil, auth
+	}
+	auth.AuthorityHost = authority
+	opts := azcore.ClientOptions{Transport: b.opts.Transport}
+	if authority != "" {
+		opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: authority}
+	}
+	// Instance discovery asks login.microsoftonline.com about the authority,
+	// which a loopback stand-in cannot answer and must never need.
+	noDiscovery := authority != "" && isLoopback(hostOf(authority))
+
+	secret, cert := f.has("clientsecret"), f.has("clientcertificate") || f.has("clientcertificatepath")
+	if f.has("clientcertificatepassword") && !f.has("clientcertificatepath") {
+		b.fail(&SettingError{f.name(prefix, "clientcertificatepassword"), "is set without " + f.name(prefix, "clientcertificatepath"),
+			"Set the path of the PEM or PFX file it opens, or remove the password"})
+	}
+	if f.has("clientcertificate") && f.has("clientcertificatepath") {
+		b.fail(&SettingError{f.name(prefix, "clientcertificate"), "is set together with " + f.name(prefix, "clientcertificatepath"),
+			"Name the certificate once: by thumbprint (clientCertificate) or by file (clientCertificatePath)"})
+	}
+	if secret && cert {
+		b.fail(&SettingError{f.name(prefix, "clientsecret"), "is set together with a client certificate",
+			"Use one of them: remove the client secret or the certificate"})
+	}
+
+	switch c := strings.ToLower(f.value("credential")); {
+	case c == "managedidentity":
+		auth.Kind = "ManagedIdentityCredential"
+		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}
+		switch {
+		case auth.ClientID != "":
+			o.ID, auth.UserAssigned = azidentity.ClientID(auth.ClientID), true
+		case auth.ResourceID != "":
+			o.ID, auth.UserAssigned = azidentity.ResourceID(auth.ResourceID), true
+		}
+		if secret || cert {
+			b.warn("%s: credential=managedidentity ignores the client secret or certificate; remove them or the credential key", f.name(prefix, "credential"))
+		}
+		cred, err := azidentity.NewManagedIdentityCredential(o)
+		return b.built(prefix, cred, err, auth)
+	case c == "workloadidentity":
+		return b.workloadIdentity(prefix, f, auth, opts, noDiscovery)
+	case c != "":
+		b.fail(&SettingError{f.name(prefix, "credential"), fmt.Sprintf("invalid value %q", f.value("credential")),
+			"Valid values are managedidentity and workloadidentity; remove the key to choose by the other keys (client secret, certificate, else DefaultAzureCredential)"})
+		return nil, auth
+	case secret || cert:
+		// An incomplete app registration is an error: falling back to
+		// DefaultAzureCredential would authenticate as someone else.
+		if auth.TenantID == "" || auth.ClientID == "" {
+			missing := f.name(prefix, "tenantid")
+			if auth.TenantID != "" {
+				missing = f.name(prefix, "clientid")
+			} else if auth.ClientID == "" {
+				missing += " and " + f.name(prefix, "clientid")
+			}
+			b.fail(&SettingError{missing, "is missing: a client secret or certificate needs the app's tenant id and client id",
+				"Set them to the app registration's Directory (tenant) ID and Application (client) ID"})
+			return nil, auth
+		}
+		if secret {
+			auth.Kind = "ClientSecretCredential"
+			cred, err := azidentity.NewClientSecretCredential(auth.TenantID, auth.ClientID, f.value("clientsecret"),
+				&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, AdditionallyAllowedTenants: auth.AdditionallyAllowedTenants, DisableInstanceDiscovery: noDiscovery})
+			return b.built(prefix, cred, err, auth)
+		}
+		return b.clientCertificate(prefix, f, auth, opts, noDiscovery)
+	default:
+		return b.defaultCredential(prefix, auth, opts, noDiscovery)
+	}
+}
+
+// built records a constructor's error, which names no secret.
+func (b *builder) built(prefix string, cred azcore.TokenCredential, err error, auth Auth) (azcore.TokenCredential, Auth) {
+	if err != nil {
+		b.fail(&SettingError{prefix, auth.Kind + " cannot be created: " + err.Error(), "Check the identity settings of this connection"})
+		return nil, auth
+	}
+	return cred, auth
+}
+
+// authorityHost returns the Entra ID authority from the section or from
+// AZURE_AUTHORITY_HOST, which azidentity reads too; "" means public Azure.
+func (b *builder) authorityHost(prefix string, f fields) (string, bool) {
+	name, host := f.name(prefix, "authorityhost"), f.value("authorityhost")
+	if host == "" {
+		name, host = "AZURE_AUTHORITY_HOST", strings.TrimSpace(b.getenv("AZURE_AUTHORITY_HOST"))
+	}
+	if host == "" {
+		return "", true
+	}
+	u, err := url.Parse(host)
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" {
+		b.fail(&SettingError{name, fmt.Sprintf("authority host %q is not an https URL", host),
+			"Use the cloud's Entra ID host, such as https://login.microsoftonline.com/ (public), https://login.chinacloudapi.cn/ (Azure China) or https://login.microsoftonline.us/ (Azure Government)"})
+		return "", false
+	}
+	return host, true
+}
+
+func hostOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+func (b *builder) clientCertificate(prefix string, f fields, auth Auth, opts azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, Auth) {
+	auth.Kind = "ClientCertificateCredential"
+	name, path, password := f.name(prefix, "clientcertificatepath"), f.value("clientcertificatepath"), f.value("clientcertificatepassword")
+	if thumb := f.value("clientcertificate"); thumb != "" {
+		name = f.name(prefix, "clientcertificate")
+		if !thumbprintPattern.MatchString(thumb) {
+			b.fail(&SettingError{name, fmt.Sprintf("%q is not a certificate thumbprint", thumb),
+				"Give the 40 hexadecimal digits of the thumbprint, or set clientCertificatePath to a PEM or PFX file"})
+			return nil, auth
+		}
+		// Linux App Service with WEBSITE_LOAD_CERTIFICATES puts loaded private
+		// certificates there, named by thumbprint, without a password.
+		path = filepath.Join(b.certificateDir(), strings.ToUpper(thumb)+".p12")
+	}
+	auth.CertificatePath = path
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.fail(&SettingError{name, fmt.Sprintf("cannot read the certificate file %q: %v", path, unwrapPathError(err)),
+			"Point it at a readable PEM or PFX file; for a thumbprint on App Service set WEBSITE_LOAD_CERTIFICATES to it"})
+		return nil, auth
+	}
+	certs, key, err := azidentity.ParseCertificates(data, []byte(password))
+	if err != nil {
+		b.fail(&SettingError{name, fmt.Sprintf("the file %q holds no usable certificate and private key: %v", path, err),
+			"Use a PEM file with an RSA certificate and its unencrypted key, or a PFX file and its password in clientCertificatePassword"})
+		return nil, auth
+	}
+	cred, err := azidentity.NewClientCertificateCredential(auth.TenantID, auth.ClientID, certs, key,
+		&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, AdditionallyAllowedTenants: auth.AdditionallyAllowedTenants, DisableInstanceDiscovery: noDiscovery})
+	return b.built(prefix, cred, err, auth)
+}
+
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// workloadIdentity fills tenant, client and token file from AZURE_* as
+// azidentity would, so that the check shows them and a gap is found now.
+func (b *builder) workloadIdentity(prefix string, f fields, auth Auth, opts azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, Auth) {
+	auth.Kind = "WorkloadIdentityCredential"
+	auth.TokenFilePath = f.value("tokenfilepath")
+	ok := true
+	for _, p := range []struct {
+		key, env string
+		v        *string
+	}{{"tenantid", "AZURE_TENANT_ID", &auth.TenantID}, {"clientid", "AZURE_CLIENT_ID", &auth.ClientID}, {"tokenfilepath", "AZURE_FEDERATED_TOKEN_FILE", &auth.TokenFilePath}} {
+		if *p.v == "" {
+			*p.v = strings.TrimSpace(b.getenv(p.env))
+		}
+		if *p.v == "" {
+			b.fail(&SettingError{f.name(prefix, p.key), "is missing: credential=workloadidentity needs it, and " + p.env + " is not set either",
+				"Set it, or let the workload identity webhook set " + p.env})
+			ok = false
+		}
+	}
+	if !ok {
+		return nil, auth
+	}
+	if _, err := os.Stat(auth.TokenFilePath); err != nil {
+		b.fail(&SettingError{f.name(prefix, "tokenfilepath"), fmt.Sprintf("cannot read the token file %q: %v", auth.TokenFilePath, unwrapPathError(err)),
+			"Point it at the federated token file (AZURE_FEDERATED_TOKEN_FILE on Kubernetes)"})
+		return nil, auth
+	}
+	cred, err := azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{ClientOptions: opts,
+		TenantID: auth.TenantID, ClientID: auth.ClientID, TokenFilePath: auth.TokenFilePath,
+		AdditionallyAllowedTenants: auth.AdditionallyAllowedTenants, DisableInstanceDiscovery: noDiscovery})
+	return b.built(prefix, cred, err, auth)
+}
+
+// defaultCredential builds DefaultAzureCredential. Go's takes its managed
+// identity from AZURE_CLIENT_ID only, so a section's clientId or resource id
+// is honoured by asking that managed identity first where the host offers one
+// (IDENTITY_ENDPOINT or MSI_ENDPOINT, as on Functions), which is the
+// managed-identity place in the chain when no EnvironmentCredential is set up.
+func (b *builder) defaultCredential(prefix string, auth Auth, opts azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, Auth) {
+	auth.Kind = "DefaultAzureCredential"
+	var set []string
+	for _, v := range environmentCredentialVars {
+		if b.getenv(v) != "" {
+			set = append(set, v)
+		}
+	}
+	if len(set) > 0 {
+		b.warn("%s: DefaultAzureCredential will try EnvironmentCredential first because %s is set, and that often ends in Unauthorized. To use the managed identity, set %s__credential=managedidentity, or remove the AZURE_* variables",
+			prefix, strings.Join(set, ", "), prefix)
+	}
+	dac, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: opts,
+		TenantID: auth.TenantID, AdditionallyAllowedTenants: auth.AdditionallyAllowedTenants, DisableInstanceDiscovery: noDiscovery})
+	if err != nil {
+		return b.built(prefix, nil, err, auth)
+	}
+	var id azidentity.ManagedIDKind
+	switch {
+	case auth.ClientID != "" && auth.ClientID != b.getenv("AZURE_CLIENT_ID"):
+		id = azidentity.ClientID(auth.ClientID)
+	case auth.ResourceID != "":
+		id = azidentity.ResourceID(auth.ResourceID)
+	}
+	hosted := b.getenv("IDENTITY_ENDPOINT") != "" || b.getenv("MSI_ENDPOINT") != ""
+	if id == nil || !hosted || len(set) > 0 {
+		return dac, auth
+	}
+	mi, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts, ID: id})
+	if err != nil {
+		return b.built(prefix, nil, err, auth)
+	}
+	chain, err := azidentity.NewChainedTokenCredential([]azcore.TokenCredential{mi, dac}, nil)
+	return b.built(prefix, chain, err, auth)
+}

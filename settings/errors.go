@@ -1,0 +1,57 @@
+package settings
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// SettingError is one problem with one app setting. Load joins every problem
+// it finds with errors.Join, so errors.As finds each of them.
+type SettingError struct {
+	// Setting is the app setting's name as written, or a connection string's
+	// setting and key, such as "AzureSignalRConnectionString (AuthType)".
+	Setting string
+	// Problem says what is wrong and quotes the bad value, unless secret.
+	Problem string
+	// Fix says what is valid and what to do.
+	Fix string
+}
+
+func (e *SettingError) Error() string {
+	return e.Setting + ": " + e.Problem + ". " + e.Fix
+}
+
+// isLoopback reports whether host names this machine, where plain http and
+// test authorities are allowed.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// parseServiceURL checks a service, client or server endpoint: http or https,
+// a host, nothing after it but an optional "/", and plain http only to loopback
+// (a bearer token must never cross the network in clear).
+func parseServiceURL(setting, value string) (*url.URL, error) {
+	const fix = "Use the resource's endpoint, such as https://<resource>.service.signalr.net"
+	u, err := url.Parse(strings.TrimSpace(value))
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return nil, &SettingError{setting, "value " + strconv.Quote(value) + " is not an absolute URI", fix}
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return nil, &SettingError{setting, "scheme of " + strconv.Quote(value) + " is not http or https", fix}
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "":
+		return nil, &SettingError{setting, "value " + strconv.Quote(u.Redacted()) + " has more than a scheme, host and port", fix}
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return nil, &SettingError{setting, "value " + strconv.Quote(value) + " uses plain http to a host that is not loopback",
+			"Use https; plain http is allowed only to 127.0.0.1, [::1] or localhost (a local stand-in)"}
+	}
+	u.Path, u.RawPath = "", ""
+	return u, nil
+}
