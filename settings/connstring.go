@@ -56,9 +56,9 @@ func connectionStringFields(name string, kv map[string]string) (fields, []error,
 		}
 	}
 	set := func(field, k string) {
-		if v, ok := kv[k]; ok {
-			f[field] = setting{Name: keyName(k), Value: v}
-		}
+		// An absent key is kept empty so that messages name it as a
+		// connection string key, not as a section key.
+		f[field] = setting{Name: keyName(k), Value: kv[k]}
 	}
 	set("serviceuri", "endpoint")
 	set("clientendpoint", "clientendpoint")

@@ -92,13 +92,14 @@ func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, A
 		// An incomplete app registration is an error: falling back to
 		// DefaultAzureCredential would authenticate as someone else.
 		if auth.TenantID == "" || auth.ClientID == "" {
-			missing := f.name(prefix, "tenantid")
-			if auth.TenantID != "" {
+			missing, also := f.name(prefix, "tenantid"), ""
+			switch {
+			case auth.TenantID != "":
 				missing = f.name(prefix, "clientid")
-			} else if auth.ClientID == "" {
-				missing += " and " + f.name(prefix, "clientid")
+			case auth.ClientID == "":
+				also = " (and so is " + f.name(prefix, "clientid") + ")"
 			}
-			b.fail(&SettingError{missing, "is missing: a client secret or certificate needs the app's tenant id and client id",
+			b.fail(&SettingError{missing, "is missing" + also + ": a client secret or certificate needs the app's tenant id and client id",
 				"Set them to the app registration's Directory (tenant) ID and Application (client) ID"})
 			return nil, auth
 		}
