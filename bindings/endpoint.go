@@ -1,0 +1,261 @@
+package bindings
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/signalr-entra/handler/settings"
+)
+
+const (
+	// keyRefresh is how often a temporary key is replaced (seeds: rotate
+	// once an hour).
+	keyRefresh = time.Hour
+	// keyLife is the life of a temporary key (seeds: 90 minutes).
+	keyLife = 90 * time.Minute
+	// keyUse is how long a key signs: 5 minutes short of its life, so that
+	// clocks apart and slow clients do not meet an expired key.
+	keyUse = 85 * time.Minute
+	// restTokenLife is the life of the tokens signing REST calls in
+	// access-key mode.
+	restTokenLife = time.Hour
+	maxReplyBytes = 1 << 20
+)
+
+// health states of an endpoint; unknown counts as healthy.
+const (
+	healthUnknown int32 = iota
+	healthy
+	unhealthy
+)
+
+// Endpoint talks to one SignalR Service resource with its own credential
+// and key. Get them from Client.Endpoints.
+type Endpoint struct {
+	name       string
+	setting    string
+	typ        settings.EndpointType
+	uri        string // the service URI, for messages
+	serviceURL *url.URL
+	clientBase string // where clients connect
+	serverBase string // where REST calls go
+	auth       settings.Auth
+	opts       *Options
+
+	accessKey []byte // access-key mode only
+	kid       string // access-key mode: an opaque per-process id
+
+	cred  azcore.TokenCredential // Entra mode only
+	scope string
+	token *resource[azcore.AccessToken]
+	key   *resource[tempKey]
+
+	health atomic.Int32
+
+	mu     sync.Mutex
+	states map[string]string // last logged state per kind
+}
+
+// tempKey is a temporary access key from the auth API.
+type tempKey struct {
+	id       string
+	secret   []byte
+	issuedAt time.Time
+}
+
+func newEndpoint(base context.Context, s settings.Endpoint, opts *Options) (*Endpoint, error) {
+	setting := s.Setting
+	if setting == "" {
+		setting = "endpoint " + s.Name
+	}
+	if s.ServiceURI == nil || s.ServiceURI.Host == "" {
+		return nil, fmt.Errorf("%s: the service URI is missing; set serviceUri (or Endpoint= in a connection string) to https://<name>.service.signalr.net", setting)
+	}
+	for _, u := range []struct {
+		field string
+		u     *url.URL
+	}{{"serviceUri", s.ServiceURI}, {"clientEndpoint", s.ClientEndpoint}, {"serverEndpoint", s.ServerEndpoint}} {
+		if err := checkTransport(setting, u.field, u.u); err != nil {
+			return nil, err
+		}
+	}
+	e := &Endpoint{
+		name:       s.Name,
+		setting:    setting,
+		typ:        s.Type,
+		uri:        baseURL(s.ServiceURI),
+		serviceURL: s.ServiceURI,
+		clientBase: baseURL(s.ServiceURI),
+		serverBase: baseURL(s.ServiceURI),
+		auth:       s.Auth,
+		opts:       opts,
+		cred:       s.Credential,
+		scope:      s.Scope,
+		states:     map[string]string{},
+	}
+	if e.typ == "" {
+		e.typ = settings.Primary
+	}
+	if s.ClientEndpoint != nil {
+		e.clientBase = baseURL(s.ClientEndpoint)
+	}
+	if s.ServerEndpoint != nil {
+		e.serverBase = baseURL(s.ServerEndpoint)
+	}
+	if e.scope == "" {
+		e.scope = settings.DefaultScope
+	}
+	switch {
+	case s.AccessKey != "" && s.Credential != nil:
+		return nil, fmt.Errorf("%s: both an access key and a credential are set; use one (Microsoft Entra ID is recommended)", setting)
+	case s.AccessKey != "":
+		e.accessKey = []byte(s.AccessKey.Reveal())
+		var id [8]byte
+		rand.Read(id[:])
+		e.kid = hex.EncodeToString(id[:])
+	case s.Credential != nil:
+		e.token = &resource[azcore.AccessToken]{now: opts.Now, base: base, fetch: e.fetchEntraToken}
+		e.key = &resource[tempKey]{now: opts.Now, base: base, fetch: e.fetchKey}
+	default:
+		return nil, fmt.Errorf("%s: neither an access key nor a credential is set; set serviceUri with credential settings (Microsoft Entra ID) or an AccessKey", setting)
+	}
+	return e, nil
+}
+
+// Name is the endpoint's name: "" for the default connection, else the
+// <name> of Azure__SignalR__Endpoints__<name>.
+func (e *Endpoint) Name() string { return e.name }
+
+// URI is the service URI.
+func (e *Endpoint) URI() string { return e.uri }
+
+// Type says whether negotiate prefers the endpoint.
+func (e *Endpoint) Type() settings.EndpointType { return e.typ }
+
+// Healthy reports the last health check; true before the first.
+func (e *Endpoint) Healthy() bool { return e.health.Load() != unhealthy }
+
+func (e *Endpoint) now() time.Time { return e.opts.Now() }
+
+func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, time.Time, time.Time, error) {
+	tok, err := e.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{e.scope}})
+	if err != nil {
+		err = &Error{
+			Op:       "get a Microsoft Entra ID token",
+			Endpoint: e.uri,
+			Message:  fmt.Sprintf("the credential of %s (%s) could not get a token for scope %s; the cause below says why", e.auth.Identity(), e.setting, e.scope),
+			Err:      err,
+		}
+		e.logChange("credential", err)
+		return tok, time.Time{}, time.Time{}, err
+	}
+	e.logChange("credential", nil)
+	refreshAt := tok.ExpiresOn.Add(-5 * time.Minute)
+	if !tok.RefreshOn.IsZero() && tok.RefreshOn.Before(refreshAt) {
+		refreshAt = tok.RefreshOn
+	}
+	return tok, refreshAt, tok.ExpiresOn.Add(-time.Minute), nil
+}
+
+// fetchKey gets a temporary access key from the auth API.
+func (e *Endpoint) fetchKey(ctx context.Context) (tempKey, time.Time, time.Time, error) {
+	issued := e.now()
+	k, err := e.getAccessKey(ctx)
+	e.logChange("accessKey", err)
+	if err != nil {
+		return k, time.Time{}, time.Time{}, err
+	}
+	k.issuedAt = issued
+	return k, issued.Add(keyRefresh), issued.Add(keyUse), nil
+}
+
+func (e *Endpoint) getAccessKey(ctx context.Context) (tempKey, error) {
+	const op = "get the temporary access key"
+	_, body, err := e.do(ctx, request{op: op, kind: kindAuthAPI, method: http.MethodGet, path: "/api/v1/auth/accessKey"})
+	if err != nil {
+		return tempKey{}, err
+	}
+	var reply struct {
+		KeyID     *string `json:"KeyId"`
+		AccessKey *string `json:"AccessKey"`
+	}
+	if err := json.Unmarshal(body, &reply); err != nil || reply.KeyID == nil || reply.AccessKey == nil || *reply.AccessKey == "" {
+		return tempKey{}, &Error{Op: op, Endpoint: e.uri, Message: "the reply is not JSON with KeyId and AccessKey: check that serviceUri names a SignalR Service", Err: err}
+	}
+	return tempKey{id: *reply.KeyID, secret: []byte(*reply.AccessKey)}, nil
+}
+
+// GetAccessKey calls the auth API now, bypassing the cached key, and returns
+// the new key's id. It checks that the identity may sign client tokens.
+func (e *Endpoint) GetAccessKey(ctx context.Context) (keyID string, err error) {
+	if e.cred == nil {
+		return "", fmt.Errorf("%s uses an access key: the auth API serves Microsoft Entra ID only", e.setting)
+	}
+	k, err := e.getAccessKey(ctx)
+	return k.id, err
+}
+
+// waitError explains that the first key did not come in time.
+func (e *Endpoint) waitError(err error) error {
+	if !errors.Is(err, errWait) {
+		return err
+	}
+	return &Error{
+		Op:       "get the temporary access key",
+		Endpoint: e.uri,
+		Message:  fmt.Sprintf("no answer within %s (SIGNALR_KEY_WAIT): the auth API or Microsoft Entra ID is slow or unreachable; check the network path to both", e.opts.KeyWait),
+		Err:      err,
+	}
+}
+
+// logChange logs err once per change of state of one kind of operation,
+// not once per request; a success after a failure logs the recovery.
+func (e *Endpoint) logChange(kind string, err error) {
+	state := ""
+	if err != nil {
+		// Only failures of the endpoint are its state; a bad name in one
+		// request is the caller's to report.
+		var be *Error
+		if !errors.As(err, &be) {
+			return
+		}
+		state = be.Op + ": " + be.Message
+		if be.Status != 0 {
+			state = fmt.Sprintf("%d %s", be.Status, be.Code)
+		}
+	}
+	e.mu.Lock()
+	old, seen := e.states[kind]
+	e.states[kind] = state
+	e.mu.Unlock()
+	switch {
+	case old == state:
+	case err != nil:
+		e.opts.Logger.Warn("SignalR endpoint failing", "endpoint", e.uri, "setting", e.setting, "kind", kind, "error", err)
+	case seen:
+		e.opts.Logger.Info("SignalR endpoint recovered", "endpoint", e.uri, "setting", e.setting, "kind", kind)
+	}
+}
+
+// logOnce logs an informational message the first time it happens.
+func (e *Endpoint) logOnce(kind, msg string, attrs ...any) {
+	e.mu.Lock()
+	_, seen := e.states[kind]
+	e.states[kind] = msg
+	e.mu.Unlock()
+	if !seen {
+		e.opts.Logger.Info(msg, append([]any{"endpoint", e.uri, "setting", e.setting}, attrs...)...)
+	}
+}

@@ -1,0 +1,188 @@
+package bindings
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Error is a failure of one operation on one endpoint, with what the user
+// can do about it. Use errors.As to branch on Status or Code.
+type Error struct {
+	// Op names the operation, such as "get the temporary access key" or
+	// "send to group".
+	Op string
+	// Endpoint is the service URI of the endpoint.
+	Endpoint string
+	// Status is the HTTP status the service answered, 0 when none.
+	Status int
+	// Code is the service's x-ms-error-code header, when sent.
+	Code string
+	// RequestID is the service's request id header, for support cases.
+	RequestID string
+	// Message says what went wrong and how to fix it.
+	Message string
+	// Err is the cause, when there is one.
+	Err error
+
+	retryAfter time.Duration
+	transport  bool // no reply came
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Op)
+	if e.Endpoint != "" {
+		b.WriteString(" at ")
+		b.WriteString(e.Endpoint)
+	}
+	if e.Status != 0 {
+		fmt.Fprintf(&b, " failed with %d %s", e.Status, http.StatusText(e.Status))
+	} else {
+		b.WriteString(" failed")
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.Code != "" || e.RequestID != "" {
+		b.WriteString(" (")
+		if e.Code != "" {
+			b.WriteString("error code " + e.Code)
+		}
+		if e.Code != "" && e.RequestID != "" {
+			b.WriteString(", ")
+		}
+		if e.RequestID != "" {
+			b.WriteString("request id " + e.RequestID)
+		}
+		b.WriteString(")")
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// EndpointsError reports an operation sent to several endpoints of which at
+// least one failed. errors.As finds each endpoint's *Error through it.
+type EndpointsError struct {
+	Op      string
+	Results []EndpointResult
+}
+
+// EndpointResult is the outcome on one endpoint; Err is nil on success.
+type EndpointResult struct {
+	Endpoint string
+	Err      error
+}
+
+func (e *EndpointsError) Error() string {
+	var failed []string
+	for _, r := range e.Results {
+		if r.Err != nil {
+			failed = append(failed, r.Err.Error())
+		}
+	}
+	return fmt.Sprintf("%s failed on %d of %d endpoints: %s", e.Op, len(failed), len(e.Results), strings.Join(failed, "; "))
+}
+
+func (e *EndpointsError) Unwrap() []error {
+	var errs []error
+	for _, r := range e.Results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return errs
+}
+
+// reqKind classifies requests by the role that allows them, for messages,
+// and by whether they may be retried.
+type reqKind int
+
+const (
+	kindAuthAPI reqKind = iota
+	kindGenerateToken
+	kindRead  // HEAD existence checks
+	kindWrite // membership changes and closing connections: safe to repeat
+	kindSend  // a repeated send delivers the message twice
+	kindHealth
+)
+
+const assignHint = " Assign it on that resource (or on its resource group or subscription); role assignments take up to 30 minutes to apply. A network rule of the resource (firewall, private endpoint) can also answer 403."
+
+// statusError describes a failed reply for the user: which role is missing,
+// which tenant is wrong, or which endpoint setting to check.
+func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error {
+	err := &Error{
+		Op:         op,
+		Endpoint:   e.uri,
+		Status:     resp.StatusCode,
+		Code:       resp.Header.Get("x-ms-error-code"),
+		RequestID:  requestID(resp.Header),
+		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), e.now()),
+	}
+	who := e.auth.Identity()
+	switch s := resp.StatusCode; {
+	case s == http.StatusUnauthorized && e.accessKey != nil:
+		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s (%s): local authentication is likely disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: replace the AccessKey with serviceUri and credential settings and assign the identity a SignalR role.", e.uri, e.setting, who)
+	case s == http.StatusUnauthorized:
+		err.Message = fmt.Sprintf("%s did not accept the Entra ID token of %s: the token is from the wrong tenant or authority host (tenant %s, authority host %s, as configured in %s). Set tenantId to the tenant of the SignalR resource (for a multitenant app, the tenant it is provisioned in) and, in a sovereign cloud, that cloud's authority host.", e.uri, who, orDefault(e.auth.TenantID), orDefault(e.auth.AuthorityHost), e.setting)
+	case s == http.StatusForbidden && k == kindAuthAPI:
+		err.Message = fmt.Sprintf("%s lacks the SignalR App Server or SignalR Service Owner role on %s, needed to get the temporary key that signs client tokens.%s", who, e.uri, assignHint)
+	case s == http.StatusForbidden && k == kindGenerateToken:
+		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed for the service to sign client tokens.%s", who, e.uri, assignHint)
+	case s == http.StatusForbidden && k == kindRead:
+		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Reader, SignalR REST API Owner or SignalR Service Owner role on %s, needed to %s.%s", who, e.uri, op, assignHint)
+	case s == http.StatusForbidden:
+		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed to %s.%s", who, e.uri, op, assignHint)
+	case s == http.StatusNotFound && err.Code != "":
+		err.Message = "the service reports that the named hub, group, user or connection does not exist"
+	case s == http.StatusNotFound:
+		err.Message = fmt.Sprintf("no SignalR Service answers at this address: check serviceUri and serverEndpoint in %s", e.setting)
+	case s == http.StatusTooManyRequests:
+		err.Message = "the service throttles this resource; retry later or scale the resource up"
+	case s >= 500:
+		err.Message = "the service failed; retry later"
+	default:
+		err.Message = "unexpected reply"
+	}
+	return err
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "default"
+	}
+	return s
+}
+
+// requestID returns the id the service gave the request, for support.
+func requestID(h http.Header) string {
+	for _, k := range []string{"x-ms-request-id", "x-ms-client-request-id", "x-request-id"} {
+		if v := h.Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// parseRetryAfter reads Retry-After as seconds or as an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

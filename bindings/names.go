@@ -1,0 +1,75 @@
+package bindings
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// namePattern is the service's pattern for hub and application names
+// (reference/signalr-rest-api-2022-06-01.json).
+var namePattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
+
+const maxNameLen = 1024
+
+func validateHub(hub string) error {
+	if !namePattern.MatchString(hub) {
+		return fmt.Errorf("invalid hub name %q: it must start with a letter and hold at most 128 letters, digits and _`,.[]", hub)
+	}
+	return nil
+}
+
+// validateName checks a group, user or connection id: 1 to 1024 characters,
+// not only white space (the service's group pattern, applied to all three).
+func validateName(kind, v string) error {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return fmt.Errorf("invalid %s %q: it must not be empty or only white space", kind, v)
+	case len(v) > maxNameLen:
+		return fmt.Errorf("invalid %s %q…: it is %d bytes long, at most %d are allowed", kind, v[:32], len(v), maxNameLen)
+	}
+	return nil
+}
+
+// prefixedHub is the hub name the service sees: lower-cased, prefixed with
+// the application name as the C# SDK does.
+func prefixedHub(application, hub string) string {
+	if application == "" {
+		return strings.ToLower(hub)
+	}
+	return strings.ToLower(application) + "_" + strings.ToLower(hub)
+}
+
+// checkTransport refuses plain http except to loopback: a bearer token or
+// access key must not cross a network in clear text.
+func checkTransport(setting, field string, u *url.URL) error {
+	switch {
+	case u == nil:
+		return nil
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return fmt.Errorf("%s: %s %q uses plain http to a host that is not loopback; tokens would cross the network in clear text: use https", setting, field, u.Redacted())
+	default:
+		return fmt.Errorf("%s: %s %q has scheme %q; valid schemes are https (and http to 127.0.0.1 only)", setting, field, u.Redacted(), u.Scheme)
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// baseURL returns u without a trailing slash, the root every path hangs from.
+func baseURL(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.Fragment = "", ""
+	return strings.TrimSuffix(c.String(), "/")
+}

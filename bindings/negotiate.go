@@ -1,0 +1,135 @@
+package bindings
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// generateTokenVersion is the first API version with :generateToken.
+const generateTokenVersion = "2023-07-01"
+
+// ConnectionInfo returns where a client of the hub connects on this endpoint
+// and the token it shows there, for the user (when userID is not empty)
+// with claims. In Entra mode the token is signed as Options.Negotiate says.
+func (e *Endpoint) ConnectionInfo(ctx context.Context, hub, userID string, claims []Claim) (*ConnectionInfo, error) {
+	if err := validateHub(hub); err != nil {
+		return nil, err
+	}
+	ph := prefixedHub(e.opts.Application, hub)
+	info := &ConnectionInfo{URL: e.clientBase + "/client/?hub=" + ph}
+	now := e.now()
+	exp := now.Add(e.opts.TokenLifetime)
+	var err error
+	switch {
+	case e.accessKey != nil:
+		info.AccessToken, err = e.signClient(ph, userID, claims, e.accessKey, e.kid, now, exp)
+	case e.opts.Negotiate == NegotiateService:
+		info.AccessToken, err = e.serviceToken(ctx, hub, userID, claims)
+	default:
+		info.AccessToken, err = e.localToken(ctx, ph, hub, userID, claims, now, exp)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// localToken signs with the temporary key; in auto mode a 403 from the auth
+// API turns to the service signing instead.
+func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claims []Claim, now, exp time.Time) (string, error) {
+	k, err := e.key.get(ctx, e.opts.KeyWait)
+	if err == nil {
+		// A token must not outlive the key that signed it by much: the
+		// service forgets the key 90 minutes after issuing it.
+		if end := k.issuedAt.Add(keyLife); end.Before(exp) {
+			exp = end
+		}
+		return e.signClient(ph, userID, claims, k.secret, k.id, now, exp)
+	}
+	var keyErr *Error
+	if e.opts.Negotiate != NegotiateAuto || !errors.As(err, &keyErr) || keyErr.Status != http.StatusForbidden {
+		return "", e.waitError(err)
+	}
+	e.logOnce("negotiate", "SignalR auth API refuses the identity; the service signs client tokens instead (SIGNALR_NEGOTIATE=auto)",
+		"identity", e.auth.Identity(), "reason", keyErr.Message)
+	tok, err := e.serviceToken(ctx, hub, userID, claims)
+	var genErr *Error
+	if errors.As(err, &genErr) && genErr.Status == http.StatusForbidden {
+		return "", &Error{
+			Op:        "sign a client token",
+			Endpoint:  e.uri,
+			Status:    http.StatusForbidden,
+			Code:      genErr.Code,
+			RequestID: genErr.RequestID,
+			Message: fmt.Sprintf("%s may neither get the temporary key nor ask the service to sign. Assign it, on %s, the SignalR App Server or SignalR Service Owner role (to sign locally) or the SignalR REST API Owner role (for tokens signed by the service).%s",
+				e.auth.Identity(), e.uri, assignHint),
+			Err: errors.Join(keyErr, genErr),
+		}
+	}
+	return tok, err
+}
+
+// serviceToken asks the service to sign; the API takes no claims but the
+// user id, so other claims are dropped (logged once).
+func (e *Endpoint) serviceToken(ctx context.Context, hub, userID string, claims []Claim) (string, error) {
+	if len(claims) > 0 {
+		e.logOnce("claims", "client tokens signed by the service carry the user id only; other claims are dropped (grant SignalR App Server to sign locally with claims)",
+			"dropped", len(claims))
+	}
+	return e.GenerateToken(ctx, hub, userID)
+}
+
+// GenerateToken asks the service to sign a client token for the hub and
+// user (POST :generateToken, API version 2023-07-01), valid for
+// Options.TokenLifetime rounded up to whole minutes.
+func (e *Endpoint) GenerateToken(ctx context.Context, hub, userID string) (string, error) {
+	const op = "generate a client token"
+	if err := validateHub(hub); err != nil {
+		return "", err
+	}
+	if e.cred == nil {
+		return "", fmt.Errorf("%s: %s uses an access key; tokens are signed locally", op, e.setting)
+	}
+	q := url.Values{"api-version": {generateTokenVersion}}
+	if userID != "" {
+		q.Set("userId", userID)
+	}
+	q.Set("minutesToExpire", strconv.FormatInt(int64((e.opts.TokenLifetime+time.Minute-1)/time.Minute), 10))
+	// This API version has no application parameter: the application goes
+	// into the hub name, so that the token's audience matches the URL.
+	path := "/api/hubs/" + url.PathEscape(prefixedHub(e.opts.Application, hub)) + "/:generateToken"
+	_, body, err := e.do(ctx, request{op: op, kind: kindGenerateToken, method: http.MethodPost, path: path, query: q})
+	e.logChange("generateToken", err)
+	if err != nil {
+		return "", e.waitError(err)
+	}
+	var reply struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(body, &reply); err != nil || reply.Token == "" {
+		return "", &Error{Op: op, Endpoint: e.uri, Message: `the reply is not JSON with a "token"`, Err: err}
+	}
+	return reply.Token, nil
+}
+
+// signClient signs a client token for the prefixed hub ph.
+func (e *Endpoint) signClient(ph, userID string, claims []Claim, key []byte, kid string, now, exp time.Time) (string, error) {
+	m, err := clientClaims(clientAudience(e, ph), userID, claims, now, exp)
+	if err != nil {
+		return "", err
+	}
+	tok, err := signToken(key, kid, m)
+	if err != nil {
+		return "", fmt.Errorf("sign the client token: %w", err)
+	}
+	if err := checkTokenLen(tok, len(claims)); err != nil {
+		return "", err
+	}
+	return tok, nil
+}

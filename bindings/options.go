@@ -1,0 +1,118 @@
+package bindings
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// NegotiateMode says how client access tokens are signed in Entra mode.
+type NegotiateMode string
+
+const (
+	// NegotiateAuto signs locally with the temporary access key and, when the
+	// auth API refuses the identity (403), asks the service to sign instead.
+	NegotiateAuto NegotiateMode = "auto"
+	// NegotiateLocal signs locally with the temporary access key only
+	// (SignalR App Server or SignalR Service Owner).
+	NegotiateLocal NegotiateMode = "local"
+	// NegotiateService asks the service to sign (:generateToken, SignalR REST
+	// API Owner or SignalR Service Owner). Such tokens carry the user id only:
+	// the API takes no other claims.
+	NegotiateService NegotiateMode = "service"
+)
+
+const (
+	defaultTokenLifetime = time.Hour
+	// maxTokenLifetime bounds Options.TokenLifetime. In Entra mode a token
+	// also never outlives the 90-minute life of the key that signed it.
+	maxTokenLifetime = 24 * time.Hour
+	defaultKeyWait   = 10 * time.Second
+	// requestTimeout is the C# SDK's timeout for one request.
+	requestTimeout = 100 * time.Second
+)
+
+// Options configures a Client. A nil *Options means all defaults.
+type Options struct {
+	// TokenLifetime is the lifetime of client access tokens. Defaults to 1h;
+	// at most 24h. In Entra mode a token expires no later than the temporary
+	// key that signed it (90 minutes after the key was issued).
+	TokenLifetime time.Duration
+	// Negotiate says how client tokens are signed in Entra mode. Defaults to
+	// NegotiateAuto. Access-key endpoints always sign locally.
+	Negotiate NegotiateMode
+	// KeyWait bounds how long a request waits for the first temporary access
+	// key. Defaults to 10s.
+	KeyWait time.Duration
+	// Application is the application name the service prefixes to hub names.
+	// Defaults to none.
+	Application string
+	// HTTPClient sends every request. Defaults to a client with a 100s
+	// timeout that keeps connections alive.
+	HTTPClient *http.Client
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+	// Logger receives one record per change of an endpoint's state. Defaults
+	// to slog.Default().
+	Logger *slog.Logger
+
+	// manual stops New from starting the background loop, so that tests
+	// drive it with Client.tick.
+	manual bool
+	// retryBase is the first retry delay of REST calls. Defaults to 0.8s.
+	retryBase time.Duration
+}
+
+// withDefaults returns a validated copy of o with defaults filled in.
+func (o *Options) withDefaults() (Options, error) {
+	var out Options
+	if o != nil {
+		out = *o
+	}
+	switch {
+	case out.TokenLifetime == 0:
+		out.TokenLifetime = defaultTokenLifetime
+	case out.TokenLifetime < time.Minute || out.TokenLifetime > maxTokenLifetime:
+		return out, fmt.Errorf("invalid token lifetime %s (SIGNALR_TOKEN_LIFETIME): valid values are 1m to 24h, such as 1h", out.TokenLifetime)
+	}
+	switch out.Negotiate {
+	case "":
+		out.Negotiate = NegotiateAuto
+	case NegotiateAuto, NegotiateLocal, NegotiateService:
+	default:
+		return out, fmt.Errorf("invalid negotiate mode %q (SIGNALR_NEGOTIATE): valid values are auto, local and service", string(out.Negotiate))
+	}
+	switch {
+	case out.KeyWait == 0:
+		out.KeyWait = defaultKeyWait
+	case out.KeyWait < 0:
+		return out, fmt.Errorf("invalid key wait %s (SIGNALR_KEY_WAIT): it must be positive, such as 10s", out.KeyWait)
+	}
+	if out.Application != "" && !namePattern.MatchString(out.Application) {
+		return out, fmt.Errorf("invalid application name %q (SIGNALR_APPLICATION): it must start with a letter and hold at most 128 letters, digits and _`,.[]", out.Application)
+	}
+	if out.HTTPClient == nil {
+		out.HTTPClient = defaultHTTPClient()
+	}
+	if out.Now == nil {
+		out.Now = time.Now
+	}
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	if out.retryBase == 0 {
+		out.retryBase = 800 * time.Millisecond
+	}
+	return out, nil
+}
+
+func defaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Every send goes to the same few hosts: keep enough idle connections
+	// for concurrent sends to reuse them.
+	t.MaxIdleConnsPerHost = 32
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: t, Timeout: requestTimeout}
+}

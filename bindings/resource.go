@@ -1,0 +1,162 @@
+package bindings
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+const (
+	// fetchTimeout bounds one fetch of a key or token, as the C# SDK's
+	// request timeout does.
+	fetchTimeout   = requestTimeout
+	backoffStart   = 3 * time.Second
+	backoffCeiling = 5 * time.Minute
+)
+
+// resource holds one value that expires, such as a temporary access key or
+// an Entra token. One fetch runs at a time however many callers ask, and
+// callers never wait while a valid value exists (azcore's temporal.Resource
+// follows the same idea).
+type resource[T any] struct {
+	now func() time.Time
+	// fetch gets a new value, when to refresh it, and when to stop using it.
+	fetch func(ctx context.Context) (v T, refreshAt, expiresAt time.Time, err error)
+	// base ends in-flight fetches when the client closes.
+	base context.Context
+
+	mu        sync.Mutex
+	v         T
+	has       bool
+	refreshAt time.Time
+	expiresAt time.Time
+	inflight  *flight[T]
+	err       error // of the last fetch
+	failures  int
+	retryAt   time.Time // no fetch before this after a failure
+}
+
+type flight[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+// errWait reports that a value did not arrive within the caller's bound.
+var errWait = errors.New("timed out waiting")
+
+// get returns a valid value at once when there is one, starting a refresh in
+// the background when it is due. Otherwise it starts a fetch (or joins the
+// one running) and waits for it up to wait. While a failed fetch's back-off
+// lasts and no valid value exists, it returns that failure without waiting.
+func (r *resource[T]) get(ctx context.Context, wait time.Duration) (T, error) {
+	var zero T
+	r.mu.Lock()
+	now := r.now()
+	if r.has && now.Before(r.expiresAt) {
+		v := r.v
+		if !now.Before(r.refreshAt) {
+			r.startLocked(now)
+		}
+		r.mu.Unlock()
+		return v, nil
+	}
+	f := r.startLocked(now)
+	if f == nil {
+		err := r.err
+		r.mu.Unlock()
+		return zero, err
+	}
+	r.mu.Unlock()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-f.done:
+		return f.v, f.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case <-timer.C:
+		return zero, errWait
+	}
+}
+
+// refreshIfDue starts a fetch when the value is missing, expired or due for
+// refresh, unless one runs or a back-off lasts. It returns a channel closed
+// when the fetch ends, or nil when none was started or joined.
+func (r *resource[T]) refreshIfDue() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if r.has && now.Before(r.refreshAt) && r.inflight == nil {
+		return nil
+	}
+	if f := r.startLocked(now); f != nil {
+		return f.done
+	}
+	return nil
+}
+
+// lastError returns the error of the last fetch, nil after a success.
+func (r *resource[T]) lastError() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// startLocked returns the running fetch, or starts one unless a back-off
+// lasts (then it returns nil).
+func (r *resource[T]) startLocked(now time.Time) *flight[T] {
+	if r.inflight != nil {
+		return r.inflight
+	}
+	if r.err != nil && now.Before(r.retryAt) {
+		return nil
+	}
+	f := &flight[T]{done: make(chan struct{})}
+	r.inflight = f
+	go r.run(f)
+	return f
+}
+
+func (r *resource[T]) run(f *flight[T]) {
+	ctx, cancel := context.WithTimeout(r.base, fetchTimeout)
+	v, refreshAt, expiresAt, err := r.fetch(ctx)
+	cancel()
+	r.mu.Lock()
+	if err == nil {
+		r.v, r.has, r.refreshAt, r.expiresAt = v, true, refreshAt, expiresAt
+		r.err, r.failures, r.retryAt = nil, 0, time.Time{}
+	} else {
+		r.err = err
+		r.failures++
+		r.retryAt = r.now().Add(backoff(r.failures, retryAfterOf(err)))
+	}
+	r.inflight = nil
+	f.v, f.err = v, err
+	r.mu.Unlock()
+	close(f.done)
+}
+
+// backoff is the delay before retry n (from 1): doubling from 3s up to 5min,
+// with ±20% jitter so that many instances do not retry in step, and never
+// shorter than the service's Retry-After.
+func backoff(n int, retryAfter time.Duration) time.Duration {
+	d := backoffStart
+	for i := 1; i < n && d < backoffCeiling; i++ {
+		d *= 2
+	}
+	d = min(d, backoffCeiling)
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return max(d, retryAfter)
+}
+
+// retryAfterOf returns the Retry-After carried by an *Error in err.
+func retryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.retryAfter
+	}
+	return 0
+}
