@@ -1,0 +1,186 @@
+package emulator
+
+import (
+	"crypto/rsa"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// entraError is the body of Entra ID's token endpoint errors.
+type entraError struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+	ErrorCodes       []int  `json:"error_codes"`
+	Timestamp        string `json:"timestamp"`
+	TraceID          string `json:"trace_id"`
+	CorrelationID    string `json:"correlation_id"`
+	ErrorURI         string `json:"error_uri,omitempty"`
+}
+
+func (s *Server) authorityHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.openIDConfiguration)
+	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.keySet)
+	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.authorityToken)
+	return mux
+}
+
+// oauthFail writes an Entra error with an OAuth error code.
+func (s *Server) oauthFail(w http.ResponseWriter, status int, oauthCode string, aadsts int, format string, args ...any) {
+	writeJSON(w, status, entraError{
+		Error:            oauthCode,
+		ErrorDescription: fmt.Sprintf("AADSTS%d: ", aadsts) + fmt.Sprintf(format, args...),
+		ErrorCodes:       []int{aadsts},
+		Timestamp:        s.Now().UTC().Format("2006-01-02 15:04:05Z"),
+		TraceID:          newUUID(),
+		CorrelationID:    newUUID(),
+		ErrorURI:         fmt.Sprintf("%serror?code=%d", s.AuthorityURL, aadsts),
+	})
+}
+
+func (s *Server) unknownTenant(w http.ResponseWriter, tenant string) {
+	s.oauthFail(w, http.StatusBadRequest, "invalid_tenant", 90002,
+		"Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", tenant)
+}
+
+func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
+	tenant := r.PathValue("tenant")
+	if !s.dir.tenantKnown(tenant) {
+		s.unknownTenant(w, tenant)
+		return
+	}
+	base := s.AuthorityURL + tenant
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                s.issuer(tenant),
+		"token_endpoint":                        base + "/oauth2/v2.0/token",
+		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
+		"device_authorization_endpoint":         base + "/oauth2/v2.0/devicecode",
+		"end_session_endpoint":                  base + "/oauth2/v2.0/logout",
+		"jwks_uri":                              base + "/discovery/v2.0/keys",
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
+		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
+		"subject_types_supported":               []string{"pairwise"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
+		"tenant_region_scope":                   "NA",
+		"cloud_instance_name":                   "emulator",
+	})
+}
+
+// keySet publishes the token signing key, so anyone can verify tokens.
+func (s *Server) keySet(w http.ResponseWriter, r *http.Request) {
+	pub := s.signingKey.PublicKey
+	enc := base64.RawURLEncoding.EncodeToString
+	writeJSON(w, http.StatusOK, map[string]any{"keys": []map[string]any{{
+		"kty": "RSA", "use": "sig", "kid": entraKeyID, "alg": "RS256",
+		"n": enc(pub.N.Bytes()), "e": enc(big.NewInt(int64(pub.E)).Bytes()),
+	}}})
+}
+
+// tokenReply is Entra ID's token endpoint reply.
+type tokenReply struct {
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	ExtExpiresIn int64  `json:"ext_expires_in"`
+	AccessToken  string `json:"access_token"`
+}
+
+const clientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+func (s *Server) authorityToken(w http.ResponseWriter, r *http.Request) {
+	s.count(func(c *Counts) { c.AuthorityTokens++ })
+	if s.injected(w, r, AuthorityToken) {
+		return
+	}
+	tenant := r.PathValue("tenant")
+	if err := r.ParseForm(); err != nil {
+		s.oauthFail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded.")
+		return
+	}
+	if !s.dir.tenantKnown(tenant) {
+		s.unknownTenant(w, tenant)
+		return
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+		s.oauthFail(w, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '%s'. This authority serves client_credentials only.", gt)
+		return
+	}
+	scope := r.PostForm.Get("scope")
+	if !strings.HasSuffix(scope, "/.default") || strings.Contains(scope, " ") {
+		s.oauthFail(w, http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope)
+		return
+	}
+	clientID := r.PostForm.Get("client_id")
+	s.dir.mu.Lock()
+	app := s.dir.app(tenant, clientID)
+	s.dir.mu.Unlock()
+	if app == nil {
+		s.oauthFail(w, http.StatusBadRequest, "unauthorized_client", 700016,
+			"Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.", clientID, tenant)
+		return
+	}
+	if !s.clientAuthenticated(w, r, app) {
+		return
+	}
+	tok, exp, err := s.mint(app.Principal, tenant, scope)
+	if err != nil {
+		s.oauthFail(w, http.StatusInternalServerError, "server_error", 90000, "signing the token failed")
+		return
+	}
+	secs := int64(exp.Sub(s.Now()) / time.Second)
+	writeJSON(w, http.StatusOK, tokenReply{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok})
+}
+
+// clientAuthenticated checks the client secret or client assertion, and
+// answers the failure when there is one.
+func (s *Server) clientAuthenticated(w http.ResponseWriter, r *http.Request, app *appPrincipal) bool {
+	secret, assertion := r.PostForm.Get("client_secret"), r.PostForm.Get("client_assertion")
+	switch {
+	case secret != "":
+		if app.secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(app.secret)) != 1 {
+			s.oauthFail(w, http.StatusUnauthorized, "invalid_client", 7000215,
+				"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", app.ClientID)
+			return false
+		}
+		return true
+	case assertion != "":
+		if t := r.PostForm.Get("client_assertion_type"); t != clientAssertionType {
+			s.oauthFail(w, http.StatusBadRequest, "invalid_request", 50027, "Invalid client_assertion_type '%s'; use %s.", t, clientAssertionType)
+			return false
+		}
+		if err := s.verifyAssertion(assertion, app, "https://"+r.Host+r.URL.Path); err != nil {
+			s.oauthFail(w, http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation: %v", err)
+			return false
+		}
+		return true
+	}
+	s.oauthFail(w, http.StatusUnauthorized, "invalid_client", 7000218,
+		"The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+	return false
+}
+
+// verifyAssertion checks a client assertion against the app's registered
+// certificate. The client signs with its own clock, so the check uses real
+// time rather than the server's movable clock.
+func (s *Server) verifyAssertion(assertion string, app *appPrincipal, tokenEndpoint string) error {
+	if app.cert == nil {
+		return fmt.Errorf("no certificate is registered for app '%s'", app.ClientID)
+	}
+	pub, ok := app.cert.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("the certificate registered for app '%s' has no RSA key", app.ClientID)
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(assertion, claims, func(*jwt.Token) (any, error) { return pub, nil },
+		jwt.WithValidMethods([]string{"RS256", "PS256"}), jwt.WithExpirationRequired(),
+		jwt.WithLeeway(5*time.Minute), jwt.WithAudience(tokenEndpoint),
+		jwt.WithIssuer(app.ClientID), jwt.WithSubject(app.ClientID))
+	return err
+}

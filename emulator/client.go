@@ -1,0 +1,197 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// negotiateReply is the reply to a client's negotiate.
+type negotiateReply struct {
+	NegotiateVersion    int         `json:"negotiateVersion"`
+	ConnectionID        string      `json:"connectionId"`
+	ConnectionToken     string      `json:"connectionToken,omitempty"`
+	AvailableTransports []transport `json:"availableTransports"`
+}
+
+type transport struct {
+	Transport       string   `json:"transport"`
+	TransferFormats []string `json:"transferFormats"`
+}
+
+// pendingTTL is how long a negotiated connection waits for its WebSocket.
+const pendingTTL = 5 * time.Minute
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// cors lets browser clients negotiate from any origin, as the service does.
+func cors(w http.ResponseWriter, r *http.Request) {
+	if o := r.Header.Get("Origin"); o != "" {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", o)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Allow-Headers", "authorization, content-type, x-requested-with, x-signalr-user-agent")
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	}
+}
+
+func (s *Server) negotiate(w http.ResponseWriter, r *http.Request) {
+	cors(w, r)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	s.count(func(c *Counts) { c.Negotiations++ })
+	if s.injected(w, r, Negotiate) {
+		return
+	}
+	hubName := r.URL.Query().Get("hub")
+	user, err := s.verifyClientToken(r, hubName)
+	if err != nil {
+		unauthorized(w, err)
+		return
+	}
+	reply := negotiateReply{
+		ConnectionID:        randomID(),
+		AvailableTransports: []transport{{Transport: "WebSockets", TransferFormats: []string{"Text", "Binary"}}},
+	}
+	token := reply.ConnectionID
+	if r.URL.Query().Get("negotiateVersion") == "1" {
+		reply.NegotiateVersion = 1
+		reply.ConnectionToken = randomID()
+		token = reply.ConnectionToken
+	}
+	now := s.Now()
+	h := s.hubs
+	h.mu.Lock()
+	for k, p := range h.pending {
+		if now.Sub(p.at) > pendingTTL {
+			delete(h.pending, k)
+		}
+	}
+	h.pending[token] = pendingConn{id: reply.ConnectionID, hub: strings.ToLower(hubName), user: user, at: now}
+	h.mu.Unlock()
+	writeJSON(w, http.StatusOK, reply)
+}
+
+// connect upgrades a client to a WebSocket and serves it.
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
+	cors(w, r)
+	q := r.URL.Query()
+	hubName := q.Get("hub")
+	user, err := s.verifyClientToken(r, hubName)
+	if err != nil {
+		unauthorized(w, err)
+		return
+	}
+	id := randomID()
+	if token := q.Get("id"); token != "" {
+		h := s.hubs
+		h.mu.Lock()
+		p, ok := h.pending[token]
+		delete(h.pending, token)
+		h.mu.Unlock()
+		if !ok || p.hub != strings.ToLower(hubName) {
+			writeError(w, http.StatusNotFound, "", "NotFound", "No connection with that id is waiting; negotiate again.")
+			return
+		}
+		id = p.id
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(1 << 20)
+	s.serve(s.ctx, &conn{id: id, hub: strings.ToLower(hubName), user: user, ws: ws, out: make(chan outMsg, outBuffer)})
+}
+
+// bearer returns the request's bearer token from the Authorization header,
+// or else from the access_token query parameter that browsers use.
+func bearer(r *http.Request) string {
+	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(v)
+	}
+	return r.URL.Query().Get("access_token")
+}
+
+func unauthorized(w http.ResponseWriter, err error) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	writeError(w, http.StatusUnauthorized, "", "Unauthorized", err.Error())
+}
+
+// verifyClientToken checks a client access token: HS256 with a key the
+// service has, lifetime, and aud {scheme}://{host}/client/?hub={hub} with
+// no port. It returns the user id.
+func (s *Server) verifyClientToken(r *http.Request, hubName string) (string, error) {
+	if !hubPattern.MatchString(hubName) {
+		return "", fmt.Errorf("invalid hub %q; a hub starts with a letter and has at most 128 letters, digits and _`,.[]", hubName)
+	}
+	token := bearer(r)
+	if token == "" {
+		return "", errors.New("no access token; send it as a Bearer token or in access_token")
+	}
+	claims := jwt.MapClaims{}
+	if _, err := jwt.ParseWithClaims(token, claims, s.hmacKey, jwt.WithValidMethods([]string{"HS256"}),
+		jwt.WithTimeFunc(s.Now), jwt.WithExpirationRequired()); err != nil {
+		return "", fmt.Errorf("the access token is not valid: %w", err)
+	}
+	auds, _ := claims.GetAudience()
+	if !s.clientAudienceOK(r, auds, hubName) {
+		return "", fmt.Errorf("the access token's audience %q is not %s://%s/client/?hub=%s (no port)", []string(auds), scheme(r), hostname(r), strings.ToLower(hubName))
+	}
+	if u, ok := claims["asrs.s.uid"].(string); ok {
+		return u, nil
+	}
+	u, _ := claims["nameid"].(string)
+	return u, nil
+}
+
+func (s *Server) clientAudienceOK(r *http.Request, auds []string, hubName string) bool {
+	for _, a := range auds {
+		u, err := url.Parse(a)
+		if err == nil && u.Scheme == scheme(r) && u.Port() == "" && sameHost(u.Hostname(), hostname(r)) &&
+			u.Path == "/client/" && strings.EqualFold(u.Query().Get("hub"), hubName) {
+			return true
+		}
+	}
+	return false
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func hostname(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.Host); err == nil {
+		return h
+	}
+	return r.Host
+}
+
+// sameHost compares host names; all loopback names are one host, since a
+// client may reach 127.0.0.1 through "localhost".
+func sameHost(a, b string) bool {
+	loop := func(h string) bool {
+		ip := net.ParseIP(strings.Trim(h, "[]"))
+		return strings.EqualFold(h, "localhost") || (ip != nil && ip.IsLoopback())
+	}
+	return strings.EqualFold(a, b) || (loop(a) && loop(b))
+}

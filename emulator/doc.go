@@ -1,0 +1,23 @@
+// Package emulator plays Azure SignalR Service and Microsoft Entra ID on
+// loopback, so the handler can be run and tested on one machine with no
+// Azure account. It is shaped like net/http/httptest: NewServer returns a
+// started Server with the URLs a client needs, and Close waits for its work.
+//
+// Entra ID is played by an App Service managed identity endpoint
+// (Server.IdentityEndpoint, Server.IdentityHeader) and an https authority
+// (Server.AuthorityURL, trusted by Server.Client and Server.CACertPEM) with
+// per-tenant OpenID configuration and a client-credentials token endpoint
+// checking client secrets and certificate assertions. Server.Credential
+// mints the same tokens in-process. Tokens are RS256, audience
+// https://signalr.azure.com, with tid, oid and appid.
+//
+// SignalR Service is played with its role-based access (Role, Server.Assign),
+// the auth API handing out temporary keys, :generateToken, client negotiate
+// and WebSocket connections speaking the JSON hub protocol, and every
+// operation of the REST API 2022-06-01 with real bookkeeping of
+// connections, users and groups. Tests steer it with a movable clock
+// (Server.Advance), counters (Server.Counts) and fault injection
+// (Server.Fail, Server.Inject, Server.Delay, Server.DropConnections).
+//
+// See Example for a start; cmd/emulator runs it as a process.
+package emulator
