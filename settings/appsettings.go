@@ -33,7 +33,13 @@ func newAppSettings(environ []string) appSettings {
 		k := key(name)
 		if old, dup := s[k]; dup {
 			if old.Value != value && old.Clash == "" {
-				old.Clash = name
+				// Keep the smaller name first, so that messages do not
+				// depend on the order of the environment.
+				if name < old.Name {
+					old = setting{Name: name, Value: value, Clash: old.Name}
+				} else {
+					old.Clash = name
+				}
 				s[k] = old
 			}
 			continue

@@ -1,0 +1,104 @@
+package settings
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// settingErrors lists the *SettingError problems joined in err.
+func settingErrors(err error) []*SettingError {
+	var out []*SettingError
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var se *SettingError
+		if errors.As(err, &se) {
+			out = append(out, se)
+		}
+	}
+	walk(err)
+	return out
+}
+
+func TestLoadErrors(t *testing.T) {
+	const conn = "AzureSignalRConnectionString"
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		env  map[string]string
+		// want holds, for each problem, its setting and parts of its message.
+		want [][]string
+	}{
+		{"no connection", nil, [][]string{{conn, "no SignalR Service connection found", conn + "__serviceUri", conn + ":serviceUri", "Azure__SignalR__Endpoints__<name>"}}},
+		{"no serviceUri but other keys", map[string]string{conn + "__serviceUrl": uri}, [][]string{{conn, "found " + conn + "__serviceUrl but no serviceUri"}}},
+		{"malformed URI", map[string]string{conn + "__serviceUri": "a.service.signalr.net"}, [][]string{{conn + "__serviceUri", `"a.service.signalr.net" is not an absolute URI`, "https://<resource>.service.signalr.net"}}},
+		{"wrong scheme", map[string]string{conn + "__serviceUri": "ftp://a.example.com"}, [][]string{{conn + "__serviceUri", "is not http or https"}}},
+		{"path in URI", map[string]string{conn + "__serviceUri": "https://a.example.com/x?y=1"}, [][]string{{conn + "__serviceUri", "more than a scheme, host and port"}}},
+		{"plain http off loopback", map[string]string{conn + "__serviceUri": "http://a.service.signalr.net"}, [][]string{{conn + "__serviceUri", "plain http to a host that is not loopback", "127.0.0.1"}}},
+		{"connection string and section", map[string]string{conn: "Endpoint=" + uri + ";AccessKey=TOPSECRET", conn + "__serviceUri": uri}, [][]string{{conn + "__serviceUri", "beside the connection string " + conn, "not both"}}},
+		{"client id with resource id", map[string]string{conn + "__serviceUri": uri, conn + "__credential": "managedidentity", conn + "__clientId": guid1, conn + "__managedIdentityResourceId": "/r"}, [][]string{{conn + "__managedIdentityResourceId", "together with " + conn + "__clientId", "remove the other"}}},
+		{"client secret without tenant and client", map[string]string{conn + "__serviceUri": uri, conn + "__clientSecret": "TOPSECRET"}, [][]string{{conn + "__tenantId", "is missing (and so is " + conn + "__clientId)", "Directory (tenant) ID"}}},
+		{"certificate without client", map[string]string{conn + "__serviceUri": uri, conn + "__tenantId": guid2, conn + "__clientCertificatePath": "/x.pem"}, [][]string{{conn + "__clientId", "is missing: a client secret or certificate"}}},
+		{"secret and certificate", map[string]string{conn + "__serviceUri": uri, conn + "__tenantId": guid2, conn + "__clientId": guid1, conn + "__clientSecret": "TOPSECRET", conn + "__clientCertificatePath": "/nonexistent.pem"},
+			[][]string{{conn + "__clientSecret", "together with a client certificate"}}},
+		{"password without path", map[string]string{conn + "__serviceUri": uri, conn + "__clientCertificatePassword": "TOPSECRET"}, [][]string{{conn + "__clientCertificatePassword", "without " + conn + "__clientCertificatePath"}}},
+		{"bad thumbprint", map[string]string{conn + "__serviceUri": uri, conn + "__tenantId": guid2, conn + "__clientId": guid1, conn + "__clientCertificate": "xyz"}, [][]string{{conn + "__clientCertificate", `"xyz" is not a certificate thumbprint`}}},
+		{"unknown credential", map[string]string{conn + "__serviceUri": uri, conn + "__credential": "msi"}, [][]string{{conn + "__credential", `invalid value "msi"`, "managedidentity and workloadidentity"}}},
+		{"unknown type", map[string]string{conn + "__serviceUri": uri, conn + "__type": "tertiary"}, [][]string{{conn + "__type", `invalid endpoint type "tertiary"`, "primary and secondary"}}},
+		{"workload identity incomplete", map[string]string{conn + "__serviceUri": uri, conn + "__credential": "workloadidentity", conn + "__clientId": guid1},
+			[][]string{{conn + "__tenantId", "AZURE_TENANT_ID is not set either"}, {conn + "__tokenFilePath", "AZURE_FEDERATED_TOKEN_FILE is not set either"}}},
+		{"authority host not https", map[string]string{conn + "__serviceUri": uri, conn + "__authorityHost": "http://login.example.com"}, [][]string{{conn + "__authorityHost", `"http://login.example.com" is not an https URL`, "login.chinacloudapi.cn"}}},
+		{"bad scope", map[string]string{conn + "__serviceUri": uri, conn + "__scope": "https://signalr.azure.com"}, [][]string{{conn + "__scope", "invalid scope", "/.default"}}},
+		{"two spellings disagree", map[string]string{conn + "__serviceUri": uri, conn + ":serviceUri": "https://b.example.com"}, [][]string{{conn + ":serviceUri", "is set twice with different values, also as " + conn + "__serviceUri", "Keep one spelling"}}},
+		{"missing certificate file", map[string]string{conn + "__serviceUri": uri, conn + "__tenantId": guid2, conn + "__clientId": guid1, conn + "__clientCertificatePath": "/nonexistent.pem"},
+			[][]string{{conn + "__clientCertificatePath", `cannot read the certificate file "/nonexistent.pem": no such file`}}},
+		{"connection string duplicate key", map[string]string{conn: "Endpoint=" + uri + ";AccessKey=TOPSECRET;accesskey=TOPSECRET"}, [][]string{{conn, "key AccessKey appears twice"}}},
+		{"connection string part without =", map[string]string{conn: "Endpoint=" + uri + ";TOPSECRET"}, [][]string{{conn, "part 2 is not key=value"}}},
+		{"connection string without key or AuthType", map[string]string{conn: "Endpoint=" + uri}, [][]string{{conn, "neither AccessKey nor AuthType", "AuthType=azure.msi"}}},
+		{"connection string without Endpoint", map[string]string{conn: "AccessKey=TOPSECRET"}, [][]string{{conn, "has no Endpoint"}}},
+		{"invalid AuthType", map[string]string{conn: "Endpoint=" + uri + ";AuthType=msi"}, [][]string{{conn + " (AuthType)", `invalid AuthType "msi"`, "azure.msi (managed identity)"}}},
+		{"azure.app without secret", map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.app;ClientId=" + guid1 + ";TenantId=" + guid2}, [][]string{{conn, "needs ClientSecret or ClientCert"}}},
+		{"azure.app without tenant", map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.app;ClientId=" + guid1 + ";ClientSecret=TOPSECRET"}, [][]string{{conn + " (TenantId)", "is missing"}}},
+		{"bad port and version", map[string]string{conn: "Endpoint=" + uri + ";AccessKey=TOPSECRET;Port=99999;Version=2.0"},
+			[][]string{{conn + " (Port)", `invalid port "99999"`}, {conn + " (Version)", `unsupported version "2.0"`}}},
+		{"endpoints entry without serviceUri", map[string]string{conn + "__serviceUri": uri, "Azure__SignalR__Endpoints__east__type": "primary"}, [][]string{{"Azure__SignalR__Endpoints__east", "neither a connection string nor serviceUri"}}},
+		{"handler settings too, all at once", map[string]string{"SIGNALR_NEGOTIATE": "maybe", "SIGNALR_HUBS": "chat,9lives", "SIGNALR_TOKEN_LIFETIME": "48h"},
+			[][]string{{"SIGNALR_NEGOTIATE", `invalid value "maybe"`, "auto"}, {"SIGNALR_HUBS", `invalid hub name "9lives"`}, {"SIGNALR_TOKEN_LIFETIME", "out of range", "at most 24h"}, {conn, "no SignalR Service connection found"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cleanEnv(t, tt.env)
+			_, err := Load(&LoadOptions{CertificateDir: dir})
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			if strings.Contains(err.Error(), "TOPSECRET") {
+				t.Errorf("error shows a secret: %v", err)
+			}
+			var got [][]string
+			for _, se := range settingErrors(err) {
+				got = append(got, []string{se.Setting})
+			}
+			var want [][]string
+			for i, w := range tt.want {
+				want = append(want, w[:1])
+				for _, part := range w[1:] {
+					if !strings.Contains(err.Error(), part) {
+						t.Errorf("problem %d: error lacks %q:\n%v", i, part, err)
+					}
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("settings named by the problems (-want +got):\n%s\n%v", diff, err)
+			}
+		})
+	}
+}
