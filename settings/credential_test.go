@@ -1,0 +1,131 @@
+package settings
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/google/go-cmp/cmp"
+)
+
+// token gets a token for the endpoint's scope through its credential.
+func token(t *testing.T, e Endpoint) string {
+	t.Helper()
+	if e.Credential == nil {
+		t.Fatalf("endpoint %s has no credential", e.Setting)
+	}
+	tk, err := e.Credential.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{e.Scope}})
+	if err != nil {
+		t.Fatalf("GetToken: %v", err)
+	}
+	return tk.Token
+}
+
+func loadOne(t *testing.T, opts *LoadOptions) Endpoint {
+	t.Helper()
+	cfg, err := Load(opts)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(cfg.Endpoints) != 1 {
+		t.Fatalf("got %d endpoints, want 1", len(cfg.Endpoints))
+	}
+	return cfg.Endpoints[0]
+}
+
+// The managed identity token cache is process-wide (SPEC §8), so each test
+// asks for a different identity or resource.
+func TestManagedIdentityGetsToken(t *testing.T) {
+	const conn = "AzureSignalRConnectionString"
+	tests := []struct {
+		name      string
+		env       map[string]string
+		wantQuery url.Values
+	}{
+		{"system-assigned", map[string]string{conn + "__serviceUri": uri, conn + "__credential": "managedidentity", conn + "__scope": "https://mi-system.example/.default"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://mi-system.example"}}},
+		{"user-assigned by client id", map[string]string{conn + "__serviceUri": uri, conn + "__credential": "managedidentity", conn + "__clientId": "33333333-0000-0000-0000-000000000001"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "client_id": {"33333333-0000-0000-0000-000000000001"}}},
+		{"user-assigned by resource id", map[string]string{conn + "__serviceUri": uri, conn + "__credential": "managedidentity", conn + "__managedIdentityResourceId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "mi_res_id": {"/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi"}}},
+		{"connection string AuthType=azure.msi", map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.msi;ClientId=33333333-0000-0000-0000-000000000002"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "client_id": {"33333333-0000-0000-0000-000000000002"}}},
+		// Go's DefaultAzureCredential reads the managed identity only from
+		// AZURE_CLIENT_ID; the section's clientId must still be the one asked.
+		{"DefaultAzureCredential with clientId", map[string]string{conn + "__serviceUri": uri, conn + "__clientId": "33333333-0000-0000-0000-000000000003"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "client_id": {"33333333-0000-0000-0000-000000000003"}}},
+		{"DefaultAzureCredential system-assigned", map[string]string{conn + "__serviceUri": uri, conn + "__scope": "https://mi-dac.example/.default"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://mi-dac.example"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cleanEnv(t, tt.env)
+			t.Setenv("AZURE_TOKEN_CREDENTIALS", "prod") // no developer tools in the chain
+			ie := newIdentityEndpoint(t, "mi-token")
+			if got := token(t, loadOne(t, nil)); got != "mi-token" {
+				t.Errorf("token = %q, want mi-token", got)
+			}
+			var got []url.Values
+			for _, q := range ie.requests() {
+				v, _ := url.ParseQuery(q)
+				got = append(got, v)
+			}
+			if diff := cmp.Diff([]url.Values{tt.wantQuery}, got); diff != "" {
+				t.Errorf("identity endpoint requests (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestAppCredentialsGetToken(t *testing.T) {
+	const conn = "AzureSignalRConnectionString"
+	dir := t.TempDir()
+	cert := writeCertificate(t, dir, "app.pem")
+	tokenFile := filepath.Join(dir, "federated-token")
+	if err := os.WriteFile(tokenFile, []byte("federated-assertion"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  func(authority string) map[string]string
+		want map[string]string // form fields of the token request
+	}{
+		{"client secret", func(a string) map[string]string {
+			return map[string]string{conn + "__serviceUri": uri, conn + "__tenantId": "tenant-a", conn + "__clientId": guid1, conn + "__clientSecret": "s3cret", conn + "__authorityHost": a}
+		}, map[string]string{"tenant": "tenant-a", "client_id": guid1, "client_secret": "s3cret", "grant_type": "client_credentials"}},
+		{"client certificate", func(a string) map[string]string {
+			return map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.app;TenantId=tenant-b;ClientId=" + guid1 + ";ClientCert=" + cert, "AZURE_AUTHORITY_HOST": a}
+		}, map[string]string{"tenant": "tenant-b", "client_id": guid1, "grant_type": "client_credentials", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}},
+		{"workload identity", func(a string) map[string]string {
+			return map[string]string{conn + "__serviceUri": uri, conn + "__credential": "workloadidentity", "AZURE_TENANT_ID": "tenant-c", "AZURE_CLIENT_ID": guid2, conn + "__tokenFilePath": tokenFile, conn + "__authorityHost": a}
+		}, map[string]string{"tenant": "tenant-c", "client_id": guid2, "grant_type": "client_credentials", "client_assertion": "federated-assertion", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAuthority(t, "entra-token")
+			cleanEnv(t, tt.env(a.URL))
+			e := loadOne(t, &LoadOptions{Transport: a.Client()})
+			if got := token(t, e); got != "entra-token" {
+				t.Errorf("token = %q, want entra-token", got)
+			}
+			reqs := a.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("got %d token requests, want 1", len(reqs))
+			}
+			got := map[string]string{}
+			for k := range tt.want {
+				got[k] = reqs[0][k]
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("token request (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(reqs[0]["scope"], DefaultScope) {
+				t.Errorf("scope = %q, want %s", reqs[0]["scope"], DefaultScope)
+			}
+		})
+	}
+}
