@@ -1,0 +1,65 @@
+package settings
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestHandlerSettings(t *testing.T) {
+	cleanEnv(t, map[string]string{"SIGNALR_HUBS": "chat, news", "SIGNALR_NEGOTIATE": "Service", "SIGNALR_TOKEN_LIFETIME": "30m",
+		"FUNCTIONS_CUSTOMHANDLER_PORT": "8080", "AzureSignalRConnectionString__serviceUri": uri})
+	cfg, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Handler{Hubs: []string{"chat", "news"}, TokenLifetime: 30 * time.Minute, ConnectionSetting: "AzureSignalRConnectionString",
+		Negotiate: "service", KeyWait: 10 * time.Second, MaxBodyBytes: 1 << 20, Port: 8080}
+	if diff := cmp.Diff(want, cfg.Handler); diff != "" {
+		t.Errorf("handler settings (-want +got):\n%s", diff)
+	}
+}
+
+func TestHandlerValidate(t *testing.T) {
+	valid := Handler{Hubs: []string{"chat"}, TokenLifetime: time.Hour, ConnectionSetting: "c", Negotiate: "auto", KeyWait: time.Second, MaxBodyBytes: 1, Port: 7071}
+	tests := []struct {
+		name   string
+		change func(*Handler)
+		want   string // "" for valid
+	}{
+		{"valid", func(*Handler) {}, ""},
+		{"hub with allowed punctuation", func(h *Handler) { h.Hubs = []string{"a_b`c,d.e[f]"} }, ""},
+		{"hub too long", func(h *Handler) { h.Hubs = []string{"a" + strings.Repeat("b", 128)} }, "SIGNALR_HUBS: invalid hub name"},
+		{"no hub", func(h *Handler) { h.Hubs = nil }, "SIGNALR_HUBS: no hub is named"},
+		{"negotiate", func(h *Handler) { h.Negotiate = "remote" }, `SIGNALR_NEGOTIATE: invalid value "remote"`},
+		{"lifetime zero", func(h *Handler) { h.TokenLifetime = 0 }, "SIGNALR_TOKEN_LIFETIME: lifetime 0s is out of range"},
+		{"lifetime 24h is allowed", func(h *Handler) { h.TokenLifetime = 24 * time.Hour }, ""},
+		{"lifetime over 24h", func(h *Handler) { h.TokenLifetime = 25 * time.Hour }, "SIGNALR_TOKEN_LIFETIME"},
+		{"port", func(h *Handler) { h.Port = 70000 }, "FUNCTIONS_CUSTOMHANDLER_PORT: port 70000 is out of range"},
+		{"key wait", func(h *Handler) { h.KeyWait = 0 }, "SIGNALR_KEY_WAIT"},
+		{"body limit", func(h *Handler) { h.MaxBodyBytes = 0 }, "SIGNALR_MAX_BODY_BYTES"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := valid
+			tt.change(&h)
+			err := h.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHandlerParseError(t *testing.T) {
+	cleanEnv(t, map[string]string{"SIGNALR_TOKEN_LIFETIME": "soon", "AzureSignalRConnectionString__serviceUri": uri})
+	_, err := Load(nil)
+	if err == nil || !strings.Contains(err.Error(), `SIGNALR_TOKEN_LIFETIME: invalid value "soon"`) {
+		t.Errorf("Load = %v, want the bad lifetime named", err)
+	}
+}
