@@ -1,0 +1,18 @@
+// Package handler speaks the Azure Functions custom handler protocol for the
+// SignalR functions negotiate, messages and groups.
+//
+// One [Handler] serves every way a request can arrive:
+//
+//   - payload mode: the Functions host posts an invocation payload to
+//     /negotiate, /messages or /groups and expects {"Outputs", "Logs",
+//     "ReturnValue"} back; non-HTTP triggers (a queue, a timer) reach
+//     /messages and /groups the same way, with the messages as trigger data;
+//   - forwarded mode (enableForwardingHttpRequest): the caller's own request
+//     arrives at /api/negotiate, /api/messages or /api/groups;
+//   - standalone, without a host: the same /api routes, with CORS for local
+//     browser pages.
+//
+// GET / answers at once: the host polls it until the handler is ready.
+// The handler talks to SignalR Service only through a [Service], which
+// bindings.Client implements. See ExampleNew.
+package handler

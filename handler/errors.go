@@ -1,0 +1,40 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/signalr-entra/handler/bindings"
+)
+
+// classify maps a Service failure to the status and short message callers
+// get. The detail, which may name roles and endpoints, goes to the log only.
+func classify(err error) (status int, msg string) {
+	const see = "; the function log has the details under this correlation id"
+	var be *bindings.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "SignalR Service did not answer in time" + see
+	case errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable, "the request was canceled before SignalR Service answered"
+	case !errors.As(err, &be):
+		return http.StatusBadGateway, "the request to SignalR Service failed" + see
+	}
+	switch s := be.Status; {
+	case s == http.StatusBadRequest, s == http.StatusNotFound, s == http.StatusRequestEntityTooLarge:
+		// The caller's input (a name, a connection) was refused: theirs to fix.
+		return s, fmt.Sprintf("SignalR Service answered %d %s", s, http.StatusText(s)) + see
+	case s == http.StatusUnauthorized, s == http.StatusForbidden:
+		return http.StatusBadGateway, fmt.Sprintf("SignalR Service refused the app's credentials (%d)", s) + see
+	case s == http.StatusTooManyRequests, s == http.StatusServiceUnavailable:
+		return http.StatusServiceUnavailable, fmt.Sprintf("SignalR Service is busy (%d); retry later", s)
+	case s == http.StatusRequestTimeout, s == http.StatusGatewayTimeout:
+		return http.StatusGatewayTimeout, fmt.Sprintf("SignalR Service did not answer in time (%d)", s) + see
+	case s == 0:
+		return http.StatusBadGateway, "could not reach SignalR Service or get a token for it" + see
+	default:
+		return http.StatusBadGateway, fmt.Sprintf("SignalR Service answered %d", s) + see
+	}
+}

@@ -1,0 +1,52 @@
+package handler
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+)
+
+// serveForwarded serves a caller's own HTTP request: forwarded by the host
+// (enableForwardingHttpRequest) or, standalone, straight from the caller.
+func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn string) {
+	start := time.Now()
+	id := correlationID(r)
+	c := &call{
+		id:       id,
+		function: fn,
+		http:     true,
+		method:   r.Method,
+		query:    r.URL.Query(),
+		header:   r.Header,
+		log:      h.invocationLogger(id, fn, nil),
+	}
+	origin := r.Header.Get("Origin")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.cors.preflight(w, r, id)
+		return
+	}
+	if h.standalone && origin != "" && !h.cors.allowed(origin) && fn != fnNegotiate {
+		// Without a host there is no function key: refuse what a page from
+		// another site could make a browser send.
+		writeJSON(w, errorReply(http.StatusForbidden, c, "requests from browser origin "+truncateQuote(origin)+" are not allowed; add the origin to SIGNALR_CORS_ORIGINS"))
+		return
+	}
+	if fn != fnNegotiate {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			c.tooLarge = true
+		case err != nil:
+			c.log.Warn("reading the request body failed", "error", err)
+			writeJSON(w, errorReply(http.StatusBadRequest, c, "could not read the request body"))
+			return
+		}
+		c.body = b
+	}
+	rep := h.invoke(r.Context(), c)
+	h.cors.decorate(rep, origin)
+	writeJSON(w, rep)
+	c.log.Info("invocation done", "status", rep.status, "durationMs", time.Since(start).Milliseconds())
+}

@@ -1,0 +1,144 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/signalr-entra/handler/bindings"
+)
+
+// call is one invocation of a function, however it arrived.
+type call struct {
+	id       string
+	function string
+	// http is false for a non-HTTP trigger (a queue, a timer); body then
+	// holds the trigger's data.
+	http       bool
+	method     string
+	query      url.Values
+	header     http.Header
+	body       []byte
+	tooLarge   bool
+	identities []identity
+	log        *slog.Logger
+}
+
+// invoke runs the function and says what to answer.
+func (h *Handler) invoke(ctx context.Context, c *call) *reply {
+	if c.query == nil {
+		c.query = url.Values{}
+	}
+	if c.header == nil {
+		c.header = http.Header{}
+	}
+	switch c.function {
+	case fnNegotiate:
+		return h.negotiate(ctx, c)
+	case fnMessages:
+		return deliver(ctx, h, c, "SignalRMessage", bindings.DecodeMessages, h.svc.Send)
+	default:
+		return deliver(ctx, h, c, "SignalRGroupAction", bindings.DecodeGroupActions, h.svc.Apply)
+	}
+}
+
+func (h *Handler) negotiate(ctx context.Context, c *call) *reply {
+	if !c.http {
+		return errorReply(http.StatusBadRequest, c, "negotiate needs an HTTP trigger named req")
+	}
+	if c.method != http.MethodGet && c.method != http.MethodPost {
+		return methodNotAllowed(c, "GET, POST")
+	}
+	hub, rep := h.hub(c)
+	if rep != nil {
+		return rep
+	}
+	userID := h.userID(c)
+	info, err := h.svc.ConnectionInfo(ctx, hub, userID, h.claims(c))
+	if err != nil {
+		status, msg := classify(err)
+		c.log.Error("negotiate failed", "hub", hub, "status", status, "error", err)
+		return errorReply(status, c, msg)
+	}
+	c.log.Info("negotiated", "hub", hub, "authenticated", userID != "")
+	rep = &reply{status: http.StatusOK, body: info}
+	// The reply carries a bearer token: no cache may keep it.
+	rep.setHeader("Cache-Control", "no-store")
+	return rep
+}
+
+// deliver decodes the body as one item or an array of items and hands each
+// to do, in order, so that callers learn which went through.
+func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
+	decode func([]byte) ([]T, error), do func(context.Context, string, T) error) *reply {
+	if c.http && c.method != http.MethodPost {
+		return methodNotAllowed(c, "POST")
+	}
+	hub, rep := h.hub(c)
+	if rep != nil {
+		return rep
+	}
+	if c.tooLarge {
+		return errorReply(http.StatusRequestEntityTooLarge, c,
+			fmt.Sprintf("the body is larger than %d bytes (SIGNALR_MAX_BODY_BYTES); send fewer items per request", h.maxBody))
+	}
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		return errorReply(http.StatusBadRequest, c, fmt.Sprintf("the body is empty: send one %s as a JSON object, or a JSON array of them", kind))
+	}
+	items, err := decode(c.body)
+	if err != nil {
+		c.log.Warn("invalid "+c.function+" body", "error", err)
+		return errorReply(http.StatusBadRequest, c, err.Error())
+	}
+	accepted := make([]int, 0, len(items))
+	var failed []failure
+	status := 0
+	for i, item := range items {
+		if err := do(ctx, hub, item); err != nil {
+			st, msg := classify(err)
+			c.log.Error(c.function+" item failed", "hub", hub, "index", i, "status", st, "error", err)
+			failed = append(failed, failure{Index: i, Error: msg})
+			if status == 0 {
+				status = st
+			}
+			continue
+		}
+		accepted = append(accepted, i)
+	}
+	if len(failed) == 0 {
+		c.log.Info(c.function+" accepted", "hub", hub, "count", len(items))
+		return &reply{status: http.StatusAccepted, body: acceptedBody{Accepted: accepted}}
+	}
+	return &reply{status: status, body: errorBody{
+		Error:         fmt.Sprintf("SignalR Service did not accept %d of %d items", len(failed), len(items)),
+		CorrelationID: c.id,
+		Accepted:      accepted,
+		Failed:        failed,
+	}}
+}
+
+// hub is the hub the call names in its hub query parameter, or the default.
+func (h *Handler) hub(c *call) (string, *reply) {
+	name := c.query.Get("hub")
+	if name == "" {
+		return h.hubs[0], nil
+	}
+	for _, hub := range h.hubs {
+		// The service lowercases hub names, so case does not tell hubs apart.
+		if strings.EqualFold(hub, name) {
+			return hub, nil
+		}
+	}
+	return "", errorReply(http.StatusNotFound, c,
+		"hub "+truncateQuote(name)+" is not served here; the hubs are "+strings.Join(h.hubs, ", ")+" (SIGNALR_HUBS)")
+}
+
+func methodNotAllowed(c *call, allow string) *reply {
+	rep := errorReply(http.StatusMethodNotAllowed, c, fmt.Sprintf("method %q is not allowed; use %s", c.method, allow))
+	rep.setHeader("Allow", allow)
+	return rep
+}

@@ -1,0 +1,164 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/signalr-entra/handler/bindings"
+)
+
+// Service is what the handler needs of SignalR Service; *bindings.Client
+// implements it.
+type Service interface {
+	ConnectionInfo(ctx context.Context, hub, userID string, claims []bindings.Claim) (*bindings.ConnectionInfo, error)
+	Send(ctx context.Context, hub string, m bindings.Message) error
+	Apply(ctx context.Context, hub string, a bindings.GroupAction) error
+}
+
+// DefaultMaxBodyBytes bounds the body of messages and groups requests when
+// Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configure a Handler. The zero value is usable.
+type Options struct {
+	// Hubs are the hubs served; the first is the default for requests that
+	// name none. Defaults to ["default"].
+	Hubs []string
+	// UserIDHeader is a request header trusted for the user id when App
+	// Service Authentication names no user. Defaults to none: only App
+	// Service Authentication names users.
+	UserIDHeader string
+	// ClaimTypes are the principal's claim types copied into client tokens.
+	// Defaults to none.
+	ClaimTypes []string
+	// MaxBodyBytes bounds the body of a messages or groups request.
+	// Defaults to DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// CORSOrigins are the browser origins allowed to call negotiate; "*"
+	// allows any origin (without credentials). Defaults to none, or to the
+	// loopback origins when Standalone.
+	CORSOrigins []string
+	// Standalone is true when no Functions host stands in front: loopback
+	// origins are then allowed by default, and messages and groups refuse
+	// requests from browser origins not allowed by CORSOrigins.
+	Standalone bool
+	// Logger receives structured logs. Defaults to JSON on stdout.
+	Logger *slog.Logger
+	// DrainTimeout bounds how long Serve waits for requests in flight when
+	// its context ends. Defaults to 10s.
+	DrainTimeout time.Duration
+}
+
+// Handler is an http.Handler for the custom handler protocol: payload routes
+// (/negotiate, /messages, /groups), forwarded and standalone routes
+// (/api/negotiate, /api/messages, /api/groups) and the readiness probe GET /.
+type Handler struct {
+	svc          Service
+	hubs         []string
+	userIDHeader string
+	claimTypes   map[string]bool
+	maxBody      int64
+	cors         *cors
+	standalone   bool
+	log          *slog.Logger
+	drain        time.Duration
+	mux          *http.ServeMux
+}
+
+// hubPattern is the service's rule for hub names.
+var hubPattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.\\[\\]]{0,127}$")
+
+// New returns a Handler that serves the functions with svc.
+func New(svc Service, opts *Options) (*Handler, error) {
+	if svc == nil {
+		return nil, errors.New("handler: a Service is required")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if len(o.Hubs) == 0 {
+		o.Hubs = []string{"default"}
+	}
+	for _, hub := range o.Hubs {
+		if !hubPattern.MatchString(hub) {
+			return nil, fmt.Errorf("invalid SIGNALR_HUBS entry %q: a hub starts with a letter, then up to 127 letters, digits or _`,.[]; list hubs separated by commas, such as \"chat,news\"", hub)
+		}
+	}
+	if o.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("invalid SIGNALR_MAX_BODY_BYTES value %d: use a positive number of bytes, such as 1048576", o.MaxBodyBytes)
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	}
+	c, err := newCORS(o.CORSOrigins, o.Standalone)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		svc:          svc,
+		hubs:         o.Hubs,
+		userIDHeader: strings.TrimSpace(o.UserIDHeader),
+		claimTypes:   map[string]bool{},
+		maxBody:      o.MaxBodyBytes,
+		cors:         c,
+		standalone:   o.Standalone,
+		log:          o.Logger,
+		drain:        o.DrainTimeout,
+		mux:          http.NewServeMux(),
+	}
+	for _, t := range o.ClaimTypes {
+		if t = strings.TrimSpace(t); t != "" {
+			h.claimTypes[strings.ToLower(t)] = true
+		}
+	}
+	h.mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		// The host's readiness probe: any answer will do, so answer at once.
+		w.WriteHeader(http.StatusOK)
+	})
+	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups} {
+		h.mux.HandleFunc("/"+fn, func(w http.ResponseWriter, r *http.Request) { h.servePayload(w, r, fn) })
+		h.mux.HandleFunc("/api/"+fn, func(w http.ResponseWriter, r *http.Request) { h.serveForwarded(w, r, fn) })
+	}
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		id := correlationID(r)
+		writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
+			Error:         "no function at " + r.URL.Path + "; the functions are negotiate, messages and groups",
+			CorrelationID: id,
+		}})
+	})
+	return h, nil
+}
+
+// ServeHTTP routes a request. A panic in a request becomes a 500 and a log
+// line, never a crash.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		id := correlationID(r)
+		h.log.Error("panic while serving a request", "invocationId", id, "path", r.URL.Path, "panic", fmt.Sprint(v))
+		// If the reply has begun this adds nothing, and the client sees a
+		// truncated reply, which is the best left to do.
+		writeJSON(w, &reply{status: http.StatusInternalServerError, body: errorBody{Error: "internal error", CorrelationID: id}})
+	}()
+	h.mux.ServeHTTP(w, r)
+}

@@ -1,0 +1,280 @@
+package handler
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// invocation is the payload the host posts in payload mode:
+// {"Data": {binding name: value}, "Metadata": {...}}.
+type invocation struct {
+	Data     map[string]json.RawMessage `json:"Data"`
+	Metadata map[string]json.RawMessage `json:"Metadata"`
+}
+
+// hostRequest is an HTTP trigger value as the host serializes it.
+type hostRequest struct {
+	URL        string
+	Method     string
+	Query      url.Values
+	Headers    http.Header
+	Identities []identity
+	Body       []byte
+}
+
+// httpTriggerName is the trigger name the function folders use.
+const httpTriggerName = "req"
+
+// decodeInvocation reads an invocation payload. Keys match without regard
+// to case, as the host's own JSON reader does.
+func decodeInvocation(b []byte) (*invocation, error) {
+	var inv invocation
+	if err := json.Unmarshal(b, &inv); err != nil {
+		return nil, fmt.Errorf("the invocation payload is not a JSON object with Data and Metadata: %w", err)
+	}
+	return &inv, nil
+}
+
+// httpRequest returns the HTTP trigger: the entry named req when it is one,
+// else the first entry by name that is. It returns nil when there is none
+// (a queue or timer trigger).
+func (inv *invocation) httpRequest() (*hostRequest, error) {
+	names := make([]string, 0, len(inv.Data))
+	for name := range inv.Data {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		// req first, then by name, so that the choice never varies.
+		switch {
+		case a == httpTriggerName:
+			return -1
+		case b == httpTriggerName:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	for _, name := range names {
+		raw := inv.Data[name]
+		if !looksLikeHTTPRequest(raw) {
+			continue
+		}
+		var w wireRequest
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return nil, fmt.Errorf("the HTTP trigger %q is not a request the handler can read: %w", name, err)
+		}
+		return w.request(), nil
+	}
+	return nil, nil
+}
+
+// triggerData returns the value of the first Data entry by name as JSON: an
+// object or array as is, a string holding JSON (or base64 of JSON) decoded.
+func (inv *invocation) triggerData() ([]byte, error) {
+	names := make([]string, 0, len(inv.Data))
+	for name := range inv.Data {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return nil, errors.New("the invocation has no trigger data")
+	}
+	raw := bytes.TrimSpace(inv.Data[names[0]])
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return raw, nil
+	}
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		return []byte(t), nil
+	}
+	// The host sends bytes (a queue message read as binary) as base64.
+	if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s)); err == nil {
+		return b, nil
+	}
+	return []byte(s), nil
+}
+
+// looksLikeHTTPRequest tells an HTTP trigger value from other data: an
+// object with a Method and a Url or Headers.
+func looksLikeHTTPRequest(raw json.RawMessage) bool {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil {
+		return false
+	}
+	var method, target bool
+	for k := range keys {
+		switch strings.ToLower(k) {
+		case "method":
+			method = true
+		case "url", "headers":
+			target = true
+		}
+	}
+	return method && target
+}
+
+// wireRequest reads the HTTP trigger leniently: host versions differ in
+// whether Query and Identities are JSON or JSON-encoded strings, header
+// values are arrays or strings, and Body is a string or JSON.
+type wireRequest struct {
+	URL        string          `json:"Url"`
+	Method     string          `json:"Method"`
+	Query      flexStrings     `json:"Query"`
+	Headers    flexHeaders     `json:"Headers"`
+	Identities flexIdentities  `json:"Identities"`
+	Body       json.RawMessage `json:"Body"`
+}
+
+func (w *wireRequest) request() *hostRequest {
+	r := &hostRequest{
+		URL:        w.URL,
+		Method:     strings.ToUpper(strings.TrimSpace(w.Method)),
+		Query:      url.Values{},
+		Headers:    http.Header(w.Headers),
+		Identities: w.Identities,
+	}
+	if r.Headers == nil {
+		r.Headers = http.Header{}
+	}
+	for k, v := range w.Query {
+		r.Query.Set(k, v)
+	}
+	if len(r.Query) == 0 {
+		if u, err := url.Parse(w.URL); err == nil {
+			r.Query = u.Query()
+		}
+	}
+	r.Body = bodyBytes(w.Body, r.Headers.Get("Content-Type"))
+	return r
+}
+
+// bodyBytes turns the Body value back into the bytes the caller sent.
+func bodyBytes(raw json.RawMessage, contentType string) []byte {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		// A JSON body the host (or a test harness) kept as JSON.
+		return raw
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "application/octet-stream" || strings.HasPrefix(mt, "multipart/") {
+		// The host sends such bodies as bytes, which JSON carries as base64.
+		if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+			return b
+		}
+	}
+	return []byte(s)
+}
+
+// flexStrings is an object of strings, or such an object JSON-encoded in a
+// string. Values that are not strings keep their JSON text.
+type flexStrings map[string]string
+
+func (f *flexStrings) UnmarshalJSON(b []byte) error {
+	obj, err := objectOrEncoded(b)
+	if err != nil || obj == nil {
+		return err
+	}
+	out := make(flexStrings, len(obj))
+	for k, v := range obj {
+		out[k] = scalarText(v)
+	}
+	*f = out
+	return nil
+}
+
+// flexHeaders is an object of arrays of strings, or of strings.
+type flexHeaders http.Header
+
+func (f *flexHeaders) UnmarshalJSON(b []byte) error {
+	obj, err := objectOrEncoded(b)
+	if err != nil || obj == nil {
+		return err
+	}
+	h := make(http.Header, len(obj))
+	for k, v := range obj {
+		var list []json.RawMessage
+		if json.Unmarshal(v, &list) != nil {
+			list = []json.RawMessage{v}
+		}
+		for _, item := range list {
+			if !isNull(item) {
+				h.Add(k, scalarText(item))
+			}
+		}
+	}
+	*f = flexHeaders(h)
+	return nil
+}
+
+// flexIdentities is an array of identities, one identity, or either of them
+// JSON-encoded in a string.
+type flexIdentities []identity
+
+func (f *flexIdentities) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		b = bytes.TrimSpace([]byte(s))
+	}
+	if len(b) == 0 || isNull(b) {
+		return nil
+	}
+	if b[0] == '{' {
+		var one identity
+		if err := json.Unmarshal(b, &one); err != nil {
+			return fmt.Errorf("Identities: %w", err)
+		}
+		*f = flexIdentities{one}
+		return nil
+	}
+	var list []identity
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("Identities: %w", err)
+	}
+	*f = list
+	return nil
+}
+
+// objectOrEncoded reads a JSON object, or a string holding one. null and ""
+// give nil.
+func objectOrEncoded(b []byte) (map[string]json.RawMessage, error) {
+	b = bytes.TrimSpace(b)
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		b = bytes.TrimSpace([]byte(s))
+	}
+	if len(b) == 0 || isNull(b) {
+		return nil, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return nil, fmt.Errorf("want a JSON object: %w", err)
+	}
+	return obj, nil
+}
+
+// scalarText is a string's value, "" for null, or the JSON text of
+// anything else.
+func scalarText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	if isNull(v) {
+		return ""
+	}
+	return string(bytes.TrimSpace(v))
+}
+
+func isNull(b []byte) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }

@@ -1,0 +1,96 @@
+package handler
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+)
+
+const (
+	fnNegotiate = "negotiate"
+	fnMessages  = "messages"
+	fnGroups    = "groups"
+
+	invocationIDHeader = "X-Azure-Functions-InvocationId"
+	jsonContentType    = "application/json; charset=utf-8"
+)
+
+// reply is a function's answer, written as a raw HTTP reply (forwarded
+// mode) or as the http output of a payload reply.
+type reply struct {
+	status int
+	header http.Header
+	body   any
+}
+
+// errorBody is what callers see of a failure: short, safe, and a correlation
+// id to find the details in the log.
+type errorBody struct {
+	Error         string    `json:"error"`
+	CorrelationID string    `json:"correlationId"`
+	Accepted      []int     `json:"accepted,omitempty"`
+	Failed        []failure `json:"failed,omitempty"`
+}
+
+// failure is one message or group action the service did not accept.
+type failure struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// acceptedBody answers messages and groups requests that all went through.
+type acceptedBody struct {
+	Accepted []int `json:"accepted"`
+}
+
+func (r *reply) setHeader(key, value string) {
+	if r.header == nil {
+		r.header = http.Header{}
+	}
+	r.header.Set(key, value)
+}
+
+func errorReply(status int, c *call, msg string) *reply {
+	return &reply{status: status, body: errorBody{Error: msg, CorrelationID: c.id}}
+}
+
+// writeJSON writes rep as a raw HTTP reply.
+func writeJSON(w http.ResponseWriter, rep *reply) {
+	b, err := json.Marshal(rep.body)
+	if err != nil {
+		// Every body is built from plain types; this cannot fail.
+		panic(err)
+	}
+	for k, vs := range rep.header {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Type", jsonContentType)
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(b)
+}
+
+// correlationID is the host's invocation id, or a new random id when there
+// is none (standalone).
+func correlationID(r *http.Request) string {
+	if id := r.Header.Get(invocationIDHeader); plainID(id) {
+		return id
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// plainID keeps ids that callers may set (standalone) to what a GUID uses,
+// so that a log line or reply never carries arbitrary text from them.
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
