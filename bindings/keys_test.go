@@ -1,0 +1,209 @@
+package bindings
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/signalr-entra/handler/settings"
+)
+
+// parsed decodes a client token signed with secret and returns its kid and
+// claims.
+func parsed(t *testing.T, tok, secret string, now time.Time) (string, jwt.MapClaims) {
+	t.Helper()
+	claims := jwt.MapClaims{}
+	p, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return []byte(secret), nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(func() time.Time { return now }))
+	if err != nil {
+		t.Fatalf("token does not verify with %q: %v", secret, err)
+	}
+	kid, _ := p.Header["kid"].(string)
+	return kid, claims
+}
+
+func kidOf(t *testing.T, c *Client) string {
+	t.Helper()
+	info, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := jwt.NewParser().ParseUnverified(info.AccessToken, jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Header["kid"].(string)
+}
+
+func wait(ch <-chan struct{}) {
+	if ch != nil {
+		<-ch
+	}
+}
+
+func TestKeyRotatesHourly(t *testing.T) {
+	f := newFakeService(t)
+	clock := newClock()
+	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	e := c.Endpoints()[0]
+
+	if got := kidOf(t, c); got != "key-1" {
+		t.Fatalf("first kid = %q, want key-1", got)
+	}
+	clock.Add(59 * time.Minute)
+	wait(e.key.refreshIfDue())
+	if got := kidOf(t, c); got != "key-1" || f.keyCalls.Load() != 1 {
+		t.Fatalf("at 59m: kid %q after %d auth calls, want key-1 after 1", got, f.keyCalls.Load())
+	}
+	clock.Add(time.Minute)
+	// Due: the request is served with the current key at once while the
+	// refresh runs in the background.
+	if got := kidOf(t, c); got != "key-1" {
+		t.Fatalf("at 60m: kid %q, want key-1 while the refresh runs", got)
+	}
+	wait(e.key.refreshIfDue())
+	if got := kidOf(t, c); got != "key-2" || f.keyCalls.Load() != 2 {
+		t.Fatalf("after refresh: kid %q after %d auth calls, want key-2 after 2", got, f.keyCalls.Load())
+	}
+}
+
+func TestKeyRefreshFailsThenRecovers(t *testing.T) {
+	f := newFakeService(t)
+	clock := newClock()
+	c, logs := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	e := c.Endpoints()[0]
+	if got := kidOf(t, c); got != "key-1" {
+		t.Fatalf("first kid = %q", got)
+	}
+
+	f.on("GET /api/v1/auth/accessKey", reply{status: 503, code: "Busy"})
+	clock.Add(time.Hour)
+	wait(e.key.refreshIfDue())
+	for range 8 { // retries with back-off every few minutes until 84m
+		clock.Add(3 * time.Minute)
+		wait(e.key.refreshIfDue())
+		if got := kidOf(t, c); got != "key-1" {
+			t.Fatalf("while refresh fails at %s: kid %q, want the still valid key-1", clock.Now(), got)
+		}
+	}
+	calls := f.keyCalls.Load()
+	if calls < 4 {
+		t.Errorf("auth API called %d times while failing, want retries", calls)
+	}
+
+	clock.Add(2 * time.Minute) // 86m: key-1 is past its use
+	_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
+	if e := asError(t, err); e.Status != 503 || e.Code != "Busy" {
+		t.Fatalf("with an expired key and failing refresh: %v, want the 503", err)
+	}
+
+	f.on("GET /api/v1/auth/accessKey", reply{status: 200})
+	clock.Add(10 * time.Minute) // past any back-off
+	if got := kidOf(t, c); !strings.HasPrefix(got, "key-") || got == "key-1" {
+		t.Fatalf("after recovery: kid %q, want a new key", got)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "SignalR endpoint failing"); n != 1 {
+		t.Errorf("failure logged %d times, want once per state change:\n%s", n, out)
+	}
+	if n := strings.Count(out, "SignalR endpoint recovered"); n != 1 {
+		t.Errorf("recovery logged %d times, want once:\n%s", n, out)
+	}
+}
+
+func TestKeyLifetimeCapsToken(t *testing.T) {
+	f := newFakeService(t)
+	clock := newClock()
+	start := clock.Now()
+	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	kidOf(t, c) // key issued at start
+	clock.Add(50 * time.Minute)
+	info, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, claims := parsed(t, info.AccessToken, "secret-1", clock.Now())
+	if got, want := int64(claims["exp"].(float64)), start.Add(90*time.Minute).Unix(); got != want {
+		t.Errorf("exp = %d, want %d: the key's end, not now+1h", got, want)
+	}
+}
+
+func TestFirstKeyStormMakesOneFetch(t *testing.T) {
+	clock := newClock()
+	var eps []settings.Endpoint
+	var fakes []*fakeService
+	var creds []*fakeCred
+	for i := range 2 {
+		f := newFakeService(t)
+		f.block = make(chan struct{})
+		cred := &fakeCred{clock: clock}
+		ep := entraEndpoint(t, f, cred)
+		ep.Name = []string{"east", "west"}[i]
+		eps, fakes, creds = append(eps, ep), append(fakes, f), append(creds, cred)
+	}
+	c, _ := newTestClient(t, eps, Options{Now: clock.Now})
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for range 1000 {
+		wg.Go(func() {
+			_, err := c.ConnectionInfo(context.Background(), "chat", "u", nil)
+			errs <- err
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let most callers queue behind the fetch
+	for _, f := range fakes {
+		close(f.block)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, f := range fakes {
+		if got := f.keyCalls.Load(); got != 1 {
+			t.Errorf("endpoint %d: %d auth API calls, want 1", i, got)
+		}
+		if got := creds[i].calls.Load(); got != 1 {
+			t.Errorf("endpoint %d: %d token requests, want 1", i, got)
+		}
+	}
+}
+
+func TestKeyWaitBound(t *testing.T) {
+	f := newFakeService(t)
+	f.block = make(chan struct{})
+	defer close(f.block)
+	clock := newClock()
+	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyWait: 20 * time.Millisecond})
+	_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
+	e := asError(t, err)
+	if !errors.Is(err, errWait) || !strings.Contains(e.Message, "SIGNALR_KEY_WAIT") {
+		t.Fatalf("error %q, want a timeout naming SIGNALR_KEY_WAIT", err)
+	}
+}
+
+func TestCredentialFailureNamesIdentity(t *testing.T) {
+	f := newFakeService(t)
+	clock := newClock()
+	cause := errors.New("ManagedIdentityCredential: no identity assigned")
+	ep := entraEndpoint(t, f, &fakeCred{clock: clock, err: cause})
+	ep.Auth = settings.Auth{Kind: "ManagedIdentityCredential", ClientID: "11111111-2222-3333-4444-555555555555"}
+	c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{Now: clock.Now})
+	_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
+	if !errors.Is(err, cause) {
+		t.Fatalf("error %v does not wrap the credential's", err)
+	}
+	if !strings.Contains(err.Error(), "user-assigned managed identity with client id 11111111-2222-3333-4444-555555555555") {
+		t.Errorf("error %q does not name the identity", err)
+	}
+	if f.keyCalls.Load() != 0 {
+		t.Errorf("auth API called without a token")
+	}
+}
