@@ -112,8 +112,8 @@ func (s *Server) authorityToken(w http.ResponseWriter, r *http.Request) {
 		s.oauthFail(w, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '%s'. This authority serves client_credentials only.", gt)
 		return
 	}
-	scope := r.PostForm.Get("scope")
-	if !strings.HasSuffix(scope, "/.default") || strings.Contains(scope, " ") {
+	scope := resourceScope(r.PostForm.Get("scope"))
+	if !strings.HasSuffix(scope, "/.default") {
 		s.oauthFail(w, http.StatusBadRequest, "invalid_scope", 1002012, "The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", scope)
 		return
 	}
@@ -183,4 +183,18 @@ func (s *Server) verifyAssertion(assertion string, app *appPrincipal, tokenEndpo
 		jwt.WithLeeway(5*time.Minute), jwt.WithAudience(tokenEndpoint),
 		jwt.WithIssuer(app.ClientID), jwt.WithSubject(app.ClientID))
 	return err
+}
+
+// resourceScope picks the resource scope from a scope list, leaving out the
+// OpenID scopes MSAL adds to every request.
+func resourceScope(scopes string) string {
+	var rest []string
+	for _, sc := range strings.Fields(scopes) {
+		switch sc {
+		case "openid", "offline_access", "profile":
+		default:
+			rest = append(rest, sc)
+		}
+	}
+	return strings.Join(rest, " ")
 }

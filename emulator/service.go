@@ -15,8 +15,9 @@ func (s *Server) serviceHandler() http.Handler {
 	mux.HandleFunc("GET /api/v1/auth/accessKey", s.accessKey)
 	mux.HandleFunc("GET /api/auth/accessKey", s.accessKey)
 	mux.HandleFunc("/api/hubs/", s.rest)
-	mux.HandleFunc("/client/negotiate", s.negotiate)
-	mux.HandleFunc("GET /client/", s.connect)
+	mux.HandleFunc("POST /client/negotiate", s.negotiate)
+	mux.HandleFunc("OPTIONS /client/negotiate", s.negotiate)
+	mux.HandleFunc("GET /client/{$}", s.connect)
 	mux.HandleFunc("GET /client", s.connect)
 	return mux
 }
