@@ -113,7 +113,7 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 		c.log.Info(c.function+" accepted", "hub", hub, "count", len(items))
 		return &reply{status: http.StatusAccepted, body: acceptedBody{Accepted: accepted}}
 	}
-	return &reply{status: status, body: errorBody{
+	return &reply{status: status, body: partialBody{
 		Error:         fmt.Sprintf("SignalR Service did not accept %d of %d items", len(failed), len(items)),
 		CorrelationID: c.id,
 		Accepted:      accepted,

@@ -113,10 +113,10 @@ func TestPayloadGolden(t *testing.T) {
 
 func TestPayloadIdentity(t *testing.T) {
 	tests := []struct {
-		name  string
-		file  string
-		opts  Options
-		want  []negotiation
+		name string
+		file string
+		opts Options
+		want []negotiation
 	}{
 		{
 			name: "anonymous",

@@ -27,10 +27,17 @@ type reply struct {
 // errorBody is what callers see of a failure: short, safe, and a correlation
 // id to find the details in the log.
 type errorBody struct {
+	Error         string `json:"error"`
+	CorrelationID string `json:"correlationId"`
+}
+
+// partialBody answers messages and groups requests of which some items did
+// not go through: accepted and failed list them by index.
+type partialBody struct {
 	Error         string    `json:"error"`
 	CorrelationID string    `json:"correlationId"`
-	Accepted      []int     `json:"accepted,omitempty"`
-	Failed        []failure `json:"failed,omitempty"`
+	Accepted      []int     `json:"accepted"`
+	Failed        []failure `json:"failed"`
 }
 
 // failure is one message or group action the service did not accept.
