@@ -1,16 +1,127 @@
-// Command handler is the Functions custom handler. This placeholder only
-// dispatches `handler check`; `serve` comes with the handler package.
+// Command handler is the Azure Functions custom handler for SignalR Service.
+//
+//	handler [serve]   serve the functions (what the Functions host runs)
+//	handler check     report how the app settings resolve (see check.go)
+//
+// Under the Functions host (FUNCTIONS_CUSTOMHANDLER_PORT or
+// FUNCTIONS_APP_ROOT_PATH set) the app settings come from the environment;
+// standalone, a local.settings.json in the working directory fills in what
+// the environment lacks.
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/handler"
+	"github.com/signalr-entra/handler/settings"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "check" {
-		os.Exit(runCheck(os.Args[2:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  handler [serve]   serve negotiate, messages and groups on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT (default 7071)
+  handler check     report how the app settings resolve; -h for its flags`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0 || args[0] == "serve" && len(args) == 1:
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		defer stop()
+		return serve(ctx, stdout, stderr, nil)
+	case args[0] == "check":
+		return runCheck(args[1:], stdout, stderr)
+	case args[0] == "serve":
+		fmt.Fprintf(stderr, "handler: serve takes no arguments; settings come from the environment\n%s\n", usage)
+		return 2
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+		fmt.Fprintln(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "handler: unknown command %q\n%s\n", args[0], usage)
+		return 2
 	}
-	fmt.Fprintln(os.Stderr, "usage: handler check [-offline] [-json]")
-	os.Exit(2)
+}
+
+// underHost says whether the Functions host started the handler.
+func underHost() bool {
+	return os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT") != "" || os.Getenv("FUNCTIONS_APP_ROOT_PATH") != ""
+}
+
+// serve runs the handler until ctx ends. ready, when set, receives the
+// listening address (for tests).
+func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) int {
+	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	standalone := !underHost()
+	if standalone {
+		names, err := settings.UseLocalSettings(settings.LocalSettingsFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "handler:", err)
+			return 1
+		}
+		if len(names) > 0 {
+			log.Info("read settings from "+settings.LocalSettingsFile, "settings", names)
+		}
+	}
+	cfg, err := settings.Load(nil)
+	if err != nil {
+		// stderr: the host logs it as an error, where users look first.
+		fmt.Fprintln(stderr, "handler: the app settings are not usable:", err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	hc := cfg.Handler
+	client, err := bindings.New(cfg.Endpoints, &bindings.Options{
+		TokenLifetime: hc.TokenLifetime,
+		Negotiate:     bindings.NegotiateMode(hc.Negotiate),
+		KeyWait:       hc.KeyWait,
+		Application:   hc.Application,
+		Logger:        log,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "handler:", err)
+		return 1
+	}
+	defer client.Close()
+	h, err := handler.New(client, &handler.Options{
+		Hubs:         hc.Hubs,
+		UserIDHeader: hc.UserIDHeader,
+		ClaimTypes:   hc.ClaimTypes,
+		MaxBodyBytes: hc.MaxBodyBytes,
+		CORSOrigins:  hc.CORSOrigins,
+		Standalone:   standalone,
+		Logger:       log,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "handler:", err)
+		return 1
+	}
+	// Loopback only: the host calls 127.0.0.1, and standalone nothing else
+	// should reach an unauthenticated messages function.
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(hc.Port)))
+	if err != nil {
+		fmt.Fprintf(stderr, "handler: cannot listen on 127.0.0.1:%d (FUNCTIONS_CUSTOMHANDLER_PORT): %v\n", hc.Port, err)
+		return 1
+	}
+	log.Info("listening", "address", ln.Addr().String(), "standalone", standalone, "hubs", hc.Hubs, "endpoints", len(cfg.Endpoints))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	if err := h.Serve(ctx, ln); err != nil {
+		fmt.Fprintln(stderr, "handler:", err)
+		return 1
+	}
+	return 0
 }

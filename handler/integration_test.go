@@ -1,0 +1,136 @@
+package handler
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/settings"
+)
+
+// newIntegration starts the emulator and a handler over a real
+// bindings.Client that authenticates with Entra ID as a principal holding
+// roles.
+func newIntegration(t *testing.T, roles ...emulator.Role) (*emulator.Server, *httptest.Server) {
+	t.Helper()
+	emu, err := emulator.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	app, err := emu.AddApplication(emulator.App{
+		ClientID: "0b1e0000-0000-4000-8000-00000000c11e",
+		ObjectID: "0b1e0000-0000-4000-8000-0000000000b1",
+		Secret:   "integration-test-secret",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(roles) > 0 {
+		emu.Assign(app.ObjectID, roles...)
+	}
+	u, err := url.Parse(emu.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := bindings.New([]settings.Endpoint{{
+		Setting:    "AzureSignalRConnectionString",
+		ServiceURI: u,
+		Type:       settings.Primary,
+		Credential: emu.Credential(app.ObjectID),
+		Auth:       settings.Auth{Kind: "ClientSecretCredential", ClientID: app.ClientID},
+		Scope:      settings.DefaultScope,
+	}}, &bindings.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	srv := httptest.NewServer(newTestHandler(t, client, &Options{Standalone: true}))
+	t.Cleanup(srv.Close)
+	return emu, srv
+}
+
+func TestIntegrationNegotiateTokenAcceptedByService(t *testing.T) {
+	emu, srv := newIntegration(t, emulator.ServiceOwner)
+	req, _ := http.NewRequest("POST", srv.URL+"/api/negotiate?hub=chat&negotiateVersion=1", nil)
+	req.Header.Set("X-MS-CLIENT-PRINCIPAL-ID", "ada")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info bindings.ConnectionInfo
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("negotiate: status %d, %v", resp.StatusCode, err)
+	}
+	// Follow the redirect as @microsoft/signalr does.
+	u, err := url.Parse(info.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
+	q := u.Query()
+	q.Set("negotiateVersion", "1")
+	u.RawQuery = q.Encode()
+	creq, _ := http.NewRequest("POST", u.String(), nil)
+	creq.Header.Set("Authorization", "Bearer "+info.AccessToken)
+	cresp, err := http.DefaultClient.Do(creq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(cresp.Body)
+	cresp.Body.Close()
+	if cresp.StatusCode != 200 || !strings.Contains(string(body), "connectionToken") {
+		t.Errorf("the service refused the token: %d %s", cresp.StatusCode, body)
+	}
+	if n := emu.Counts().Negotiations; n != 1 {
+		t.Errorf("service negotiations %d, want 1", n)
+	}
+}
+
+func TestIntegrationMessagesAndGroupsReachREST(t *testing.T) {
+	emu, srv := newIntegration(t, emulator.RESTAPIOwner)
+	post := func(path, body string) int {
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post("/api/messages?hub=chat", `[{"target":"a","arguments":[1]},{"groupName":"g","target":"b","arguments":[]}]`); got != 202 {
+		t.Errorf("messages status %d, want 202", got)
+	}
+	if got := post("/api/groups?hub=chat", `{"action":"add","userId":"ada","groupName":"g"}`); got != 202 {
+		t.Errorf("groups status %d, want 202", got)
+	}
+	rest := emu.Counts().REST
+	for _, op := range []string{"SignalR_Broadcast", "SignalR_GroupBroadcast", "SignalR_AddUserToGroup"} {
+		if rest[op] != 1 {
+			t.Errorf("REST %s count %d, want 1 (all: %v)", op, rest[op], rest)
+		}
+	}
+}
+
+func TestIntegrationMissingRole(t *testing.T) {
+	_, srv := newIntegration(t)
+	resp, err := http.Post(srv.URL+"/api/messages", "application/json", strings.NewReader(`{"target":"a"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body partialBody
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadGateway || len(body.Failed) != 1 || len(body.Accepted) != 0 {
+		t.Errorf("status %d body %+v; want 502 with item 0 failed", resp.StatusCode, body)
+	}
+}
