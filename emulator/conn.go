@@ -64,8 +64,13 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 		s.log.Info("client handshake failed", "connectionId", c.id, "err", err)
 		return
 	}
+	// Registered before the handshake reply, so a client that has its
+	// reply is already reachable by REST calls.
 	s.register(c)
 	defer s.unregister(c)
+	if err := c.ws.Write(ctx, websocket.MessageText, record(struct{}{})); err != nil {
+		return
+	}
 
 	ctx, cancel = context.WithCancel(ctx)
 	defer cancel()
@@ -86,8 +91,8 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	}
 }
 
-// handshake reads the client's handshake and answers it; it returns the
-// records that came after it in the same frame.
+// handshake reads the client's handshake and answers a bad one; it returns
+// the records that came after it in the same frame.
 func (s *Server) handshake(ctx context.Context, c *conn) ([][]byte, error) {
 	_, data, err := c.ws.Read(ctx)
 	if err != nil {
@@ -101,7 +106,7 @@ func (s *Server) handshake(ctx context.Context, c *conn) ([][]byte, error) {
 		_ = c.ws.Write(ctx, websocket.MessageText, record(map[string]string{"error": err.Error()}))
 		return nil, err
 	}
-	return recs[1:], c.ws.Write(ctx, websocket.MessageText, record(struct{}{}))
+	return recs[1:], nil
 }
 
 // handle acts on one record from the client; false ends the connection.
