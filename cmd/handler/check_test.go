@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// checkEnv runs in an empty working directory with only env set among the
+// variables the settings read.
+func checkEnv(t *testing.T, env map[string]string, localSettings string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		n := strings.ToLower(name)
+		for _, p := range []string{"azure", "signalr_", "identity_", "msi_", "imds_", "functions_"} {
+			if strings.HasPrefix(n, p) {
+				t.Setenv(name, "")
+				os.Unsetenv(name)
+			}
+		}
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	if localSettings != "" {
+		if err := os.WriteFile(filepath.Join(dir, "local.settings.json"), []byte(localSettings), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+}
+
+func TestCheckOfflineReport(t *testing.T) {
+	checkEnv(t, map[string]string{
+		"AzureSignalRConnectionString__serviceUri":       "https://a.service.signalr.net",
+		"AzureSignalRConnectionString__credential":       "managedidentity",
+		"AzureSignalRConnectionString__clientId":         "11111111-1111-1111-1111-111111111111",
+		"Azure__SignalR__Endpoints__east":                "Endpoint=https://east.service.signalr.net;AccessKey=TOPSECRET1;Version=1.0;",
+		"Azure__SignalR__Endpoints__west__type":          "secondary",
+		"Azure__SignalR__Endpoints__west__tenantId":      "22222222-2222-2222-2222-222222222222",
+		"Azure__SignalR__Endpoints__west__clientId":      "my-app",
+		"Azure__SignalR__Endpoints__west__authorityHost": "https://login.chinacloudapi.cn/",
+	}, `{"Values": {"Azure:SignalR:Endpoints:west:serviceUri": "https://west.signalr.azure.cn",
+		"Azure:SignalR:Endpoints:west:clientSecret": "TOPSECRET2",
+		"AzureSignalRConnectionString:serviceUri": "https://overridden.example.com"}}`)
+	var stdout, stderr bytes.Buffer
+	if code := runCheck([]string{"-offline"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"read local.settings.json: Azure:SignalR:Endpoints:west:clientSecret, Azure:SignalR:Endpoints:west:serviceUri\n",
+		"endpoint (named connection) from AzureSignalRConnectionString\n  service URI:     https://a.service.signalr.net\n  type:            primary\n",
+		"  credential:      ManagedIdentityCredential\n  identity:        user-assigned managed identity with client id 11111111-1111-1111-1111-111111111111\n",
+		"endpoint east from Azure__SignalR__Endpoints__east\n  service URI:     https://east.service.signalr.net\n",
+		"  credential:      AccessKey\n",
+		"endpoint west from Azure:SignalR:Endpoints:west\n  service URI:     https://west.signalr.azure.cn\n  type:            secondary\n  scope:           https://signalr.azure.com/.default\n",
+		"  credential:      ClientSecretCredential\n  identity:        ClientSecretCredential with client id my-app\n  tenant:          22222222-2222-2222-2222-222222222222\n  authority host:  https://login.chinacloudapi.cn/\n",
+		`warning: Azure__SignalR__Endpoints__west__clientId: "my-app" is not a GUID`,
+		"offline check passed: 3 endpoint(s), 1 warning(s)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+stderr.String(), "TOPSECRET") {
+		t.Errorf("report shows a secret:\n%s", out)
+	}
+}
+
+func TestCheckJSONAndErrors(t *testing.T) {
+	checkEnv(t, map[string]string{
+		"AzureSignalRConnectionString":              "Endpoint=http://a.example.com;AuthType=azure.app;ClientId=c;ClientSecret=TOPSECRET",
+		"Azure__SignalR__Endpoints__ok__serviceUri": "http://127.0.0.1:8080",
+		"SIGNALR_NEGOTIATE":                         "sometimes",
+	}, "")
+	var stdout, stderr bytes.Buffer
+	if code := runCheck([]string{"-json"}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), "TOPSECRET") {
+		t.Errorf("report shows a secret:\n%s", stdout.String())
+	}
+	var r checkReport
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout.String())
+	}
+	var settingsNamed []string
+	for _, e := range r.Errors {
+		name, _, _ := strings.Cut(e, ":")
+		settingsNamed = append(settingsNamed, name)
+	}
+	if diff := cmp.Diff([]string{"SIGNALR_NEGOTIATE", "AzureSignalRConnectionString (Endpoint)", "AzureSignalRConnectionString (TenantId)"}, settingsNamed); diff != "" {
+		t.Errorf("errors name (-want +got):\n%s\n%q", diff, r.Errors)
+	}
+	want := []endpointReport{{Name: "ok", Setting: "Azure__SignalR__Endpoints__ok", ServiceURI: "http://127.0.0.1:8080", Type: "primary",
+		Scope: "https://signalr.azure.com/.default", Auth: "DefaultAzureCredential", Credential: "DefaultAzureCredential"}}
+	if diff := cmp.Diff(want, r.Endpoints); diff != "" {
+		t.Errorf("endpoints (-want +got):\n%s", diff)
+	}
+	if r.OK || r.Mode != "offline" || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "online checks are not available yet") {
+		t.Errorf("ok=%v mode=%q notes=%q", r.OK, r.Mode, r.Notes)
+	}
+}
+
+func TestCheckEncryptedLocalSettings(t *testing.T) {
+	checkEnv(t, nil, `{"IsEncrypted": true, "Values": {"AzureSignalRConnectionString": "TOPSECRET"}}`)
+	var stdout, stderr bytes.Buffer
+	if code := runCheck([]string{"-offline"}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if out := stdout.String(); !strings.Contains(out, "error: local.settings.json is encrypted") || strings.Contains(out, "TOPSECRET") {
+		t.Errorf("report:\n%s", out)
+	}
+}
+
+func TestCheckUsage(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := runCheck([]string{"-offline", "extra"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `unexpected argument "extra"`) {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}

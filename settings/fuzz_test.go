@@ -1,0 +1,55 @@
+package settings
+
+import (
+	"strings"
+	"testing"
+)
+
+func FuzzParseConnectionString(f *testing.F) {
+	for _, s := range []string{
+		"Endpoint=https://a.service.signalr.net;AccessKey=k;Version=1.0;",
+		"endpoint=http://127.0.0.1:8080;accesskey=a=b==;port=8080",
+		"Endpoint=https://a;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=s",
+		";;=;a=b;A=c", "Endpoint", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		kv, err := ParseConnectionString(s)
+		if err != nil {
+			return
+		}
+		for k, v := range kv {
+			if k != strings.ToLower(k) || k == "" || strings.ContainsAny(k, ";") || strings.Contains(v, ";") {
+				t.Fatalf("key %q value %q from %q", k, v, s)
+			}
+		}
+		// The fields an endpoint reads never fail on a parsed string.
+		connectionStringFields("X", kv)
+	})
+}
+
+// FuzzSection reads arbitrary setting names and values as sections and
+// endpoint lists: no panic, and every child is found again by its own name.
+func FuzzSection(f *testing.F) {
+	f.Add("AzureSignalRConnectionString__serviceUri", "https://a", "azure:signalr:endpoints:East:type", "primary")
+	f.Add("AzureSignalRConnectionString:ServiceURI", "x", "AzureSignalRConnectionString__serviceUri", "y")
+	f.Add("Azure__SignalR__Endpoints__İ__serviceUri", "z", "Azure__SignalR__Endpoints____", "")
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string) {
+		s := newAppSettings([]string{n1 + "=" + v1, n2 + "=" + v2})
+		for _, prefix := range []string{"AzureSignalRConnectionString", EndpointsPrefix} {
+			children := s.children(prefix)
+			readSection(prefix, children)
+			for k, v := range children {
+				if got, ok := s.get(v.Name); !ok || got != v {
+					t.Fatalf("child %q (%+v) not found by its name: %+v", k, v, got)
+				}
+			}
+			for _, g := range s.groups(prefix) {
+				if g == "" || strings.Contains(key(g), "__") {
+					t.Fatalf("group %q under %s", g, prefix)
+				}
+			}
+		}
+	})
+}
