@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -73,25 +74,31 @@ func DecodeMessages(data []byte) ([]Message, error) {
 	}
 	out := make([]Message, len(items))
 	for i, raw := range items {
-		var m struct {
-			Message
-			Arguments json.RawMessage `json:"arguments"`
+		// Arguments are checked apart, to say so when they are no array.
+		var w struct {
+			ConnectionID string          `json:"connectionId"`
+			UserID       string          `json:"userId"`
+			GroupName    string          `json:"groupName"`
+			Target       string          `json:"target"`
+			Arguments    json.RawMessage `json:"arguments"`
+			Endpoints    []string        `json:"endpoints"`
 		}
-		if err := decodeObject(raw, &m); err != nil {
+		if err := decodeObject(raw, &w); err != nil {
 			return nil, itemError("message", i, err)
 		}
-		if args := bytes.TrimSpace(m.Arguments); len(args) > 0 && !bytes.Equal(args, []byte("null")) {
+		m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Endpoints: w.Endpoints}
+		if args := bytes.TrimSpace(w.Arguments); len(args) > 0 && !bytes.Equal(args, []byte("null")) {
 			if args[0] != '[' {
 				return nil, fmt.Errorf("message %d: arguments is %s, not an array: put the arguments in [ ]", i, abbreviate(args))
 			}
-			if err := json.Unmarshal(args, &m.Message.Arguments); err != nil {
+			if err := json.Unmarshal(args, &m.Arguments); err != nil {
 				return nil, itemError("message", i, err)
 			}
 		}
-		if err := m.Message.validate(); err != nil {
+		if err := m.validate(); err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
-		out[i] = m.Message
+		out[i] = m
 	}
 	return out, nil
 }
@@ -191,7 +198,7 @@ func itemError(kind string, i int, err error) error {
 		return fmt.Errorf("%s %d: field %s is a JSON %s, want a %s", kind, i, te.Field, te.Value, te.Type)
 	}
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%s %d is not valid JSON: %w", kind, i, err)
 	}
 	return fmt.Errorf("%s %d: %w", kind, i, err)
