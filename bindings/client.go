@@ -82,13 +82,17 @@ func (c *Client) loop(ctx context.Context) {
 	}
 }
 
-// tick checks every endpoint's health and starts the key refreshes that are
-// due; it waits for the health checks only.
+// tick starts the key refreshes that are due (the first tick fetches the
+// first keys) and, with several endpoints, checks their health for
+// negotiate to choose from; it waits for the health checks only.
 func (c *Client) tick(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, e := range c.endpoints {
 		if e.key != nil {
 			e.key.refreshIfDue()
+		}
+		if len(c.endpoints) == 1 {
+			break
 		}
 		wg.Go(func() {
 			hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
