@@ -56,7 +56,7 @@ func TestForwarded(t *testing.T) {
 		{name: "groups invalid action", method: "POST", target: "/api/groups", body: `{"action":"join","connectionId":"c1","groupName":"g"}`, wantStatus: 400, wantBody: `group action 0`},
 		{name: "payload route refuses GET", method: "GET", target: "/negotiate", wantStatus: 405},
 		{name: "preflight from a loopback page, standalone", opts: Options{Standalone: true}, method: "OPTIONS", target: "/api/negotiate?negotiateVersion=1",
-			header: map[string]string{"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-requested-with,x-signalr-user-agent"},
+			header:     map[string]string{"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-requested-with,x-signalr-user-agent"},
 			wantStatus: 204, wantHeader: map[string]string{"Access-Control-Allow-Origin": "http://localhost:5173", "Access-Control-Allow-Credentials": "true",
 				"Access-Control-Allow-Headers": "x-requested-with,x-signalr-user-agent", "Access-Control-Allow-Methods": "GET, POST, OPTIONS", "Vary": "Origin"}},
 		{name: "preflight from another site, standalone", opts: Options{Standalone: true}, method: "OPTIONS", target: "/api/negotiate",

@@ -1,0 +1,124 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signalr-entra/handler/bindings"
+)
+
+// serveInBackground serves h on a loopback port until the returned cancel
+// is called; done yields Serve's result.
+func serveInBackground(t *testing.T, h *Handler) (addr string, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- h.Serve(ctx, ln) }()
+	t.Cleanup(cancel)
+	return ln.Addr().String(), cancel, errc
+}
+
+func TestServeDrainsInFlight(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	svc := &fakeService{onCall: func() { close(entered); <-release }}
+	h := newTestHandler(t, svc, &Options{DrainTimeout: 5 * time.Second})
+	addr, cancel, done := serveInBackground(t, h)
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr+"/api/messages", "application/json", strings.NewReader(`{"target":"a"}`))
+		if err != nil {
+			resc <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resc <- result{status: resp.StatusCode, body: string(b)}
+	}()
+	<-entered
+	cancel() // as SIGTERM does
+	// New connections are refused once shutdown begins.
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if i > 1000 {
+			t.Fatal("the listener still accepts connections after shutdown began")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	r := <-resc
+	if r.err != nil || r.status != http.StatusAccepted {
+		t.Errorf("in-flight request: status %d body %s err %v; want 202", r.status, r.body, r.err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve returned %v, want nil after a clean drain", err)
+	}
+}
+
+func TestServeDrainTimeout(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	svc := &fakeService{onCall: func() { close(entered); <-release }}
+	h := newTestHandler(t, svc, &Options{DrainTimeout: 50 * time.Millisecond})
+	addr, cancel, done := serveInBackground(t, h)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/api/negotiate")
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-entered
+	cancel()
+	if err := <-done; err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Serve returned %v, want the drain deadline", err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"deadline", context.DeadlineExceeded, 504},
+		{"canceled", context.Canceled, 503},
+		{"other", errors.New("x"), 502},
+		{"bad request", &bindings.Error{Status: 400}, 400},
+		{"not found", &bindings.Error{Status: 404}, 404},
+		{"unauthorized", &bindings.Error{Status: 401}, 502},
+		{"forbidden", &bindings.Error{Status: 403}, 502},
+		{"throttled", &bindings.Error{Status: 429}, 503},
+		{"unavailable", &bindings.Error{Status: 503}, 503},
+		{"gateway timeout", &bindings.Error{Status: 504}, 504},
+		{"no reply", &bindings.Error{}, 502},
+		{"server error", &bindings.Error{Status: 500}, 502},
+		{"through several endpoints", &bindings.EndpointsError{Results: []bindings.EndpointResult{{Err: &bindings.Error{Status: 403}}}}, 502},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, msg := classify(tt.err)
+			if got != tt.want || msg == "" {
+				t.Errorf("classify = %d %q, want %d", got, msg, tt.want)
+			}
+		})
+	}
+}
