@@ -1,0 +1,151 @@
+// Command emulator runs the local stand-in of Azure SignalR Service and
+// Microsoft Entra ID on loopback until SIGINT or SIGTERM, for make run and
+// the end-to-end tests. With -env-file it writes the environment a handler
+// needs to use it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/signalr-entra/handler/emulator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "emulator:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run starts the stand-in with the flags and serves until ctx ends.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	var p principalFlags
+	var apps []string
+	o := emulator.Options{}
+	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.ServiceAddr, "service-addr", "127.0.0.1:0", "loopback `address` of SignalR Service")
+	fs.StringVar(&o.IdentityAddr, "identity-addr", "127.0.0.1:0", "loopback `address` of the managed identity endpoint")
+	fs.StringVar(&o.AuthorityAddr, "authority-addr", "127.0.0.1:0", "loopback `address` of the https Entra authority")
+	fs.StringVar(&o.TenantID, "tenant", emulator.DefaultTenantID, "resource tenant `id`")
+	fs.Var(identityFlag{&p}, "identity", "managed identity and roles: system=Roles or user:<clientId>=Roles (repeatable; Roles such as ServiceOwner,RESTAPIOwner)")
+	fs.Var(appFlag{&apps}, "app", "app registration: [tenant/]clientId:secret=Roles (repeatable)")
+	fs.StringVar(&o.AccessKey, "access-key", "", "access key of the resource (default random)")
+	fs.BoolVar(&o.LocalAuthDisabled, "local-auth-disabled", false, "refuse access-key tokens, as \"disable local auth\" does")
+	fs.DurationVar(&o.KeyLifetime, "key-lifetime", 90*time.Minute, "lifetime of temporary keys from the auth API")
+	fs.DurationVar(&o.TokenLifetime, "token-lifetime", time.Hour, "lifetime of Entra tokens (at least 5m)")
+	fs.DurationVar(&o.Propagation, "propagation", 0, "delay before role assignments take effect")
+	envFile := fs.String("env-file", "", "write the handler's environment to this `file`")
+	caFile := fs.String("ca-file", "", "write the authority's CA certificate to this `file` (default beside -env-file)")
+	verbose := fs.Bool("v", false, "log every request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q; all settings are flags, see -h", fs.Args())
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	o.Logger = log
+	o.SystemIdentityRoles = p.systemRoles
+
+	srv, err := emulator.NewServer(&o)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	for _, u := range p.users {
+		if _, err := srv.AddUserIdentity(u); err != nil {
+			return err
+		}
+	}
+	for _, raw := range apps {
+		a, err := parseApp(raw)
+		if err != nil {
+			return err
+		}
+		if _, err := srv.AddApplication(a); err != nil {
+			return err
+		}
+	}
+	if *caFile == "" {
+		dir := os.TempDir()
+		if *envFile != "" {
+			dir = filepath.Dir(*envFile)
+		}
+		*caFile = filepath.Join(dir, "emulator-ca.pem")
+	}
+	if err := srv.WriteCACert(*caFile); err != nil {
+		return err
+	}
+	env := environment(srv, *caFile, o.LocalAuthDisabled)
+	if *envFile != "" {
+		if err := writeEnvFile(*envFile, env); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "SignalR Service  %s\nIdentity         %s\nAuthority        %s (tenant %s)\nCA certificate   %s\n",
+		srv.URL, srv.IdentityEndpoint, srv.AuthorityURL, srv.TenantID, *caFile)
+	log.Info("emulator ready", "service", srv.URL, "envFile", *envFile)
+	<-ctx.Done()
+	log.Info("emulator stopping")
+	return nil
+}
+
+// environment is what a handler needs to use the stand-in with the
+// system-assigned managed identity.
+func environment(srv *emulator.Server, caFile string, localAuthDisabled bool) map[string]string {
+	env := map[string]string{
+		"IDENTITY_ENDPOINT":                        srv.IdentityEndpoint,
+		"IDENTITY_HEADER":                          srv.IdentityHeader,
+		"AzureSignalRConnectionString__serviceUri": srv.URL,
+		"AzureSignalRConnectionString__credential": "managedidentity",
+		"AZURE_AUTHORITY_HOST":                     srv.AuthorityURL,
+		"SSL_CERT_FILE":                            caFile,
+	}
+	if !localAuthDisabled {
+		env["SIGNALR_EMULATOR_CONNECTION_STRING"] = srv.ConnectionString()
+	}
+	return env
+}
+
+// writeEnvFile writes shell-quoted KEY='value' lines, atomically, so a
+// script waiting for the file never reads half of it.
+func writeEnvFile(path string, env map[string]string) error {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s='%s'\n", k, strings.ReplaceAll(env[k], "'", `'\''`))
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("writing -env-file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing -env-file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/signalr-entra/handler/emulator"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func TestRunWritesEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	envFile := filepath.Join(dir, "env")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out syncBuffer
+	go func() {
+		done <- run(ctx, []string{"-identity", "system=AppServer", "-identity", "user:u1=RESTAPIOwner",
+			"-app", "t1/c1:secret=ServiceOwner", "-env-file", envFile}, &out)
+	}()
+	var data []byte
+	for i := 0; i < 100 && data == nil; i++ {
+		data, _ = os.ReadFile(envFile)
+		time.Sleep(20 * time.Millisecond)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		env[k] = strings.Trim(v, "'")
+	}
+	got := []string{env["AzureSignalRConnectionString__credential"], filepath.Base(env["SSL_CERT_FILE"])}
+	if d := cmp.Diff([]string{"managedidentity", "emulator-ca.pem"}, got); d != "" {
+		t.Errorf("env (-want +got):\n%s", d)
+	}
+	req, _ := http.NewRequest(http.MethodGet, env["IDENTITY_ENDPOINT"]+"?api-version=2019-08-01&resource=https://signalr.azure.com&client_id=u1", nil)
+	req.Header.Set("X-IDENTITY-HEADER", env["IDENTITY_HEADER"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("identity endpoint for user:u1: %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	if !strings.Contains(out.b.String(), "SignalR Service") {
+		t.Errorf("no banner in %q", out.b.String())
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"-identity", "system=Boss"}, `invalid role "Boss"`},
+		{[]string{"-identity", "someone=ServiceOwner"}, `invalid identity "someone"`},
+		{[]string{"-app", "t/c=ServiceOwner"}, "invalid -app"},
+		{[]string{"-app", "t/c:hush=Boss"}, `-app for client "c": invalid role "Boss"`},
+		{[]string{"-service-addr", "0.0.0.0:0"}, "loopback"},
+		{[]string{"extra"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		err := run(context.Background(), tt.args, &syncBuffer{})
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "hush") {
+			t.Errorf("run(%q) = %v, want an error with %q", tt.args, err, tt.wantErr)
+		}
+	}
+}
+
+func TestParseRoles(t *testing.T) {
+	got, err := parseRoles("ServiceOwner, SignalR REST API Owner,fd53cd77-2268-407a-8f46-7e7863d0f521")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]emulator.Role{emulator.ServiceOwner, emulator.RESTAPIOwner, emulator.RESTAPIOwner}, got); d != "" {
+		t.Errorf("roles (-want +got):\n%s", d)
+	}
+}
