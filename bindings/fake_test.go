@@ -91,13 +91,13 @@ type seen struct {
 // replies per "METHOD escaped-path".
 type fakeService struct {
 	*httptest.Server
-	keyCalls  atomic.Int32
-	conns     atomic.Int32
-	mu        sync.Mutex
-	reqs      []seen
-	script    map[string][]reply
-	keyGen    int
-	block     chan struct{} // when set, the auth API waits on it
+	keyCalls atomic.Int32
+	conns    atomic.Int32
+	mu       sync.Mutex
+	reqs     []seen
+	script   map[string][]reply
+	keyGen   int
+	block    chan struct{} // when set, the auth API waits on it
 }
 
 func newFakeService(t testing.TB) *fakeService {

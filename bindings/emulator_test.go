@@ -1,0 +1,76 @@
+package bindings
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/settings"
+)
+
+// TestAgainstEmulator runs negotiate and a send against the local stand-in
+// of the service, with the roles a user might assign.
+func TestAgainstEmulator(t *testing.T) {
+	tests := []struct {
+		name      string
+		roles     []emulator.Role
+		wantToken bool   // negotiate succeeds
+		wantSend  bool   // REST succeeds
+		wantErr   string // in the negotiate error
+	}{
+		{"service owner", []emulator.Role{emulator.ServiceOwner}, true, true, ""},
+		{"app server", []emulator.Role{emulator.AppServer}, true, false, ""},
+		{"REST API owner alone", []emulator.Role{emulator.RESTAPIOwner}, true, true, ""},
+		{"no role", nil, false, false, "SignalR REST API Owner"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := emulator.NewServer(&emulator.Options{SystemIdentityRoles: tt.roles})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(srv.Close)
+			ep := settings.Endpoint{
+				Setting:    "AzureSignalRConnectionString",
+				ServiceURI: mustURL(t, srv.URL),
+				Credential: srv.Credential(srv.SystemIdentity().ObjectID),
+				Auth:       settings.Auth{Kind: "ManagedIdentityCredential"},
+			}
+			c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{})
+			info, err := c.ConnectionInfo(ctx(), "Chat", "ada", nil)
+			if tt.wantToken != (err == nil) {
+				t.Fatalf("negotiate: %v", err)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("negotiate error %q lacks %q", err, tt.wantErr)
+			}
+			if err == nil && (info.AccessToken == "" || info.URL != srv.URL+"/client/?hub=chat") {
+				t.Errorf("info %+v", info)
+			}
+			err = c.Send(ctx(), "Chat", Message{Target: "t", Arguments: raw(`1`)})
+			if tt.wantSend != (err == nil) {
+				t.Fatalf("send: %v", err)
+			}
+			var be *Error
+			if err != nil && (!errors.As(err, &be) || be.Status != http.StatusForbidden || !strings.Contains(err.Error(), "SignalR REST API Owner")) {
+				t.Errorf("send error %v, want a 403 naming the role", err)
+			}
+		})
+	}
+}
+
+func TestEmulatorLocalAuthDisabled(t *testing.T) {
+	srv, err := emulator.NewServer(&emulator.Options{AccessKey: "k", LocalAuthDisabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	ep := settings.Endpoint{Setting: "AzureSignalRConnectionString", ServiceURI: mustURL(t, srv.URL), AccessKey: "k", Auth: settings.Auth{Kind: "AccessKey"}}
+	c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{})
+	err = c.Send(ctx(), "chat", Message{Target: "t"})
+	if e := asError(t, err); e.Status != http.StatusUnauthorized || !strings.Contains(e.Message, "local authentication is likely disabled") {
+		t.Errorf("error %v", err)
+	}
+}
