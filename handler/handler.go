@@ -134,6 +134,10 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		h.mux.HandleFunc("/api/"+fn, func(w http.ResponseWriter, r *http.Request) { h.serveForwarded(w, r, fn) })
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if fn := triggerFunction(r.URL.Path); fn != "" && r.Method == http.MethodPost {
+			h.servePayload(w, r, fn)
+			return
+		}
 		id := correlationID(r)
 		writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
 			Error:         "no function at " + r.URL.Path + "; the functions are negotiate, messages and groups",
@@ -161,4 +165,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, &reply{status: http.StatusInternalServerError, body: errorBody{Error: "internal error", CorrelationID: id}})
 	}()
 	h.mux.ServeHTTP(w, r)
+}
+
+// triggerFunction maps a payload route of a user's own function folder, such
+// as /messages-queue or /groups_timer (a queue or timer trigger beside the
+// HTTP functions), to the function it runs: messages or groups.
+func triggerFunction(path string) string {
+	name := strings.TrimPrefix(path, "/")
+	for _, fn := range []string{fnMessages, fnGroups} {
+		if rest, ok := strings.CutPrefix(name, fn); ok && len(rest) > 1 && (rest[0] == '-' || rest[0] == '_') && !strings.Contains(rest, "/") {
+			return fn
+		}
+	}
+	return ""
 }

@@ -230,6 +230,33 @@ func TestPayloadErrors(t *testing.T) {
 	}
 }
 
+func TestPayloadOwnTriggerFolders(t *testing.T) {
+	tests := []struct {
+		path     string
+		wantCode int
+		wantSent int
+		wantAppl int
+	}{
+		{"/messages-queue", 200, 1, 0},
+		{"/messages_timer", 200, 1, 0},
+		{"/groups-queue", 200, 0, 1},
+		{"/messagesqueue", 404, 0, 0},
+		{"/messages-/x", 404, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			svc := &fakeService{}
+			h := newTestHandler(t, svc, nil)
+			body := `{"Data":{"queueItem":"{\"target\":\"a\",\"action\":\"add\",\"userId\":\"u\",\"groupName\":\"g\"}"}}`
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("POST", tt.path, strings.NewReader(body)))
+			if rec.Code != tt.wantCode || len(svc.sent) != tt.wantSent || len(svc.applied) != tt.wantAppl {
+				t.Errorf("status %d sent %d applied %d; want %d %d %d (%s)", rec.Code, len(svc.sent), len(svc.applied), tt.wantCode, tt.wantSent, tt.wantAppl, rec.Body)
+			}
+		})
+	}
+}
+
 func TestPayloadPartialFailureBody(t *testing.T) {
 	svc := &fakeService{fail: func(op string, n int) error {
 		if n == 1 {
