@@ -70,7 +70,9 @@ func (c *Client) Endpoints() []*Endpoint { return slices.Clone(c.endpoints) }
 
 func (c *Client) loop(ctx context.Context) {
 	defer c.wg.Done()
-	t := time.NewTicker(tickEvery)
+	// A refresh interval shorter than the tick would otherwise wait for
+	// the next request to start the refresh.
+	t := time.NewTicker(min(tickEvery, c.opts.KeyRefresh))
 	defer t.Stop()
 	for {
 		c.tick(ctx)

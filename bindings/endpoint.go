@@ -20,9 +20,6 @@ import (
 )
 
 const (
-	// keyRefresh is how often a temporary key is replaced (seeds: rotate
-	// once an hour).
-	keyRefresh = time.Hour
 	// keyLife is the life of a temporary key (seeds: 90 minutes).
 	keyLife = 90 * time.Minute
 	// keyUse is how long a key signs: 5 minutes short of its life, so that
@@ -178,7 +175,7 @@ func (e *Endpoint) fetchKey(ctx context.Context) (tempKey, time.Time, time.Time,
 		return k, time.Time{}, time.Time{}, err
 	}
 	k.issuedAt = issued
-	return k, issued.Add(keyRefresh), issued.Add(keyUse), nil
+	return k, issued.Add(e.opts.KeyRefresh), issued.Add(keyUse), nil
 }
 
 func (e *Endpoint) getAccessKey(ctx context.Context) (tempKey, error) {

@@ -72,6 +72,27 @@ func TestKeyRotatesHourly(t *testing.T) {
 	}
 }
 
+func TestKeyRefreshIntervalIsSettable(t *testing.T) {
+	f := newFakeService(t)
+	clock := newClock()
+	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyRefresh: 10 * time.Minute})
+	e := c.Endpoints()[0]
+
+	if got := kidOf(t, c); got != "key-1" {
+		t.Fatalf("first kid = %q, want key-1", got)
+	}
+	clock.Add(9 * time.Minute)
+	wait(e.key.refreshIfDue())
+	if n := f.keyCalls.Load(); n != 1 {
+		t.Fatalf("at 9m: %d auth calls, want 1", n)
+	}
+	clock.Add(time.Minute)
+	wait(e.key.refreshIfDue())
+	if got := kidOf(t, c); got != "key-2" {
+		t.Fatalf("at 10m: kid %q, want key-2", got)
+	}
+}
+
 func TestKeyRefreshFailsThenRecovers(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()

@@ -30,6 +30,8 @@ const (
 	// also never outlives the 90-minute life of the key that signed it.
 	maxTokenLifetime = 24 * time.Hour
 	defaultKeyWait   = 10 * time.Second
+	// defaultKeyRefresh follows the seeds: rotate the temporary key once an hour.
+	defaultKeyRefresh = time.Hour
 	// requestTimeout is the C# SDK's timeout for one request.
 	requestTimeout = 100 * time.Second
 )
@@ -46,6 +48,9 @@ type Options struct {
 	// KeyWait bounds how long a request waits for the first temporary access
 	// key. Defaults to 10s.
 	KeyWait time.Duration
+	// KeyRefresh is how often the temporary access key is replaced.
+	// Defaults to 1h; at most 85m, since a key is never used past that age.
+	KeyRefresh time.Duration
 	// Application is the application name the service prefixes to hub names.
 	// Defaults to none.
 	Application string
@@ -89,6 +94,12 @@ func (o *Options) withDefaults() (Options, error) {
 		out.KeyWait = defaultKeyWait
 	case out.KeyWait < 0:
 		return out, fmt.Errorf("invalid key wait %s (SIGNALR_KEY_WAIT): it must be positive, such as 10s", out.KeyWait)
+	}
+	switch {
+	case out.KeyRefresh == 0:
+		out.KeyRefresh = defaultKeyRefresh
+	case out.KeyRefresh < time.Second || out.KeyRefresh > keyUse:
+		return out, fmt.Errorf("invalid key refresh interval %s (SIGNALR_KEY_REFRESH): valid values are 1s to 85m, such as 1h", out.KeyRefresh)
 	}
 	if out.Application != "" && !namePattern.MatchString(out.Application) {
 		return out, fmt.Errorf("invalid application name %q (SIGNALR_APPLICATION): it must start with a letter and hold at most 128 letters, digits and _`,.[]", out.Application)

@@ -71,7 +71,7 @@ func TestLoadErrors(t *testing.T) {
 			[][]string{{conn + " (Port)", `invalid port "99999"`}, {conn + " (Version)", `unsupported version "2.0"`}}},
 		{"endpoints entry without serviceUri", map[string]string{conn + "__serviceUri": uri, "Azure__SignalR__Endpoints__east__type": "primary"}, [][]string{{"Azure__SignalR__Endpoints__east", "neither a connection string nor serviceUri"}}},
 		{"handler settings too, all at once", map[string]string{"SIGNALR_NEGOTIATE": "maybe", "SIGNALR_HUBS": "chat,9lives", "SIGNALR_TOKEN_LIFETIME": "48h"},
-			[][]string{{"SIGNALR_NEGOTIATE", `invalid value "maybe"`, "auto"}, {"SIGNALR_HUBS", `invalid hub name "9lives"`}, {"SIGNALR_TOKEN_LIFETIME", "out of range", "at most 24h"}, {conn, "no SignalR Service connection found"}}},
+			[][]string{{"SIGNALR_NEGOTIATE", `invalid value "maybe"`, "auto"}, {"SIGNALR_HUBS", `invalid hub name "9lives"`}, {"SIGNALR_TOKEN_LIFETIME", "out of range", "from 1m to 24h"}, {conn, "no SignalR Service connection found"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

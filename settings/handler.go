@@ -29,6 +29,9 @@ type Handler struct {
 	Negotiate string `envconfig:"SIGNALR_NEGOTIATE" default:"auto"`
 	// KeyWait bounds how long the first request waits for the first access key.
 	KeyWait time.Duration `envconfig:"SIGNALR_KEY_WAIT" default:"10s"`
+	// KeyRefresh is how often the temporary access key is replaced. The
+	// service's keys live 90 minutes; the seeds advise rotating hourly.
+	KeyRefresh time.Duration `envconfig:"SIGNALR_KEY_REFRESH" default:"1h"`
 	// MaxBodyBytes bounds the body of messages and groups requests.
 	MaxBodyBytes int64 `envconfig:"SIGNALR_MAX_BODY_BYTES" default:"1048576"`
 	// Application is the application name the service prefixes to hubs.
@@ -42,8 +45,13 @@ type Handler struct {
 // hubPattern is the service's rule for hub names (SPEC §4).
 var hubPattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
 
-// MaxTokenLifetime caps SIGNALR_TOKEN_LIFETIME.
-const MaxTokenLifetime = 24 * time.Hour
+const (
+	// MaxTokenLifetime caps SIGNALR_TOKEN_LIFETIME.
+	MaxTokenLifetime = 24 * time.Hour
+	// MaxKeyRefresh caps SIGNALR_KEY_REFRESH: a temporary key lives 90
+	// minutes and is not used in its last five.
+	MaxKeyRefresh = 85 * time.Minute
+)
 
 // load reads h from the process environment with envconfig and validates it.
 func (h *Handler) load() error {
@@ -80,8 +88,11 @@ func (h *Handler) Validate() error {
 				"A hub name starts with a letter, then up to 127 letters, digits or _ ` , . [ ]")
 		}
 	}
-	if h.TokenLifetime <= 0 || h.TokenLifetime > MaxTokenLifetime {
-		bad("SIGNALR_TOKEN_LIFETIME", fmt.Sprintf("lifetime %s is out of range", h.TokenLifetime), "Use a duration above 0 and at most 24h, such as 1h")
+	if h.TokenLifetime < time.Minute || h.TokenLifetime > MaxTokenLifetime {
+		bad("SIGNALR_TOKEN_LIFETIME", fmt.Sprintf("lifetime %s is out of range", h.TokenLifetime), "Use a duration from 1m to 24h, such as 1h")
+	}
+	if h.KeyRefresh < time.Second || h.KeyRefresh > MaxKeyRefresh {
+		bad("SIGNALR_KEY_REFRESH", fmt.Sprintf("interval %s is out of range", h.KeyRefresh), "Use a duration from 1s to 85m, such as 1h: a temporary key lives 90 minutes")
 	}
 	if h.KeyWait <= 0 {
 		bad("SIGNALR_KEY_WAIT", fmt.Sprintf("wait %s is not positive", h.KeyWait), "Use a positive duration, such as 10s")

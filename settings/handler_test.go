@@ -16,14 +16,14 @@ func TestHandlerSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Handler{Hubs: []string{"chat", "news"}, TokenLifetime: 30 * time.Minute, ConnectionSetting: "AzureSignalRConnectionString",
-		Negotiate: "service", KeyWait: 10 * time.Second, MaxBodyBytes: 1 << 20, Port: 8080}
+		Negotiate: "service", KeyWait: 10 * time.Second, KeyRefresh: time.Hour, MaxBodyBytes: 1 << 20, Port: 8080}
 	if diff := cmp.Diff(want, cfg.Handler); diff != "" {
 		t.Errorf("handler settings (-want +got):\n%s", diff)
 	}
 }
 
 func TestHandlerValidate(t *testing.T) {
-	valid := Handler{Hubs: []string{"chat"}, TokenLifetime: time.Hour, ConnectionSetting: "c", Negotiate: "auto", KeyWait: time.Second, MaxBodyBytes: 1, Port: 7071}
+	valid := Handler{Hubs: []string{"chat"}, TokenLifetime: time.Hour, ConnectionSetting: "c", Negotiate: "auto", KeyWait: time.Second, KeyRefresh: time.Hour, MaxBodyBytes: 1, Port: 7071}
 	tests := []struct {
 		name   string
 		change func(*Handler)
@@ -39,6 +39,9 @@ func TestHandlerValidate(t *testing.T) {
 		{"lifetime over 24h", func(h *Handler) { h.TokenLifetime = 25 * time.Hour }, "SIGNALR_TOKEN_LIFETIME"},
 		{"port", func(h *Handler) { h.Port = 70000 }, "FUNCTIONS_CUSTOMHANDLER_PORT: port 70000 is out of range"},
 		{"key wait", func(h *Handler) { h.KeyWait = 0 }, "SIGNALR_KEY_WAIT"},
+		{"lifetime under a minute", func(h *Handler) { h.TokenLifetime = 30 * time.Second }, "SIGNALR_TOKEN_LIFETIME: lifetime 30s is out of range"},
+		{"key refresh short", func(h *Handler) { h.KeyRefresh = 5 * time.Second }, ""},
+		{"key refresh past the key's use", func(h *Handler) { h.KeyRefresh = 90 * time.Minute }, "SIGNALR_KEY_REFRESH: interval 1h30m0s is out of range"},
 		{"body limit", func(h *Handler) { h.MaxBodyBytes = 0 }, "SIGNALR_MAX_BODY_BYTES"},
 	}
 	for _, tt := range tests {

@@ -87,6 +87,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 		TokenLifetime: hc.TokenLifetime,
 		Negotiate:     bindings.NegotiateMode(hc.Negotiate),
 		KeyWait:       hc.KeyWait,
+		KeyRefresh:    hc.KeyRefresh,
 		Application:   hc.Application,
 		Logger:        log,
 	})
