@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# deploy.sh creates, with the Azure CLI, everything the handler needs in one
+# region and deploys handler.zip: a resource group, a SignalR resource in
+# Serverless mode with local (access key) auth disabled, a storage account, a
+# Linux Function App with an identity that holds SignalR Service Owner on the
+# SignalR resource, and the app settings that point the handler at it.
+# Re-running it converges on the same state. See docs/DEPLOY.md.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+usage: scripts/deploy.sh --name NAME --region REGION [options]
+
+Creates (or brings up to date) in REGION:
+  resource group     NAME-rg          (--resource-group)
+  SignalR Service    NAME             Serverless, local auth disabled
+  storage account    NAME minus dashes + "st", up to 24 chars (--storage)
+  Function App       NAME             Linux, custom handler (--function-app)
+  an identity holding "SignalR Service Owner" on the SignalR resource,
+  the app settings, and deploys the zip built by `make package`.
+
+options:
+  --name NAME            SignalR resource name, also the default for the rest
+                         (3-60 characters: lowercase letters, digits, dashes)
+  --region REGION        Azure region, such as westeurope
+  --resource-group RG    defaults to NAME-rg
+  --function-app APP     defaults to NAME
+  --storage ACCOUNT      defaults to NAME without dashes + "st"
+  --sku SKU              Standard_S1 (default) or Free_F1
+  --plan PLAN            consumption (default, Linux Consumption) or flex
+  --hubs HUBS            SIGNALR_HUBS, comma-separated (default: default)
+  --identity KIND        system (default): the app's system-assigned identity
+                         user: a user-assigned identity NAME-id
+  --app                  an Entra application (app registration + client
+                         secret) instead of a managed identity
+  --key-vault VAULT      with --app: keep the secret in this existing Key Vault
+                         (RBAC permission model) and reference it from the
+                         app setting, rather than storing it in the setting
+  --zip FILE             package to deploy (default: handler.zip)
+  --dry-run              print every command, with values and secrets masked,
+                         and run none (nothing is contacted, az is not needed)
+  -h, --help             this help
+EOF
+}
+
+# Role definition ids (docs: SignalR built-in roles; SPEC §1).
+readonly SIGNALR_SERVICE_OWNER=7e4f1700-ea5a-4f59-8f37-079cfe29dce3
+readonly KEY_VAULT_SECRETS_USER=4633458b-17de-408a-b874-0445c86b69e6
+readonly CONN=AzureSignalRConnectionString
+
+die() {
+	printf 'deploy: %s\n' "$*" >&2
+	exit 2
+}
+
+name="" region="" rg="" app="" storage="" sku=Standard_S1 plan=consumption hubs=default
+identity="" key_vault="" zip="" dry_run=false
+while (($#)); do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--dry-run) dry_run=true; shift; continue ;;
+	--app) [[ -z $identity || $identity == app ]] || die "--app and --identity $identity exclude each other: pick one"
+		identity=app; shift; continue ;;
+	--name | --region | --resource-group | --function-app | --storage | --sku | --plan | --hubs | --identity | --key-vault | --zip)
+		(($# >= 2)) && [[ $2 != --* ]] || die "$1 needs a value (see --help)" ;;
+	*) die "unknown argument \"$1\" (see --help)" ;;
+	esac
+	case $1 in
+	--name) name=$2 ;;
+	--region) region=$2 ;;
+	--resource-group) rg=$2 ;;
+	--function-app) app=$2 ;;
+	--storage) storage=$2 ;;
+	--sku) sku=$2 ;;
+	--plan) plan=$2 ;;
+	--hubs) hubs=$2 ;;
+	--identity) [[ $identity != app || $2 == app ]] || die "--app and --identity $2 exclude each other: pick one"
+		[[ -z $identity || $identity == "$2" ]] || die "--identity is given twice, as $identity and $2: pick one"
+		identity=$2 ;;
+	--key-vault) key_vault=$2 ;;
+	--zip) zip=$2 ;;
+	esac
+	shift 2
+done
+
+# Paths given are the caller's; the rest is relative to the repository root.
+if [[ -n $zip && $zip != /* ]]; then
+	zip=$PWD/$zip
+fi
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+zip=${zip:-handler.zip}
+identity=${identity:-system}
+[[ -n $name ]] || die "--name is required: the SignalR resource name, such as --name chat-demo"
+[[ -n $region ]] || die "--region is required, such as --region westeurope (az account list-locations -o table)"
+[[ $name =~ ^[a-z][a-z0-9-]{1,58}[a-z0-9]$ ]] ||
+	die "invalid --name \"$name\": use 3-60 lowercase letters, digits and dashes, starting with a letter and not ending with a dash"
+[[ $region =~ ^[a-z0-9]+$ ]] || die "invalid --region \"$region\": use a region name such as westeurope (az account list-locations -o table)"
+case $sku in Standard_S1 | Free_F1) ;; *) die "invalid --sku \"$sku\": use Standard_S1 or Free_F1" ;; esac
+case $plan in consumption | flex) ;; *) die "invalid --plan \"$plan\": use consumption or flex" ;; esac
+case $identity in system | user | app) ;; *) die "invalid --identity \"$identity\": use system or user (or --app)" ;; esac
+[[ -z $key_vault || $identity == app ]] || die "--key-vault holds the client secret of --app; with --identity $identity there is no secret"
+[[ -n $hubs && $hubs != *[[:space:]]* ]] || die "invalid --hubs \"$hubs\": list hub names separated by commas, without spaces, such as chat,news"
+rg=${rg:-$name-rg}
+app=${app:-$name}
+if [[ -z $storage ]]; then
+	storage=${name//-/}
+	storage=${storage:0:22}st
+fi
+[[ $storage =~ ^[a-z0-9]{3,24}$ ]] || die "invalid --storage \"$storage\": use 3-24 lowercase letters and digits"
+if ! $dry_run; then
+	command -v az >/dev/null || die "the Azure CLI (az) is not on PATH: install it (https://aka.ms/azure-cli), run az login, or use --dry-run"
+	[[ -f $zip ]] || die "package \"$zip\" not found: run make package first, or name it with --zip"
+fi
+
+# Values printed in place of a secret.
+secrets=()
+
+# word prints one argument as a shell word. In a dry run an argument holding
+# "$" names a variable set by an earlier printed line, so it is left to expand.
+word() {
+	local a=$1
+	if [[ $a =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
+		printf '%s' "$a"
+	elif $dry_run && [[ $a == *'$'* ]]; then
+		printf '"%s"' "$a"
+	else
+		printf "'%s'" "${a//\'/\'\\\'\'}"
+	fi
+}
+
+# render prints a command line with every secret masked.
+render() {
+	local a s out=""
+	for a; do
+		for s in "${secrets[@]}"; do
+			a=${a//"$s"/***}
+		done
+		out+="${out:+ }$(word "$a")"
+	done
+	printf '%s' "$out"
+}
+
+# say prints what is done: the transcript itself in a dry run, a trace on
+# stderr otherwise.
+say() {
+	if $dry_run; then
+		printf '%s\n' "$1"
+	else
+		printf '+ %s\n' "$1" >&2
+	fi
+}
+
+# run runs a command (after printing it).
+run() {
+	say "$(render "$@")"
+	$dry_run || "$@"
+}
+
+# capture VAR CMD... sets VAR to the output of CMD. In a dry run VAR becomes
+# "$VAR", which later printed commands show as is, after the printed line
+# VAR=$(CMD) that would set it.
+capture() {
+	local var=$1 out
+	shift
+	say "$var=\$($(render "$@"))"
+	if $dry_run; then
+		printf -v "$var" '$%s' "$var"
+		return
+	fi
+	out=$("$@")
+	[[ -n $out ]] || { printf 'deploy: %s returned nothing; %s is needed\n' "$(render "$@")" "$var" >&2; exit 1; }
+	printf -v "$var" '%s' "$out"
+}
+
+# secret VAR CMD... is capture for a secret: its value is masked from then on.
+secret() {
+	capture "$@"
+	secrets+=("${!1}")
+}
+
+# ensure CHECK... -- CREATE... runs CREATE unless CHECK prints something,
+# for resources whose create is not safe to repeat.
+ensure() {
+	local check=()
+	while [[ $1 != -- ]]; do
+		check+=("$1")
+		shift
+	done
+	shift
+	if $dry_run; then
+		say "[ -n \"\$($(render "${check[@]}") 2>/dev/null)\" ] || $(render "$@")"
+		return
+	fi
+	if [[ -n $("${check[@]}" 2>/dev/null || true) ]]; then
+		say "exists, kept: $(render "${check[@]}")"
+		return
+	fi
+	run "$@"
+}
+
+# grant gives PRINCIPAL (an object id) ROLE on SCOPE once.
+grant() {
+	local principal=$1 role=$2 scope=$3
+	# Filtered here rather than with --assignee, which asks Microsoft Graph
+	# and can miss an identity created seconds ago.
+	ensure az role assignment list --role "$role" --scope "$scope" --query "[?principalId=='$principal'].id | [0]" -o tsv -- \
+		az role assignment create --assignee-object-id "$principal" --assignee-principal-type ServicePrincipal \
+		--role "$role" --scope "$scope" -o none
+}
+
+$dry_run && say "# dry run: nothing below was run"
+$dry_run || capture subscription az account show --query id -o tsv
+
+run az group create --name "$rg" --location "$region" -o none
+
+# A create would reset disableLocalAuth on an existing resource: create once,
+# then update.
+ensure az signalr show -g "$rg" -n "$name" --query id -o tsv -- \
+	az signalr create -g "$rg" -n "$name" -l "$region" --sku "$sku" --unit-count 1 --service-mode Serverless -o none
+# This deletes the access keys: from here on only Entra ID works.
+run az signalr update -g "$rg" -n "$name" --disable-local-auth true -o none
+capture signalr_id az signalr show -g "$rg" -n "$name" --query id -o tsv
+
+ensure az storage account show -g "$rg" -n "$storage" --query id -o tsv -- \
+	az storage account create -g "$rg" -n "$storage" -l "$region" --sku Standard_LRS --kind StorageV2 \
+	--min-tls-version TLS1_2 --allow-blob-public-access false -o none
+
+if [[ $plan == flex ]]; then
+	plan_args=(--flexconsumption-location "$region" --runtime custom)
+else
+	plan_args=(--consumption-plan-location "$region" --runtime custom --os-type Linux --functions-version 4)
+fi
+ensure az functionapp show -g "$rg" -n "$app" --query id -o tsv -- \
+	az functionapp create -g "$rg" -n "$app" --storage-account "$storage" "${plan_args[@]}" -o none
+
+settings=("$CONN""__serviceUri=https://$name.service.signalr.net" "SIGNALR_HUBS=$hubs")
+case $identity in
+system)
+	capture principal_id az functionapp identity assign -g "$rg" -n "$app" --query principalId -o tsv
+	settings+=("$CONN""__credential=managedidentity")
+	stale=("$CONN""__clientId" "$CONN""__tenantId" "$CONN""__clientSecret")
+	;;
+user)
+	run az identity create -g "$rg" -n "$name-id" -l "$region" -o none
+	capture identity_id az identity show -g "$rg" -n "$name-id" --query id -o tsv
+	capture principal_id az identity show -g "$rg" -n "$name-id" --query principalId -o tsv
+	capture client_id az identity show -g "$rg" -n "$name-id" --query clientId -o tsv
+	run az functionapp identity assign -g "$rg" -n "$app" --identities "$identity_id" -o none
+	# __clientId takes the identity's CLIENT id, not its object (principal)
+	# id: both are GUIDs, and the object id fails to get a token.
+	settings+=("$CONN""__credential=managedidentity" "$CONN""__clientId=$client_id")
+	stale=("$CONN""__tenantId" "$CONN""__clientSecret")
+	;;
+app)
+	registration=$app-signalr
+	capture tenant_id az account show --query tenantId -o tsv
+	# The vault is checked before the secret is rotated.
+	[[ -z $key_vault ]] || capture vault_id az keyvault show -n "$key_vault" --query id -o tsv
+	ensure az ad app list --display-name "$registration" --query '[0].appId' -o tsv -- \
+		az ad app create --display-name "$registration" --sign-in-audience AzureADMyOrg -o none
+	capture client_id az ad app list --display-name "$registration" --query '[0].appId' -o tsv
+	ensure az ad sp show --id "$client_id" --query id -o tsv -- az ad sp create --id "$client_id" -o none
+	capture principal_id az ad sp show --id "$client_id" --query id -o tsv
+	# Without --append the reset replaces this registration's secrets, so it
+	# keeps exactly one: each run rotates it.
+	secret client_secret az ad app credential reset --id "$client_id" --display-name "$app" --years 1 --query password -o tsv
+	secret_value=$client_secret
+	if [[ -n $key_vault ]]; then
+		kv_secret=$app-signalr-client-secret
+		# From a file, so the secret does not show in the process list.
+		say 'secret_file=$(mktemp) && printf %s "$client_secret" >"$secret_file"'
+		if $dry_run; then
+			secret_file='$secret_file'
+		else
+			secret_file=$(mktemp)
+			trap 'rm -f "$secret_file"' EXIT
+			printf '%s' "$client_secret" >"$secret_file"
+		fi
+		run az keyvault secret set --vault-name "$key_vault" --name "$kv_secret" --file "$secret_file" --encoding utf-8 -o none
+		say 'rm -f "$secret_file"'
+		$dry_run || rm -f "$secret_file"
+		# The platform resolves the reference with the app's system identity.
+		capture app_principal_id az functionapp identity assign -g "$rg" -n "$app" --query principalId -o tsv
+		grant "$app_principal_id" "$KEY_VAULT_SECRETS_USER" "$vault_id"
+		secret_value="@Microsoft.KeyVault(VaultName=$key_vault;SecretName=$kv_secret)"
+	fi
+	settings+=("$CONN""__tenantId=$tenant_id" "$CONN""__clientId=$client_id" "$CONN""__clientSecret=$secret_value")
+	stale=("$CONN""__credential")
+	;;
+esac
+
+grant "$principal_id" "$SIGNALR_SERVICE_OWNER" "$signalr_id"
+
+# -o none: the reply lists every setting with its value, secrets included.
+run az functionapp config appsettings set -g "$rg" -n "$app" --settings "${settings[@]}" -o none
+# Keys of another identity variant left by an earlier run would change how
+# the handler authenticates.
+run az functionapp config appsettings delete -g "$rg" -n "$app" --setting-names "${stale[@]}" -o none
+
+run az functionapp deployment source config-zip -g "$rg" -n "$app" --src "$zip" -o none
+
+$dry_run && exit 0
+cat >&2 <<EOF
+
+deploy: $app is deployed; negotiate at https://$app.azurewebsites.net/api/negotiate
+  The role assignment can take up to 30 minutes to apply: until then the
+  service answers 401/403. Verify with docs/DEPLOY.md, "Verify".
+  Tear down: az group delete --name $rg${registration:+
+             az ad app delete --id \$(az ad app list --display-name $registration --query '[0].appId' -o tsv)}
+EOF
