@@ -31,9 +31,13 @@ type Options struct {
 	// Hubs are the hubs served; the first is the default for requests that
 	// name none. Defaults to ["default"].
 	Hubs []string
+	// AppServiceAuthentication says App Service Authentication stands in
+	// front (WEBSITE_AUTH_ENABLED): only then do its principal headers and
+	// the host's identities name the user, since otherwise any caller can
+	// set them. Defaults to false.
+	AppServiceAuthentication bool
 	// UserIDHeader is a request header trusted for the user id when App
-	// Service Authentication names no user. Defaults to none: only App
-	// Service Authentication names users.
+	// Service Authentication names no user. Defaults to none.
 	UserIDHeader string
 	// ClaimTypes are the principal's claim types copied into client tokens.
 	// Defaults to none.
@@ -63,6 +67,7 @@ type Handler struct {
 	svc          Service
 	hubs         []string
 	userIDHeader string
+	appService   bool
 	claimTypes   map[string]bool
 	maxBody      int64
 	cors         *cors
@@ -112,6 +117,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		svc:          svc,
 		hubs:         o.Hubs,
 		userIDHeader: strings.TrimSpace(o.UserIDHeader),
+		appService:   o.AppServiceAuthentication,
 		claimTypes:   map[string]bool{},
 		maxBody:      o.MaxBodyBytes,
 		cors:         c,

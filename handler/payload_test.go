@@ -66,7 +66,7 @@ func TestPayloadGolden(t *testing.T) {
 			}
 			fn, _, _ := strings.Cut(name, "_")
 			svc := &fakeService{}
-			h := newTestHandler(t, svc, &Options{ClaimTypes: []string{"name", "roles"}})
+			h := newTestHandler(t, svc, &Options{ClaimTypes: []string{"name", "roles"}, AppServiceAuthentication: true})
 			rec := postPayload(t, h, fn, payload)
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d, want 200; body %s", rec.Code, rec.Body)
@@ -126,7 +126,7 @@ func TestPayloadIdentity(t *testing.T) {
 		{
 			name: "App Service Authentication with claims",
 			file: "negotiate_easyauth",
-			opts: Options{ClaimTypes: []string{"name", "ROLES"}},
+			opts: Options{ClaimTypes: []string{"name", "ROLES"}, AppServiceAuthentication: true},
 			want: []negotiation{{Hub: "chat", UserID: "00000000-0000-0000-0000-0000000000aa", Claims: []bindings.Claim{
 				{Type: "name", Value: "Ada Lovelace"}, {Type: "roles", Value: "chat.admin"},
 			}}},
@@ -134,7 +134,16 @@ func TestPayloadIdentity(t *testing.T) {
 		{
 			name: "older host: Query and Identities as strings, hub in another case",
 			file: "negotiate_legacy",
+			opts: Options{AppServiceAuthentication: true},
 			want: []negotiation{{Hub: "chat", UserID: "legacy-user"}},
+		},
+		{
+			// Without App Service Authentication anyone can send the
+			// principal headers, and the host's identities come from them.
+			name: "App Service Authentication off: principal ignored",
+			file: "negotiate_easyauth",
+			opts: Options{ClaimTypes: []string{"name", "ROLES"}},
+			want: []negotiation{{Hub: "chat"}},
 		},
 	}
 	for _, tt := range tests {

@@ -43,16 +43,19 @@ type clientPrincipal struct {
 	} `json:"claims"`
 }
 
-// userID names the user from App Service Authentication: its principal id
-// header, the host's Identities, or its principal header. Only when none
-// names a user, and only when the app trusts one, is a plain header used.
+// userID names the user from App Service Authentication, when it is on: its
+// principal id header, the host's Identities, or its principal header. Only
+// when none names a user, and only when the app trusts one, is a plain
+// header used.
 func (h *Handler) userID(c *call) string {
-	if id := strings.TrimSpace(c.header.Get(principalIDHeader)); id != "" {
-		return id
-	}
-	for _, cl := range userClaims(c) {
-		if cl.Type == nameIdentifierClaim && cl.Value != "" {
-			return cl.Value
+	if h.appService {
+		if id := strings.TrimSpace(c.header.Get(principalIDHeader)); id != "" {
+			return id
+		}
+		for _, cl := range userClaims(c) {
+			if cl.Type == nameIdentifierClaim && cl.Value != "" {
+				return cl.Value
+			}
 		}
 	}
 	if h.userIDHeader != "" {
@@ -63,7 +66,7 @@ func (h *Handler) userID(c *call) string {
 
 // claims are the user's claims of the types the app copies into tokens.
 func (h *Handler) claims(c *call) []bindings.Claim {
-	if len(h.claimTypes) == 0 {
+	if len(h.claimTypes) == 0 || !h.appService {
 		return nil
 	}
 	var out []bindings.Claim

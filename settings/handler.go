@@ -19,6 +19,9 @@ type Handler struct {
 	// UserIDHeader is a request header trusted for the user id. Unset by
 	// default: only App Service Authentication names the user.
 	UserIDHeader string `envconfig:"SIGNALR_USERID_HEADER"`
+	// AppServiceAuthentication is set by App Service when its Authentication
+	// is on; only then are its principal headers proof of a user.
+	AppServiceAuthentication bool `envconfig:"WEBSITE_AUTH_ENABLED"`
 	// ClaimTypes lists principal claim types copied into client tokens.
 	ClaimTypes []string `envconfig:"SIGNALR_CLAIM_TYPES"`
 	// TokenLifetime is the lifetime of client access tokens.

@@ -10,12 +10,12 @@ import (
 
 func TestHandlerSettings(t *testing.T) {
 	cleanEnv(t, map[string]string{"SIGNALR_HUBS": "chat, news", "SIGNALR_NEGOTIATE": "Service", "SIGNALR_TOKEN_LIFETIME": "30m",
-		"FUNCTIONS_CUSTOMHANDLER_PORT": "8080", "AzureSignalRConnectionString__serviceUri": uri})
+		"FUNCTIONS_CUSTOMHANDLER_PORT": "8080", "WEBSITE_AUTH_ENABLED": "True", "AzureSignalRConnectionString__serviceUri": uri})
 	cfg, err := Load(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Handler{Hubs: []string{"chat", "news"}, TokenLifetime: 30 * time.Minute, ConnectionSetting: "AzureSignalRConnectionString",
+	want := Handler{Hubs: []string{"chat", "news"}, AppServiceAuthentication: true, TokenLifetime: 30 * time.Minute, ConnectionSetting: "AzureSignalRConnectionString",
 		Negotiate: "service", KeyWait: 10 * time.Second, KeyRefresh: time.Hour, MaxBodyBytes: 1 << 20, Port: 8080}
 	if diff := cmp.Diff(want, cfg.Handler); diff != "" {
 		t.Errorf("handler settings (-want +got):\n%s", diff)

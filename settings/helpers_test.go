@@ -25,7 +25,7 @@ func cleanEnv(t *testing.T, env map[string]string) {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		n := key(name)
-		for _, p := range []string{"azure", "signalr_", "identity_", "msi_", "imds_", "functions_", "mysignalr", "custom"} {
+		for _, p := range []string{"azure", "signalr_", "identity_", "msi_", "imds_", "functions_", "website_", "mysignalr", "custom"} {
 			if strings.HasPrefix(n, p) {
 				t.Setenv(name, "")
 				os.Unsetenv(name)

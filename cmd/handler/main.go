@@ -97,13 +97,14 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 	}
 	defer client.Close()
 	h, err := handler.New(client, &handler.Options{
-		Hubs:         hc.Hubs,
-		UserIDHeader: hc.UserIDHeader,
-		ClaimTypes:   hc.ClaimTypes,
-		MaxBodyBytes: hc.MaxBodyBytes,
-		CORSOrigins:  hc.CORSOrigins,
-		Standalone:   standalone,
-		Logger:       log,
+		Hubs:                     hc.Hubs,
+		UserIDHeader:             hc.UserIDHeader,
+		AppServiceAuthentication: hc.AppServiceAuthentication,
+		ClaimTypes:               hc.ClaimTypes,
+		MaxBodyBytes:             hc.MaxBodyBytes,
+		CORSOrigins:              hc.CORSOrigins,
+		Standalone:               standalone,
+		Logger:                   log,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "handler:", err)
