@@ -209,6 +209,7 @@ grant() {
 }
 
 $dry_run && say "# dry run: nothing below was run"
+# Stops here, with az's own advice, when nobody is signed in.
 $dry_run || capture subscription az account show --query id -o tsv
 
 run az group create --name "$rg" --location "$region" -o none
