@@ -21,6 +21,7 @@ run:
 test:
 	$(GO) vet ./...
 	$(GO) test -race ./...
+	bash scripts/deploy_test.sh
 	$(MAKE) e2e
 
 e2e:
