@@ -250,6 +250,28 @@ export class Stack {
   /** handlerLog returns the handler's JSON log records. */
   handlerLog() { return this.handler.jsonLines(); }
 
+  /**
+   * logRecord waits for the handler's log record of the level under the
+   * correlation id: the log reaches us through a pipe, maybe after the reply.
+   */
+  logRecord(correlationId, level) {
+    return until(() => this.handlerLog().find((l) => l.invocationId === correlationId && l.level === level),
+      2000, `a ${level} log record with invocationId ${correlationId}`);
+  }
+
+  /**
+   * assertNoSecrets checks that the handler's output carries none of the
+   * stand-in's secrets (its access key, the managed identity header) nor
+   * any of the extra values, such as a client secret or client tokens.
+   */
+  assertNoSecrets(extra = []) {
+    const key = /AccessKey=([^;]+)/.exec(this.emulatorEnv.SIGNALR_EMULATOR_CONNECTION_STRING ?? '')?.[1];
+    const secrets = [key, this.emulatorEnv.IDENTITY_HEADER, ...extra].filter(Boolean);
+    for (const v of secrets) {
+      if (this.handler.output.includes(v)) throw new Error(`the handler's output carries a secret (${v.slice(0, 4)}…)`);
+    }
+  }
+
   /** emulatorRequests counts the stand-in's logged requests to a path. */
   emulatorRequests(path) {
     return this.emulator.output.split('\n').filter((l) => l.includes('msg=request') && l.includes(`path=${path}`)).length;
