@@ -156,9 +156,9 @@ func (c *Client) Send(ctx context.Context, hub string, m Message) error {
 		case m.UserID != "":
 			return e.SendToUser(ctx, hub, m.UserID, p)
 		case m.GroupName != "":
-			return e.SendToGroup(ctx, hub, m.GroupName, p)
+			return e.SendToGroup(ctx, hub, m.GroupName, p, m.Excluded...)
 		default:
-			return e.Broadcast(ctx, hub, p)
+			return e.Broadcast(ctx, hub, p, m.Excluded...)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,6 +84,22 @@ func TestSendToEveryEndpoint(t *testing.T) {
 	err := c.Send(ctx(), "chat", Message{Target: "t", Endpoints: []string{"north"}})
 	if err == nil || !strings.Contains(err.Error(), `endpoint "north"`) || !strings.Contains(err.Error(), `"east"`) {
 		t.Errorf("unknown endpoint: %v", err)
+	}
+}
+
+func TestSendExcluded(t *testing.T) {
+	c, fakes := threeEndpoints(t)
+	for _, m := range []Message{{Target: "t", GroupName: "g", Excluded: []string{"c1", "c2"}}, {Target: "t", Excluded: []string{"c1", "c2"}}} {
+		if err := c.Send(ctx(), "chat", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := fakes["west"].requests()
+	want := []string{"/api/hubs/chat/groups/g/:send", "/api/hubs/chat/:send"}
+	for i, path := range want {
+		if i >= len(r) || r[i].Path != path || !slices.Equal(r[i].Query["excluded"], []string{"c1", "c2"}) {
+			t.Fatalf("request %d = %+v, want %s with excluded=c1&excluded=c2", i, r, path)
+		}
 	}
 }
 

@@ -20,6 +20,9 @@ type Message struct {
 	Arguments    []json.RawMessage `json:"arguments"`
 	// Endpoints names the endpoints to send to (their Name); all when empty.
 	Endpoints []string `json:"endpoints,omitempty"`
+	// Excluded lists connection ids a broadcast or a group send leaves out.
+	// SignalRMessage has no such field; the REST API has.
+	Excluded []string `json:"excluded,omitempty"`
 }
 
 // Action is what a GroupAction does.
@@ -82,11 +85,12 @@ func DecodeMessages(data []byte) ([]Message, error) {
 			Target       string          `json:"target"`
 			Arguments    json.RawMessage `json:"arguments"`
 			Endpoints    []string        `json:"endpoints"`
+			Excluded     []string        `json:"excluded"`
 		}
 		if err := decodeObject(raw, &w); err != nil {
 			return nil, itemError("message", i, err)
 		}
-		m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Endpoints: w.Endpoints}
+		m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Endpoints: w.Endpoints, Excluded: w.Excluded}
 		if args := bytes.TrimSpace(w.Arguments); len(args) > 0 && !bytes.Equal(args, []byte("null")) {
 			if args[0] != '[' {
 				return nil, fmt.Errorf("message %d: arguments is %s, not an array: put the arguments in [ ]", i, abbreviate(args))
@@ -131,6 +135,14 @@ func (m *Message) validate() error {
 			if err := validateName(n.field, n.v); err != nil {
 				return err
 			}
+		}
+	}
+	if len(m.Excluded) > 0 && (m.ConnectionID != "" || m.UserID != "") {
+		return errors.New("excluded applies to a group or to everyone, not with connectionId or userId: drop excluded or send to a group")
+	}
+	for _, c := range m.Excluded {
+		if err := validateName("excluded", c); err != nil {
+			return err
 		}
 	}
 	return nil
