@@ -234,7 +234,19 @@ export class Stack {
 
   /** connect starts a real SignalR client for the user through the handler. */
   async connect(user, { hub } = {}) {
-    const c = new Client(this, user, hub);
+    const base = hub ? `${this.url}/api?hub=${encodeURIComponent(hub)}` : `${this.url}/api`;
+    return this.startClient(new Client(this, user, base, {}));
+  }
+
+  /**
+   * connectWithToken starts a client straight at the stand-in with a token
+   * from an earlier negotiate, as a client holding it would reconnect.
+   */
+  connectWithToken(info, label) {
+    return this.startClient(new Client(this, label, info.url, { headers: {}, accessTokenFactory: () => info.accessToken }));
+  }
+
+  async startClient(c) {
     this.clients.push(c);
     await c.conn.start();
     return c;
@@ -286,19 +298,19 @@ export class Stack {
 
 /** Client is a @microsoft/signalr connection and the messages it got. */
 export class Client {
-  constructor(stack, user, hub) {
+  constructor(stack, user, url, options) {
     this.user = user;
     this.got = [];
-    const base = hub ? `${stack.url}/api?hub=${encodeURIComponent(hub)}` : `${stack.url}/api`;
     const logger = {
       log: (level, msg) => {
         if (level >= LogLevel.Information) stack.clientLog.push(`[${user ?? 'anonymous'}] ${LogLevel[level]}: ${msg}`);
       },
     };
     this.conn = new HubConnectionBuilder()
-      .withUrl(base, {
+      .withUrl(url, {
         headers: user ? { [USER_HEADER]: user } : {},
         transport: HttpTransportType.WebSockets,
+        ...options,
       })
       .configureLogging(logger)
       .build();
