@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
-	"strings"
+	"time"
 
 	"github.com/signalr-entra/handler/settings"
 )
@@ -14,16 +15,22 @@ import (
 // runCheck runs `handler check`: it resolves the app settings (and a
 // local.settings.json in the working directory) as `serve` would and reports
 // each endpoint, how it authenticates and every warning, without a secret.
-// It returns the exit code: 0 when the settings are usable.
-//
-// Only the offline checks exist so far; an online mode (tokens, roles,
-// service reachability) will plug in after the offline report.
+// Unless -offline, it then asks Entra ID and each SignalR Service what the
+// identity may do (check_online.go). It returns the exit code: 0 when the
+// settings are usable and, online, every function can work.
 func runCheck(args []string, stdout, stderr io.Writer) int {
+	return runCheckWith(args, stdout, stderr, nil)
+}
+
+// runCheckWith is runCheck with the transports of the online checks, which
+// tests point at the loopback stand-in.
+func runCheckWith(args []string, stdout, stderr io.Writer, opts *checkOptions) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	offline := fs.Bool("offline", false, "resolve the settings only, without any network call")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	local := fs.String("local-settings", settings.LocalSettingsFile, "local.settings.json to read when it exists; the environment wins")
+	timeout := fs.Duration("timeout", 30*time.Second, "bound on the whole online check")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -31,17 +38,34 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "check: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "check: invalid -timeout %s: it must be positive, such as 30s\n", *timeout)
+		return 2
+	}
 	r := checkReport{Mode: "offline", Endpoints: []endpointReport{}, Warnings: []string{}, Errors: []string{}}
 	if !*offline {
-		r.Notes = append(r.Notes, "online checks are not available yet: this is the offline report, and no network call was made")
+		r.Mode = "online"
 	}
 	exported, err := settings.UseLocalSettings(*local)
 	r.LocalSettings = exported
 	var cfg *settings.Config
 	if err == nil {
-		cfg, err = settings.Load(nil)
+		var lo settings.LoadOptions
+		if opts != nil {
+			lo.Transport = opts.Transport
+		}
+		cfg, err = settings.Load(&lo)
 	}
 	r.fill(cfg, err)
+	switch {
+	case *offline:
+	case !r.OK:
+		r.Notes = append(r.Notes, "no network call was made: fix the settings above, then run the check again")
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+		checkOnline(ctx, cfg, opts, *timeout, &r)
+		cancel()
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -62,8 +86,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 // checkReport is what `handler check` prints. It holds no secret: Auth
 // describes credentials without them, and errors never quote one.
 type checkReport struct {
-	Mode          string           `json:"mode"`
-	OK            bool             `json:"ok"`
+	Mode string `json:"mode"`
+	OK   bool   `json:"ok"`
+	// Hub and Negotiate are what the online checks used: the first hub of
+	// SIGNALR_HUBS and SIGNALR_NEGOTIATE.
+	Hub           string           `json:"hub,omitempty"`
+	Negotiate     string           `json:"negotiate,omitempty"`
 	LocalSettings []string         `json:"localSettings,omitempty"`
 	Endpoints     []endpointReport `json:"endpoints"`
 	Warnings      []string         `json:"warnings"`
@@ -89,6 +117,12 @@ type endpointReport struct {
 	AuthorityHost  string   `json:"authorityHost,omitempty"`
 	Certificate    string   `json:"certificatePath,omitempty"`
 	TokenFile      string   `json:"tokenFilePath,omitempty"`
+
+	// Online only: whose Entra token the credential got, what each call
+	// answered, and what each function can do as a result.
+	Principal *principalReport `json:"principal,omitempty"`
+	Checks    []checkResult    `json:"checks,omitempty"`
+	Functions *functionsReport `json:"functions,omitempty"`
 }
 
 func (r *checkReport) fill(cfg *settings.Config, err error) {
@@ -130,48 +164,4 @@ func urlString(u *url.URL) string {
 		return ""
 	}
 	return u.String()
-}
-
-func (r *checkReport) write(w io.Writer) {
-	if len(r.LocalSettings) > 0 {
-		fmt.Fprintf(w, "read %s: %s\n", settings.LocalSettingsFile, strings.Join(r.LocalSettings, ", "))
-	}
-	for _, e := range r.Endpoints {
-		name := e.Name
-		if name == "" {
-			name = "(named connection)"
-		}
-		fmt.Fprintf(w, "endpoint %s from %s\n", name, e.Setting)
-		line := func(label, value string) {
-			if value != "" {
-				fmt.Fprintf(w, "  %-16s %s\n", label+":", value)
-			}
-		}
-		line("service URI", e.ServiceURI)
-		line("client endpoint", e.ClientEndpoint)
-		line("server endpoint", e.ServerEndpoint)
-		line("type", e.Type)
-		line("scope", e.Scope)
-		line("credential", e.Credential)
-		line("identity", e.Auth)
-		line("tenant", e.TenantID)
-		line("allowed tenants", strings.Join(e.AllowedTenants, ";"))
-		line("authority host", e.AuthorityHost)
-		line("certificate", e.Certificate)
-		line("token file", e.TokenFile)
-	}
-	for _, s := range r.Warnings {
-		fmt.Fprintln(w, "warning:", s)
-	}
-	for _, s := range r.Errors {
-		fmt.Fprintln(w, "error:", s)
-	}
-	for _, s := range r.Notes {
-		fmt.Fprintln(w, "note:", s)
-	}
-	if r.OK {
-		fmt.Fprintf(w, "%s check passed: %d endpoint(s), %d warning(s)\n", r.Mode, len(r.Endpoints), len(r.Warnings))
-	} else {
-		fmt.Fprintf(w, "%s check failed: %d problem(s)\n", r.Mode, len(r.Errors))
-	}
 }

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/settings"
+)
+
+// checkOptions are the transports of the online checks. A nil
+// *checkOptions means the defaults.
+type checkOptions struct {
+	// Transport sends the credentials' requests (Entra ID, managed
+	// identity). Defaults to azcore's transport.
+	Transport policy.Transporter
+	// HTTPClient sends the requests to SignalR Service. Defaults to the
+	// bindings' client.
+	HTTPClient *http.Client
+	// Getenv reads the environment. Defaults to os.Getenv.
+	Getenv func(string) string
+}
+
+// checkResult is the outcome of one call of the online check.
+type checkResult struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	// Fix says what to do when not OK, with commands to run.
+	Fix string `json:"fix,omitempty"`
+}
+
+// functionsReport says whether each function of the app can work with an
+// endpoint.
+type functionsReport struct {
+	Negotiate functionReport `json:"negotiate"`
+	Messages  functionReport `json:"messages"`
+	Groups    functionReport `json:"groups"`
+}
+
+type functionReport struct {
+	OK bool `json:"ok"`
+	// How says how the function works when OK; Why says what it lacks.
+	How string `json:"how,omitempty"`
+	Why string `json:"why,omitempty"`
+}
+
+// Check names, stable for scripts reading -json.
+const (
+	checkToken         = "token"
+	checkCredential    = "credential"
+	checkHealth        = "health"
+	checkAuthAPI       = "authApi"
+	checkRESTRead      = "restRead"
+	checkGenerateToken = "generateToken"
+	checkRESTWrite     = "restWrite"
+	checkTenant        = "tenant"
+	checkRoles         = "roles"
+)
+
+// checkOnline asks Entra ID and every endpoint what the configured
+// identities may do, within ctx, and fills r. Endpoints are checked at once.
+func checkOnline(ctx context.Context, cfg *settings.Config, opts *checkOptions, timeout time.Duration, r *checkReport) {
+	var o checkOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	hc := cfg.Handler
+	r.Hub, r.Negotiate = hc.Hubs[0], hc.Negotiate
+	client, err := bindings.New(cfg.Endpoints, &bindings.Options{
+		TokenLifetime: hc.TokenLifetime,
+		Negotiate:     bindings.NegotiateMode(hc.Negotiate),
+		// The check's own timeout bounds every wait.
+		KeyWait:     timeout,
+		KeyRefresh:  hc.KeyRefresh,
+		Application: hc.Application,
+		HTTPClient:  o.HTTPClient,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		r.Errors = append(r.Errors, err.Error())
+		r.OK = false
+		return
+	}
+	defer client.Close()
+	var wg sync.WaitGroup
+	for i, be := range client.Endpoints() {
+		p := &probe{
+			s: cfg.Endpoints[i], e: be, rep: &r.Endpoints[i], hub: hc.Hubs[0], user: probeUser(),
+			mode: bindings.NegotiateMode(hc.Negotiate), claimTypes: hc.ClaimTypes, timeout: timeout, getenv: o.Getenv,
+		}
+		wg.Go(func() { p.run(ctx) })
+	}
+	wg.Wait()
+	for _, e := range r.Endpoints {
+		f := e.Functions
+		if f == nil || !f.Negotiate.OK || !f.Messages.OK || !f.Groups.OK {
+			r.OK = false
+		}
+	}
+}
+
+// probeUser is a user id no client has: reading or removing it changes nothing.
+func probeUser() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return "handler-check-" + hex.EncodeToString(b[:])
+}
+
+// probe checks one endpoint.
+type probe struct {
+	s          settings.Endpoint
+	e          *bindings.Endpoint
+	rep        *endpointReport
+	hub, user  string
+	mode       bindings.NegotiateMode
+	claimTypes []string
+	timeout    time.Duration
+	getenv     func(string) string
+}
+
+func (p *probe) run(ctx context.Context) {
+	if p.s.Credential == nil {
+		p.runAccessKey(ctx)
+		return
+	}
+	p.runEntra(ctx)
+}
+
+// add records one call's outcome: okDetail when err is nil.
+func (p *probe) add(name string, err error, okDetail, needs string) *checkResult {
+	c := checkResult{Name: name, OK: err == nil, Detail: okDetail}
+	if err != nil {
+		c.Detail = p.describe(err, needs)
+	}
+	p.rep.Checks = append(p.rep.Checks, c)
+	return &p.rep.Checks[len(p.rep.Checks)-1]
+}
+
+// describe is a short account of a failed call: the status and the
+// service's ids for a reply, else the cause. needs names the roles that
+// allow the call, for a 403.
+func (p *probe) describe(err error, needs string) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within the check's -timeout (%s): %v", p.timeout, err)
+	}
+	var be *bindings.Error
+	if !errors.As(err, &be) || be.Status == 0 {
+		return err.Error()
+	}
+	s := fmt.Sprintf("%d %s", be.Status, http.StatusText(be.Status))
+	if be.Code != "" {
+		s += ", error code " + be.Code
+	}
+	if be.RequestID != "" {
+		s += ", request id " + be.RequestID
+	}
+	switch be.Status {
+	case http.StatusForbidden:
+		return s + ": the identity lacks a role that allows this (" + needs + "), or a network rule of the resource refuses it"
+	case http.StatusUnauthorized:
+		return s + ": the service did not accept the token"
+	}
+	return s + ": " + be.Message
+}
+
+// statusOf is the HTTP status of a failed call, 0 for none.
+func statusOf(err error) int {
+	var be *bindings.Error
+	if errors.As(err, &be) {
+		return be.Status
+	}
+	return 0
+}
+
+// runAccessKey checks an access-key endpoint: health, and a REST read
+// signed with the key, which every function then relies on.
+func (p *probe) runAccessKey(ctx context.Context) {
+	p.add(checkHealth, p.e.Health(ctx), "the service is up", "")
+	_, err := p.e.UserExists(ctx, p.hub, p.user)
+	c := p.add(checkRESTRead, err, fmt.Sprintf("the service accepted a token signed with the access key (HEAD user %s in hub %s)", p.user, p.hub), "")
+	if statusOf(err) == http.StatusUnauthorized {
+		c.Detail += ". Local authentication is likely disabled on the resource, which deletes its access keys: tokens signed with them stop working"
+		c.Fix = localAuthFix(p.s)
+	}
+	f := &functionsReport{}
+	if err == nil {
+		f.Negotiate = functionReport{OK: true, How: "signs client tokens with the access key"}
+		f.Messages = functionReport{OK: true, How: "REST API, signed with the access key"}
+		f.Groups = f.Messages
+	} else {
+		why := "the service refused the access key or could not be reached: see the REST read check"
+		f.Negotiate = functionReport{Why: why}
+		f.Messages, f.Groups = f.Negotiate, f.Negotiate
+	}
+	p.rep.Functions = f
+}
+
+// entraCalls are the outcomes of the calls an Entra endpoint is probed with.
+type entraCalls struct {
+	auth, read, gen, write error
+}
+
+// runEntra checks an Entra endpoint: whose token the credential gets, then
+// the auth API, a REST read, :generateToken and a harmless REST write.
+func (p *probe) runEntra(ctx context.Context) {
+	tok, err := p.s.Credential.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{p.s.Scope}})
+	if err != nil {
+		c := p.add(checkToken, err, "", "")
+		c.Detail = fmt.Sprintf("%s (%s) could not get a token for %s: %s", p.s.Auth.Kind, p.s.Auth.Identity(), p.s.Scope, c.Detail)
+		if userAssignedNotFound(p.s, err) {
+			c.Fix = userAssignedFix(p.s)
+		} else {
+			c.Fix = fmt.Sprintf("Check the identity settings of %s; the cause above says what Entra ID or the managed identity endpoint answered.", p.s.Setting)
+		}
+		p.add(checkHealth, p.e.Health(ctx), "the service is up", "")
+		why := "no Microsoft Entra ID token: see the token check"
+		p.rep.Functions = &functionsReport{Negotiate: functionReport{Why: why}, Messages: functionReport{Why: why}, Groups: functionReport{Why: why}}
+		return
+	}
+	pr, err := principalOf(tok.Token)
+	if err == nil {
+		p.rep.Principal = &pr
+	}
+	p.add(checkToken, err, fmt.Sprintf("%s got a Microsoft Entra ID token for %s (whose: see principal)", p.s.Auth.Kind, p.s.Scope), "")
+	vars := environmentCredentialWon(p.s, pr, p.getenv)
+
+	p.add(checkHealth, p.e.Health(ctx), "the service is up", "")
+	var calls entraCalls
+	_, calls.auth = p.e.GetAccessKey(ctx)
+	p.add(checkAuthAPI, calls.auth, "the auth API gave a temporary key: client tokens can be signed locally", roleAppServer+" or "+roleServiceOwner)
+	_, calls.read = p.e.UserExists(ctx, p.hub, p.user)
+	p.add(checkRESTRead, calls.read, fmt.Sprintf("REST read allowed (HEAD user %s in hub %s)", p.user, p.hub), roleRESTReader+", "+roleRESTOwner+" or "+roleServiceOwner)
+	_, calls.gen = p.e.GenerateToken(ctx, p.hub, p.user)
+	p.add(checkGenerateToken, calls.gen, "the service signs client tokens on request (:generateToken)", roleRESTOwner+" or "+roleServiceOwner)
+	calls.write = p.e.RemoveUserFromAllGroups(ctx, p.hub, p.user)
+	p.add(checkRESTWrite, calls.write, fmt.Sprintf("REST write allowed (removed user %s, who has no connection, from all groups of hub %s: nothing changed)", p.user, p.hub), roleRESTOwner+" or "+roleServiceOwner)
+
+	p.rep.Functions = p.functions(calls)
+	p.notNeeded(calls)
+	if len(vars) > 0 {
+		f := p.rep.Functions
+		p.rep.Checks = append(p.rep.Checks, checkResult{
+			Name: checkCredential, OK: f.Negotiate.OK && f.Messages.OK && f.Groups.OK,
+			Detail: fmt.Sprintf("EnvironmentCredential answered inside DefaultAzureCredential: %s is set and the token's app id is AZURE_CLIENT_ID (%s), so the app registration of the AZURE_* variables signs in, not the managed identity",
+				strings.Join(vars, ", "), pr.AppID),
+			Fix: environmentCredentialFix(p.s, vars),
+		})
+	}
+	for _, err := range []error{calls.auth, calls.read, calls.gen, calls.write} {
+		if statusOf(err) == http.StatusUnauthorized {
+			p.rep.Checks = append(p.rep.Checks, checkResult{
+				Name: checkTenant,
+				Detail: fmt.Sprintf("the service answered 401 to the token from tenant %s: the SignalR resource is in another tenant, or in another cloud than the authority host (%s)",
+					orUnknown(pr.TenantID), orDefault(p.s.Auth.AuthorityHost)),
+				Fix: crossTenantFix(p.s, p.rep.Principal),
+			})
+			f := p.rep.Functions
+			for _, fn := range []*functionReport{&f.Negotiate, &f.Messages, &f.Groups} {
+				if !fn.OK {
+					fn.Why = "the service did not accept the token (401): see the tenant check"
+				}
+			}
+			return
+		}
+	}
+	p.roles(calls)
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "the public cloud's login.microsoftonline.com"
+	}
+	return s
+}
+
+// functions says what each function can do given the calls' outcomes and
+// SIGNALR_NEGOTIATE, as bindings' negotiate behaves.
+func (p *probe) functions(c entraCalls) *functionsReport {
+	f := &functionsReport{}
+	local := functionReport{OK: true, How: fmt.Sprintf("signs client tokens locally with the temporary key from the auth API (SIGNALR_NEGOTIATE=%s)", p.mode)}
+	service := functionReport{OK: true, How: fmt.Sprintf("the service signs client tokens (:generateToken, SIGNALR_NEGOTIATE=%s); such tokens carry the user id only", p.mode)}
+	if len(p.claimTypes) > 0 {
+		service.How += fmt.Sprintf(", so the claims of SIGNALR_CLAIM_TYPES (%s) are left out: assign %q too to sign locally with them", strings.Join(p.claimTypes, ","), roleAppServer)
+	}
+	switch {
+	case p.mode == bindings.NegotiateLocal && c.auth == nil, p.mode == bindings.NegotiateAuto && c.auth == nil:
+		f.Negotiate = local
+	case p.mode == bindings.NegotiateService && c.gen == nil:
+		f.Negotiate = service
+	case p.mode == bindings.NegotiateAuto && c.gen == nil && statusOf(c.auth) == http.StatusForbidden:
+		// Auto falls back to the service only when the auth API refuses
+		// the identity, not when it fails otherwise.
+		f.Negotiate = service
+		f.Negotiate.How = "the auth API refused the identity, so " + f.Negotiate.How
+	case p.mode == bindings.NegotiateLocal:
+		f.Negotiate.Why = fmt.Sprintf("SIGNALR_NEGOTIATE=local needs the auth API (%s or %s)", roleAppServer, roleServiceOwner)
+	case p.mode == bindings.NegotiateService:
+		f.Negotiate.Why = fmt.Sprintf("SIGNALR_NEGOTIATE=service needs :generateToken (%s or %s)", roleRESTOwner, roleServiceOwner)
+	default:
+		f.Negotiate.Why = fmt.Sprintf("neither the auth API (%s or %s) nor :generateToken (%s or %s) works for this identity", roleAppServer, roleServiceOwner, roleRESTOwner, roleServiceOwner)
+	}
+	if c.write == nil {
+		f.Messages = functionReport{OK: true, How: "REST API with the Entra token"}
+	} else {
+		f.Messages.Why = fmt.Sprintf("sending needs a REST write permission (%s or %s)", roleRESTOwner, roleServiceOwner)
+	}
+	f.Groups = f.Messages
+	if !f.Groups.OK {
+		f.Groups.Why = fmt.Sprintf("group changes need a REST write permission (%s or %s)", roleRESTOwner, roleServiceOwner)
+	}
+	return f
+}
+
+// notNeeded marks a refused way of signing client tokens that negotiate
+// does not use, so that its failure does not alarm.
+func (p *probe) notNeeded(c entraCalls) {
+	if !p.rep.Functions.Negotiate.OK {
+		return
+	}
+	for i := range p.rep.Checks {
+		ch := &p.rep.Checks[i]
+		switch {
+		case ch.OK:
+		case ch.Name == checkAuthAPI && c.auth != nil && c.gen == nil && p.mode != bindings.NegotiateLocal:
+			ch.Detail += "; not needed: negotiate lets the service sign client tokens"
+		case ch.Name == checkGenerateToken && c.gen != nil && c.auth == nil && p.mode != bindings.NegotiateService:
+			ch.Detail += "; not needed: negotiate signs client tokens locally"
+		}
+	}
+}
+
+// roles adds the role the identity lacks for the functions that cannot
+// work, when the service refused them for want of one (403).
+func (p *probe) roles(c entraCalls) {
+	f := p.rep.Functions
+	needNeg, needMsg := !f.Negotiate.OK, !f.Messages.OK
+	negDenied := p.mode != bindings.NegotiateService && statusOf(c.auth) == http.StatusForbidden ||
+		p.mode != bindings.NegotiateLocal && statusOf(c.gen) == http.StatusForbidden
+	msgDenied := statusOf(c.write) == http.StatusForbidden
+	res := checkResult{Name: checkRoles, OK: !needNeg && !needMsg}
+	u := p.s.ServiceURI
+	switch {
+	case res.OK:
+		res.Detail = "the identity's roles allow negotiate, messages and groups"
+	case needNeg && !negDenied || needMsg && !msgDenied:
+		// A failure other than a refusal (network, 5xx, timeout): the
+		// checks above say what; a role would not help.
+		return
+	case needNeg && needMsg:
+		res.Detail = "the identity may neither sign client tokens nor write through the REST API"
+		why := "it allows negotiate, messages and groups, as serverless mode needs"
+		if p.mode != bindings.NegotiateLocal {
+			why += fmt.Sprintf("; %q alone would do too, with the service signing client tokens", roleRESTOwner)
+		}
+		res.Fix = roleFix(u, p.rep.Principal, roleServiceOwner, why)
+	case needNeg && p.mode == bindings.NegotiateLocal && c.gen == nil:
+		res.Detail = "the identity may not get the temporary key that SIGNALR_NEGOTIATE=local signs with, though the service would sign client tokens for it"
+		res.Fix = "Set SIGNALR_NEGOTIATE=auto to let the service sign client tokens, or " + roleFix(u, p.rep.Principal, roleAppServer, "it allows the auth API, to sign client tokens locally")
+	case needNeg && p.mode == bindings.NegotiateService:
+		res.Detail = "the identity may not ask the service to sign client tokens, as SIGNALR_NEGOTIATE=service does"
+		res.Fix = roleFix(u, p.rep.Principal, roleRESTOwner, "it allows :generateToken")
+		if c.auth == nil {
+			res.Fix = "Set SIGNALR_NEGOTIATE=auto to sign client tokens locally, or " + res.Fix
+		}
+	case needNeg:
+		res.Detail = "the identity may not sign client tokens"
+		res.Fix = roleFix(u, p.rep.Principal, roleAppServer, "it allows the auth API, to sign client tokens locally")
+	default:
+		res.Detail = "the identity may sign client tokens but not write through the REST API: messages and groups cannot work"
+		res.Fix = roleFix(u, p.rep.Principal, roleRESTOwner, "it allows the REST API's sends and group changes")
+	}
+	p.rep.Checks = append(p.rep.Checks, res)
+}
