@@ -1,0 +1,87 @@
+package handler
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/settings"
+)
+
+// These measure one whole negotiate in-process (routing, identity, signing
+// with a warm Entra key, JSON reply) with no HTTP round trip, so that
+// -benchmem reports the allocations of a negotiate itself. make bench runs
+// them; the HTTP throughput is measured there against the real binaries.
+
+func BenchmarkNegotiateForwardedWarmKey(b *testing.B) {
+	h := newWarmHandler(b)
+	benchmarkServe(b, h, func() *http.Request {
+		r := httptest.NewRequest("GET", "/api/negotiate?hub=chat&negotiateVersion=1", nil)
+		r.Header.Set("X-MS-CLIENT-PRINCIPAL-ID", "00000000-0000-0000-0000-0000000000aa")
+		return r
+	})
+}
+
+func BenchmarkNegotiatePayloadWarmKey(b *testing.B) {
+	h := newWarmHandler(b)
+	payload, err := os.ReadFile("testdata/negotiate_easyauth.request.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkServe(b, h, func() *http.Request {
+		r := httptest.NewRequest("POST", "/negotiate", bytes.NewReader(payload))
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	})
+}
+
+func benchmarkServe(b *testing.B, h http.Handler, req func() *http.Request) {
+	serve := func() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req())
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	serve() // fetches the temporary key
+	b.ReportAllocs()
+	for b.Loop() {
+		serve()
+	}
+}
+
+// newWarmHandler is the handler over a bindings.Client in Entra mode,
+// authenticated as the stand-in's system-assigned identity (SignalR Service
+// Owner), logging nowhere.
+func newWarmHandler(b *testing.B) *Handler {
+	emu, err := emulator.NewServer(&emulator.Options{SystemIdentityRoles: []emulator.Role{emulator.ServiceOwner}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(emu.Close)
+	u, err := url.Parse(emu.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := emu.SystemIdentity()
+	client, err := bindings.New([]settings.Endpoint{{
+		Setting:    "AzureSignalRConnectionString",
+		ServiceURI: u,
+		Type:       settings.Primary,
+		Credential: emu.Credential(id.ObjectID),
+		Auth:       settings.Auth{Kind: "ManagedIdentityCredential"},
+		Scope:      settings.DefaultScope,
+	}}, &bindings.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { client.Close() })
+	return newTestHandler(b, client, &Options{Hubs: []string{"chat"}, ClaimTypes: []string{"name"}})
+}
