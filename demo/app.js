@@ -1,0 +1,201 @@
+// The chat demo: connects a @microsoft/signalr client through the handler's
+// negotiate, lists every invocation it receives, and sends messages through
+// the handler's messages function. Everything received is shown with
+// textContent: no user data ever becomes markup.
+'use strict';
+
+(() => {
+  // The header the handler trusts for the user id (SIGNALR_USERID_HEADER in
+  // scripts/run.sh), sent only to the handler (see HandlerHttpClient).
+  const USER_ID_HEADER = 'x-ms-signalr-userid';
+  const TARGET = 'newMessage';
+
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  // ?api= overrides the server's config.js, for a handler elsewhere.
+  const api = (params.get('api') || window.DEMO_CONFIG?.api || 'http://127.0.0.1:7071/api').replace(/\/+$/, '');
+  $('api').textContent = api;
+  if (params.get('hub')) $('hub').value = params.get('hub');
+
+  /** endpoint is the handler URL of a function for the hub. */
+  function endpoint(path, hub) {
+    const u = new URL(api + path);
+    if (hub) u.searchParams.set('hub', hub);
+    return u.toString();
+  }
+
+  function setState(state, detail) {
+    const el = $('state');
+    el.dataset.state = state.toLowerCase();
+    el.textContent = detail ? `${state}: ${detail}` : state;
+  }
+
+  function span(cls, text) {
+    const s = document.createElement('span');
+    s.className = cls;
+    s.textContent = text;
+    return s;
+  }
+
+  /** show lists one invocation: newMessage(name, text) as a chat line, anything else as JSON. */
+  function show(target, args) {
+    const li = document.createElement('li');
+    li.dataset.target = target;
+    const now = new Date();
+    const time = document.createElement('time');
+    time.dateTime = now.toISOString();
+    time.textContent = now.toLocaleTimeString();
+    li.append(time);
+    const strings = args.every((a) => typeof a === 'string');
+    if (target.toLowerCase() === TARGET.toLowerCase() && strings && args.length === 2) {
+      li.append(span('from', args[0] || 'anonymous'), span('text', args[1]));
+    } else if (target.toLowerCase() === TARGET.toLowerCase() && strings && args.length === 1) {
+      li.append(span('text', args[0]));
+    } else {
+      li.append(span('target', target), span('text json', JSON.stringify(args)));
+    }
+    $('messages').append(li);
+    $('empty').hidden = true;
+    li.scrollIntoView({ block: 'nearest' });
+  }
+
+  // The client only hands invocations to handlers registered by name, so
+  // the JSON protocol is wrapped to also list those no handler takes.
+  const json = new signalR.JsonHubProtocol();
+  const handled = new Set([TARGET.toLowerCase()]);
+  const protocol = {
+    name: json.name,
+    version: json.version,
+    transferFormat: json.transferFormat,
+    writeMessage: (message) => json.writeMessage(message),
+    parseMessages(input, logger) {
+      const messages = json.parseMessages(input, logger);
+      for (const m of messages) {
+        if (m.type === signalR.MessageType.Invocation && !handled.has(m.target.toLowerCase())) {
+          show(m.target, m.arguments ?? []);
+        }
+      }
+      return messages;
+    },
+  };
+
+  const logger = {
+    log(level, message) {
+      // Invocations without a handler are listed on the page instead.
+      if (level < signalR.LogLevel.Warning || message.startsWith('No client method with the name')) return;
+      (level >= signalR.LogLevel.Error ? console.error : console.warn)(`[signalr] ${message}`);
+    },
+  };
+
+  /**
+   * HandlerHttpClient adds the user id header to the requests to the
+   * handler only. Given in withUrl's headers, the client would also send it
+   * to the service's negotiate, where it means nothing and CORS may refuse it.
+   */
+  class HandlerHttpClient extends signalR.HttpClient {
+    constructor(userId) {
+      super();
+      this.userId = userId;
+      this.inner = new signalR.DefaultHttpClient(logger);
+      this.handler = new URL(api);
+    }
+
+    send(request) {
+      const u = new URL(request.url);
+      if (this.userId && u.origin === this.handler.origin && u.pathname.startsWith(`${this.handler.pathname}/`)) {
+        request.headers = { ...request.headers, [USER_ID_HEADER]: this.userId };
+      }
+      return this.inner.send(request);
+    }
+
+    getCookieString(url) { return this.inner.getCookieString(url); }
+  }
+
+  let connection = null;
+
+  function setConnected(on) {
+    $('connect').disabled = on;
+    $('disconnect').disabled = !on;
+    $('name').disabled = on;
+    $('hub').disabled = on;
+  }
+
+  async function connect(event) {
+    event.preventDefault();
+    if (connection) return;
+    const name = $('name').value.trim();
+    const hub = $('hub').value.trim();
+    const c = new signalR.HubConnectionBuilder()
+      .withUrl(endpoint('', hub), {
+        httpClient: new HandlerHttpClient(name),
+        // The handler needs no cookies.
+        withCredentials: false,
+      })
+      .withHubProtocol(protocol)
+      .withAutomaticReconnect()
+      .configureLogging(logger)
+      .build();
+    const who = `as ${name || 'anonymous'} on hub ${hub}`;
+    c.on(TARGET, (...args) => show(TARGET, args));
+    c.onreconnecting((err) => setState('Reconnecting', err?.message));
+    c.onreconnected(() => setState('Connected', who));
+    c.onclose((err) => {
+      if (connection !== c) return;
+      connection = null;
+      setConnected(false);
+      setState('Disconnected', err?.message);
+    });
+    connection = c;
+    setConnected(true);
+    setState('Connecting', who);
+    try {
+      await c.start();
+      setState('Connected', who);
+    } catch (err) {
+      if (connection === c) {
+        connection = null;
+        setConnected(false);
+      }
+      setState('Failed', err.message);
+    }
+  }
+
+  async function disconnect() {
+    const c = connection;
+    if (c) await c.stop();
+  }
+
+  async function send(event) {
+    event.preventDefault();
+    const text = $('text').value;
+    const to = $('to').value.trim();
+    const message = { target: TARGET, arguments: [$('name').value.trim() || 'anonymous', text] };
+    if (to) message.userId = to;
+    const status = $('send-state');
+    status.textContent = 'Sending…';
+    try {
+      const r = await fetch(endpoint('/messages', $('hub').value.trim()), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(message),
+      });
+      if (r.ok) {
+        status.textContent = to ? `Sent to ${to}.` : 'Sent to everyone.';
+        $('text').value = '';
+        return;
+      }
+      let reason = `${r.status} ${r.statusText}`;
+      try {
+        const body = await r.json();
+        if (body.error) reason += `: ${body.error}`;
+      } catch { /* not JSON: the status says enough */ }
+      status.textContent = `Not sent (${reason})`;
+    } catch (err) {
+      status.textContent = `Not sent: ${err.message}`;
+    }
+  }
+
+  $('connect-form').addEventListener('submit', connect);
+  $('disconnect').addEventListener('click', disconnect);
+  $('send-form').addEventListener('submit', send);
+})();
