@@ -105,7 +105,8 @@ func TestCheckJSONAndErrors(t *testing.T) {
 	if diff := cmp.Diff(want, r.Endpoints); diff != "" {
 		t.Errorf("endpoints (-want +got):\n%s", diff)
 	}
-	if r.OK || r.Mode != "offline" || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "online checks are not available yet") {
+	// Online by default, but no network call with unusable settings.
+	if r.OK || r.Mode != "online" || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "no network call was made") {
 		t.Errorf("ok=%v mode=%q notes=%q", r.OK, r.Mode, r.Notes)
 	}
 }

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/settings"
+)
+
+// otherTenant is a tenant that is not the stand-in resource's.
+const otherTenant = "0e0e0000-0000-4000-8000-0000000000b2"
+
+// onlineCase is one identity set-up checked against a fresh stand-in.
+type onlineCase struct {
+	name string
+	opts *emulator.Options
+	// setup adds principals and returns the app settings and the
+	// principal the token should name (nil when no token is expected).
+	setup    func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport)
+	args     []string
+	wantCode int
+	// wantChecks is every check's name and outcome, in order.
+	wantChecks []string
+	// wantFunctions is "negotiate messages groups", each ok or FAIL.
+	wantFunctions string
+	// wantHow is in the negotiate function's how, when it works.
+	wantHow string
+	// wantFix are in the fixes of the JSON report, {oid} replaced by the
+	// principal's object id and {app} by its app id.
+	wantFix []string
+	// wantText are in the human report.
+	wantText []string
+}
+
+// userIdentity returns settings for a user-assigned managed identity
+// holding roles. Each gets fresh ids: the managed identity token cache is
+// process-wide.
+func userIdentity(roles ...emulator.Role) func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+	return func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+		u, err := srv.AddUserIdentity(emulator.UserIdentity{Roles: roles})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{
+				"AzureSignalRConnectionString__serviceUri": srv.URL,
+				"AzureSignalRConnectionString__credential": "managedidentity",
+				"AzureSignalRConnectionString__clientId":   u.ClientID,
+			},
+			&principalReport{TenantID: srv.TenantID, ObjectID: u.ObjectID, AppID: u.ClientID, Type: "app"}
+	}
+}
+
+func TestCheckOnline(t *testing.T) {
+	allEntraOK := []string{"token ok", "health ok", "authApi ok", "restRead ok", "generateToken ok", "restWrite ok", "roles ok"}
+	tests := []onlineCase{{
+		name:          "service owner",
+		setup:         userIdentity(emulator.ServiceOwner),
+		wantChecks:    allEntraOK,
+		wantFunctions: "ok ok ok",
+		wantHow:       "signs client tokens locally with the temporary key",
+		wantText:      []string{"  negotiate:       works: signs client tokens locally", "online check passed: 1 endpoint(s)"},
+	}, {
+		name:          "app server only",
+		setup:         userIdentity(emulator.AppServer),
+		wantCode:      1,
+		wantChecks:    []string{"token ok", "health ok", "authApi ok", "restRead FAIL", "generateToken FAIL", "restWrite FAIL", "roles FAIL"},
+		wantFunctions: "ok FAIL FAIL",
+		wantHow:       "signs client tokens locally",
+		wantFix: []string{
+			`az role assignment create --assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role "SignalR REST API Owner" --scope "$(az signalr show -n <name> -g <resource-group> --query id -o tsv)"`,
+			"up to 30 minutes",
+		},
+		wantText: []string{
+			"  messages:        CANNOT WORK: sending needs a REST write permission (SignalR REST API Owner or SignalR Service Owner)",
+			"  FAIL roles           the identity may sign client tokens but not write through the REST API",
+			"online check failed: 2 function(s) cannot work",
+		},
+	}, {
+		name:          "REST API owner only",
+		setup:         userIdentity(emulator.RESTAPIOwner),
+		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead ok", "generateToken ok", "restWrite ok", "roles ok"},
+		wantFunctions: "ok ok ok",
+		wantHow:       "the auth API refused the identity, so the service signs client tokens (:generateToken, SIGNALR_NEGOTIATE=auto)",
+		wantText:      []string{"not needed: negotiate lets the service sign client tokens", "online check passed"},
+	}, {
+		name: "REST API owner only with local signing",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			env, p := userIdentity(emulator.RESTAPIOwner)(t, srv)
+			env["SIGNALR_NEGOTIATE"] = "local"
+			return env, p
+		},
+		wantCode:      1,
+		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead ok", "generateToken ok", "restWrite ok", "roles FAIL"},
+		wantFunctions: "FAIL ok ok",
+		wantFix:       []string{"Set SIGNALR_NEGOTIATE=auto", `--assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role "SignalR App Server"`},
+		wantText:      []string{"CANNOT WORK: SIGNALR_NEGOTIATE=local needs the auth API"},
+	}, {
+		name:          "REST API reader only",
+		setup:         userIdentity(emulator.RESTAPIReader),
+		wantCode:      1,
+		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead ok", "generateToken FAIL", "restWrite FAIL", "roles FAIL"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix:       []string{`--assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role "SignalR Service Owner"`, "up to 30 minutes"},
+		wantText:      []string{"online check failed: 3 function(s) cannot work"},
+	}, {
+		name:          "no role",
+		setup:         userIdentity(),
+		wantCode:      1,
+		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead FAIL", "generateToken FAIL", "restWrite FAIL", "roles FAIL"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix:       []string{`--assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role "SignalR Service Owner"`},
+		wantText:      []string{"403 Forbidden: the identity lacks a role that allows this (SignalR App Server or SignalR Service Owner)"},
+	}, {
+		name: "user-assigned identity named by its object id",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			u, err := srv.AddUserIdentity(emulator.UserIdentity{Roles: []emulator.Role{emulator.ServiceOwner}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return map[string]string{
+				"AzureSignalRConnectionString__serviceUri": srv.URL,
+				"AzureSignalRConnectionString__credential": "managedidentity",
+				"AzureSignalRConnectionString__clientId":   u.ObjectID,
+			}, nil
+		},
+		wantCode:      1,
+		wantChecks:    []string{"token FAIL", "health ok"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix: []string{
+			"both GUIDs: AzureSignalRConnectionString__clientId takes the client id, not the object id",
+			"az identity show -n <identity> -g <resource-group> --query clientId -o tsv",
+		},
+		wantText: []string{"RESPONSE 400", "CANNOT WORK: no Microsoft Entra ID token"},
+	}, {
+		name: "app of another tenant",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			// Registered and holding the role only in its home tenant, not
+			// provisioned in the resource's.
+			app, err := srv.AddApplication(emulator.App{TenantID: otherTenant, ClientID: "a0a00000-0000-4000-8000-00000000000a", Secret: "TOPSECRET-APP", Roles: []emulator.Role{emulator.ServiceOwner}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return map[string]string{
+				"AzureSignalRConnectionString__serviceUri":    srv.URL,
+				"AzureSignalRConnectionString__tenantId":      otherTenant,
+				"AzureSignalRConnectionString__clientId":      app.ClientID,
+				"AzureSignalRConnectionString__clientSecret":  "TOPSECRET-APP",
+				"AzureSignalRConnectionString__authorityHost": srv.AuthorityURL,
+			}, &principalReport{TenantID: otherTenant, ObjectID: app.ObjectID, AppID: app.ClientID, Type: "app"}
+		},
+		wantCode:      1,
+		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead FAIL", "generateToken FAIL", "restWrite FAIL", "tenant FAIL"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix: []string{
+			"az ad sp create --id {app}",
+			"Set AzureSignalRConnectionString__tenantId (TenantId= in a connection string) to the resource's tenant id",
+			"AzureSignalRConnectionString__additionallyAllowedTenants",
+			"az ad sp show --id {app} --query id -o tsv",
+		},
+		wantText: []string{"the service answered 401 to the token from tenant " + otherTenant, "CANNOT WORK: the service did not accept the token (401)"},
+	}, {
+		name: "local auth disabled with an access key",
+		opts: &emulator.Options{LocalAuthDisabled: true},
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			return map[string]string{"Azure__SignalR__Endpoints__east": srv.ConnectionString()}, nil
+		},
+		wantCode:      1,
+		wantChecks:    []string{"health ok", "restRead FAIL"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix: []string{
+			"Azure__SignalR__Endpoints__east__serviceUri = http://127.0.0.1:",
+			"Azure__SignalR__Endpoints__east__credential = managedidentity",
+			`--role "SignalR Service Owner"`,
+		},
+		wantText: []string{"401 Unauthorized", "Local authentication is likely disabled on the resource"},
+	}, {
+		name: "EnvironmentCredential wins in DefaultAzureCredential",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			app, err := srv.AddApplication(emulator.App{ClientID: "e0e00000-0000-4000-8000-00000000000e", Secret: "TOPSECRET-ENV"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return map[string]string{
+				"AzureSignalRConnectionString__serviceUri": srv.URL,
+				"AZURE_TENANT_ID":                          srv.TenantID,
+				"AZURE_CLIENT_ID":                          app.ClientID,
+				"AZURE_CLIENT_SECRET":                      "TOPSECRET-ENV",
+				"AZURE_AUTHORITY_HOST":                     srv.AuthorityURL,
+			}, &principalReport{TenantID: srv.TenantID, ObjectID: app.ObjectID, AppID: app.ClientID, Type: "app"}
+		},
+		wantCode:      1,
+		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead FAIL", "generateToken FAIL", "restWrite FAIL", "credential FAIL", "roles FAIL"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix: []string{
+			"set AzureSignalRConnectionString__credential = managedidentity",
+			"remove AZURE_CLIENT_SECRET and AZURE_CLIENT_ID",
+			`--assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role "SignalR Service Owner"`,
+		},
+		wantText: []string{"EnvironmentCredential answered inside DefaultAzureCredential: AZURE_CLIENT_SECRET is set and the token's app id is AZURE_CLIENT_ID (e0e00000-0000-4000-8000-00000000000e)"},
+	}, {
+		name: "access key",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			return map[string]string{"AzureSignalRConnectionString": srv.ConnectionString(), "SIGNALR_HUBS": "chat,news"}, nil
+		},
+		wantChecks:    []string{"health ok", "restRead ok"},
+		wantFunctions: "ok ok ok",
+		wantHow:       "signs client tokens with the access key",
+		wantText:      []string{"checking hub chat with SIGNALR_NEGOTIATE=auto", "in hub chat)", "online check passed"},
+	}, {
+		name: "timeout",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			// The auth API answers after the check's timeout; every later
+			// call fails at once.
+			srv.Delay(emulator.AccessKey, 2*time.Second)
+			return userIdentity(emulator.ServiceOwner)(t, srv)
+		},
+		args:          []string{"-timeout", "300ms"},
+		wantCode:      1,
+		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead FAIL", "generateToken FAIL", "restWrite FAIL"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantText:      []string{"no answer within the check's -timeout (300ms)"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := emulator.NewServer(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			env, principal := tt.setup(t, srv)
+			// Never IMDS: the managed identity endpoint is the stand-in's.
+			env["IDENTITY_ENDPOINT"], env["IDENTITY_HEADER"] = srv.IdentityEndpoint, srv.IdentityHeader
+			checkEnv(t, env, "")
+			secrets := []string{"TOPSECRET", "eyJ", accessKeyOf(t, srv)}
+
+			r, jsonOut := runOnlineJSON(t, srv, tt.args, tt.wantCode)
+			if len(r.Endpoints) != 1 {
+				t.Fatalf("%d endpoints, want 1", len(r.Endpoints))
+			}
+			e := r.Endpoints[0]
+			var gotChecks []string
+			var fixes strings.Builder
+			for _, c := range e.Checks {
+				gotChecks = append(gotChecks, c.Name+" "+okWord(c.OK))
+				fixes.WriteString(c.Fix + "\n")
+			}
+			if diff := cmp.Diff(tt.wantChecks, gotChecks); diff != "" {
+				t.Errorf("checks (-want +got):\n%s\n%s", diff, jsonOut)
+			}
+			f := e.Functions
+			if got := okWord(f.Negotiate.OK) + " " + okWord(f.Messages.OK) + " " + okWord(f.Groups.OK); got != tt.wantFunctions {
+				t.Errorf("functions = %q, want %q\n%s", got, tt.wantFunctions, jsonOut)
+			}
+			if !strings.Contains(f.Negotiate.How, tt.wantHow) {
+				t.Errorf("negotiate how = %q, want it to contain %q", f.Negotiate.How, tt.wantHow)
+			}
+			if diff := cmp.Diff(principal, e.Principal); diff != "" {
+				t.Errorf("principal (-want +got):\n%s", diff)
+			}
+			for _, want := range tt.wantFix {
+				if principal != nil {
+					want = strings.NewReplacer("{oid}", principal.ObjectID, "{app}", principal.AppID).Replace(want)
+				}
+				if !strings.Contains(fixes.String(), want) {
+					t.Errorf("fixes lack %q:\n%s", want, fixes.String())
+				}
+			}
+
+			var stdout, stderr bytes.Buffer
+			if code := runCheckWith(tt.args, &stdout, &stderr, &checkOptions{Transport: srv.Client()}); code != tt.wantCode {
+				t.Errorf("human report: exit %d, want %d", code, tt.wantCode)
+			}
+			text := stdout.String()
+			for _, want := range tt.wantText {
+				if !strings.Contains(text, want) {
+					t.Errorf("report lacks %q:\n%s", want, text)
+				}
+			}
+			for _, out := range []string{text + stderr.String(), jsonOut} {
+				for _, s := range secrets {
+					if strings.Contains(out, s) {
+						t.Errorf("output shows a secret or token (%.6s…):\n%s", s, out)
+					}
+				}
+			}
+		})
+	}
+}
+
+// runOnlineJSON runs the check with -json against the stand-in and decodes
+// its report.
+func runOnlineJSON(t *testing.T, srv *emulator.Server, args []string, wantCode int) (checkReport, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := runCheckWith(append([]string{"-json"}, args...), &stdout, &stderr, &checkOptions{Transport: srv.Client()})
+	out := stdout.String() + stderr.String()
+	if code != wantCode {
+		t.Errorf("exit %d, want %d\n%s", code, wantCode, out)
+	}
+	var r checkReport
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if r.Mode != "online" || r.OK != (wantCode == 0) {
+		t.Errorf("mode %q ok %v, want online and %v", r.Mode, r.OK, wantCode == 0)
+	}
+	return r, out
+}
+
+// accessKeyOf is the stand-in's access key, which no output may show.
+func accessKeyOf(t *testing.T, srv *emulator.Server) string {
+	t.Helper()
+	kv, err := settings.ParseConnectionString(srv.ConnectionString())
+	if err != nil || kv["accesskey"] == "" {
+		t.Fatalf("the stand-in's connection string has no access key: %v", err)
+	}
+	return kv["accesskey"]
+}
+
+func okWord(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "FAIL"
+}
+
+// A plain-http service URI elsewhere than loopback is refused by the
+// settings, before any network call.
+func TestCheckOnlineRefusesPlainHTTP(t *testing.T) {
+	checkEnv(t, map[string]string{
+		"AzureSignalRConnectionString__serviceUri": "http://myres.service.signalr.net",
+		"AzureSignalRConnectionString__credential": "managedidentity",
+		// Were a call made, it would reach nothing but loopback.
+		"IDENTITY_ENDPOINT": "http://127.0.0.1:9/msi/token",
+		"IDENTITY_HEADER":   "h",
+	}, "")
+	var stdout, stderr bytes.Buffer
+	if code := runCheckWith(nil, &stdout, &stderr, nil); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	out := stdout.String()
+	for _, want := range []string{"error: AzureSignalRConnectionString__serviceUri:", "http://myres.service.signalr.net", "Use https", "note: no network call was made"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCheckBadTimeout(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := runCheckWith([]string{"-timeout", "0s"}, &stdout, &stderr, nil); code != 2 || !strings.Contains(stderr.String(), "invalid -timeout 0s") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
