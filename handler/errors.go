@@ -23,6 +23,10 @@ func classify(err error) (status int, msg string) {
 		return http.StatusBadGateway, "the request to SignalR Service failed" + see
 	}
 	switch s := be.Status; {
+	case s == http.StatusNotFound && be.Code == "":
+		// Without x-ms-error-code nothing the caller named is missing: no
+		// SignalR Service answers at the configured endpoint, the app's to fix.
+		return http.StatusBadGateway, "SignalR Service was not found at the configured endpoint" + see
 	case s == http.StatusBadRequest, s == http.StatusNotFound, s == http.StatusRequestEntityTooLarge:
 		// The caller's input (a name, a connection) was refused: theirs to fix.
 		return s, fmt.Sprintf("SignalR Service answered %d %s", s, http.StatusText(s)) + see
