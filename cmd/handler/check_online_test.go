@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -356,5 +357,51 @@ func TestCheckBadTimeout(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := runCheckWith([]string{"-timeout", "0s"}, &stdout, &stderr, nil); code != 2 || !strings.Contains(stderr.String(), "invalid -timeout 0s") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// Every endpoint is checked, and one that cannot serve fails the check:
+// messages go to all of them.
+func TestCheckOnlineSeveralEndpoints(t *testing.T) {
+	srv, err := emulator.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	u, err := srv.AddUserIdentity(emulator.UserIdentity{Roles: []emulator.Role{emulator.ServiceOwner}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	checkEnv(t, map[string]string{
+		"IDENTITY_ENDPOINT":                            srv.IdentityEndpoint,
+		"IDENTITY_HEADER":                              srv.IdentityHeader,
+		"Azure__SignalR__Endpoints__key":               srv.ConnectionString(),
+		"Azure__SignalR__Endpoints__entra__serviceUri": srv.URL,
+		"Azure__SignalR__Endpoints__entra__credential": "managedidentity",
+		"Azure__SignalR__Endpoints__entra__clientId":   u.ClientID,
+		"Azure__SignalR__Endpoints__gone__serviceUri":  closed,
+		"Azure__SignalR__Endpoints__gone__credential":  "managedidentity",
+		"Azure__SignalR__Endpoints__gone__clientId":    u.ClientID,
+	}, "")
+	// A short timeout cuts the retries of calls to the closed port.
+	r, out := runOnlineJSON(t, srv, []string{"-timeout", "1s"}, 1)
+	got := map[string]string{}
+	for _, e := range r.Endpoints {
+		f := e.Functions
+		got[e.Name] = okWord(f.Negotiate.OK) + " " + okWord(f.Messages.OK) + " " + okWord(f.Groups.OK) + " " + f.Negotiate.Why
+	}
+	want := map[string]string{
+		"key":   "ok ok ok ",
+		"entra": "ok ok ok ",
+		"gone":  "FAIL FAIL FAIL the service did not answer its health check: see the health check",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("functions (-want +got):\n%s\n%s", diff, out)
 	}
 }
