@@ -268,10 +268,17 @@ func (p *probe) diagnose(calls entraCalls, health error, pr principalReport, env
 			Fix: environmentCredentialFix(p.s, envVars),
 		})
 	}
-	if health != nil {
-		// Neither tenant nor roles can be judged without the service.
+	// Neither tenant nor roles can be judged without the service, or
+	// without its answers.
+	if health != nil && !errors.Is(health, context.DeadlineExceeded) {
 		p.failing("the service did not answer its health check: see the health check")
 		return
+	}
+	for _, err := range []error{health, calls.auth, calls.read, calls.gen, calls.write} {
+		if errors.Is(err, context.DeadlineExceeded) {
+			p.failing(fmt.Sprintf("the check ran out of time (-timeout %s) before it could tell: see the checks above, or give it more time", p.timeout))
+			return
+		}
 	}
 	for _, err := range []error{calls.auth, calls.read, calls.gen, calls.write} {
 		if statusOf(err) == http.StatusUnauthorized {
