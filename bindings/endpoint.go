@@ -206,7 +206,9 @@ func (e *Endpoint) GetAccessKey(ctx context.Context) (keyID string, err error) {
 
 // waitError explains that the first key did not come in time.
 func (e *Endpoint) waitError(err error) error {
-	if !errors.Is(err, errWait) {
+	// Only a bare errWait: a fetch that itself ran out of time while waiting
+	// for the Entra token comes explained already.
+	if err != errWait {
 		return err
 	}
 	return &Error{
