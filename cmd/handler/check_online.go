@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -29,8 +28,6 @@ type checkOptions struct {
 	// HTTPClient sends the requests to SignalR Service. Defaults to the
 	// bindings' client.
 	HTTPClient *http.Client
-	// Getenv reads the environment. Defaults to os.Getenv.
-	Getenv func(string) string
 }
 
 // checkResult is the outcome of one call of the online check.
@@ -77,9 +74,6 @@ func checkOnline(ctx context.Context, cfg *settings.Config, opts *checkOptions, 
 	if opts != nil {
 		o = *opts
 	}
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
 	hc := cfg.Handler
 	r.Hub, r.Negotiate = hc.Hubs[0], hc.Negotiate
 	client, err := bindings.New(cfg.Endpoints, &bindings.Options{
@@ -90,7 +84,7 @@ func checkOnline(ctx context.Context, cfg *settings.Config, opts *checkOptions, 
 		KeyRefresh:  hc.KeyRefresh,
 		Application: hc.Application,
 		HTTPClient:  o.HTTPClient,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
@@ -102,7 +96,7 @@ func checkOnline(ctx context.Context, cfg *settings.Config, opts *checkOptions, 
 	for i, be := range client.Endpoints() {
 		p := &probe{
 			s: cfg.Endpoints[i], e: be, rep: &r.Endpoints[i], hub: hc.Hubs[0], user: probeUser(),
-			mode: bindings.NegotiateMode(hc.Negotiate), claimTypes: hc.ClaimTypes, timeout: timeout, getenv: o.Getenv,
+			mode: bindings.NegotiateMode(hc.Negotiate), claimTypes: hc.ClaimTypes, timeout: timeout, getenv: os.Getenv,
 		}
 		wg.Go(func() { p.run(ctx) })
 	}

@@ -274,7 +274,7 @@ func TestCheckOnline(t *testing.T) {
 			}
 
 			var stdout, stderr bytes.Buffer
-			if code := runCheckWith(tt.args, &stdout, &stderr, &checkOptions{Transport: srv.Client()}); code != tt.wantCode {
+			if code := runCheckWith(tt.args, &stdout, &stderr, &checkOptions{Transport: srv.Client(), HTTPClient: srv.Client()}); code != tt.wantCode {
 				t.Errorf("human report: exit %d, want %d", code, tt.wantCode)
 			}
 			text := stdout.String()
@@ -299,7 +299,7 @@ func TestCheckOnline(t *testing.T) {
 func runOnlineJSON(t *testing.T, srv *emulator.Server, args []string, wantCode int) (checkReport, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := runCheckWith(append([]string{"-json"}, args...), &stdout, &stderr, &checkOptions{Transport: srv.Client()})
+	code := runCheckWith(append([]string{"-json"}, args...), &stdout, &stderr, &checkOptions{Transport: srv.Client(), HTTPClient: srv.Client()})
 	out := stdout.String() + stderr.String()
 	if code != wantCode {
 		t.Errorf("exit %d, want %d\n%s", code, wantCode, out)
