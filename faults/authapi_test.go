@@ -1,0 +1,138 @@
+package faults
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/emulator"
+)
+
+// TestAuthAPIFaults breaks the auth API, which hands out the temporary key
+// that signs client tokens, and checks the caller's status, the log's
+// advice and that negotiate recovers once the fault is gone.
+func TestAuthAPIFaults(t *testing.T) {
+	t.Parallel()
+	leaked := randomSecret()
+	tests := []struct {
+		name       string
+		fault      emulator.Fault
+		delay      time.Duration // of the auth API's replies
+		keyWait    time.Duration // SIGNALR_KEY_WAIT; 5s when zero
+		wantStatus int
+		wantLog    string // in the log line of the failed negotiate
+		wantCalls  int    // auth API calls for the first negotiate
+	}{
+		{
+			name:       "401 names the tenant to set",
+			fault:      emulator.Fault{Times: 1, Status: 401},
+			wantStatus: 502, wantCalls: 1,
+			wantLog: "the token is from the wrong tenant or authority host",
+		},
+		{
+			name:       "403 names the missing role",
+			fault:      emulator.Fault{Times: 1, Status: 403},
+			wantStatus: 502, wantCalls: 1,
+			wantLog: "lacks the SignalR App Server or SignalR Service Owner role",
+		},
+		{
+			name:  "404 names the endpoint settings",
+			fault: emulator.Fault{Times: 1, Status: 404},
+			// Not the caller's 404: the app's endpoint setting is wrong.
+			wantStatus: 502, wantCalls: 1,
+			wantLog: "check serviceUri and serverEndpoint",
+		},
+		{
+			name:       "429 with Retry-After is retried after it",
+			fault:      emulator.Fault{Times: 1, Status: 429, RetryAfter: time.Second},
+			wantStatus: 200, wantCalls: 2,
+		},
+		{
+			name:       "429 on every try is reported as busy",
+			fault:      emulator.Fault{Times: 3, Status: 429, RetryAfter: time.Second},
+			wantStatus: 503, wantCalls: 3,
+			wantLog: "the service throttles this resource",
+		},
+		{
+			name:       "500 once is retried",
+			fault:      emulator.Fault{Times: 1, Status: 500},
+			wantStatus: 200, wantCalls: 2,
+		},
+		{
+			name:       "500 on every try",
+			fault:      emulator.Fault{Times: 3, Status: 500},
+			wantStatus: 502, wantCalls: 3,
+			wantLog: "the service failed; retry later",
+		},
+		{
+			name:  "no answer within SIGNALR_KEY_WAIT",
+			delay: time.Second, keyWait: 200 * time.Millisecond,
+			wantStatus: 502, wantCalls: 1,
+			wantLog: "no answer within 200ms (SIGNALR_KEY_WAIT)",
+		},
+		{
+			name:       "malformed JSON",
+			fault:      emulator.Fault{Times: 1, Status: 200, Body: "<html>gateway</html>"},
+			wantStatus: 502, wantCalls: 1,
+			wantLog: "the reply is not JSON with KeyId and AccessKey: check that serviceUri names a SignalR Service",
+		},
+		{
+			name:       "missing KeyId",
+			fault:      emulator.Fault{Times: 1, Status: 200, Body: `{"AccessKey":"` + leaked + `"}`},
+			wantStatus: 502, wantCalls: 1,
+			wantLog: "the reply is not JSON with KeyId and AccessKey",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			wait := tt.keyWait
+			if wait == 0 {
+				wait = 5 * time.Second
+			}
+			s := newStack(t, config{
+				bindings: bindings.Options{KeyWait: wait, Negotiate: bindings.NegotiateLocal},
+				setup: func(s *stack) {
+					s.secrets.add("the AccessKey of a malformed reply", leaked)
+					s.emu.Inject(emulator.AccessKey, tt.fault)
+					s.emu.Delay(emulator.AccessKey, tt.delay)
+				},
+			})
+			r, _ := s.negotiate(t)
+			s.emu.Delay(emulator.AccessKey, 0)
+			if r.status != tt.wantStatus {
+				t.Fatalf("negotiate status %d, want %d; body %s", r.status, tt.wantStatus, r.body)
+			}
+			if got := s.emu.Counts().AccessKeys; got != tt.wantCalls {
+				t.Errorf("auth API calls %d, want %d", got, tt.wantCalls)
+			}
+			if r.status != http.StatusOK {
+				if r.Error == "" || r.CorrelationID == "" {
+					t.Errorf("the failure reply %s lacks a message or correlation id", r.body)
+				}
+				s.wantLog(t, "negotiate failed", r.CorrelationID, tt.wantLog)
+			}
+			s.recover(t)
+			s.connect(t)
+		})
+	}
+}
+
+// recover moves the clock past the back-off of failed fetches and
+// negotiates until it succeeds, as callers retrying would.
+func (s *stack) recover(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.emu.Advance(10 * time.Second)
+		r, _ := s.negotiate(t)
+		if r.status == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("negotiate did not recover: %d %s; log:\n%s", r.status, r.body, s.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
