@@ -22,6 +22,7 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race ./...
 	bash scripts/deploy_test.sh
+	bash scripts/readme_test.sh
 	$(MAKE) e2e
 
 e2e:
