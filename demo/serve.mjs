@@ -79,6 +79,12 @@ async function handle(req, res, config) {
   }
   let body;
   let type;
+  if (path === '/favicon.ico') {
+    // None: an empty answer keeps the browser from logging a 404.
+    res.writeHead(204, securityHeaders);
+    res.end();
+    return;
+  }
   if (path === '/config.js') {
     // JSON is a JavaScript expression; escaping "<" keeps it inert anywhere.
     body = `window.DEMO_CONFIG = ${JSON.stringify(config).replaceAll('<', '\\u003c')};\n`;

@@ -39,6 +39,7 @@ async function startDemo(s, port) {
 }
 
 test('serve.mjs serves only the page, the client and the handler URL', { timeout: 30000 }, withStack(async (s) => {
+  // No handler runs: only the URL the page is told matters here.
   s.url = 'http://127.0.0.1:7071';
   const page = await startDemo(s, await freePort());
   const get = async (path, init) => {
@@ -155,6 +156,24 @@ test('the demo page connects as the named user and shows what the handler sends'
     const png = await tab.screenshot();
     assert.equal(png.subarray(1, 4).toString(), 'PNG');
     await writeFile(screenshotPath, png);
+
+    // ?api= points the page elsewhere; a handler that is not there is
+    // reported, not left hanging.
+    const dead = `http://127.0.0.1:${await freePort()}/api`;
+    const lost = await browser.open(`${page}?api=${encodeURIComponent(dead)}&hub=news`);
+    assert.equal(await lost.eval(`document.getElementById('api').textContent`), dead);
+    await lost.eval(`document.getElementById('connect').click()`);
+    const failed = await until(async () => {
+      const st = await lost.eval(`document.getElementById('state').textContent`);
+      return st.startsWith('Failed') && st;
+    }, 10000, 'the page to report the failed connection');
+    assert.match(failed, /^Failed: Failed to complete negotiation with the server/);
+    await lost.eval(`document.getElementById('text').value = 'lost'; document.getElementById('send').click()`);
+    const unsent = await until(async () => {
+      const st = await lost.eval(`document.getElementById('send-state').textContent`);
+      return st.startsWith('Not sent') && st;
+    }, 10000, 'the page to report the failed send');
+    assert.equal(unsent, 'Not sent: Failed to fetch');
   } finally {
     await browser.close();
   }
