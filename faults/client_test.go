@@ -13,6 +13,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/signalr-entra/handler/bindings"
 )
 
 // wsClient is a SignalR client connected to the stand-in through the
@@ -33,28 +35,10 @@ func (s *stack) connect(t *testing.T) *wsClient {
 	if r.status != http.StatusOK {
 		t.Fatalf("negotiate: %d %s", r.status, r.body)
 	}
-	u := mustURL(t, info.URL)
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
-	q := u.Query()
-	q.Set("negotiateVersion", "1")
-	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	req.Header.Set("Authorization", "Bearer "+info.AccessToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n struct {
-		ConnectionToken string `json:"connectionToken"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&n)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || n.ConnectionToken == "" {
-		t.Fatalf("the service refused the negotiated token: %d %v", resp.StatusCode, err)
-	}
-	wsURL := "ws" + strings.TrimPrefix(info.URL, "http") + "&id=" + url.QueryEscape(n.ConnectionToken)
+	token := redirect(t, ctx, info)
+	wsURL := "ws" + strings.TrimPrefix(info.URL, "http") + "&id=" + url.QueryEscape(token)
 	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + info.AccessToken}}})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
@@ -76,6 +60,32 @@ func (s *stack) connect(t *testing.T) *wsClient {
 		<-done
 	})
 	return c
+}
+
+// redirect negotiates with the service as a client does with the handler's
+// reply, and returns the connection token; the service checks the access
+// token there.
+func redirect(t *testing.T, ctx context.Context, info bindings.ConnectionInfo) string {
+	t.Helper()
+	u := mustURL(t, info.URL)
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
+	q := u.Query()
+	q.Set("negotiateVersion", "1")
+	u.RawQuery = q.Encode()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+info.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var n struct {
+		ConnectionToken string `json:"connectionToken"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&n); err != nil || resp.StatusCode != http.StatusOK || n.ConnectionToken == "" {
+		t.Fatalf("the service refused the negotiated token: %d %v", resp.StatusCode, err)
+	}
+	return n.ConnectionToken
 }
 
 // read passes the targets of invocations on until the connection ends.

@@ -55,7 +55,7 @@ func TestEntraUnreachableAtStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		return cfg.Endpoints
-	}, bindings: bindings.Options{KeyWait: 500 * time.Millisecond}})
+	}, bindings: bindings.Options{KeyWait: 200 * time.Millisecond}})
 
 	r, _ := s.negotiate(t)
 	if r.status != http.StatusBadGateway {

@@ -140,8 +140,8 @@ func TestSlowServiceBoundedByDeadline(t *testing.T) {
 	t.Parallel()
 	// The stand-in does not notice that the handler hung up until it has
 	// slept this long, which bounds the test's run time.
-	const slow = 3 * time.Second
-	s := newStack(t, config{wrap: withDeadline(500 * time.Millisecond)})
+	const slow = 2 * time.Second
+	s := newStack(t, config{wrap: withDeadline(300 * time.Millisecond)})
 	c := s.connect(t)
 	s.emu.Delay(emulator.RESTSend, slow)
 	start := time.Now()
@@ -171,13 +171,13 @@ func TestSlowServiceBoundedByDeadline(t *testing.T) {
 func TestSlowServiceCallerGivesUp(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, config{})
-	s.emu.Delay(emulator.RESTSend, 3*time.Second)
+	s.emu.Delay(emulator.RESTSend, 2*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+"/api/messages?hub="+hub, strings.NewReader(broadcasts("a")))
 	if resp, err := s.caller.Do(req); err == nil {
 		resp.Body.Close()
-		t.Fatalf("the caller got %d from a service delayed by 3s", resp.StatusCode)
+		t.Fatalf("the caller got %d from a service delayed by 2s", resp.StatusCode)
 	}
 	// The handler notices at once and ends the invocation.
 	deadline := time.Now().Add(5 * time.Second)
