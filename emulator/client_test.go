@@ -265,3 +265,29 @@ func TestHandshakeRefusesOtherProtocols(t *testing.T) {
 		t.Errorf("reply %q, %v; want a handshake error", data, err)
 	}
 }
+
+// TestDelayedSendDroppedWhenCallerLeaves: a caller that gives up during a
+// delay must not have its send carried out later, or a test of timeouts
+// would see a message the handler reported as failed.
+func TestDelayedSendDroppedWhenCallerLeaves(t *testing.T) {
+	s := newTestServer(t, nil)
+	alice := connect(t, s, clientToken(t, s, s.opts.AccessKey, "", "chat", "alice"), "chat", false)
+	s.Delay(RESTSend, 300*time.Millisecond)
+	u := s.URL + "/api/hubs/chat/:send"
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u+"?api-version=2022-06-01", strings.NewReader(`{"target":"late","arguments":["x"]}`))
+	req.Header.Set("Authorization", "Bearer "+restToken(t, s, u))
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("send answered %d within its deadline, want the caller to give up", resp.StatusCode)
+	}
+	s.Delay(RESTSend, 0)
+	time.Sleep(400 * time.Millisecond) // past the abandoned request's delay
+	if resp := rest(t, s, http.MethodPost, "/:send", "", `{"target":"next","arguments":["x"]}`); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("second send: %d", resp.StatusCode)
+	}
+	if m, err := alice.next(); err != nil || m.Target != "next" {
+		t.Fatalf("alice got %+v, %v; want only the second send", m, err)
+	}
+}

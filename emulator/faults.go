@@ -1,7 +1,9 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"maps"
 	"net/http"
 	"strconv"
@@ -112,9 +114,20 @@ func (s *Server) takeFault(ctx context.Context, kind Kind) (Fault, bool) {
 	return f, true
 }
 
-// injected answers with a queued fault of the kind, if any.
+// injected answers with a queued fault of the kind, if any. A request whose
+// caller hung up during a delay is dropped, as the service drops it.
 func (s *Server) injected(w http.ResponseWriter, r *http.Request, kind Kind) bool {
+	// Read the body first: only then does net/http watch the connection
+	// and end the request's context when the caller goes away.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return true
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	f, ok := s.takeFault(r.Context(), kind)
+	if r.Context().Err() != nil {
+		return true
+	}
 	if !ok {
 		return false
 	}
