@@ -194,7 +194,7 @@ test('access key: negotiate, messages and groups work', { timeout: 30000 }, with
   const neg = await s.negotiate('alice');
   assert.equal(neg.status, 200, neg.text);
   assert.equal(neg.json.url, `${s.serviceURL}/client/?hub=chat`);
-  assert.equal(s.emulatorRequests('/api/v1/auth/accessKey'), 0, 'access-key mode needs no temporary key');
+  assert.equal(await s.emulatorRequests('/api/v1/auth/accessKey'), 0, 'access-key mode needs no temporary key');
   const alice = await s.connect('alice');
   const bob = await s.connect('bob');
   assert.equal((await s.post('/api/groups', { action: 'add', userId: 'alice', groupName: 'g' })).status, 202);
@@ -264,7 +264,7 @@ test('SIGNALR_NEGOTIATE=local with REST API Owner: negotiate names the roles tha
   const neg = await s.negotiate('alice');
   const err = await refused(s, neg, 403);
   assert.match(err, /system-assigned managed identity lacks the SignalR App Server or SignalR Service Owner role on http:\/\/127\.0\.0\.1:\d+, needed to get the temporary key that signs client tokens/);
-  assert.equal(s.emulatorRequests('/api/hubs/chat/:generateToken'), 0, 'local mode must not ask the service to sign');
+  assert.equal(await s.emulatorRequests('/api/hubs/chat/:generateToken'), 0, 'local mode must not ask the service to sign');
   // REST calls carry the Entra token itself and still work.
   assert.equal((await s.post('/api/messages', { target: TARGET, arguments: ['x'] })).status, 202);
 }));
@@ -274,7 +274,7 @@ test('SIGNALR_NEGOTIATE=service with Service Owner: the service signs the client
   const neg = await s.negotiate('alice');
   assert.equal(neg.status, 200, neg.text);
   assert.equal(jwtHeader(neg.json.accessToken).kid, SERVICE_KID);
-  assert.equal(s.emulatorRequests('/api/hubs/chat/:generateToken'), 1);
+  assert.equal(await s.emulatorRequests('/api/hubs/chat/:generateToken'), 1);
   const alice = await s.connect('alice');
   await s.send({ userId: 'alice', target: TARGET, arguments: ['signed by the service'] });
   await alice.waitFor('signed by the service');
@@ -288,7 +288,7 @@ test('SIGNALR_NEGOTIATE=service with REST API Owner: no auth API call, no warnin
   const neg = await s.negotiate('alice');
   assert.equal(neg.status, 200, neg.text);
   await s.connect('alice');
-  assert.equal(s.emulatorRequests('/api/v1/auth/accessKey'), 0, 'service mode needs no temporary key');
+  assert.equal(await s.emulatorRequests('/api/v1/auth/accessKey'), 0, 'service mode needs no temporary key');
   const warnings = s.handlerLog().filter((l) => l.level === 'WARN' || l.level === 'ERROR');
   assert.deepEqual(warnings, []);
 }));

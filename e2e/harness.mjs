@@ -4,7 +4,9 @@
 // everything after each test, printing the processes' logs when it fails.
 //
 // scripts/e2e.sh builds the binaries into $E2E_BIN and runs the tests.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,11 +53,14 @@ export function parseEnvFile(text) {
   return env;
 }
 
-// Every process any test started, so that none outlives the test file even
-// when the runner tears it down early.
+// Every process and directory any test started or made, so that none
+// outlives the test file even when the runner ends it early (a test that
+// timed out never reaches its cleanup).
 const running = new Set();
+const dirs = new Set();
 process.on('exit', () => {
   for (const p of running) p.child.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** Proc is a child process whose output is kept in memory. */
@@ -284,9 +289,19 @@ export class Stack {
     }
   }
 
-  /** emulatorRequests counts the stand-in's logged requests to a path. */
-  emulatorRequests(path) {
-    return this.emulator.output.split('\n').filter((l) => l.includes('msg=request') && l.includes(`path=${path}`)).length;
+  /**
+   * emulatorRequests counts the stand-in's logged requests to a path, once
+   * its log has caught up: the log comes through a pipe, so it first probes
+   * the stand-in's health and waits for that probe's line, which it logs
+   * after every request answered before.
+   */
+  async emulatorRequests(path) {
+    const count = (p) => this.emulator.output.split('\n').filter((l) => /\bmsg=request\b/.test(l) && / path=(\S+)/.exec(l)?.[1] === p).length;
+    const probes = count('/api/health');
+    const r = await fetch(`${this.serviceURL}/api/health`, { method: 'HEAD' });
+    assert(r.ok, `the stand-in's health probe answered ${r.status}`);
+    await until(() => count('/api/health') > probes, 2000, "the stand-in's log to show its health probe");
+    return count(path);
   }
 
   async stop() {
@@ -336,6 +351,7 @@ export class Client {
 export function withStack(body) {
   return async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'signalr-e2e-'));
+    dirs.add(dir);
     const stack = new Stack(dir, []);
     try {
       await body(stack, t);
@@ -345,6 +361,7 @@ export function withStack(body) {
     } finally {
       await stack.stop();
       await rm(dir, { recursive: true, force: true });
+      dirs.delete(dir);
     }
   };
 }

@@ -57,7 +57,7 @@ test('key rotation keeps clients connected and negotiations working', { timeout:
   }
 
   assert.ok(new Set(seqs).size >= 4, `expected several keys over ${KEY_LIFETIME_S + 2}s with SIGNALR_KEY_REFRESH=1s, got key numbers ${[...new Set(seqs)]}`);
-  assert.ok(s.emulatorRequests('/api/v1/auth/accessKey') >= 4, 'the handler should have asked the auth API for each key');
+  assert.ok(await s.emulatorRequests('/api/v1/auth/accessKey') >= 4, 'the handler should have asked the auth API for each key');
   for (const c of clients) assert.equal(c.conn.state, HubConnectionState.Connected, `${c.user} should still be connected`);
   await s.send({ userId: 'user-0', target: 'newMessage', arguments: ['still there'] });
   await clients[0].waitFor('still there');
