@@ -124,7 +124,11 @@ func newEndpoint(base context.Context, s settings.Endpoint, opts *Options) (*End
 		e.kid = hex.EncodeToString(id[:])
 	case s.Credential != nil:
 		e.token = &resource[azcore.AccessToken]{now: opts.Now, base: base, fetch: e.fetchEntraToken}
-		e.key = &resource[tempKey]{now: opts.Now, base: base, fetch: e.fetchKey}
+		// The service signs every client token in service mode: the
+		// temporary key, and the role it needs, are of no use then.
+		if opts.Negotiate != NegotiateService {
+			e.key = &resource[tempKey]{now: opts.Now, base: base, fetch: e.fetchKey}
+		}
 	default:
 		return nil, fmt.Errorf("%s: neither an access key nor a credential is set; set serviceUri with credential settings (Microsoft Entra ID) or an AccessKey", setting)
 	}

@@ -61,8 +61,13 @@ func (e *Error) Error() string {
 		b.WriteString(")")
 	}
 	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		if strings.HasSuffix(e.Message, ".") {
+			b.WriteString(" Cause: ")
+		} else {
+			b.WriteString(": ")
+		}
+		// errors.Join puts causes on lines of their own; a log line wants one.
+		b.WriteString(strings.ReplaceAll(e.Err.Error(), "\n", "; "))
 	}
 	return b.String()
 }

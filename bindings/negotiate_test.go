@@ -119,6 +119,33 @@ func TestNegotiateService(t *testing.T) {
 	}
 }
 
+// TestServiceModeNeverFetchesKey: with the service signing, the background
+// loop must not ask for a key either, nor warn of a role the app needs not.
+func TestServiceModeNeverFetchesKey(t *testing.T) {
+	f := newFakeService(t)
+	f.on("GET /api/v1/auth/accessKey", reply{status: 403})
+	clock := newClock()
+	c, logs := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})},
+		Options{Now: clock.Now, Negotiate: NegotiateService})
+	e := c.Endpoints()[0]
+	for range 3 {
+		c.tick(context.Background())
+		if e.key != nil {
+			wait(e.key.refreshIfDue())
+		}
+		if _, err := c.ConnectionInfo(context.Background(), "chat", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(2 * time.Hour)
+	}
+	if n := f.keyCalls.Load(); n != 0 {
+		t.Errorf("service mode made %d auth API calls, want none", n)
+	}
+	if strings.Contains(logs.String(), "App Server") {
+		t.Errorf("service mode logged about the App Server role:\n%s", logs)
+	}
+}
+
 func TestNegotiateAutoFallsBack(t *testing.T) {
 	f := newFakeService(t)
 	f.on("GET /api/v1/auth/accessKey", reply{status: 403})
@@ -167,6 +194,9 @@ func TestNegotiateRefusedBothWays(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
+			}
+			if msg := err.Error(); strings.Contains(msg, "\n") || strings.Contains(msg, ".:") {
+				t.Errorf("error %q is not one readable line", msg)
 			}
 		})
 	}
