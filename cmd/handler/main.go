@@ -3,7 +3,7 @@
 //	handler [serve]   serve the functions (what the Functions host runs)
 //	handler check     report how the app settings resolve (see check.go)
 //
-// Under the Functions host (FUNCTIONS_CUSTOMHANDLER_PORT or
+// Under the Functions host (FUNCTIONS_WORKER_RUNTIME or
 // FUNCTIONS_APP_ROOT_PATH set) the app settings come from the environment;
 // standalone, a local.settings.json in the working directory fills in what
 // the environment lacks.
@@ -53,9 +53,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// underHost says whether the Functions host started the handler.
+// underHost says whether the Functions host started the handler: a custom
+// handler app must set FUNCTIONS_WORKER_RUNTIME, and the host passes it on.
+// The port alone says nothing, since standalone it may be set too.
 func underHost() bool {
-	return os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT") != "" || os.Getenv("FUNCTIONS_APP_ROOT_PATH") != ""
+	return os.Getenv("FUNCTIONS_WORKER_RUNTIME") != "" || os.Getenv("FUNCTIONS_APP_ROOT_PATH") != ""
 }
 
 // serve runs the handler until ctx ends. ready, when set, receives the

@@ -14,6 +14,21 @@ import (
 )
 
 func TestServeUnderHostAndShutdown(t *testing.T) {
+	for _, tt := range []struct {
+		name, runtime  string
+		wantStandalone bool
+	}{
+		{"under the host", "custom", false},
+		{"standalone on a port of its own", "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("FUNCTIONS_WORKER_RUNTIME", tt.runtime)
+			testServe(t, tt.wantStandalone)
+		})
+	}
+}
+
+func testServe(t *testing.T, wantStandalone bool) {
 	emu, err := emulator.NewServer(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +89,9 @@ func TestServeUnderHostAndShutdown(t *testing.T) {
 	}
 	if !strings.HasPrefix(addr, "127.0.0.1:") {
 		t.Errorf("listening on %s, want loopback", addr)
+	}
+	if want := `"standalone":` + strconv.FormatBool(wantStandalone); !strings.Contains(stdout.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, stdout.String())
 	}
 }
 
