@@ -36,7 +36,7 @@ func main() {
 // run starts the stand-in with the flags and serves until ctx ends.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var p principalFlags
-	var apps []string
+	var apps, appCerts []string
 	o := emulator.Options{}
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&o.TenantID, "tenant", emulator.DefaultTenantID, "resource tenant `id`")
 	fs.Var(identityFlag{&p}, "identity", "managed identity and roles: system=Roles or user:<clientId>=Roles (repeatable; Roles such as ServiceOwner,RESTAPIOwner)")
 	fs.Var(appFlag{&apps}, "app", "app registration: [tenant/]clientId:secret=Roles (repeatable)")
+	fs.Var(appCertFlag{&appCerts}, "app-cert", "app registration with a certificate credential: "+appCertUsage+" (repeatable; the first CERTIFICATE block of the PEM file, which may also hold the key)")
 	fs.StringVar(&o.AccessKey, "access-key", "", "access key of the resource (default random)")
 	fs.BoolVar(&o.LocalAuthDisabled, "local-auth-disabled", false, "refuse access-key tokens, as \"disable local auth\" does")
 	fs.DurationVar(&o.KeyLifetime, "key-lifetime", 90*time.Minute, "lifetime of temporary keys from the auth API")
@@ -59,6 +60,22 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q; all settings are flags, see -h", fs.Args())
+	}
+	// Apps are read before the stand-in starts, so a bad flag fails fast.
+	var registrations []emulator.App
+	for _, raw := range apps {
+		a, err := parseApp(raw)
+		if err != nil {
+			return err
+		}
+		registrations = append(registrations, a)
+	}
+	for _, raw := range appCerts {
+		a, err := parseAppCert(raw)
+		if err != nil {
+			return err
+		}
+		registrations = append(registrations, a)
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -78,11 +95,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
-	for _, raw := range apps {
-		a, err := parseApp(raw)
-		if err != nil {
-			return err
-		}
+	for _, a := range registrations {
 		if _, err := srv.AddApplication(a); err != nil {
 			return err
 		}

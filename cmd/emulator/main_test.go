@@ -79,6 +79,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-identity", "someone=ServiceOwner"}, `invalid identity "someone"`},
 		{[]string{"-app", "t/c=ServiceOwner"}, "invalid -app"},
 		{[]string{"-app", "t/c:hush=Boss"}, `-app for client "c": invalid role "Boss"`},
+		{[]string{"-app-cert", "c1=ServiceOwner"}, `invalid -app-cert "c1=ServiceOwner"`},
 		{[]string{"-service-addr", "0.0.0.0:0"}, "loopback"},
 		{[]string{"extra"}, "unexpected arguments"},
 	}
