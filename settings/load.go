@@ -114,7 +114,16 @@ func (b *builder) endpoints(s appSettings, connection string) []Endpoint {
 func (b *builder) connection(s appSettings, prefix, name string) (e *Endpoint, found bool) {
 	cs, hasCS := s.get(prefix)
 	hasCS = hasCS && strings.TrimSpace(cs.Value) != ""
-	f, errs, warns := readSection(prefix, s.children(prefix))
+	children := s.children(prefix)
+	// The C# form Azure:SignalR:Endpoints:<name>:<type> = a connection string.
+	var csType string
+	for _, t := range []string{string(Primary), string(Secondary)} {
+		if v, ok := children[t]; ok && name != "" && !hasCS && strings.TrimSpace(v.Value) != "" {
+			cs, hasCS, csType = v, true, t
+			delete(children, t)
+		}
+	}
+	f, errs, warns := readSection(prefix, children)
 	b.errs, b.warns = append(b.errs, errs...), append(b.warns, warns...)
 	if !hasCS && !f.has("serviceuri") {
 		if name != "" { // keys under Azure__SignalR__Endpoints__<name> but no endpoint
@@ -124,9 +133,9 @@ func (b *builder) connection(s appSettings, prefix, name string) (e *Endpoint, f
 		}
 		return nil, false
 	}
-	setting := prefix
+	where := prefix
 	if hasCS {
-		setting = cs.Name
+		where = cs.Name
 		if cs.Clash != "" {
 			b.fail(&SettingError{cs.Name, "is set twice with different values, also as " + cs.Clash, "Keep one spelling"})
 			return nil, true
@@ -149,8 +158,11 @@ func (b *builder) connection(s appSettings, prefix, name string) (e *Endpoint, f
 		if len(errs) > 0 {
 			return nil, true
 		}
-		if typ.Name != "" {
+		switch {
+		case typ.Name != "":
 			f["type"] = typ
+		case csType != "":
+			f["type"] = setting{Name: cs.Name, Value: csType}
 		}
 		if !f.has("serviceuri") {
 			b.fail(&SettingError{cs.Name, "the connection string has no Endpoint",
@@ -158,10 +170,10 @@ func (b *builder) connection(s appSettings, prefix, name string) (e *Endpoint, f
 			return nil, true
 		}
 	} else if v := f["serviceuri"]; v.Name != "" {
-		setting = strings.TrimSuffix(strings.TrimSuffix(v.Name[:len(v.Name)-len("serviceuri")], "__"), ":")
+		where = strings.TrimSuffix(strings.TrimSuffix(v.Name[:len(v.Name)-len("serviceuri")], "__"), ":")
 	}
 	before := len(b.errs)
-	e = b.endpoint(setting, name, f)
+	e = b.endpoint(where, name, f)
 	if len(b.errs) > before {
 		return nil, true
 	}

@@ -119,6 +119,13 @@ func TestLoadEndpoints(t *testing.T) {
 			{Name: "north", Setting: "azure__signalr__endpoints__north", URI: uri, Client: "https://north.example.com", Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "ClientSecretCredential", ClientID: guid1, TenantID: guid2}, HasCredential: true},
 			{Name: "west", Setting: "Azure:SignalR:Endpoints:west", URI: uri, Type: Secondary, Scope: DefaultScope, Auth: Auth{Kind: "ManagedIdentityCredential"}, HasCredential: true},
 		}, nil},
+		{"endpoint typed by its last segment, as in C#", map[string]string{
+			"Azure:SignalR:Endpoints:backup:secondary": "Endpoint=" + uri + ";AccessKey=TOPSECRET",
+			"Azure__SignalR__Endpoints__main__primary": "Endpoint=" + uri + ";AuthType=azure.msi",
+		}, []summary{
+			{Name: "backup", Setting: "Azure:SignalR:Endpoints:backup:secondary", URI: uri, Type: Secondary, Scope: DefaultScope, Auth: Auth{Kind: "AccessKey"}, HasKey: true},
+			{Name: "main", Setting: "Azure__SignalR__Endpoints__main__primary", URI: uri, Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "ManagedIdentityCredential"}, HasCredential: true},
+		}, nil},
 		{"endpoints list alone", map[string]string{"Azure__SignalR__Endpoints__one": "Endpoint=http://127.0.0.1:8080;AccessKey=TOPSECRET"},
 			[]summary{{Name: "one", Setting: "Azure__SignalR__Endpoints__one", URI: "http://127.0.0.1:8080", Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "AccessKey"}, HasKey: true}}, nil},
 		{"warning: DefaultAzureCredential with AZURE_* set", map[string]string{conn + "__serviceUri": uri, "AZURE_CLIENT_SECRET": "TOPSECRET", "AZURE_USERNAME": "u"},
