@@ -123,6 +123,41 @@ test('group actions by user and by connection change who gets group messages', {
   assert.deepEqual(await drain(s, all), [[], [], [], ['g2 after bob left'], []]);
 }));
 
+test('excluded connections get nothing from a broadcast or a group send; excluded with a user or connection is refused', { timeout: 30000 }, withStack(async (s) => {
+  await s.start(owner);
+  const alice1 = await s.connect('alice');
+  const alice2 = await s.connect('alice');
+  const bob = await s.connect('bob');
+  const anon = await s.connect();
+  const all = [alice1, alice2, bob, anon];
+
+  // Broadcast: the excluded connection, not its user's other one, misses it.
+  await s.send(msg('all but alice1', { excluded: [alice1.id] }));
+  assert.deepEqual(await drain(s, all), [[], ['all but alice1'], ['all but alice1'], ['all but alice1']]);
+  await s.send(msg('all but alice2 and bob', { excluded: [alice2.id, bob.id] }));
+  assert.deepEqual(await drain(s, all), [['all but alice2 and bob'], [], [], ['all but alice2 and bob']]);
+  // An id no one has leaves no one out.
+  await s.send(msg('none left out', { excluded: ['no-such-connection'] }));
+  assert.deepEqual(await drain(s, all), [['none left out'], ['none left out'], ['none left out'], ['none left out']]);
+
+  // Group send: members but the excluded; non-members stay out either way.
+  await s.group([{ action: 'add', userId: 'alice', groupName: 'g' }, { action: 'add', connectionId: bob.id, groupName: 'g' }]);
+  await s.send(msg('g but alice2', { groupName: 'g', excluded: [alice2.id] }));
+  assert.deepEqual(await drain(s, all), [['g but alice2'], [], ['g but alice2'], []]);
+  await s.send(msg('g but bob', { groupName: 'g', excluded: [bob.id, anon.id] }));
+  assert.deepEqual(await drain(s, all), [['g but bob'], ['g but bob'], [], []]);
+
+  // excluded with userId or connectionId: the whole request is refused and
+  // nothing is sent, not even its valid items.
+  for (const to of [{ userId: 'alice' }, { connectionId: bob.id }]) {
+    const r = await s.post('/api/messages', [msg('valid first'), msg('refused', { ...to, excluded: [alice1.id] })]);
+    assert.equal(r.status, 400, `${JSON.stringify(to)}: ${r.text}`);
+    assert.match(r.json.error, /message 1: excluded applies to a group or to everyone, not with connectionId or userId/);
+    assert.match(r.json.correlationId, /^[0-9a-f]{32}$/);
+  }
+  assert.deepEqual(await drain(s, all), [[], [], [], []]);
+}));
+
 test('bad requests to messages and groups are refused with the reason', { timeout: 30000 }, withStack(async (s) => {
   await s.start(owner);
   const cases = [
