@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# make run: the local stand-in of SignalR Service and Entra ID, and the
+# make run: the local stand-in of SignalR Service and Entra ID, the
 # handler standalone on 127.0.0.1:7071 (hub "chat", user id from the
 # x-ms-signalr-userid header, the stand-in's system-assigned managed
-# identity as SignalR Service Owner). Ctrl-C stops both.
+# identity as SignalR Service Owner), and the demo chat page on
+# 127.0.0.1:8080 (needs Node.js; e2e/node_modules is installed once).
+# Ctrl-C stops them all.
 #
 # Nothing leaves loopback: the handler starts from an empty environment
 # plus the stand-in's env file, so IDENTITY_ENDPOINT always points at the
@@ -12,16 +14,39 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 port=7071
+demo_port=8080
+
+# answers says whether something listens on the loopback port.
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A process already on the port would answer our readiness probe and
+# make this run look ready while its own handler failed to listen.
+if answers "$port"; then
+	echo "run: 127.0.0.1:$port already answers: another handler (an earlier make run?) is running there." >&2
+	echo "run: stop it first; 'ss -ltnp sport = :$port' shows its process id." >&2
+	exit 1
+fi
+demo=1
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "run: Node.js (node and npm) is not installed; starting without the demo chat page." >&2
+	demo=
+elif answers "$demo_port"; then
+	echo "run: 127.0.0.1:$demo_port already answers: another demo page (an earlier make run?) is running there." >&2
+	echo "run: stop it first; 'ss -ltnp sport = :$demo_port' shows its process id." >&2
+	exit 1
+fi
+
 work=$(mktemp -d)
 emulator_pid=
 handler_pid=
+demo_pid=
 
 stop() {
 	trap - EXIT INT TERM
-	for pid in $handler_pid $emulator_pid; do
+	for pid in $demo_pid $handler_pid $emulator_pid; do
 		kill -TERM "$pid" 2>/dev/null || true
 	done
-	for pid in $handler_pid $emulator_pid; do
+	for pid in $demo_pid $handler_pid $emulator_pid; do
 		wait "$pid" 2>/dev/null || true
 	done
 	rm -rf "$work"
@@ -32,6 +57,16 @@ trap 'exit 143' TERM
 
 # alive says whether a process we started still runs.
 alive() { kill -0 "$1" 2>/dev/null; }
+
+# The demo page serves the browser client from e2e/node_modules: install it
+# when missing, or when the lock file changed since npm ci last ran.
+if [[ -n $demo ]] && { [[ ! -f e2e/node_modules/.package-lock.json ]] ||
+	[[ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]] ||
+	[[ ! -f e2e/node_modules/@microsoft/signalr/dist/browser/signalr.min.js ]]; }; then
+	echo "installing the SignalR client for the demo page (npm ci in e2e) ..."
+	(cd e2e && npm ci --no-audit --no-fund --loglevel=error) ||
+		{ echo "run: npm ci in e2e failed; see its output above (it needs the npm registry once)" >&2; exit 1; }
+fi
 
 echo "building into $work ..."
 go build -o "$work/emulator" ./cmd/emulator
@@ -62,6 +97,22 @@ for _ in $(seq 150); do
 	sleep 0.2
 done
 curl -fsS -o /dev/null "http://127.0.0.1:$port/" || { echo "run: the handler did not answer on 127.0.0.1:$port in 30s" >&2; exit 1; }
+alive "$handler_pid" || { echo "run: the handler exited; see its output above" >&2; exit 1; }
+
+demo_line=
+stopped="the handler and the stand-in"
+if [[ -n $demo ]]; then
+	node demo/serve.mjs --port "$demo_port" --api "http://127.0.0.1:$port/api" &
+	demo_pid=$!
+	for _ in $(seq 50); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$demo_port/" 2>/dev/null && break
+		alive "$demo_pid" || { echo "run: the demo page exited; see its output above" >&2; exit 1; }
+		sleep 0.2
+	done
+	curl -fsS -o /dev/null "http://127.0.0.1:$demo_port/" || { echo "run: the demo page did not answer on 127.0.0.1:$demo_port in 10s" >&2; exit 1; }
+	demo_line="Demo chat page: http://127.0.0.1:$demo_port/"
+	stopped="the handler, the stand-in and the demo page"
+fi
 
 cat <<EOF
 
@@ -74,10 +125,11 @@ with the header  x-ms-signalr-userid: <a user id>  (hub "chat"), then try:
     curl -i -X POST http://127.0.0.1:$port/api/messages -H 'Content-Type: application/json' \\
         -d '{"userId":"alice","target":"newMessage","arguments":["hello, alice"]}'
 
-Ctrl-C stops the handler and the stand-in.
+${demo_line:+$demo_line
+}Ctrl-C stops $stopped.
 EOF
 
-# Either process ending ends the run; the trap stops the other.
-wait -n "$emulator_pid" "$handler_pid" || true
+# Any process ending ends the run; the trap stops the others.
+wait -n "$emulator_pid" "$handler_pid" $demo_pid || true
 echo "run: a process exited; stopping" >&2
 exit 1
