@@ -3,6 +3,7 @@ package handler
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -48,8 +49,18 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 	var rep *reply
 	switch {
 	case errors.As(err, &tooLarge):
-		c.tooLarge = true
-		rep = h.invoke(r.Context(), c)
+		// Unread, the payload names neither the method nor the hub, so the
+		// function cannot run: answer 413 without it.
+		c.log.Warn("the invocation payload is over the limit", "limitBytes", tooLarge.Limit)
+		rep = errorReply(http.StatusRequestEntityTooLarge, c,
+			fmt.Sprintf("the request is larger than %d bytes (SIGNALR_MAX_BODY_BYTES); send fewer items per request", h.maxBody))
+		if r.URL.Path != "/"+fn {
+			// A trigger folder of the user's own has no res to answer in:
+			// fail the invocation instead.
+			writeJSON(w, rep)
+			c.log.Info("invocation done", "status", rep.status, "durationMs", time.Since(start).Milliseconds())
+			return
+		}
 	case err != nil:
 		c.log.Warn("reading the invocation payload failed", "error", err)
 		writeJSON(w, errorReply(http.StatusBadRequest, c, "could not read the invocation payload"))

@@ -302,3 +302,42 @@ func TestPayloadPartialFailureBody(t *testing.T) {
 		t.Errorf("Logs %q lack the service error's detail", r.Logs)
 	}
 }
+
+// TestPayloadOverTheLimit posts an invocation too large to read at all, so
+// that neither the method nor the hub of the request is known: an HTTP
+// function still answers 413 in res, and a trigger folder of the user's own
+// fails the invocation with 413.
+func TestPayloadOverTheLimit(t *testing.T) {
+	huge := `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages","Body":"` + strings.Repeat("x", payloadOverhead+100) + `"}}}`
+	tests := []struct {
+		path       string
+		wantStatus int // of the reply to the host
+		wantRes    any // statusCode of res, nil when no res
+	}{
+		{"/messages", 200, 413.0},
+		{"/groups", 200, 413.0},
+		{"/negotiate", 200, 413.0},
+		{"/messages-queue", 413, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			svc := &fakeService{}
+			h := newTestHandler(t, svc, &Options{MaxBodyBytes: 10})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("POST", tt.path, strings.NewReader(huge)))
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.wantStatus, rec.Body)
+			}
+			var r struct{ Outputs map[string]map[string]any }
+			if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Outputs["res"]["statusCode"]; got != tt.wantRes {
+				t.Errorf("res statusCode %v, want %v (%s)", got, tt.wantRes, rec.Body)
+			}
+			if svc.calls != 0 {
+				t.Errorf("%d calls reached the service, want none", svc.calls)
+			}
+		})
+	}
+}
