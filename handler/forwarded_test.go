@@ -46,6 +46,7 @@ func TestForwarded(t *testing.T) {
 			fail: func(string, int) error { return &bindings.Error{Op: "get the temporary access key", Status: 403} }, wantStatus: 502,
 			wantBody: `"error":"SignalR Service refused the app's credentials (403)`},
 		{name: "messages", method: "POST", target: "/api/messages?hub=chat", body: `[{"target":"a","arguments":[1]},{"target":"b"}]`, wantStatus: 202, wantBody: `{"accepted":[0,1]}`},
+		{name: "route in another case, as the host matches routes", method: "POST", target: "/API/Messages?hub=chat", body: `{"target":"a"}`, wantStatus: 202},
 		{name: "messages GET", method: "GET", target: "/api/messages", wantStatus: 405, wantHeader: map[string]string{"Allow": "POST"}},
 		{name: "messages invalid item", method: "POST", target: "/api/messages", body: `[{"target":"a"},{"target":""}]`, wantStatus: 400, wantBody: `message 1: target is missing`},
 		{name: "messages not JSON", method: "POST", target: "/api/messages", body: `hello`, wantStatus: 400},

@@ -144,6 +144,10 @@ func New(svc Service, opts *Options) (*Handler, error) {
 			h.servePayload(w, r, fn)
 			return
 		}
+		if fn := forwardedFunction(r.URL.Path); fn != "" {
+			h.serveForwarded(w, r, fn)
+			return
+		}
 		id := correlationID(r)
 		writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
 			Error:         "no function at " + r.URL.Path + "; the functions are negotiate, messages and groups",
@@ -180,6 +184,18 @@ func triggerFunction(path string) string {
 	name := strings.TrimPrefix(path, "/")
 	for _, fn := range []string{fnMessages, fnGroups} {
 		if rest, ok := strings.CutPrefix(name, fn); ok && len(rest) > 1 && (rest[0] == '-' || rest[0] == '_') && !strings.Contains(rest, "/") {
+			return fn
+		}
+	}
+	return ""
+}
+
+// forwardedFunction maps /api/<function> in any case to the function: the
+// host matches routes without regard to case and forwards the path as the
+// caller spelled it.
+func forwardedFunction(path string) string {
+	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups} {
+		if strings.EqualFold(path, "/api/"+fn) {
 			return fn
 		}
 	}
