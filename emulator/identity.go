@@ -19,10 +19,13 @@ type identityToken struct {
 	ClientID    string `json:"client_id"`
 }
 
-// identityError is the App Service managed identity error body.
+// identityError is the App Service managed identity error body, as Azure
+// answers it: {"statusCode":400,"message":"Unable to load the proper
+// Managed Identity.","correlationId":"..."} for an identity the app lacks.
 type identityError struct {
-	StatusCode int    `json:"statusCode"`
-	Message    string `json:"message"`
+	StatusCode    int    `json:"statusCode"`
+	Message       string `json:"message"`
+	CorrelationID string `json:"correlationId"`
 }
 
 func (s *Server) identityHandler() http.Handler {
@@ -33,7 +36,7 @@ func (s *Server) identityHandler() http.Handler {
 
 func (s *Server) identityToken(w http.ResponseWriter, r *http.Request) {
 	s.count(func(c *Counts) { c.IdentityTokens++ })
-	fail := func(status int, msg string) { writeJSON(w, status, identityError{StatusCode: status, Message: msg}) }
+	fail := func(status int, msg string) { writeJSON(w, status, identityError{StatusCode: status, Message: msg, CorrelationID: newUUID()}) }
 	secret := r.Header.Get("X-IDENTITY-HEADER")
 	switch {
 	case secret == "":

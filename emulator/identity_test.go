@@ -126,3 +126,35 @@ func TestIdentityEndpointChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestIdentityUnknownSelectors checks the answer for an identity the app
+// does not have, by each selector: App Service's 400 with statusCode,
+// message and correlationId, naming the id asked for.
+func TestIdentityUnknownSelectors(t *testing.T) {
+	s := newTestServer(t, nil)
+	if _, err := s.AddUserIdentity(UserIdentity{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, param := range []string{"client_id", "mi_res_id", "object_id", "principal_id"} {
+		t.Run(param, func(t *testing.T) {
+			id := "/subscriptions/x/unknown-" + param
+			req, _ := http.NewRequest(http.MethodGet, s.IdentityEndpoint+"?api-version=2019-08-01&resource="+SignalRResource+"&"+param+"="+id, nil)
+			req.Header.Set("X-IDENTITY-HEADER", s.IdentityHeader)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			msg, _ := body["message"].(string)
+			corr, _ := body["correlationId"].(string)
+			got := []any{resp.StatusCode, body["statusCode"], strings.HasPrefix(msg, "Unable to load the proper Managed Identity."), strings.Contains(msg, `"`+id+`"`), len(corr) == 36}
+			if d := cmp.Diff([]any{400, float64(400), true, true, true}, got); d != "" {
+				t.Errorf("reply %v (-want +got):\n%s", body, d)
+			}
+		})
+	}
+}
