@@ -22,11 +22,16 @@ func validateHub(hub string) error {
 }
 
 // validateName checks a group, user or connection id: 1 to 1024 characters,
-// not only white space (the service's group pattern, applied to all three).
+// not only white space (the service's group pattern, applied to all three),
+// and not "." or "..".
 func validateName(kind, v string) error {
 	switch {
 	case strings.TrimSpace(v) == "":
 		return fmt.Errorf("invalid %s %q: it must not be empty or only white space", kind, v)
+	case v == "." || v == "..":
+		// As a path segment it would be removed by URL normalization,
+		// sending to the whole hub instead (path escaping keeps dots).
+		return fmt.Errorf("invalid %s %q: a name of only dots would be read as a step in the URL path; choose another", kind, v)
 	case len(v) > maxNameLen:
 		return fmt.Errorf("invalid %s %q…: it is %d bytes long, at most %d are allowed", kind, v[:32], len(v), maxNameLen)
 	}

@@ -231,6 +231,11 @@ func TestNamesValidated(t *testing.T) {
 		{"long user", e.SendToUser(ctx(), "chat", strings.Repeat("u", 1025), hello), "1025 bytes"},
 		{"empty connection", e.AddConnectionToGroup(ctx(), "chat", "g", ""), `invalid connection id ""`},
 		{"no target", e.Broadcast(ctx(), "chat", Payload{}), "target is empty"},
+		// A server that removes dot segments would turn these into a
+		// broadcast or a send to the whole hub.
+		{"dot-dot user", e.SendToUser(ctx(), "chat", "..", hello), `invalid user id ".."`},
+		{"dot group", e.SendToGroup(ctx(), "chat", ".", hello), `invalid group name "."`},
+		{"dot-dot connection", e.CloseConnection(ctx(), "chat", "..", ""), `invalid connection id ".."`},
 	}
 	for _, tt := range tests {
 		if tt.err == nil || !strings.Contains(tt.err.Error(), tt.want) {
