@@ -36,7 +36,9 @@ func (s *Server) identityHandler() http.Handler {
 
 func (s *Server) identityToken(w http.ResponseWriter, r *http.Request) {
 	s.count(func(c *Counts) { c.IdentityTokens++ })
-	fail := func(status int, msg string) { writeJSON(w, status, identityError{StatusCode: status, Message: msg, CorrelationID: newUUID()}) }
+	fail := func(status int, msg string) {
+		writeJSON(w, status, identityError{StatusCode: status, Message: msg, CorrelationID: newUUID()})
+	}
 	secret := r.Header.Get("X-IDENTITY-HEADER")
 	switch {
 	case secret == "":
