@@ -1,12 +1,14 @@
 package emulator
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -93,6 +95,16 @@ func TestBadEntraTokens(t *testing.T) {
 	other := newTestServer(t, nil)
 	good := entraToken(t, s, s.SystemIdentity().ObjectID)
 	url := s.URL + "/api/v1/auth/accessKey"
+	otherAud, err := s.Credential(s.SystemIdentity().ObjectID).GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An app of another tenant holding Service Owner: its token names
+	// that tenant, so the resource's tenant refuses it.
+	guest, err := s.AddApplication(App{TenantID: "b0000000-0000-0000-0000-0000000000bb", ClientID: "c0000000-0000-0000-0000-0000000000cc", Secret: "x", Roles: []Role{ServiceOwner}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, token string
 		advance     time.Duration
@@ -103,6 +115,8 @@ func TestBadEntraTokens(t *testing.T) {
 		{"garbage", "abc", 0, 401},
 		{"signed by another authority", entraToken(t, other, other.SystemIdentity().ObjectID), 0, 401},
 		{"access-key token to the auth API", restToken(t, s, url), 0, 401},
+		{"wrong audience", otherAud.Token, 0, 401},
+		{"wrong tenant", entraToken(t, s, guest.ObjectID), 0, 401},
 		{"expired", good, 2 * time.Hour, 401},
 	}
 	for _, tt := range tests {
