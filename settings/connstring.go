@@ -93,23 +93,29 @@ func connectionStringFields(name string, kv map[string]string) (fields, []error,
 		delete(f, "clientcertificatepath")
 		return f, errs, warns
 	case "azure":
-		// DefaultAzureCredential: the fields as they are.
+		// DefaultAzureCredential, as in C#: it has no use for an app's
+		// secret or certificate, and choosing the app instead would
+		// authenticate as someone other than the AuthType says.
+		for _, k := range []string{"clientsecret", "clientcert"} {
+			if _, ok := kv[k]; ok {
+				warns = append(warns, fmt.Sprintf("%s: %s is ignored because AuthType=azure means DefaultAzureCredential; write AuthType=azure.app to use the app registration", name, connectionStringKeys[k]))
+			}
+		}
+		delete(f, "clientsecret")
+		delete(f, "clientcertificatepath")
 	case "azure.msi":
 		f["credential"] = setting{Name: keyName("authtype"), Value: "managedidentity"}
 	case "azure.app":
-		if _, ok := kv["clientsecret"]; !ok {
-			if _, ok := kv["clientcert"]; !ok {
-				errs = append(errs, &SettingError{name, "AuthType=azure.app needs ClientSecret or ClientCert",
-					"Add ClientId, TenantId and ClientSecret (or ClientCert=<path to a PEM or PFX file>)"})
-			}
-		}
+		errs = append(errs, needAppCredential(name, kv, "azure.app")...)
 	case "aad":
 		// The legacy value meant an app when a tenant is given, else the
 		// managed identity; users expecting DefaultAzureCredential got surprised.
-		if _, ok := kv["tenantid"]; !ok {
-			f["credential"] = setting{Name: keyName("authtype"), Value: "managedidentity"}
-			warns = append(warns, fmt.Sprintf("%s: AuthType=aad without TenantId uses the managed identity, not DefaultAzureCredential; write AuthType=azure.msi (or AuthType=azure for DefaultAzureCredential) to say so", name))
+		if _, ok := kv["tenantid"]; ok {
+			errs = append(errs, needAppCredential(name, kv, "aad with TenantId")...)
+			break
 		}
+		f["credential"] = setting{Name: keyName("authtype"), Value: "managedidentity"}
+		warns = append(warns, fmt.Sprintf("%s: AuthType=aad without TenantId uses the managed identity, not DefaultAzureCredential; write AuthType=azure.msi (or AuthType=azure for DefaultAzureCredential) to say so", name))
 	default:
 		errs = append(errs, authTypeError(keyName("authtype"), authType))
 	}
@@ -118,6 +124,18 @@ func connectionStringFields(name string, kv map[string]string) (fields, []error,
 		delete(f, "accesskey")
 	}
 	return f, errs, warns
+}
+
+// needAppCredential reports an app registration without its secret or
+// certificate, which must not fall back to DefaultAzureCredential.
+func needAppCredential(name string, kv map[string]string, authType string) []error {
+	_, secret := kv["clientsecret"]
+	_, cert := kv["clientcert"]
+	if secret || cert {
+		return nil
+	}
+	return []error{&SettingError{name, "AuthType=" + authType + " needs ClientSecret or ClientCert",
+		"Add ClientId, TenantId and ClientSecret (or ClientCert=<path to a PEM or PFX file>)"}}
 }
 
 func authTypeError(name, value string) error {

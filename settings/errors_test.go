@@ -66,6 +66,7 @@ func TestLoadErrors(t *testing.T) {
 		{"connection string without Endpoint", map[string]string{conn: "AccessKey=TOPSECRET"}, [][]string{{conn, "has no Endpoint"}}},
 		{"invalid AuthType", map[string]string{conn: "Endpoint=" + uri + ";AuthType=msi"}, [][]string{{conn + " (AuthType)", `invalid AuthType "msi"`, "azure.msi (managed identity)"}}},
 		{"azure.app without secret", map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.app;ClientId=" + guid1 + ";TenantId=" + guid2}, [][]string{{conn, "needs ClientSecret or ClientCert"}}},
+		{"aad with tenant without secret", map[string]string{conn: "Endpoint=" + uri + ";AuthType=aad;ClientId=" + guid1 + ";TenantId=" + guid2}, [][]string{{conn, "AuthType=aad with TenantId needs ClientSecret or ClientCert"}}},
 		{"azure.app without tenant", map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.app;ClientId=" + guid1 + ";ClientSecret=TOPSECRET"}, [][]string{{conn + " (TenantId)", "is missing"}}},
 		{"bad port and version", map[string]string{conn: "Endpoint=" + uri + ";AccessKey=TOPSECRET;Port=99999;Version=2.0"},
 			[][]string{{conn + " (Port)", `invalid port "99999"`}, {conn + " (Version)", `unsupported version "2.0"`}}},
