@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -147,6 +148,9 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Reader, SignalR REST API Owner or SignalR Service Owner role on %s, needed to %s.%s", who, e.uri, op, assignHint)
 	case s == http.StatusForbidden:
 		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed to %s.%s", who, e.uri, op, assignHint)
+	case s >= 300 && s < 400:
+		err.Message = fmt.Sprintf("the service answered with a redirect to %q, which is not followed so that no token goes elsewhere: set serviceUri (or serverEndpoint) in %s to the address the service answers at", redirectTarget(resp), e.setting)
+		err.Err = errRedirect
 	case s == http.StatusNotFound && err.Code != "":
 		err.Message = "the service reports that the named hub, group, user or connection does not exist"
 	case s == http.StatusNotFound:
@@ -159,6 +163,20 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 		err.Message = "unexpected reply"
 	}
 	return err
+}
+
+// errRedirect marks a reply that redirected elsewhere.
+var errRedirect = errors.New("redirect refused")
+
+// redirectTarget is the Location of a redirect without its query.
+func redirectTarget(resp *http.Response) string {
+	u, err := resp.Location()
+	if err != nil {
+		return ""
+	}
+	c := *u
+	c.RawQuery, c.Fragment, c.User = "", "", nil
+	return c.String()
 }
 
 func orDefault(s string) string {

@@ -107,6 +107,12 @@ func (o *Options) withDefaults() (Options, error) {
 	if out.HTTPClient == nil {
 		out.HTTPClient = defaultHTTPClient()
 	}
+	// Redirects are never followed: the service does not redirect, and one
+	// from https to http on the same host would carry the bearer token in
+	// clear text. A copy keeps the caller's client as it was.
+	hc := *out.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	out.HTTPClient = &hc
 	if out.Now == nil {
 		out.Now = time.Now
 	}
