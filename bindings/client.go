@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -188,14 +189,15 @@ func (c *Client) Apply(ctx context.Context, hub string, a GroupAction) error {
 	})
 }
 
-// targets returns the endpoints with the given names, all when none.
+// targets returns the endpoints with the given names or service URIs, all
+// when none.
 func (c *Client) targets(names []string) ([]*Endpoint, error) {
 	if len(names) == 0 {
 		return c.endpoints, nil
 	}
 	var out []*Endpoint
 	for _, n := range names {
-		i := slices.IndexFunc(c.endpoints, func(e *Endpoint) bool { return e.name == n })
+		i := slices.IndexFunc(c.endpoints, func(e *Endpoint) bool { return e.name == n || e.uri == strings.TrimSuffix(n, "/") })
 		if i < 0 {
 			var known []string
 			for _, e := range c.endpoints {

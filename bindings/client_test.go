@@ -81,6 +81,13 @@ func TestSendToEveryEndpoint(t *testing.T) {
 	if len(fakes["west"].requests()) != 2 || len(fakes["east"].requests()) != 1 {
 		t.Error("a message naming west went elsewhere")
 	}
+	// By service URI too, as a C# ServiceEndpoint object without a name gives.
+	if err := c.Send(ctx(), "chat", Message{Target: "t", Endpoints: []string{fakes["east"].URL + "/"}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(fakes["east"].requests()) != 2 || len(fakes["west"].requests()) != 2 {
+		t.Error("a message naming east by its URI went elsewhere")
+	}
 	err := c.Send(ctx(), "chat", Message{Target: "t", Endpoints: []string{"north"}})
 	if err == nil || !strings.Contains(err.Error(), `endpoint "north"`) || !strings.Contains(err.Error(), `"east"`) {
 		t.Errorf("unknown endpoint: %v", err)

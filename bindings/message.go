@@ -18,7 +18,9 @@ type Message struct {
 	GroupName    string            `json:"groupName,omitempty"`
 	Target       string            `json:"target"`
 	Arguments    []json.RawMessage `json:"arguments"`
-	// Endpoints names the endpoints to send to (their Name); all when empty.
+	// Endpoints names the endpoints to send to, by Name or service URI; all
+	// when empty. DecodeMessages also takes the C# extension's endpoint
+	// objects ({"name": ..., "endpoint": ...}) here.
 	Endpoints []string `json:"endpoints,omitempty"`
 	// Excluded lists connection ids a broadcast or a group send leaves out.
 	// SignalRMessage has no such field; the REST API has.
@@ -79,18 +81,25 @@ func DecodeMessages(data []byte) ([]Message, error) {
 	for i, raw := range items {
 		// Arguments are checked apart, to say so when they are no array.
 		var w struct {
-			ConnectionID string          `json:"connectionId"`
-			UserID       string          `json:"userId"`
-			GroupName    string          `json:"groupName"`
-			Target       string          `json:"target"`
-			Arguments    json.RawMessage `json:"arguments"`
-			Endpoints    []string        `json:"endpoints"`
-			Excluded     []string        `json:"excluded"`
+			ConnectionID string            `json:"connectionId"`
+			UserID       string            `json:"userId"`
+			GroupName    string            `json:"groupName"`
+			Target       string            `json:"target"`
+			Arguments    json.RawMessage   `json:"arguments"`
+			Endpoints    []json.RawMessage `json:"endpoints"`
+			Excluded     []string          `json:"excluded"`
 		}
 		if err := decodeObject(raw, &w); err != nil {
 			return nil, itemError("message", i, err)
 		}
-		m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Endpoints: w.Endpoints, Excluded: w.Excluded}
+		m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Excluded: w.Excluded}
+		for j, it := range w.Endpoints {
+			ref, err := endpointRef(it)
+			if err != nil {
+				return nil, fmt.Errorf("message %d: endpoints item %d %w", i, j, err)
+			}
+			m.Endpoints = append(m.Endpoints, ref)
+		}
 		if args := bytes.TrimSpace(w.Arguments); len(args) > 0 && !bytes.Equal(args, []byte("null")) {
 			if args[0] != '[' {
 				return nil, fmt.Errorf("message %d: arguments is %s, not an array: put the arguments in [ ]", i, abbreviate(args))
@@ -124,6 +133,29 @@ func DecodeGroupActions(data []byte) ([]GroupAction, error) {
 		}
 	}
 	return out, nil
+}
+
+// endpointRef reads one item of a message's endpoints: a name, or the C#
+// extension's ServiceEndpoint object, known by its name or else its URI.
+func endpointRef(data json.RawMessage) (string, error) {
+	var ref string
+	if json.Unmarshal(data, &ref) == nil {
+		return ref, nil
+	}
+	var obj struct {
+		Name     string `json:"name"`
+		Endpoint string `json:"endpoint"`
+	}
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &obj) != nil {
+		return "", fmt.Errorf("is %s: give an endpoint name or an object with name or endpoint", abbreviate(t))
+	}
+	switch {
+	case obj.Name != "":
+		return obj.Name, nil
+	case obj.Endpoint != "":
+		return obj.Endpoint, nil
+	}
+	return "", errors.New(`has neither name nor endpoint: give the endpoint's name, such as {"name": "east"}`)
 }
 
 func (m *Message) validate() error {

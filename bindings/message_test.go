@@ -26,6 +26,12 @@ func TestDecodeMessages(t *testing.T) {
 		{"one", `{"target":"t","arguments":["a",{"b":1}]}`, []Message{{Target: "t", Arguments: raw(`"a"`, `{"b":1}`)}}, ""},
 		{"array", `[{"Target":"t","userId":"u","groupName":"g","connectionId":"c","endpoints":["east"]},{"target":"x","arguments":null}]`,
 			[]Message{{Target: "t", UserID: "u", GroupName: "g", ConnectionID: "c", Endpoints: []string{"east"}}, {Target: "x"}}, ""},
+		// The C# extension's endpoints are ServiceEndpoint objects (JSON of
+		// LiteServiceEndpoint), as its SignalREndpoints input binding gives them.
+		{"endpoint objects", `{"target":"t","endpoints":[{"endpointType":0,"name":"east","endpoint":"https://e.service.signalr.net","online":true},{"endpoint":"https://w.service.signalr.net"},"backup"]}`,
+			[]Message{{Target: "t", Endpoints: []string{"east", "https://w.service.signalr.net", "backup"}}}, ""},
+		{"endpoint object empty", `{"target":"t","endpoints":[{"online":true}]}`, nil, "message 0: endpoints item 0 has neither name nor endpoint"},
+		{"endpoint number", `{"target":"t","endpoints":[1]}`, nil, "message 0: endpoints item 0 is \"1\""},
 		{"no target", `[{"target":"t"},{"arguments":[]}]`, nil, "message 1: target is missing"},
 		{"excluded from a group", `{"target":"t","groupName":"g","excluded":["c1","c2"]}`,
 			[]Message{{Target: "t", GroupName: "g", Excluded: []string{"c1", "c2"}}}, ""},
