@@ -140,6 +140,8 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s (%s): local authentication is likely disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: replace the AccessKey with serviceUri and credential settings and assign the identity a SignalR role.", e.uri, e.setting, who)
 	case s == http.StatusUnauthorized:
 		err.Message = fmt.Sprintf("%s did not accept the Entra ID token of %s: the token is from the wrong tenant or authority host (tenant %s, authority host %s, as configured in %s). Set tenantId to the tenant of the SignalR resource (for a multitenant app, the tenant it is provisioned in) and, in a sovereign cloud, that cloud's authority host.", e.uri, who, orDefault(e.auth.TenantID), orDefault(e.auth.AuthorityHost), e.setting)
+	case s == http.StatusForbidden && e.accessKey != nil:
+		err.Message = fmt.Sprintf("%s refused the access key of %s to %s, though an access key needs no role: a network rule of the resource (firewall, private endpoint, public access disabled) blocks this app. Check the resource's Networking settings.", e.uri, e.setting, op)
 	case s == http.StatusForbidden && k == kindAuthAPI:
 		err.Message = fmt.Sprintf("%s lacks the SignalR App Server or SignalR Service Owner role on %s, needed to get the temporary key that signs client tokens.%s", who, e.uri, assignHint)
 	case s == http.StatusForbidden && k == kindGenerateToken:

@@ -36,6 +36,8 @@ func TestStatusErrors(t *testing.T) {
 			[]string{"wrong tenant or authority host"}},
 		{"local auth disabled", true, sendKey, reply{status: 401}, send,
 			[]string{"local authentication is likely disabled", "Switch to Microsoft Entra ID"}},
+		{"REST 403 access key", true, sendKey, reply{status: 403}, send,
+			[]string{"an access key needs no role", "Networking"}},
 		{"REST 429", true, sendKey, reply{status: 429, code: "Throttled"}, send, []string{"throttles"}},
 	}
 	for _, tt := range tests {
