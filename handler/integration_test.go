@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/signalr-entra/handler/bindings"
@@ -19,6 +21,13 @@ import (
 // bindings.Client that authenticates with Entra ID as a principal holding
 // roles.
 func newIntegration(t *testing.T, roles ...emulator.Role) (*emulator.Server, *httptest.Server) {
+	t.Helper()
+	return newLoggedIntegration(t, slog.New(slog.NewTextHandler(io.Discard, nil)), roles...)
+}
+
+// newLoggedIntegration is newIntegration with the handler and the bindings
+// logging to log.
+func newLoggedIntegration(t *testing.T, log *slog.Logger, roles ...emulator.Role) (*emulator.Server, *httptest.Server) {
 	t.Helper()
 	emu, err := emulator.NewServer(nil)
 	if err != nil {
@@ -47,12 +56,12 @@ func newIntegration(t *testing.T, roles ...emulator.Role) (*emulator.Server, *ht
 		Credential: emu.Credential(app.ObjectID),
 		Auth:       settings.Auth{Kind: "ClientSecretCredential", ClientID: app.ClientID},
 		Scope:      settings.DefaultScope,
-	}}, &bindings.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}}, &bindings.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	srv := httptest.NewServer(newTestHandler(t, client, &Options{Standalone: true}))
+	srv := httptest.NewServer(newTestHandler(t, client, &Options{Standalone: true, Logger: log}))
 	t.Cleanup(srv.Close)
 	return emu, srv
 }
@@ -133,4 +142,67 @@ func TestIntegrationMissingRole(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || len(body.Failed) != 1 || len(body.Accepted) != 0 {
 		t.Errorf("status %d body %+v; want 502 with item 0 failed", resp.StatusCode, body)
 	}
+}
+
+// TestIntegrationNoSecretsInLogsOrReplies runs a negotiate, a payload
+// negotiate and a refused send over the real bindings and checks that
+// neither the logs nor the replies carry a secret: the app's client secret,
+// a token (a JWT starts with eyJ), or the issued access token.
+func TestIntegrationNoSecretsInLogsOrReplies(t *testing.T) {
+	var logs syncBuffer
+	_, srv := newLoggedIntegration(t, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), emulator.AppServer)
+	var replies strings.Builder
+	do := func(method, path, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("X-MS-CLIENT-PRINCIPAL-ID", "ada")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	var info bindings.ConnectionInfo
+	if err := json.Unmarshal([]byte(do("POST", "/api/negotiate?hub=chat", "")), &info); err != nil || info.AccessToken == "" {
+		t.Fatalf("negotiate gave no token: %v", err)
+	}
+	payload := do("POST", "/negotiate", `{"Data":{"req":{"Method":"POST","Url":"http://x/api/negotiate","Headers":{"X-MS-CLIENT-PRINCIPAL-ID":["ada"]}}}}`)
+	var r payloadReply
+	if err := json.Unmarshal([]byte(payload), &r); err != nil || len(r.Logs) == 0 {
+		t.Fatalf("payload reply %s: %v", payload, err)
+	}
+	// App Server may not use the REST API: the send fails, and its cause
+	// is logged.
+	replies.WriteString(do("POST", "/api/messages?hub=chat", `{"target":"a"}`))
+	replies.WriteString(strings.Join(r.Logs, "\n"))
+	if !strings.Contains(logs.String(), "403") {
+		t.Fatalf("the refused send is not logged:\n%s", logs.String())
+	}
+	for name, text := range map[string]string{"logs": logs.String(), "replies and payload Logs": replies.String()} {
+		for _, secret := range []string{"integration-test-secret", "eyJ", info.AccessToken} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s carry %q:\n%s", name, secret, text)
+			}
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the handler's concurrent logging.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
