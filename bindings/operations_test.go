@@ -147,18 +147,29 @@ func TestOperationsApplication(t *testing.T) {
 	}
 }
 
-// TestOperationsInSwagger checks every path and method called against the
-// service's REST API description.
+// TestOperationsInSwagger checks every path, method and query parameter
+// called against the service's REST API description.
 func TestOperationsInSwagger(t *testing.T) {
+	type param struct{ Name, In, Ref string }
+	type operation struct {
+		Parameters []struct {
+			param
+			Ref string `json:"$ref"`
+		} `json:"parameters"`
+	}
 	type swagger struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Parameters map[string]param                       `json:"parameters"`
 	}
-	var routes []struct {
+	type route struct {
 		re      *regexp.Regexp
-		methods map[string]json.RawMessage
+		version string
+		method  string
+		query   map[string]bool
 	}
-	for _, name := range []string{"signalr-rest-api-2022-06-01.json", "signalr-rest-api-2023-07-01.json"} {
-		data, err := os.ReadFile("../../shared/reference/" + name)
+	var routes []route
+	for _, v := range []string{"2022-06-01", "2023-07-01"} {
+		data, err := os.ReadFile("../../shared/reference/signalr-rest-api-" + v + ".json")
 		if err != nil {
 			t.Skipf("reference not found: %v", err)
 		}
@@ -166,29 +177,51 @@ func TestOperationsInSwagger(t *testing.T) {
 		if err := json.Unmarshal(data, &s); err != nil {
 			t.Fatal(err)
 		}
-		for p, m := range s.Paths {
+		for p, ms := range s.Paths {
 			pat := regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(p), `[^/]+`)
-			routes = append(routes, struct {
-				re      *regexp.Regexp
-				methods map[string]json.RawMessage
-			}{regexp.MustCompile("^" + pat + "$"), m})
-		}
-	}
-	check := func(method, path string) {
-		for _, r := range routes {
-			if _, ok := r.methods[strings.ToLower(method)]; ok && r.re.MatchString(path) {
-				return
+			for m, raw := range ms {
+				var op operation
+				if err := json.Unmarshal(raw, &op); err != nil {
+					continue // not an operation
+				}
+				query := map[string]bool{}
+				for _, prm := range op.Parameters {
+					if prm.Ref != "" {
+						prm.param = s.Parameters[prm.Ref[strings.LastIndexByte(prm.Ref, '/')+1:]]
+					}
+					if prm.In == "query" {
+						query[prm.Name] = true
+					}
+				}
+				routes = append(routes, route{regexp.MustCompile("^" + pat + "$"), v, strings.ToUpper(m), query})
 			}
 		}
-		t.Errorf("%s %s is not in the REST API description", method, path)
+	}
+	check := func(method, path string, query url.Values) {
+		t.Helper()
+		for _, r := range routes {
+			if r.method != method || !r.re.MatchString(path) || r.version != query.Get("api-version") {
+				continue
+			}
+			for k := range query {
+				if !r.query[k] {
+					t.Errorf("%s %s: query parameter %q is not in the %s description", method, path, k, r.version)
+				}
+			}
+			return
+		}
+		t.Errorf("%s %s (api-version %q) is not in the REST API description", method, path, query.Get("api-version"))
 	}
 	for _, tt := range operations {
-		check(tt.want.Method, tt.want.Path)
+		check(tt.want.Method, tt.want.Path, tt.want.Query)
 	}
-	check("POST", "/api/hubs/chat/:generateToken")
+	app := q("application", "MyApp")
+	check("POST", "/api/hubs/chat/:send", app)
+	check("PUT", "/api/hubs/chat/users/u/groups/g", app)
+	check("POST", "/api/hubs/chat/:generateToken", url.Values{"api-version": {"2023-07-01"}, "userId": {"u"}, "minutesToExpire": {"60"}})
 	// The auth API's /api/v1/auth/accessKey is what the SDKs call; the
 	// description lists its versioned twin.
-	check("GET", "/api/auth/accessKey")
+	check("GET", "/api/auth/accessKey", url.Values{"api-version": {"2023-07-01"}})
 }
 
 func TestExistsAnswers(t *testing.T) {
