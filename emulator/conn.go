@@ -73,10 +73,14 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	}
 
 	ctx, cancel = context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.write(ctx, c, cancel) })
-	defer wg.Wait()
+	// Stop the writer before waiting for it: it may sit idle until the next
+	// ping, and the connection stays listed until serve returns.
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	for {
 		for _, rec := range rest {
 			if !s.handle(c, rec) {

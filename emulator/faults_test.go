@@ -1,10 +1,13 @@
 package emulator
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -40,5 +43,47 @@ func TestFaults(t *testing.T) {
 	c := s.Counts()
 	if c.AccessKeys != 4 || c.REST["HealthApi_GetServiceStatus"] != 2 || c.REST["SignalR_Broadcast"] != 2 || c.CredentialTokens != 1 {
 		t.Errorf("Counts = %+v", c)
+	}
+}
+
+// TestDropConnections: clients lose their WebSocket with no close message
+// and no close frame, as in a network failure, and the service forgets them.
+func TestDropConnections(t *testing.T) {
+	s := newTestServer(t, nil)
+	alice := connect(t, s, clientToken(t, s, s.opts.AccessKey, "", "chat", "alice"), "chat", false)
+	bob := connect(t, s, clientToken(t, s, s.opts.AccessKey, "", "other", "bob"), "other", true)
+	s.DropConnections()
+	for _, c := range []*testClient{alice, bob} {
+		m, err := c.next()
+		if err == nil || websocket.CloseStatus(err) != -1 {
+			t.Errorf("after DropConnections: message %+v, error %v; want the connection cut with no close frame", m, err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(s.Connections("chat"))+len(s.Connections("other")) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("connections still listed: %v %v", s.Connections("chat"), s.Connections("other"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := rest(t, s, http.MethodHead, "/users/alice", "", "").Header.Get("x-ms-error-code"); got != codeUserNotExisted {
+		t.Errorf("alice exists after the drop: x-ms-error-code %q", got)
+	}
+}
+
+// TestClientCloseForgotten: a client that sends a Close message is gone
+// from the bookkeeping at once, not at the next ping.
+func TestClientCloseForgotten(t *testing.T) {
+	s := newTestServer(t, nil)
+	carol := connect(t, s, clientToken(t, s, s.opts.AccessKey, "", "chat", "carol"), "chat", false)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := carol.ws.Write(ctx, websocket.MessageText, []byte("{\"type\":7}\x1e")); err != nil {
+		t.Fatal(err)
+	}
+	for len(s.Connections("chat")) > 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("carol still listed after her Close message: %v", s.Connections("chat"))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
