@@ -19,8 +19,9 @@ var (
 )
 
 // environmentCredentialVars make DefaultAzureCredential use EnvironmentCredential
-// before the managed identity (the seeds' first trap).
-var environmentCredentialVars = []string{"AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME"}
+// before the managed identity (the seeds' first trap). AZURE_CLIENT_ID alone
+// does not: it names the managed identity instead.
+var environmentCredentialVars = []string{"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME"}
 
 // credential chooses and builds the credential of one endpoint in the order of
 // SPEC §5. It records problems in b and returns a nil credential on error.
@@ -83,6 +84,9 @@ func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, A
 		cred, err := azidentity.NewManagedIdentityCredential(o)
 		return b.built(prefix, cred, err, auth)
 	case c == "workloadidentity":
+		if secret || cert {
+			b.warn("%s: credential=workloadidentity ignores the client secret or certificate; remove them or the credential key", f.name(prefix, "credential"))
+		}
 		return b.workloadIdentity(prefix, f, auth, opts, noDiscovery)
 	case c != "":
 		b.fail(&SettingError{f.name(prefix, "credential"), fmt.Sprintf("invalid value %q", f.value("credential")),
@@ -236,9 +240,13 @@ func (b *builder) defaultCredential(prefix string, auth Auth, opts azcore.Client
 			set = append(set, v)
 		}
 	}
-	if len(set) > 0 {
+	switch clientID := b.getenv("AZURE_CLIENT_ID"); {
+	case len(set) > 0:
 		b.warn("%s: DefaultAzureCredential will try EnvironmentCredential first because %s is set, and that often ends in Unauthorized. To use the managed identity, set %s__credential=managedidentity, or remove the AZURE_* variables",
 			prefix, strings.Join(set, ", "), prefix)
+	case clientID != "" && auth.ClientID == "" && auth.ResourceID == "":
+		b.warn("%s: DefaultAzureCredential will use the user-assigned managed identity with client id %s because AZURE_CLIENT_ID is set, not the system-assigned one. To use the system-assigned identity, set %s__credential=managedidentity, or remove AZURE_CLIENT_ID",
+			prefix, clientID, prefix)
 	}
 	dac, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{ClientOptions: opts,
 		TenantID: auth.TenantID, AdditionallyAllowedTenants: auth.AdditionallyAllowedTenants, DisableInstanceDiscovery: noDiscovery})

@@ -58,6 +58,10 @@ func TestManagedIdentityGetsToken(t *testing.T) {
 		// AZURE_CLIENT_ID; the section's clientId must still be the one asked.
 		{"DefaultAzureCredential with clientId", map[string]string{conn + "__serviceUri": uri, conn + "__clientId": "33333333-0000-0000-0000-000000000003"},
 			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "client_id": {"33333333-0000-0000-0000-000000000003"}}},
+		// AZURE_CLIENT_ID alone does not set up EnvironmentCredential, so the
+		// section's clientId still names the identity asked.
+		{"DefaultAzureCredential with clientId beside AZURE_CLIENT_ID", map[string]string{conn + "__serviceUri": uri, conn + "__clientId": "33333333-0000-0000-0000-000000000004", "AZURE_CLIENT_ID": "33333333-0000-0000-0000-000000000005"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "client_id": {"33333333-0000-0000-0000-000000000004"}}},
 		{"DefaultAzureCredential system-assigned", map[string]string{conn + "__serviceUri": uri, conn + "__scope": "https://mi-dac.example/.default"},
 			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://mi-dac.example"}}},
 	}
