@@ -38,6 +38,8 @@ func TestLoadErrors(t *testing.T) {
 		want [][]string
 	}{
 		{"no connection", nil, [][]string{{conn, "no SignalR Service connection found", conn + "__serviceUri", conn + ":serviceUri", "Azure__SignalR__Endpoints__<name>"}}},
+		{"SIGNALR_CONNECTION_SETTING names another prefix than the one set", map[string]string{"SIGNALR_CONNECTION_SETTING": "Other", conn + "__serviceUri": uri},
+			[][]string{{"Other", "no SignalR Service connection found", conn + " settings exist, but SIGNALR_CONNECTION_SETTING names Other instead"}}},
 		{"no serviceUri but other keys", map[string]string{conn + "__serviceUrl": uri}, [][]string{{conn, "found " + conn + "__serviceUrl but no serviceUri"}}},
 		{"malformed URI", map[string]string{conn + "__serviceUri": "a.service.signalr.net"}, [][]string{{conn + "__serviceUri", `"a.service.signalr.net" is not an absolute URI`, "https://<resource>.service.signalr.net"}}},
 		{"wrong scheme", map[string]string{conn + "__serviceUri": "ftp://a.example.com"}, [][]string{{conn + "__serviceUri", "is not http or https"}}},

@@ -4,11 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
+
+// DefaultConnectionSetting names the connection unless
+// SIGNALR_CONNECTION_SETTING names another.
+const DefaultConnectionSetting = "AzureSignalRConnectionString"
 
 // EndpointsPrefix is the prefix of the settings of several endpoints:
 // Azure__SignalR__Endpoints__<name> (or with ":").
@@ -56,7 +61,7 @@ func Load(opts *LoadOptions) (*Config, error) {
 	}
 	connection := cfg.Handler.ConnectionSetting
 	if connection == "" {
-		connection = "AzureSignalRConnectionString"
+		connection = DefaultConnectionSetting
 	}
 	cfg.Endpoints = b.endpoints(newAppSettings(os.Environ()), connection)
 	cfg.Warnings = b.warns
@@ -92,6 +97,7 @@ func (b *builder) certificateDir() string {
 func (b *builder) endpoints(s appSettings, connection string) []Endpoint {
 	var out []Endpoint
 	named, found := b.connection(s, connection, "")
+	namedFound := found
 	if found && named != nil {
 		out = append(out, *named)
 	}
@@ -104,6 +110,11 @@ func (b *builder) endpoints(s appSettings, connection string) []Endpoint {
 	}
 	if !found {
 		b.fail(missingConnection(s, connection))
+	} else if stray := valued(s.children(connection)); !namedFound && len(stray) > 0 {
+		// Endpoints come from the list alone; keys meant for the named
+		// connection would otherwise vanish without a word.
+		b.warn("%s: %s set, but %s has no serviceUri or connection string, so they are ignored and only %s__<name> is used. Add %s__serviceUri, or remove them",
+			connection, strings.Join(stray, ", "), connection, EndpointsPrefix, connection)
 	}
 	return out
 }
@@ -234,6 +245,18 @@ func (b *builder) endpoint(setting, name string, f fields) *Endpoint {
 	return e
 }
 
+// valued lists the names of the settings that have a value, sorted.
+func valued(children map[string]setting) []string {
+	var names []string
+	for _, v := range children {
+		if strings.TrimSpace(v.Value) != "" {
+			names = append(names, v.Name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
 func missingConnection(s appSettings, connection string) error {
 	problem := fmt.Sprintf("no SignalR Service connection found. Looked for a connection string in %s, a section %s__serviceUri (or %s:serviceUri), and %s__<name>",
 		connection, connection, connection, EndpointsPrefix)
@@ -243,6 +266,11 @@ func missingConnection(s appSettings, connection string) error {
 			names = append(names, v.Name)
 		}
 		problem += fmt.Sprintf("; found %s but no serviceUri", strings.Join(names, ", "))
+	}
+	if key(connection) != key(DefaultConnectionSetting) {
+		if _, ok := s.get(DefaultConnectionSetting); ok || len(s.children(DefaultConnectionSetting)) > 0 {
+			problem += fmt.Sprintf("; %s settings exist, but SIGNALR_CONNECTION_SETTING names %s instead", DefaultConnectionSetting, connection)
+		}
 	}
 	return &SettingError{connection, problem,
 		fmt.Sprintf("Set %[1]s__serviceUri=https://<resource>.service.signalr.net in the app settings (in local.settings.json Values: \"%[1]s:serviceUri\"), or %[1]s to a connection string; SIGNALR_CONNECTION_SETTING names another prefix", connection)}
