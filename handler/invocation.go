@@ -77,13 +77,23 @@ func (inv *invocation) httpRequest() (*hostRequest, error) {
 
 // triggerData returns the value of the first Data entry by name as JSON: an
 // object or array as is, a string holding JSON (or base64 of JSON) decoded.
+// A timer's own data holds no messages, so a timer function's messages come
+// from another entry: an input binding.
 func (inv *invocation) triggerData() ([]byte, error) {
 	names := make([]string, 0, len(inv.Data))
-	for name := range inv.Data {
+	timers := 0
+	for name, raw := range inv.Data {
+		if isTimerInfo(raw) {
+			timers++
+			continue
+		}
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	if len(names) == 0 {
+	switch {
+	case len(names) == 0 && timers > 0:
+		return nil, errors.New("a timer trigger brings no messages: add an input binding that reads them, such as a blob")
+	case len(names) == 0:
 		return nil, errors.New("the invocation has no trigger data")
 	}
 	raw := bytes.TrimSpace(inv.Data[names[0]])
@@ -99,6 +109,21 @@ func (inv *invocation) triggerData() ([]byte, error) {
 		return b, nil
 	}
 	return []byte(s), nil
+}
+
+// isTimerInfo tells a timer trigger's value, {"Schedule", "ScheduleStatus",
+// "IsPastDue"}, from data.
+func isTimerInfo(raw json.RawMessage) bool {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil {
+		return false
+	}
+	for k := range keys {
+		if strings.EqualFold(k, "IsPastDue") {
+			return true
+		}
+	}
+	return false
 }
 
 // looksLikeHTTPRequest tells an HTTP trigger value from other data: an

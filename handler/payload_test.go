@@ -208,6 +208,9 @@ func TestPayloadErrors(t *testing.T) {
 		{name: "queue trigger, invalid message fails the invocation", fn: fnMessages, payload: `{"Data":{"queueItem":"{\"arguments\":[]}"}}`, wantStatus: 400},
 		{name: "queue trigger, service failure fails the invocation", fn: fnMessages, payload: `{"Data":{"queueItem":"{\"target\":\"a\"}"}}`,
 			fail: func(string, int) error { return &bindings.Error{Status: 503} }, wantStatus: 503},
+		{name: "timer trigger, the messages from an input binding", fn: fnMessages,
+			payload: `{"Data":{"myTimer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false},"payload":"[{\"target\":\"a\"}]"}}`, wantStatus: 200, wantSent: 1},
+		{name: "timer trigger alone", fn: fnMessages, payload: `{"Data":{"myTimer":{"Schedule":{},"IsPastDue":false}}}`, wantStatus: 400},
 		{name: "no data", fn: fnGroups, payload: `{"Data":{},"Metadata":{}}`, wantStatus: 400},
 		{name: "negotiate without an HTTP trigger", fn: fnNegotiate, payload: `{"Data":{"timer":{"IsPastDue":false}}}`, wantStatus: 400},
 	}
