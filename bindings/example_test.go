@@ -2,8 +2,13 @@ package bindings_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/settings"
@@ -51,4 +56,76 @@ func ExampleDecodeGroupActions() {
 	as, err := bindings.DecodeGroupActions([]byte(`{"action": "Add", "userId": "ada", "groupName": "room1"}`))
 	fmt.Println(as[0].Action, as[0].UserID, as[0].GroupName, err)
 	// Output: add ada room1 <nil>
+}
+
+// exampleService stands in for SignalR Service on loopback: it prints each
+// request and answers 403 to sends to the group "admins".
+func exampleService() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		fmt.Println(strings.TrimSpace(fmt.Sprintln(r.Method, r.URL.Path, r.URL.Query().Get("api-version"), string(body))))
+		switch {
+		case strings.Contains(r.URL.Path, "/groups/admins/"):
+			w.Header().Set("x-ms-error-code", "Error.Forbidden")
+			w.WriteHeader(http.StatusForbidden)
+		case r.Method == http.MethodPost:
+			w.WriteHeader(http.StatusAccepted)
+		}
+	}))
+}
+
+func exampleClient(serviceURI string) *bindings.Client {
+	u, _ := url.Parse(serviceURI)
+	c, err := bindings.New([]settings.Endpoint{{
+		Setting: "AzureSignalRConnectionString", ServiceURI: u,
+		AccessKey: "an-access-key", Auth: settings.Auth{Kind: "AccessKey"},
+	}}, nil)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Send a message to a group; the call returns once the service accepted it.
+// A refusal comes as *bindings.Error with the status and the service's code.
+func ExampleClient_Send() {
+	srv := exampleService()
+	defer srv.Close()
+	c := exampleClient(srv.URL)
+	defer c.Close()
+
+	ms, _ := bindings.DecodeMessages([]byte(`{"target": "newMessage", "arguments": ["hi"], "groupName": "room1"}`))
+	fmt.Println(c.Send(context.Background(), "Chat", ms[0]))
+
+	err := c.Send(context.Background(), "chat", bindings.Message{Target: "newMessage", GroupName: "admins"})
+	var be *bindings.Error
+	if errors.As(err, &be) {
+		fmt.Println(be.Status, be.Code)
+	}
+	// Output:
+	// POST /api/hubs/chat/groups/room1/:send 2022-06-01 {"target":"newMessage","arguments":["hi"]}
+	// <nil>
+	// POST /api/hubs/chat/groups/admins/:send 2022-06-01 {"target":"newMessage","arguments":[]}
+	// 403 Error.Forbidden
+}
+
+// Add a user to a group, then remove the user from every group.
+func ExampleClient_Apply() {
+	srv := exampleService()
+	defer srv.Close()
+	c := exampleClient(srv.URL)
+	defer c.Close()
+
+	as, _ := bindings.DecodeGroupActions([]byte(`[
+		{"action": "add", "userId": "ada", "groupName": "room1"},
+		{"action": "removeAll", "userId": "ada"}
+	]`))
+	for _, a := range as {
+		fmt.Println(c.Apply(context.Background(), "chat", a))
+	}
+	// Output:
+	// PUT /api/hubs/chat/users/ada/groups/room1 2022-06-01
+	// <nil>
+	// DELETE /api/hubs/chat/users/ada/groups 2022-06-01
+	// <nil>
 }

@@ -188,6 +188,7 @@ func TestFirstKeyStormMakesOneFetch(t *testing.T) {
 		}
 	}
 	for i, f := range fakes {
+		t.Logf("endpoint %d: 1000 concurrent first negotiations made %d token requests and %d auth API calls", i, creds[i].calls.Load(), f.keyCalls.Load())
 		if got := f.keyCalls.Load(); got != 1 {
 			t.Errorf("endpoint %d: %d auth API calls, want 1", i, got)
 		}

@@ -159,7 +159,7 @@ func TestOperationsInSwagger(t *testing.T) {
 	}
 	type swagger struct {
 		Paths      map[string]map[string]json.RawMessage `json:"paths"`
-		Parameters map[string]param                       `json:"parameters"`
+		Parameters map[string]param                      `json:"parameters"`
 	}
 	type route struct {
 		re      *regexp.Regexp
