@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/signalr-entra/handler/settings"
 )
 
 // checkEnv runs in an empty working directory with only env set among the
@@ -126,5 +128,35 @@ func TestCheckUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := runCheck([]string{"-offline", "extra"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `unexpected argument "extra"`) {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestCheckLocalSettingsExample runs the check over local.settings.json.example
+// with only the resource filled in: it must pass without warnings and name
+// every setting of the handler.
+func TestCheckLocalSettingsExample(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "local.settings.json.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example := strings.ReplaceAll(string(data), "https://<name>.service.signalr.net\"", "https://a.service.signalr.net\"")
+	checkEnv(t, nil, example)
+	var stdout, stderr bytes.Buffer
+	if code := runCheck([]string{"-offline", "-json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	var r checkReport
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Warnings) != 0 || len(r.Endpoints) != 1 || r.Endpoints[0].Credential != "DefaultAzureCredential" {
+		t.Errorf("warnings %q, endpoints %+v; want one DefaultAzureCredential endpoint and no warning", r.Warnings, r.Endpoints)
+	}
+	h := reflect.TypeOf(settings.Handler{})
+	for i := range h.NumField() {
+		name := h.Field(i).Tag.Get("envconfig")
+		if name != "WEBSITE_AUTH_ENABLED" && !strings.Contains(example, `"`+name) && !strings.Contains(example, `"#`+name) {
+			t.Errorf("the example does not name %s", name)
+		}
 	}
 }
