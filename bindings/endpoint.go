@@ -156,7 +156,7 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, tim
 		err = &Error{
 			Op:       "get a Microsoft Entra ID token",
 			Endpoint: e.uri,
-			Message:  fmt.Sprintf("the credential of %s (%s) could not get a token for scope %s; the cause below says why", e.auth.Identity(), e.setting, e.scope),
+			Message:  fmt.Sprintf("the credential of %s (%s) could not get a token for scope %s%s. Run `handler check` with the same settings for a diagnosis", e.auth.Identity(), e.setting, e.scope, credentialHint(e.auth)),
 			Err:      err,
 		}
 		e.logChange("credential", err)
@@ -168,6 +168,15 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, tim
 		refreshAt = tok.RefreshOn
 	}
 	return tok, refreshAt, tok.ExpiresOn.Add(-time.Minute), nil
+}
+
+// credentialHint names the usual mistake behind a credential's failure.
+func credentialHint(a settings.Auth) string {
+	if a.Kind == "ManagedIdentityCredential" && a.ClientID != "" {
+		// Both are GUIDs, and the portal shows the object id first.
+		return " (a user-assigned identity is named by its client id, not its object (principal) id; and it must be assigned to this app)"
+	}
+	return ""
 }
 
 // fetchKey gets a temporary access key from the auth API.

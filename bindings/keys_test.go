@@ -222,8 +222,11 @@ func TestCredentialFailureNamesIdentity(t *testing.T) {
 	if !errors.Is(err, cause) {
 		t.Fatalf("error %v does not wrap the credential's", err)
 	}
-	if !strings.Contains(err.Error(), "user-assigned managed identity with client id 11111111-2222-3333-4444-555555555555") {
-		t.Errorf("error %q does not name the identity", err)
+	for _, want := range []string{"user-assigned managed identity with client id 11111111-2222-3333-4444-555555555555",
+		"named by its client id, not its object (principal) id", "handler check"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
 	}
 	if f.keyCalls.Load() != 0 {
 		t.Errorf("auth API called without a token")
