@@ -70,7 +70,7 @@ func TestManagedIdentityGetsToken(t *testing.T) {
 			cleanEnv(t, tt.env)
 			t.Setenv("AZURE_TOKEN_CREDENTIALS", "prod") // no developer tools in the chain
 			ie := newIdentityEndpoint(t, "mi-token")
-			if got := token(t, loadOne(t, nil)); got != "mi-token" {
+			if got := token(t, loadOne(t, &LoadOptions{Transport: loopbackOnly(t, nil)})); got != "mi-token" {
 				t.Errorf("token = %q, want mi-token", got)
 			}
 			var got []url.Values
@@ -112,7 +112,7 @@ func TestAppCredentialsGetToken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAuthority(t, "entra-token")
 			cleanEnv(t, tt.env(a.URL))
-			e := loadOne(t, &LoadOptions{Transport: a.Client()})
+			e := loadOne(t, &LoadOptions{Transport: loopbackOnly(t, a.Client())})
 			if got := token(t, e); got != "entra-token" {
 				t.Errorf("token = %q, want entra-token", got)
 			}

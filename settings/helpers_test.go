@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -144,4 +146,27 @@ func writeCertificate(t *testing.T, dir, name string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// loopbackOnly returns a client for LoadOptions.Transport that refuses, and
+// fails the test on, any address beyond loopback, such as the managed
+// identity's IMDS at 169.254.169.254 when IDENTITY_ENDPOINT is missed.
+// base is a test server's client, or nil.
+func loopbackOnly(t *testing.T, base *http.Client) *http.Client {
+	t.Helper()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if base != nil {
+		tr = base.Transport.(*http.Transport).Clone()
+	}
+	var d net.Dialer
+	tr.Proxy = nil
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			t.Errorf("a credential dialled %s, beyond loopback", addr)
+			return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError("beyond loopback: " + addr)}
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return &http.Client{Transport: tr}
 }
