@@ -178,8 +178,13 @@ func (b *builder) clientCertificate(prefix string, f fields, auth Auth, opts azc
 	}
 	certs, key, err := azidentity.ParseCertificates(data, []byte(password))
 	if err != nil {
-		b.fail(&SettingError{name, fmt.Sprintf("the file %q holds no usable certificate and private key: %v", path, err),
-			"Use a PEM file with an RSA certificate and its unencrypted key, or a PFX file and its password in clientCertificatePassword"})
+		fix := "Use a PEM file with an RSA certificate and its unencrypted key, or a PFX file and its password in clientCertificatePassword"
+		if strings.Contains(err.Error(), "pkcs12: unknown") {
+			// OpenSSL 3 and recent Windows encrypt PFX files with AES,
+			// which azidentity's PKCS#12 reader does not know.
+			fix = "The PFX file is encrypted with an algorithm Go cannot read (AES, the OpenSSL 3 default). Re-export it with `openssl pkcs12 -export -legacy`, or convert it to PEM with `openssl pkcs12 -in app.pfx -nodes -out app.pem` and point clientCertificatePath at that"
+		}
+		b.fail(&SettingError{name, fmt.Sprintf("the file %q holds no usable certificate and private key: %v", path, err), fix})
 		return nil, auth
 	}
 	cred, err := azidentity.NewClientCertificateCredential(auth.TenantID, auth.ClientID, certs, key,

@@ -85,6 +85,10 @@ func TestManagedIdentityGetsToken(t *testing.T) {
 	}
 }
 
+// testThumbprint names testdata/<thumbprint>.p12, a certificate as App
+// Service on Linux loads it: PKCS#12 without a password.
+const testThumbprint = "1143B6006B8F6BB7CF52734425216A901E0A0533"
+
 func TestAppCredentialsGetToken(t *testing.T) {
 	const conn = "AzureSignalRConnectionString"
 	dir := t.TempDir()
@@ -104,6 +108,14 @@ func TestAppCredentialsGetToken(t *testing.T) {
 		{"client certificate", func(a string) map[string]string {
 			return map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.app;TenantId=tenant-b;ClientId=" + guid1 + ";ClientCert=" + cert, "AZURE_AUTHORITY_HOST": a}
 		}, map[string]string{"tenant": "tenant-b", "client_id": guid1, "grant_type": "client_credentials", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}},
+		{"client certificate in a PFX file with its password", func(a string) map[string]string {
+			return map[string]string{conn + "__serviceUri": uri, conn + "__tenantId": "tenant-d", conn + "__clientId": guid1, conn + "__clientCertificatePath": filepath.Join("testdata", "app.pfx"), conn + "__clientCertificatePassword": "test-password", conn + "__authorityHost": a}
+		}, map[string]string{"tenant": "tenant-d", "client_id": guid1, "grant_type": "client_credentials", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}},
+		// App Service on Linux puts a loaded certificate at <thumbprint>.p12,
+		// without a password; the thumbprint may be written in lower case.
+		{"client certificate by thumbprint", func(a string) map[string]string {
+			return map[string]string{conn + "__serviceUri": uri, conn + "__tenantId": "tenant-e", conn + "__clientId": guid1, conn + "__clientCertificate": strings.ToLower(testThumbprint), conn + "__authorityHost": a}
+		}, map[string]string{"tenant": "tenant-e", "client_id": guid1, "grant_type": "client_credentials", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}},
 		{"workload identity", func(a string) map[string]string {
 			return map[string]string{conn + "__serviceUri": uri, conn + "__credential": "workloadidentity", "AZURE_TENANT_ID": "tenant-c", "AZURE_CLIENT_ID": guid2, conn + "__tokenFilePath": tokenFile, conn + "__authorityHost": a}
 		}, map[string]string{"tenant": "tenant-c", "client_id": guid2, "grant_type": "client_credentials", "client_assertion": "federated-assertion", "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}},
@@ -112,7 +124,7 @@ func TestAppCredentialsGetToken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAuthority(t, "entra-token")
 			cleanEnv(t, tt.env(a.URL))
-			e := loadOne(t, &LoadOptions{Transport: loopbackOnly(t, a.Client())})
+			e := loadOne(t, &LoadOptions{Transport: loopbackOnly(t, a.Client()), CertificateDir: "testdata"})
 			if got := token(t, e); got != "entra-token" {
 				t.Errorf("token = %q, want entra-token", got)
 			}

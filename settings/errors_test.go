@@ -62,6 +62,8 @@ func TestLoadErrors(t *testing.T) {
 		{"two spellings disagree", map[string]string{conn + "__serviceUri": uri, conn + ":serviceUri": "https://b.example.com"}, [][]string{{conn + ":serviceUri", "is set twice with different values, also as " + conn + "__serviceUri", "Keep one spelling"}}},
 		{"missing certificate file", map[string]string{conn + "__serviceUri": uri, conn + "__tenantId": guid2, conn + "__clientId": guid1, conn + "__clientCertificatePath": "/nonexistent.pem"},
 			[][]string{{conn + "__clientCertificatePath", `cannot read the certificate file "/nonexistent.pem": no such file`}}},
+		{"PFX with AES encryption", map[string]string{conn + "__serviceUri": uri, conn + "__tenantId": guid2, conn + "__clientId": guid1, conn + "__clientCertificatePath": "testdata/aes.pfx", conn + "__clientCertificatePassword": "test-password"},
+			[][]string{{conn + "__clientCertificatePath", `"testdata/aes.pfx" holds no usable certificate`, "openssl pkcs12 -export -legacy", "openssl pkcs12 -in"}}},
 		{"connection string duplicate key", map[string]string{conn: "Endpoint=" + uri + ";AccessKey=TOPSECRET;accesskey=TOPSECRET"}, [][]string{{conn, "key AccessKey appears twice"}}},
 		{"connection string part without =", map[string]string{conn: "Endpoint=" + uri + ";TOPSECRET"}, [][]string{{conn, "part 2 is not key=value"}}},
 		{"connection string without key or AuthType", map[string]string{conn: "Endpoint=" + uri}, [][]string{{conn, "neither AccessKey nor AuthType", "AuthType=azure.msi"}}},
