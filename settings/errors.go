@@ -3,6 +3,7 @@ package settings
 import (
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -33,23 +34,28 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// uriPassword finds the password of a URI's user info, even in a URI that
+// does not parse, so that errors quoting the URI do not show it.
+var uriPassword = regexp.MustCompile(`(//[^/@:]*):[^/@]*@`)
+
 // parseServiceURL checks a service, client or server endpoint: http or https,
 // a host, nothing after it but an optional "/", and plain http only to loopback
 // (a bearer token must never cross the network in clear).
 func parseServiceURL(setting, value string) (*url.URL, error) {
 	const fix = "Use the resource's endpoint, such as https://<resource>.service.signalr.net"
+	shown := strconv.Quote(uriPassword.ReplaceAllString(value, "$1:xxxxx@"))
 	u, err := url.Parse(strings.TrimSpace(value))
 	if err != nil || u.Host == "" || u.Hostname() == "" {
-		return nil, &SettingError{setting, "value " + strconv.Quote(value) + " is not an absolute URI", fix}
+		return nil, &SettingError{setting, "value " + shown + " is not an absolute URI", fix}
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http":
-		return nil, &SettingError{setting, "scheme of " + strconv.Quote(value) + " is not http or https", fix}
+		return nil, &SettingError{setting, "scheme of " + shown + " is not http or https", fix}
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "":
-		return nil, &SettingError{setting, "value " + strconv.Quote(u.Redacted()) + " has more than a scheme, host and port", fix}
+		return nil, &SettingError{setting, "value " + shown + " has more than a scheme, host and port", fix}
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return nil, &SettingError{setting, "value " + strconv.Quote(value) + " uses plain http to a host that is not loopback",
+		return nil, &SettingError{setting, "value " + shown + " uses plain http to a host that is not loopback",
 			"Use https; plain http is allowed only to 127.0.0.1, [::1] or localhost (a local stand-in)"}
 	}
 	u.Path, u.RawPath = "", ""
