@@ -66,3 +66,21 @@ func TestHandlerParseError(t *testing.T) {
 		t.Errorf("Load = %v, want the bad lifetime named", err)
 	}
 }
+
+func TestHandlerSettingsInAnotherCase(t *testing.T) {
+	cleanEnv(t, map[string]string{"signalr_hubs": "chat", "Signalr_Token_Lifetime": "5m", "AzureSignalRConnectionString__serviceUri": uri})
+	cfg, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Signalr_Token_Lifetime is ignored: the handler reads SIGNALR_TOKEN_LIFETIME, in exactly that case. Rename the setting",
+		"signalr_hubs is ignored: the handler reads SIGNALR_HUBS, in exactly that case. Rename the setting",
+	}
+	if diff := cmp.Diff(want, cfg.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"default"}, cfg.Handler.Hubs); diff != "" {
+		t.Errorf("hubs (-want +got):\n%s", diff)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,6 +60,7 @@ func Load(opts *LoadOptions) (*Config, error) {
 	if err := cfg.Handler.load(); err != nil {
 		b.errs = append(b.errs, err)
 	}
+	b.warns = append(b.warns, miscased(os.Environ())...)
 	connection := cfg.Handler.ConnectionSetting
 	if connection == "" {
 		connection = DefaultConnectionSetting
@@ -274,4 +276,25 @@ func missingConnection(s appSettings, connection string) error {
 	}
 	return &SettingError{connection, problem,
 		fmt.Sprintf("Set %[1]s__serviceUri=https://<resource>.service.signalr.net in the app settings (in local.settings.json Values: \"%[1]s:serviceUri\"), or %[1]s to a connection string; SIGNALR_CONNECTION_SETTING names another prefix", connection)}
+}
+
+// miscased warns of the handler's settings written in another case, such as
+// signalr_hubs: envconfig reads the exact name, while Functions users know
+// the case-insensitive names of .NET and of the connection's settings.
+func miscased(environ []string) []string {
+	names := map[string]string{}
+	t := reflect.TypeFor[Handler]()
+	for i := range t.NumField() {
+		name := t.Field(i).Tag.Get("envconfig")
+		names[strings.ToUpper(name)] = name
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if want, ok := names[strings.ToUpper(name)]; ok && name != want {
+			out = append(out, fmt.Sprintf("%s is ignored: the handler reads %s, in exactly that case. Rename the setting", name, want))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
