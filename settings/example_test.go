@@ -1,8 +1,10 @@
 package settings_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/signalr-entra/handler/settings"
 )
@@ -55,4 +57,19 @@ func ExampleSettingError() {
 	fmt.Println(err)
 	// Output:
 	// AzureSignalRConnectionString__serviceUri: value "http://contoso.service.signalr.net" uses plain http to a host that is not loopback. Use https; plain http is allowed only to 127.0.0.1, [::1] or localhost (a local stand-in)
+}
+
+func ExampleSecret() {
+	key := settings.Secret("a-real-access-key")
+	e := settings.Endpoint{Name: "east", AccessKey: key}
+	fmt.Println(key)
+	fmt.Printf("%#v %d\n", key, key)
+	data, _ := json.Marshal(e)
+	fmt.Println(strings.Contains(fmt.Sprintf("%+v", e)+string(data), "a-real-access-key"))
+	fmt.Println(len(key.Reveal()))
+	// Output:
+	// REDACTED
+	// "REDACTED" REDACTED
+	// false
+	// 17
 }
