@@ -63,7 +63,7 @@ func run(c config, command string) error {
 	}
 	defer os.RemoveAll(tmp)
 	started := time.Now()
-	r := results{}
+	r := results{load: stack.LoadAverage()}
 
 	// The Go benchmarks run first, with nothing else of ours running.
 	log("Go benchmarks of bindings and handler (%d runs each) ...", c.count)
@@ -159,15 +159,22 @@ func measureHTTP(c config, st *stack.Stack, root string, r *results) error {
 		name string
 		req  request
 		dst  *loadResult
+		one  bool // a single worker: latency with the cores not saturated
 	}{
-		{"GET / (readiness)", get(h + "/"), &r.ready},
-		{"GET /api/negotiate (forwarded)", negotiate, &r.forwarded},
-		{"POST /negotiate (payload)", post(h+"/negotiate", "", payload), &r.payload},
-		{"POST /api/messages (through the handler)", post(h+"/api/messages?hub=chat", "", send), &r.sendHandler},
-		{"POST /api/hubs/chat/:send (straight to the stand-in)", post(service+"/api/hubs/chat/:send?api-version=2022-06-01", token, send), &r.sendDirect},
+		{"GET / (readiness)", get(h + "/"), &r.ready, false},
+		{"GET /api/negotiate (forwarded)", negotiate, &r.forwarded, false},
+		{"POST /negotiate (payload)", post(h+"/negotiate", "", payload), &r.payload, false},
+		{"POST /api/messages (through the handler)", post(h+"/api/messages?hub=chat", "", send), &r.sendHandler, false},
+		{"POST /api/hubs/chat/:send (straight to the stand-in)", post(service+"/api/hubs/chat/:send?api-version=2022-06-01", token, send), &r.sendDirect, false},
+		{"POST /api/messages (through the handler), alone", post(h+"/api/messages?hub=chat", "", send), &r.sendHandler1, true},
+		{"POST /api/hubs/chat/:send (straight to the stand-in), alone", post(service+"/api/hubs/chat/:send?api-version=2022-06-01", token, send), &r.sendDirect1, true},
 	} {
-		log("%s: %d workers for %v ...", s.name, c.workers, c.duration)
-		*s.dst = runLoad(s.name, c.workers, c.duration, s.req)
+		workers := c.workers
+		if s.one {
+			workers = 1
+		}
+		log("%s: %d workers for %v ...", s.name, workers, c.duration)
+		*s.dst = runLoad(s.name, workers, c.duration, s.req)
 		if s.dst.Errors > 0 {
 			return fmt.Errorf("%s: %d errors, the first: %s", s.name, s.dst.Errors, s.dst.FirstErr)
 		}

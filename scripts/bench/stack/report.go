@@ -45,3 +45,13 @@ func Machine() string {
 	}
 	return fmt.Sprintf("%s, %d logical cores, %s %s/%s", model, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
+
+// LoadAverage is the 1-minute load average from /proc/loadavg: on a shared
+// machine, other work skews every ratio above.
+func LoadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(data))[0]
+}
