@@ -4,18 +4,16 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
-)
 
-// namePattern is the service's pattern for hub and application names
-// (reference/signalr-rest-api-2022-06-01.json).
-var namePattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
+	"github.com/signalr-entra/handler/settings"
+)
 
 const maxNameLen = 1024
 
-func validateHub(hub string) error {
-	if !namePattern.MatchString(hub) {
+// ValidateHub checks a hub name against the service's rule.
+func ValidateHub(hub string) error {
+	if !settings.ValidHubName(hub) {
 		return fmt.Errorf("invalid hub name %q: it must start with a letter and hold at most 128 letters, digits and _`,.[]", hub)
 	}
 	return nil

@@ -18,7 +18,7 @@ const generateTokenVersion = "2023-07-01"
 // and the token it shows there, for the user (when userID is not empty)
 // with claims. In Entra mode the token is signed as Options.Negotiate says.
 func (e *Endpoint) ConnectionInfo(ctx context.Context, hub, userID string, claims []Claim) (*ConnectionInfo, error) {
-	if err := validateHub(hub); err != nil {
+	if err := ValidateHub(hub); err != nil {
 		return nil, err
 	}
 	ph := prefixedHub(e.opts.Application, hub)
@@ -90,7 +90,7 @@ func (e *Endpoint) serviceToken(ctx context.Context, hub, userID string, claims 
 // Options.TokenLifetime rounded up to whole minutes.
 func (e *Endpoint) GenerateToken(ctx context.Context, hub, userID string) (string, error) {
 	const op = "generate a client token"
-	if err := validateHub(hub); err != nil {
+	if err := ValidateHub(hub); err != nil {
 		return "", err
 	}
 	if e.cred == nil {

@@ -20,7 +20,7 @@ type Payload struct {
 // hubPath validates the hub and the names, and returns the escaped path of
 // the hub followed by segments; a segment in names is path-escaped.
 func (e *Endpoint) hubPath(hub string, segs ...string) (string, error) {
-	if err := validateHub(hub); err != nil {
+	if err := ValidateHub(hub); err != nil {
 		return "", err
 	}
 	// The application, when set, goes in the query, not the path.

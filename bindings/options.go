@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/signalr-entra/handler/settings"
 )
 
 // NegotiateMode says how client access tokens are signed in Entra mode.
@@ -101,7 +103,7 @@ func (o *Options) withDefaults() (Options, error) {
 	case out.KeyRefresh < time.Second || out.KeyRefresh > keyUse:
 		return out, fmt.Errorf("invalid key refresh interval %s (SIGNALR_KEY_REFRESH): valid values are 1s to 85m, such as 1h", out.KeyRefresh)
 	}
-	if out.Application != "" && !namePattern.MatchString(out.Application) {
+	if out.Application != "" && !settings.ValidHubName(out.Application) {
 		return out, fmt.Errorf("invalid application name %q (SIGNALR_APPLICATION): it must start with a letter and hold at most 128 letters, digits and _`,.[]", out.Application)
 	}
 	if out.HTTPClient == nil {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -77,9 +76,6 @@ type Handler struct {
 	mux          *http.ServeMux
 }
 
-// hubPattern is the service's rule for hub names.
-var hubPattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.\\[\\]]{0,127}$")
-
 // New returns a Handler that serves the functions with svc.
 func New(svc Service, opts *Options) (*Handler, error) {
 	if svc == nil {
@@ -93,8 +89,8 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		o.Hubs = []string{"default"}
 	}
 	for _, hub := range o.Hubs {
-		if !hubPattern.MatchString(hub) {
-			return nil, fmt.Errorf("invalid SIGNALR_HUBS entry %q: a hub starts with a letter, then up to 127 letters, digits or _`,.[]; list hubs separated by commas, such as \"chat,news\"", hub)
+		if err := bindings.ValidateHub(hub); err != nil {
+			return nil, fmt.Errorf("invalid SIGNALR_HUBS entry: %w; list hubs separated by commas, such as \"chat,news\"", err)
 		}
 	}
 	if o.MaxBodyBytes < 0 {

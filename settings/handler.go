@@ -3,7 +3,6 @@ package settings
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -45,8 +44,26 @@ type Handler struct {
 	Port int `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT" default:"7071"`
 }
 
-// hubPattern is the service's rule for hub names (SPEC §4).
-var hubPattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$")
+// ValidHubName reports whether name follows the service's rule for hub and
+// application names: a letter, then up to 127 letters, digits or _`,.[]
+// (^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$). Written out rather than as a
+// regular expression: that one compiles to a large program at start-up.
+func ValidHubName(name string) bool {
+	if len(name) == 0 || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if i == 0 && !letter {
+			return false
+		}
+		if !letter && !('0' <= c && c <= '9') && !strings.ContainsRune("_`,.[]", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
 
 const (
 	// MaxTokenLifetime caps SIGNALR_TOKEN_LIFETIME.
@@ -86,7 +103,7 @@ func (h *Handler) Validate() error {
 		bad("SIGNALR_HUBS", "no hub is named", "List the hubs this app serves, comma-separated, such as chat,news")
 	}
 	for _, hub := range h.Hubs {
-		if !hubPattern.MatchString(hub) {
+		if !ValidHubName(hub) {
 			bad("SIGNALR_HUBS", fmt.Sprintf("invalid hub name %q", hub),
 				"A hub name starts with a letter, then up to 127 letters, digits or _ ` , . [ ]")
 		}
