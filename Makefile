@@ -1,7 +1,10 @@
 GO ?= go
 DIST ?= dist
 
-.PHONY: build run test e2e package bench clean
+.PHONY: build run test e2e package bench soak clean
+
+# DURATION is how long make soak runs.
+DURATION ?= 2m
 
 # build assembles the deployable app root: host.json, the function folders
 # beside it (the host does not look deeper), and the linux/amd64 handler.
@@ -27,6 +30,16 @@ test:
 
 e2e:
 	bash scripts/e2e.sh
+
+# bench measures the targets of docs/PERFORMANCE.md on loopback and
+# rewrites its tables.
+bench:
+	$(GO) run ./scripts/bench -out docs/PERFORMANCE.md
+
+# soak runs clients, sends and key rotations for DURATION and counts what
+# was lost.
+soak:
+	$(GO) run ./scripts/soak -duration $(DURATION) -out docs/PERFORMANCE.md
 
 package: build
 	$(GO) run ./scripts/zipapp $(DIST) handler.zip
