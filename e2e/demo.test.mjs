@@ -150,7 +150,7 @@ test('the demo page connects as the named user and shows what the handler sends'
       { target: TARGET, from: 'carol', text: 'hello, everyone' },
       { target: TARGET, from: 'alice', text: 'hello from the page' },
     ]);
-    const negotiated = s.handlerLog().filter((r) => r.msg === 'negotiated');
+    const negotiated = s.handlerLog().filter((r) => r.msg === 'invocation done' && r.function === 'negotiate' && r.status === 200);
     assert.deepEqual(negotiated.map((r) => [r.hub, r.authenticated]), [['chat', true]]);
 
     const png = await tab.screenshot();

@@ -48,5 +48,5 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 	rep := h.invoke(r.Context(), c)
 	h.cors.decorate(rep, origin)
 	writeJSON(w, rep)
-	c.log.Info("invocation done", "status", rep.status, "durationMs", time.Since(start).Milliseconds())
+	c.logDone(rep.status, start)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/signalr-entra/handler/bindings"
 )
@@ -26,6 +27,14 @@ type call struct {
 	tooLarge   bool
 	identities []identity
 	log        *slog.Logger
+	// outcome holds what the function adds to the invocation's one log
+	// record, such as the hub: one record per request keeps logging cheap.
+	outcome []any
+}
+
+// logDone writes the invocation's record: its status, duration and outcome.
+func (c *call) logDone(status int, start time.Time) {
+	c.log.Info("invocation done", append([]any{"status", status, "durationMs", time.Since(start).Milliseconds()}, c.outcome...)...)
 }
 
 // invoke runs the function and says what to answer.
@@ -64,7 +73,7 @@ func (h *Handler) negotiate(ctx context.Context, c *call) *reply {
 		c.log.Error("negotiate failed", "hub", hub, "status", status, "error", err)
 		return errorReply(status, c, msg)
 	}
-	c.log.Info("negotiated", "hub", hub, "authenticated", userID != "")
+	c.outcome = append(c.outcome, "hub", hub, "authenticated", userID != "")
 	rep = &reply{status: http.StatusOK, body: info}
 	// The reply carries a bearer token: no cache may keep it.
 	rep.setHeader("Cache-Control", "no-store")
@@ -110,7 +119,7 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 		accepted = append(accepted, i)
 	}
 	if len(failed) == 0 {
-		c.log.Info(c.function+" accepted", "hub", hub, "count", len(items))
+		c.outcome = append(c.outcome, "hub", hub, "count", len(items))
 		return &reply{status: http.StatusAccepted, body: acceptedBody{Accepted: accepted}}
 	}
 	return &reply{status: status, body: partialBody{

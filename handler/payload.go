@@ -58,7 +58,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 			// A trigger folder of the user's own has no res to answer in:
 			// fail the invocation instead.
 			writeJSON(w, rep)
-			c.log.Info("invocation done", "status", rep.status, "durationMs", time.Since(start).Milliseconds())
+			c.logDone(rep.status, start)
 			return
 		}
 	case err != nil:
@@ -73,7 +73,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 			// trigger failed: a non-2xx answer fails the invocation, so
 			// that the host logs it and the trigger retries.
 			writeJSON(w, rejected)
-			c.log.Info("invocation done", "status", rejected.status, "durationMs", time.Since(start).Milliseconds())
+			c.logDone(rejected.status, start)
 			return
 		}
 	}
@@ -86,7 +86,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 		}
 		out.Outputs[httpOutputName] = httpOutput{StatusCode: rep.status, Status: rep.status, Body: rep.body, Headers: headers}
 	}
-	c.log.Info("invocation done", "status", rep.status, "durationMs", time.Since(start).Milliseconds())
+	c.logDone(rep.status, start)
 	out.Logs = logs.lines()
 	b, err := json.Marshal(out)
 	if err != nil {
