@@ -16,8 +16,8 @@ import (
 // invocation is the payload the host posts in payload mode:
 // {"Data": {binding name: value}, "Metadata": {...}}.
 type invocation struct {
-	Data     map[string]json.RawMessage `json:"Data"`
-	Metadata map[string]json.RawMessage `json:"Metadata"`
+	// Data is all the handler reads: Metadata repeats the trigger's parts.
+	Data map[string]json.RawMessage `json:"Data"`
 }
 
 // hostRequest is an HTTP trigger value as the host serializes it.
@@ -62,15 +62,27 @@ func (inv *invocation) httpRequest() (*hostRequest, error) {
 		return strings.Compare(a, b)
 	})
 	for _, name := range names {
-		raw := inv.Data[name]
-		if !looksLikeHTTPRequest(raw) {
+		raw := bytes.TrimSpace(inv.Data[name])
+		if len(raw) == 0 || raw[0] != '{' {
 			continue
+		}
+		// What current hosts send decodes in one pass; the lenient reader
+		// takes older hosts' shapes. Only a value that neither reads is
+		// looked at again, to tell a broken request from other data.
+		var strict strictRequest
+		if json.Unmarshal(raw, &strict) == nil && strict.Method != "" && (strict.URL != "" || strict.Headers != nil) {
+			return strict.request(), nil
 		}
 		var w wireRequest
 		if err := json.Unmarshal(raw, &w); err != nil {
-			return nil, fmt.Errorf("the HTTP trigger %q is not a request the handler can read: %w", name, err)
+			if looksLikeHTTPRequest(raw) {
+				return nil, fmt.Errorf("the HTTP trigger %q is not a request the handler can read: %w", name, err)
+			}
+			continue
 		}
-		return w.request(), nil
+		if w.Method != "" && (w.URL != "" || w.Headers != nil) {
+			return w.request(), nil
+		}
 	}
 	return nil, nil
 }
@@ -158,25 +170,46 @@ type wireRequest struct {
 }
 
 func (w *wireRequest) request() *hostRequest {
+	return newHostRequest(w.URL, w.Method, w.Query, http.Header(w.Headers), w.Identities, w.Body)
+}
+
+// strictRequest is the HTTP trigger as current hosts send it.
+type strictRequest struct {
+	URL        string              `json:"Url"`
+	Method     string              `json:"Method"`
+	Query      map[string]string   `json:"Query"`
+	Headers    map[string][]string `json:"Headers"`
+	Identities []identity          `json:"Identities"`
+	Body       json.RawMessage     `json:"Body"`
+}
+
+func (s *strictRequest) request() *hostRequest {
+	return newHostRequest(s.URL, s.Method, s.Query, s.Headers, s.Identities, s.Body)
+}
+
+func newHostRequest(rawURL, method string, query map[string]string, headers http.Header, ids []identity, body json.RawMessage) *hostRequest {
 	r := &hostRequest{
-		URL:        w.URL,
-		Method:     strings.ToUpper(strings.TrimSpace(w.Method)),
+		URL:        rawURL,
+		Method:     strings.ToUpper(strings.TrimSpace(method)),
 		Query:      url.Values{},
-		Headers:    http.Header(w.Headers),
-		Identities: w.Identities,
+		Headers:    http.Header{},
+		Identities: ids,
 	}
-	if r.Headers == nil {
-		r.Headers = http.Header{}
+	// Canonical keys, as http.Header.Get expects them.
+	for k, vs := range headers {
+		for _, v := range vs {
+			r.Headers.Add(k, v)
+		}
 	}
-	for k, v := range w.Query {
+	for k, v := range query {
 		r.Query.Set(k, v)
 	}
 	if len(r.Query) == 0 {
-		if u, err := url.Parse(w.URL); err == nil {
+		if u, err := url.Parse(rawURL); err == nil {
 			r.Query = u.Query()
 		}
 	}
-	r.Body = bodyBytes(w.Body, r.Headers.Get("Content-Type"))
+	r.Body = bodyBytes(body, r.Headers.Get("Content-Type"))
 	return r
 }
 
@@ -187,7 +220,7 @@ func bodyBytes(raw json.RawMessage, contentType string) []byte {
 		return nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
 		// A JSON body the host (or a test harness) kept as JSON.
 		return raw
 	}
@@ -229,7 +262,7 @@ func (f *flexHeaders) UnmarshalJSON(b []byte) error {
 	h := make(http.Header, len(obj))
 	for k, v := range obj {
 		var list []json.RawMessage
-		if json.Unmarshal(v, &list) != nil {
+		if v = bytes.TrimSpace(v); len(v) == 0 || v[0] != '[' || json.Unmarshal(v, &list) != nil {
 			list = []json.RawMessage{v}
 		}
 		for _, item := range list {
@@ -247,11 +280,7 @@ func (f *flexHeaders) UnmarshalJSON(b []byte) error {
 type flexIdentities []identity
 
 func (f *flexIdentities) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		b = bytes.TrimSpace([]byte(s))
-	}
+	b = unquoted(b)
 	if len(b) == 0 || isNull(b) {
 		return nil
 	}
@@ -274,11 +303,7 @@ func (f *flexIdentities) UnmarshalJSON(b []byte) error {
 // objectOrEncoded reads a JSON object, or a string holding one. null and ""
 // give nil.
 func objectOrEncoded(b []byte) (map[string]json.RawMessage, error) {
-	b = bytes.TrimSpace(b)
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		b = bytes.TrimSpace([]byte(s))
-	}
+	b = unquoted(b)
 	if len(b) == 0 || isNull(b) {
 		return nil, nil
 	}
@@ -289,11 +314,23 @@ func objectOrEncoded(b []byte) (map[string]json.RawMessage, error) {
 	return obj, nil
 }
 
+// unquoted returns the JSON text b, or the text a JSON string b holds:
+// older hosts send some objects JSON-encoded in strings.
+func unquoted(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	var s string
+	if len(b) > 0 && b[0] == '"' && json.Unmarshal(b, &s) == nil {
+		return bytes.TrimSpace([]byte(s))
+	}
+	return b
+}
+
 // scalarText is a string's value, "" for null, or the JSON text of
 // anything else.
 func scalarText(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
 	var s string
-	if json.Unmarshal(v, &s) == nil {
+	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
 		return s
 	}
 	if isNull(v) {
