@@ -154,7 +154,9 @@ func (b *builder) connection(s appSettings, prefix, name string) (e *Endpoint, f
 			return nil, true
 		}
 		for k, v := range f {
-			if k != "type" { // a connection string cannot say its type itself
+			// An empty key is unset, as an empty connection string is: a
+			// local.settings.json copied from the example keeps them.
+			if k != "type" && f.has(k) { // a connection string cannot say its type itself
 				b.fail(&SettingError{v.Name, "is set beside the connection string " + cs.Name,
 					"Configure the connection once: either the connection string or the section with serviceUri, not both"})
 				return nil, true
@@ -262,12 +264,20 @@ func valued(children map[string]setting) []string {
 func missingConnection(s appSettings, connection string) error {
 	problem := fmt.Sprintf("no SignalR Service connection found. Looked for a connection string in %s, a section %s__serviceUri (or %s:serviceUri), and %s__<name>",
 		connection, connection, connection, EndpointsPrefix)
-	if keys := s.children(connection); len(keys) > 0 {
-		var names []string
-		for _, v := range keys {
-			names = append(names, v.Name)
-		}
+	keys := s.children(connection)
+	if names := valued(keys); len(names) > 0 {
 		problem += fmt.Sprintf("; found %s but no serviceUri", strings.Join(names, ", "))
+	}
+	// Name the empty settings, which look set where they were written.
+	var empty []string
+	if v, ok := s.get(connection); ok {
+		empty = append(empty, v.Name)
+	}
+	if v, ok := keys["serviceuri"]; ok {
+		empty = append(empty, v.Name)
+	}
+	if len(empty) > 0 {
+		problem += fmt.Sprintf("; %s is empty", strings.Join(empty, " and "))
 	}
 	if key(connection) != key(DefaultConnectionSetting) {
 		if _, ok := s.get(DefaultConnectionSetting); ok || len(s.children(DefaultConnectionSetting)) > 0 {

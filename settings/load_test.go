@@ -62,6 +62,8 @@ func TestLoadEndpoints(t *testing.T) {
 			[]summary{{Setting: conn, URI: uri, Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "AccessKey"}, HasKey: true}}, nil},
 		{"connection string keys case-insensitive, port, endpoints", map[string]string{conn: " endpoint = " + uri + " ;ACCESSKEY=TOPSECRET;port=8443;ClientEndpoint=https://c.example.com;serverendpoint=http://127.0.0.1:9000/"},
 			[]summary{{Setting: conn, URI: uri + ":8443", Client: "https://c.example.com", Server: "http://127.0.0.1:9000", Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "AccessKey"}, HasKey: true}}, nil},
+		{"connection string beside the example's empty section keys", map[string]string{conn: "Endpoint=" + uri + ";AccessKey=TOPSECRET;Version=1.0;", conn + ":serviceUri": "", conn + ":credential": " ", conn + ":clientSecret": ""},
+			[]summary{{Setting: conn, URI: uri, Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "AccessKey"}, HasKey: true}}, nil},
 		{"AuthType=azure", map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure"},
 			[]summary{primary(conn, Auth{Kind: "DefaultAzureCredential"})}, nil},
 		{"AuthType=azure.msi system-assigned", map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.msi"},
