@@ -125,6 +125,16 @@ func userAssignedFix(e settings.Endpoint) string {
 		e.Auth.ClientID, settingName(e.Setting, "clientId"))
 }
 
+// environmentCredentialFailedFix explains a token failure of
+// DefaultAzureCredential when AZURE_* variables made EnvironmentCredential
+// answer first: its failure ends the chain before the managed identity.
+func environmentCredentialFailedFix(e settings.Endpoint, vars []string) string {
+	return fmt.Sprintf("DefaultAzureCredential tried the app registration of the AZURE_* variables first, because %s is set, and that failed, so the managed identity was not tried. "+
+		"To use the app's managed identity, set %s = managedidentity (with %s = <client id> for a user-assigned identity), or remove %s, AZURE_CLIENT_ID and AZURE_TENANT_ID from the app settings. "+
+		"To use that app registration, correct AZURE_TENANT_ID, AZURE_CLIENT_ID and %s: the cause above says what Entra ID answered.",
+		strings.Join(vars, ", "), settingName(e.Setting, "credential"), settingName(e.Setting, "clientId"), strings.Join(vars, ", "), strings.Join(vars, ", "))
+}
+
 // environmentCredentialFix explains EnvironmentCredential winning inside
 // DefaultAzureCredential and the ways out.
 func environmentCredentialFix(e settings.Endpoint, vars []string) string {

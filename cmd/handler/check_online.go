@@ -219,6 +219,8 @@ func (p *probe) runEntra(ctx context.Context) {
 		c.Detail = fmt.Sprintf("%s (%s) could not get a token for %s: %s", p.s.Auth.Kind, p.s.Auth.Identity(), p.s.Scope, c.Detail)
 		if userAssignedNotFound(p.s, err) {
 			c.Fix = userAssignedFix(p.s)
+		} else if vars := environmentCredentialSet(p.s, p.getenv); len(vars) > 0 {
+			c.Fix = environmentCredentialFailedFix(p.s, vars)
 		} else {
 			c.Fix = fmt.Sprintf("Check the identity settings of %s; the cause above says what Entra ID or the managed identity endpoint answered.", p.s.Setting)
 		}

@@ -99,7 +99,7 @@ func TestCheckOnline(t *testing.T) {
 		wantCode:      1,
 		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead ok", "generateToken ok", "restWrite ok", "roles FAIL"},
 		wantFunctions: "FAIL ok ok",
-		wantFix:       []string{"Set SIGNALR_NEGOTIATE=auto", `--assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role "SignalR App Server"`},
+		wantFix:       []string{"Set SIGNALR_NEGOTIATE=auto to let the service sign client tokens, or:\nAssign the identity \"SignalR App Server\"", `--assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role "SignalR App Server"`},
 		wantText:      []string{"CANNOT WORK: SIGNALR_NEGOTIATE=local needs the auth API"},
 	}, {
 		name:          "REST API reader only",
@@ -204,6 +204,26 @@ func TestCheckOnline(t *testing.T) {
 			`--assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role "SignalR Service Owner"`,
 		},
 		wantText: []string{"EnvironmentCredential answered inside DefaultAzureCredential: AZURE_CLIENT_SECRET is set and the token's app id is AZURE_CLIENT_ID (e0e00000-0000-4000-8000-00000000000e)"},
+	}, {
+		name: "EnvironmentCredential fails in DefaultAzureCredential",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			return map[string]string{
+				"AzureSignalRConnectionString__serviceUri": srv.URL,
+				"AZURE_TENANT_ID":                          srv.TenantID,
+				"AZURE_CLIENT_ID":                          "e0e00000-0000-4000-8000-0000000000ff",
+				"AZURE_CLIENT_SECRET":                      "TOPSECRET-ENV",
+				"AZURE_AUTHORITY_HOST":                     srv.AuthorityURL,
+			}, nil
+		},
+		wantCode:      1,
+		wantChecks:    []string{"token FAIL", "health ok"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix: []string{
+			"because AZURE_CLIENT_SECRET is set, and that failed, so the managed identity was not tried",
+			"set AzureSignalRConnectionString__credential = managedidentity",
+			"remove AZURE_CLIENT_SECRET, AZURE_CLIENT_ID and AZURE_TENANT_ID",
+		},
+		wantText: []string{"CANNOT WORK: no Microsoft Entra ID token"},
 	}, {
 		name: "access key",
 		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {

@@ -90,12 +90,12 @@ func (p *probe) roles(c entraCalls) {
 		res.Fix = roleFix(u, p.rep.Principal, roleServiceOwner, why)
 	case needNeg && p.mode == bindings.NegotiateLocal && c.gen == nil:
 		res.Detail = "the identity may not get the temporary key that SIGNALR_NEGOTIATE=local signs with, though the service would sign client tokens for it"
-		res.Fix = "Set SIGNALR_NEGOTIATE=auto to let the service sign client tokens, or " + roleFix(u, p.rep.Principal, roleAppServer, "it allows the auth API, to sign client tokens locally")
+		res.Fix = "Set SIGNALR_NEGOTIATE=auto to let the service sign client tokens, or:\n" + roleFix(u, p.rep.Principal, roleAppServer, "it allows the auth API, to sign client tokens locally")
 	case needNeg && p.mode == bindings.NegotiateService:
 		res.Detail = "the identity may not ask the service to sign client tokens, as SIGNALR_NEGOTIATE=service does"
 		res.Fix = roleFix(u, p.rep.Principal, roleRESTOwner, "it allows :generateToken")
 		if c.auth == nil {
-			res.Fix = "Set SIGNALR_NEGOTIATE=auto to sign client tokens locally, or " + res.Fix
+			res.Fix = "Set SIGNALR_NEGOTIATE=auto to sign client tokens locally, or:\n" + res.Fix
 		}
 	case needNeg:
 		res.Detail = "the identity may not sign client tokens"

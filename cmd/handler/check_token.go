@@ -69,6 +69,16 @@ func environmentCredentialWon(e settings.Endpoint, p principalReport, getenv fun
 	if e.Auth.Kind != "DefaultAzureCredential" || p.AppID == "" || !strings.EqualFold(p.AppID, strings.TrimSpace(getenv("AZURE_CLIENT_ID"))) {
 		return nil
 	}
+	return environmentCredentialSet(e, getenv)
+}
+
+// environmentCredentialSet reports the variables that make
+// DefaultAzureCredential try EnvironmentCredential before the managed
+// identity, when the endpoint uses DefaultAzureCredential.
+func environmentCredentialSet(e settings.Endpoint, getenv func(string) string) []string {
+	if e.Auth.Kind != "DefaultAzureCredential" {
+		return nil
+	}
 	var set []string
 	for _, v := range environmentCredentialVars {
 		if getenv(v) != "" {
