@@ -144,6 +144,10 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 		err.Message = fmt.Sprintf("%s refused the access key of %s to %s, though an access key needs no role: a network rule of the resource (firewall, private endpoint, public access disabled) blocks this app. Check the resource's Networking settings.", e.uri, e.setting, op)
 	case s == http.StatusForbidden && k == kindAuthAPI:
 		err.Message = fmt.Sprintf("%s lacks the SignalR App Server or SignalR Service Owner role on %s, needed to get the temporary key that signs client tokens.%s", who, e.uri, assignHint)
+		if e.opts.Negotiate == NegotiateLocal {
+			// The other way out, which local mode alone rules out.
+			err.Message += " Or set SIGNALR_NEGOTIATE=auto to let the service sign client tokens, with the SignalR REST API Owner role."
+		}
 	case s == http.StatusForbidden && k == kindGenerateToken:
 		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed for the service to sign client tokens.%s", who, e.uri, assignHint)
 	case s == http.StatusForbidden && k == kindRead:

@@ -175,7 +175,7 @@ func TestNegotiateRefusedBothWays(t *testing.T) {
 		want []string
 	}{
 		{"auto", NegotiateAuto, []string{"SignalR App Server", "SignalR Service Owner", "SignalR REST API Owner", "30 minutes", "system-assigned managed identity"}},
-		{"local", NegotiateLocal, []string{"lacks the SignalR App Server or SignalR Service Owner role", "30 minutes"}},
+		{"local", NegotiateLocal, []string{"lacks the SignalR App Server or SignalR Service Owner role", "30 minutes", "Or set SIGNALR_NEGOTIATE=auto to let the service sign client tokens, with the SignalR REST API Owner role."}},
 		{"service", NegotiateService, []string{"lacks the SignalR REST API Owner or SignalR Service Owner role", "sign client tokens"}},
 	}
 	for _, tt := range tests {
