@@ -65,12 +65,6 @@ func (f *fakeCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (
 	return azcore.AccessToken{Token: "entra-token", ExpiresOn: f.clock.Now().Add(24 * time.Hour)}, nil
 }
 
-func (f *fakeCred) setErr(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.err = err
-}
-
 // reply is a scripted answer of the fake service.
 type reply struct {
 	status     int

@@ -98,13 +98,6 @@ func (r *resource[T]) refreshIfDue() <-chan struct{} {
 	return nil
 }
 
-// lastError returns the error of the last fetch, nil after a success.
-func (r *resource[T]) lastError() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
-}
-
 // startLocked returns the running fetch, or starts one unless a back-off
 // lasts (then it returns nil).
 func (r *resource[T]) startLocked(now time.Time) *flight[T] {
