@@ -109,7 +109,7 @@ async function privateKeyLine(pem) {
 }
 
 /**
- * refused asserts a 502 "refused the app's credentials" reply (negotiate's
+ * refused asserts a 502 reply for a refusal by the service (negotiate's
  * error, or the failed item of a messages or groups request) and returns the
  * handler log's detailed error under the reply's correlation id.
  */
@@ -120,7 +120,10 @@ async function refused(s, r, status) {
     assert.equal(r.json.error, 'SignalR Service did not accept 1 of 1 items');
     assert.deepEqual(r.json.accepted, []);
   }
-  assert.equal(short, `SignalR Service refused the app's credentials (${status}); the function log has the details under this correlation id`);
+  const why = status === 403
+    ? 'SignalR Service refused the app (403): its identity lacks a role on the resource, or a network rule blocks it'
+    : `SignalR Service did not accept the app's credentials (${status})`;
+  assert.equal(short, `${why}; the function log has the details under this correlation id`);
   return (await s.logRecord(r.json.correlationId, 'ERROR')).error;
 }
 

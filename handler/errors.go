@@ -30,8 +30,10 @@ func classify(err error) (status int, msg string) {
 	case s == http.StatusBadRequest, s == http.StatusNotFound, s == http.StatusRequestEntityTooLarge:
 		// The caller's input (a name, a connection) was refused: theirs to fix.
 		return s, fmt.Sprintf("SignalR Service answered %d %s", s, http.StatusText(s)) + see
-	case s == http.StatusUnauthorized, s == http.StatusForbidden:
-		return http.StatusBadGateway, fmt.Sprintf("SignalR Service refused the app's credentials (%d)", s) + see
+	case s == http.StatusForbidden:
+		return http.StatusBadGateway, "SignalR Service refused the app (403): its identity lacks a role on the resource, or a network rule blocks it" + see
+	case s == http.StatusUnauthorized:
+		return http.StatusBadGateway, "SignalR Service did not accept the app's credentials (401)" + see
 	case s == http.StatusTooManyRequests, s == http.StatusServiceUnavailable:
 		return http.StatusServiceUnavailable, fmt.Sprintf("SignalR Service is busy (%d); retry later", s)
 	case s == http.StatusRequestTimeout, s == http.StatusGatewayTimeout:

@@ -44,7 +44,7 @@ func TestForwarded(t *testing.T) {
 			header: map[string]string{"x-ms-signalr-userid": "mallory", "X-MS-CLIENT-PRINCIPAL-ID": "alice"}, wantStatus: 200, wantBody: `"accessToken":"token-for-alice"`},
 		{name: "negotiate service failure", method: "GET", target: "/api/negotiate",
 			fail: func(string, int) error { return &bindings.Error{Op: "get the temporary access key", Status: 403} }, wantStatus: 502,
-			wantBody: `"error":"SignalR Service refused the app's credentials (403)`},
+			wantBody: `"error":"SignalR Service refused the app (403): its identity lacks a role on the resource`},
 		{name: "messages", method: "POST", target: "/api/messages?hub=chat", body: `[{"target":"a","arguments":[1]},{"target":"b"}]`, wantStatus: 202, wantBody: `{"accepted":[0,1]}`},
 		{name: "route in another case, as the host matches routes", method: "POST", target: "/API/Messages?hub=chat", body: `{"target":"a"}`, wantStatus: 202},
 		{name: "messages GET", method: "GET", target: "/api/messages", wantStatus: 405, wantHeader: map[string]string{"Allow": "POST"}},

@@ -292,7 +292,7 @@ func TestPayloadPartialFailureBody(t *testing.T) {
 		"correlationId": "6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
 		"accepted":      []any{0.0},
 		"failed": []any{map[string]any{"index": 1.0,
-			"error": "SignalR Service refused the app's credentials (403); the function log has the details under this correlation id"}},
+			"error": "SignalR Service refused the app (403): its identity lacks a role on the resource, or a network rule blocks it; the function log has the details under this correlation id"}},
 	}
 	if diff := cmp.Diff(want, res["body"]); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)
