@@ -45,7 +45,7 @@ func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, A
 	if !ok {
 		return nil, auth
 	}
-	auth.AuthorityHost = authority
+	auth.AuthorityHost = redactPassword(authority) // Auth never holds a secret
 	opts := azcore.ClientOptions{Transport: b.opts.Transport}
 	if authority != "" {
 		opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: authority}
@@ -140,7 +140,7 @@ func (b *builder) authorityHost(prefix string, f fields) (string, bool) {
 	}
 	u, err := url.Parse(host)
 	if err != nil || u.Scheme != "https" || u.Hostname() == "" {
-		b.fail(&SettingError{name, fmt.Sprintf("authority host %q is not an https URL", host),
+		b.fail(&SettingError{name, fmt.Sprintf("authority host %q is not an https URL", redactPassword(host)),
 			"Use the cloud's Entra ID host, such as https://login.microsoftonline.com/ (public), https://login.chinacloudapi.cn/ (Azure China) or https://login.microsoftonline.us/ (Azure Government)"})
 		return "", false
 	}

@@ -35,15 +35,20 @@ func isLoopback(host string) bool {
 }
 
 // uriPassword finds the password of a URI's user info, even in a URI that
-// does not parse, so that errors quoting the URI do not show it.
-var uriPassword = regexp.MustCompile(`(//[^/@:]*):[^/@]*@`)
+// does not parse. It runs to the last "@": a password may hold "@" or "/",
+// and hiding a little too much beats showing part of a secret.
+var uriPassword = regexp.MustCompile(`(?s)(//[^/@:]*):.*@`)
+
+// redactPassword hides the password of a URI's user info, so that errors
+// and checks can quote the URI.
+func redactPassword(uri string) string { return uriPassword.ReplaceAllString(uri, "$1:xxxxx@") }
 
 // parseServiceURL checks a service, client or server endpoint: http or https,
 // a host, nothing after it but an optional "/", and plain http only to loopback
 // (a bearer token must never cross the network in clear).
 func parseServiceURL(setting, value string) (*url.URL, error) {
 	const fix = "Use the resource's endpoint, such as https://<resource>.service.signalr.net"
-	shown := strconv.Quote(uriPassword.ReplaceAllString(value, "$1:xxxxx@"))
+	shown := strconv.Quote(redactPassword(value))
 	u, err := url.Parse(strings.TrimSpace(value))
 	if err != nil || u.Host == "" || u.Hostname() == "" {
 		return nil, &SettingError{setting, "value " + shown + " is not an absolute URI", fix}

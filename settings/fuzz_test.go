@@ -53,3 +53,20 @@ func FuzzSection(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRedactPassword checks that no part of a URI's password survives, even
+// one holding "@", "/" or ":" that makes the URI unparsable.
+func FuzzRedactPassword(f *testing.F) {
+	f.Add("user", "TOPSECRET", "a.example.com")
+	f.Add("", "x@y/z:w", "a.example.com:port/path")
+	f.Add("u", "", "")
+	f.Fuzz(func(t *testing.T, user, password, rest string) {
+		if strings.ContainsAny(user, "/@:") || strings.Contains(rest, "@") {
+			t.Skip("the user info would end elsewhere")
+		}
+		got := redactPassword("https://" + user + ":" + password + "@" + rest)
+		if want := "https://" + user + ":xxxxx@" + rest; got != want {
+			t.Fatalf("redactPassword = %q, want %q", got, want)
+		}
+	})
+}

@@ -105,6 +105,8 @@ func TestLoadEndpoints(t *testing.T) {
 			[]summary{{Setting: conn, URI: "https://a.signalr.azure.cn", Type: Primary, Scope: "https://signalr.azure.cn/.default", Auth: Auth{Kind: "DefaultAzureCredential", AuthorityHost: "https://login.chinacloudapi.cn/"}, HasCredential: true}}, nil},
 		{"authority host from AZURE_AUTHORITY_HOST", map[string]string{conn + "__serviceUri": uri, "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.us/"},
 			[]summary{primary(conn, Auth{Kind: "DefaultAzureCredential", AuthorityHost: "https://login.microsoftonline.us/"})}, nil},
+		{"authority host with a password", map[string]string{conn + "__serviceUri": uri, conn + "__authorityHost": "https://user:TOPSECRET@login.microsoftonline.us/"},
+			[]summary{primary(conn, Auth{Kind: "DefaultAzureCredential", AuthorityHost: "https://user:xxxxx@login.microsoftonline.us/"})}, nil},
 		{"SIGNALR_CONNECTION_SETTING names the prefix", map[string]string{"SIGNALR_CONNECTION_SETTING": "MySignalR", "MySignalR:serviceUri": uri},
 			[]summary{primary("MySignalR", Auth{Kind: "DefaultAzureCredential"})}, nil},
 		{"several endpoints with different credentials", map[string]string{
