@@ -27,7 +27,7 @@ func runGoBenchmarks(root, pkg, pattern string, count int) (map[string]goBench, 
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return nil, "", fmt.Errorf("go %v: %v\n%s", args, err, out)
+		return nil, "", fmt.Errorf("go %v: %w\n%s", args, err, out)
 	}
 	runs := map[string][]goBench{}
 	for _, line := range strings.Split(string(out), "\n") {

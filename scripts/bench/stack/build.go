@@ -29,7 +29,7 @@ func Build(root, dir string) (Binaries, error) {
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			return b, fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+			return b, fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
 		}
 	}
 	return b, nil
