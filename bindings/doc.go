@@ -14,6 +14,8 @@
 //
 // Messages and group actions decode from the JSON of the C# extension's
 // SignalRMessage and SignalRGroupAction with DecodeMessages and
-// DecodeGroupActions. See the package examples for negotiate in access-key
-// mode and for decoding messages.
+// DecodeGroupActions. The examples show negotiate in access-key mode
+// (ExampleClient_ConnectionInfo), Send and Apply against a loopback stand-in
+// (ExampleClient_Send, ExampleClient_Apply), and decoding
+// (ExampleDecodeMessages, ExampleDecodeGroupActions).
 package bindings

@@ -78,13 +78,15 @@ func (e *Error) Unwrap() error { return e.Err }
 // EndpointsError reports an operation sent to several endpoints of which at
 // least one failed. errors.As finds each endpoint's *Error through it.
 type EndpointsError struct {
-	Op      string
+	// Op names the operation, such as "send".
+	Op string
+	// Results holds one result per endpoint the operation went to.
 	Results []EndpointResult
 }
 
 // EndpointResult is the outcome on one endpoint; Err is nil on success.
 type EndpointResult struct {
-	Endpoint string
+	Endpoint string // the service URI
 	Err      error
 }
 

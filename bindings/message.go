@@ -30,10 +30,11 @@ type Message struct {
 // Action is what a GroupAction does.
 type Action string
 
+// The actions, spelled as in the C# extension's JSON.
 const (
-	ActionAdd       Action = "add"
-	ActionRemove    Action = "remove"
-	ActionRemoveAll Action = "removeAll"
+	ActionAdd       Action = "add"       // into the group
+	ActionRemove    Action = "remove"    // out of the group
+	ActionRemoveAll Action = "removeAll" // out of every group
 )
 
 // UnmarshalJSON accepts the names in any case, and the C# enum's numbers

@@ -28,6 +28,8 @@ const (
 
 // Fault replaces the next Times replies of a kind.
 type Fault struct {
+	// Times is how many of the next replies are replaced; Status is the
+	// HTTP status they get.
 	Times  int
 	Status int
 	// RetryAfter, when set, is sent as a Retry-After header in seconds.
