@@ -39,6 +39,10 @@ func (c *call) logDone(status int, start time.Time) {
 
 // invoke runs the function and says what to answer.
 func (h *Handler) invoke(ctx context.Context, c *call) *reply {
+	// A payload's body arrives whole; only its size tells it is too large.
+	if int64(len(c.body)) > h.maxBody {
+		c.tooLarge, c.body = true, nil
+	}
 	if c.query == nil {
 		c.query = url.Values{}
 	}

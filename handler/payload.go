@@ -112,18 +112,12 @@ func (h *Handler) invokePayload(r *http.Request, c *call, raw []byte) (*reply, *
 	if req != nil {
 		c.method, c.query, c.header, c.identities = req.Method, req.Query, req.Headers, req.Identities
 		c.body = req.Body
-		if int64(len(c.body)) > h.maxBody {
-			c.tooLarge, c.body = true, nil
-		}
 		return h.invoke(r.Context(), c), nil
 	}
 	c.http = false
 	if c.body, err = inv.triggerData(); err != nil {
 		c.log.Error("no trigger data", "error", err)
 		return nil, errorReply(http.StatusBadRequest, c, err.Error())
-	}
-	if int64(len(c.body)) > h.maxBody {
-		c.tooLarge, c.body = true, nil
 	}
 	rep := h.invoke(r.Context(), c)
 	if rep.status >= 300 {
