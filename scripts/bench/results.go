@@ -36,12 +36,12 @@ func (r *results) targets() []target {
 	startRatio := float64(r.startHandler) / float64(r.startMinimal)
 	fwd, pay := r.handler["BenchmarkNegotiateForwardedWarmKey"], r.handler["BenchmarkNegotiatePayloadWarmKey"]
 	return []target{
-		{"Negotiate signing: ConnectionInfo, warm key, vs golang-jwt alone", ns(sign.NsPerOp), ns(jwtAlone.NsPerOp), x(signRatio), "≤ 2×", signRatio <= 2},
-		{"Negotiate over HTTP (GET /api/negotiate) vs the handler's GET /, throughput", rps(r.forwarded), rps(r.ready), x(negRatio), "≥ 0.8×", negRatio >= 0.8},
-		{"Payload negotiate (POST /negotiate) vs forwarded, throughput", rps(r.payload), rps(r.forwarded), x(payRatio), "—", true},
-		{fmt.Sprintf("Send through the handler vs straight to the service, p50 latency, %d workers", r.sendHandler.Workers), r.sendHandler.P50.Round(time.Microsecond).String(), r.sendDirect.P50.Round(time.Microsecond).String(), x(sendRatio), "≤ 1.2×", sendRatio <= 1.2},
-		{"The same, one request at a time", r.sendHandler1.P50.Round(time.Microsecond).String(), r.sendDirect1.P50.Round(time.Microsecond).String(), x(sendRatio1), "≤ 1.2×", sendRatio1 <= 1.2},
-		{"Start-up to first answer vs a minimal net/http server, median", r.startHandler.Round(100 * time.Microsecond).String(), r.startMinimal.Round(100 * time.Microsecond).String(), x(startRatio), "≤ 1.5×", startRatio <= 1.5},
+		{"Negotiate signing: ConnectionInfo, warm key, vs golang-jwt alone", microsFromNs(sign.NsPerOp), microsFromNs(jwtAlone.NsPerOp), times(signRatio), "≤ 2×", signRatio <= 2},
+		{"Negotiate over HTTP (GET /api/negotiate) vs the handler's GET /, throughput", rps(r.forwarded), rps(r.ready), times(negRatio), "≥ 0.8×", negRatio >= 0.8},
+		{"Payload negotiate (POST /negotiate) vs forwarded, throughput", rps(r.payload), rps(r.forwarded), times(payRatio), "—", true},
+		{fmt.Sprintf("Send through the handler vs straight to the service, p50 latency, %d workers", r.sendHandler.Workers), r.sendHandler.P50.Round(time.Microsecond).String(), r.sendDirect.P50.Round(time.Microsecond).String(), times(sendRatio), "≤ 1.2×", sendRatio <= 1.2},
+		{"The same, one request at a time", r.sendHandler1.P50.Round(time.Microsecond).String(), r.sendDirect1.P50.Round(time.Microsecond).String(), times(sendRatio1), "≤ 1.2×", sendRatio1 <= 1.2},
+		{"Start-up to first answer vs a minimal net/http server, median", r.startHandler.Round(100 * time.Microsecond).String(), r.startMinimal.Round(100 * time.Microsecond).String(), times(startRatio), "≤ 1.5×", startRatio <= 1.5},
 		{"Resident size, idle (VmRSS)", mib(r.idleRSS), "", "", "< 30 MiB", r.idleRSS < 30<<20},
 		{fmt.Sprintf("Resident size under %d concurrent negotiations (peak VmRSS sampled every 20 ms)", r.crowd.Workers), mib(r.crowdRSS), "", "", "< 80 MiB", r.crowdRSS < 80<<20},
 		{"Allocations per negotiate, forwarded (in-process, warm key)", fmt.Sprintf("%d allocs, %d B", fwd.AllocsPerOp, fwd.BytesPerOp), "", "", "—", true},
@@ -65,12 +65,12 @@ func (r *results) markdown(command string, started time.Time) string {
 		if t.goal == "—" {
 			met = "—"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", t.what, t.measured, or(t.baseline), or(t.ratio), t.goal, met)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", t.what, t.measured, orDash(t.baseline), orDash(t.ratio), t.goal, met)
 	}
 	b.WriteString("\nHTTP load runs (each worker sends one request at a time over kept-alive connections):\n\n")
 	b.WriteString("| Scenario | Workers | Requests | Errors | Requests/s | p50 | p99 |\n|---|---|---|---|---|---|---|\n")
 	for _, l := range []loadResult{r.ready, r.forwarded, r.payload, r.sendHandler, r.sendDirect, r.sendHandler1, r.sendDirect1, r.crowd} {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %s | %s |\n", l.Name, l.Workers, l.Requests, l.Errors, l.RPS(), us(l.P50), us(l.P99))
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %.0f | %s | %s |\n", l.Name, l.Workers, l.Requests, l.Errors, l.RPS(), micros(l.P50), micros(l.P99))
 	}
 	b.WriteString("\nGo benchmarks (median of the runs):\n\n")
 	fmt.Fprintf(&b, "- `%s`\n- `%s`\n\n", r.bindingsCmd, r.handlerCmd)
@@ -85,13 +85,13 @@ func (r *results) markdown(command string, started time.Time) string {
 	return b.String()
 }
 
-func ns(v float64) string       { return fmt.Sprintf("%.1f µs", v/1e3) }
-func x(v float64) string        { return fmt.Sprintf("%.2f×", v) }
-func rps(l loadResult) string   { return fmt.Sprintf("%.0f req/s", l.RPS()) }
-func mib(v int64) string        { return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20)) }
-func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/1e3) }
+func microsFromNs(v float64) string { return fmt.Sprintf("%.1f µs", v/1e3) }
+func times(v float64) string        { return fmt.Sprintf("%.2f×", v) }
+func rps(l loadResult) string       { return fmt.Sprintf("%.0f req/s", l.RPS()) }
+func mib(v int64) string            { return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20)) }
+func micros(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/1e3) }
 
-func or(s string) string {
+func orDash(s string) string {
 	if s == "" {
 		return "—"
 	}
