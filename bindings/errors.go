@@ -110,19 +110,6 @@ func (e *EndpointsError) Unwrap() []error {
 	return errs
 }
 
-// reqKind classifies requests by the role that allows them, for messages,
-// and by whether they may be retried.
-type reqKind int
-
-const (
-	kindAuthAPI reqKind = iota
-	kindGenerateToken
-	kindRead  // HEAD existence checks
-	kindWrite // membership changes and closing connections: safe to repeat
-	kindSend  // a repeated send delivers the message twice
-	kindHealth
-)
-
 const assignHint = " Assign it on that resource (or on its resource group or subscription); role assignments take up to 30 minutes to apply. A network rule of the resource (firewall, private endpoint) can also answer 403."
 
 // statusError describes a failed reply for the user: which role is missing,

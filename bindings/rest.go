@@ -32,6 +32,19 @@ type request struct {
 	notFound bool
 }
 
+// reqKind classifies requests by the role that allows them, for messages,
+// and by whether they may be retried.
+type reqKind int
+
+const (
+	kindAuthAPI reqKind = iota
+	kindGenerateToken
+	kindRead  // HEAD existence checks
+	kindWrite // membership changes and closing connections: safe to repeat
+	kindSend  // a repeated send delivers the message twice
+	kindHealth
+)
+
 // retryable says whether a reply may be retried. Sends are not retried on
 // 500: the message may have gone out, and a duplicate is worse than a loss.
 func retryable(k reqKind, status int) bool {
