@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -141,6 +142,18 @@ func (e *Endpoint) Name() string { return e.name }
 
 // URI is the service URI.
 func (e *Endpoint) URI() string { return e.uri }
+
+// String names the endpoint by its setting and URI. It, GoString and
+// LogValue keep fmt and slog from printing the fields, keys among them.
+func (e *Endpoint) String() string { return e.setting + " (" + e.uri + ")" }
+
+// GoString is String, for %#v.
+func (e *Endpoint) GoString() string { return e.String() }
+
+// LogValue is what slog records of an endpoint.
+func (e *Endpoint) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("setting", e.setting), slog.String("uri", e.uri))
+}
 
 // Type says whether negotiate prefers the endpoint.
 func (e *Endpoint) Type() settings.EndpointType { return e.typ }

@@ -1,7 +1,11 @@
 package bindings
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +193,27 @@ func TestOptionsInvalid(t *testing.T) {
 	}
 	if _, err := New(nil, nil); err == nil || !strings.Contains(err.Error(), "AzureSignalRConnectionString") {
 		t.Errorf("no endpoints: error %v", err)
+	}
+}
+
+// TestEndpointPrintsNoKey: an endpoint handed to fmt or slog by mistake
+// must not print its access key.
+func TestEndpointPrintsNoKey(t *testing.T) {
+	const key = "TOPSECRET-ACCESS-KEY"
+	u, _ := url.Parse("http://127.0.0.1:8080")
+	c, err := New([]settings.Endpoint{{Setting: "AzureSignalRConnectionString", ServiceURI: u, AccessKey: key, Auth: settings.Auth{Kind: "AccessKey"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e := c.Endpoints()[0]
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "endpoint", e)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "endpoint", e)
+	for _, out := range []string{fmt.Sprint(e), fmt.Sprintf("%+v %#v", e, e), logs.String()} {
+		asBytes := strings.Trim(fmt.Sprint([]byte(key)), "[]") // how fmt prints a []byte field
+		if strings.Contains(out, key) || strings.Contains(out, asBytes) || !strings.Contains(out, "127.0.0.1:8080") {
+			t.Errorf("printed %q: want the URI and no key", out)
+		}
 	}
 }
