@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/signalr-entra/handler/bindings"
@@ -149,7 +147,7 @@ func TestIntegrationMissingRole(t *testing.T) {
 // neither the logs nor the replies carry a secret: the app's client secret,
 // a token (a JWT starts with eyJ), or the issued access token.
 func TestIntegrationNoSecretsInLogsOrReplies(t *testing.T) {
-	var logs syncBuffer
+	var logs logCollector
 	_, srv := newLoggedIntegration(t, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), emulator.AppServer)
 	var replies strings.Builder
 	do := func(method, path, body string) string {
@@ -177,32 +175,15 @@ func TestIntegrationNoSecretsInLogsOrReplies(t *testing.T) {
 	// is logged.
 	replies.WriteString(do("POST", "/api/messages?hub=chat", `{"target":"a"}`))
 	replies.WriteString(strings.Join(r.Logs, "\n"))
-	if !strings.Contains(logs.String(), "403") {
-		t.Fatalf("the refused send is not logged:\n%s", logs.String())
+	logged := strings.Join(logs.lines(), "\n")
+	if !strings.Contains(logged, "403") {
+		t.Fatalf("the refused send is not logged:\n%s", logged)
 	}
-	for name, text := range map[string]string{"logs": logs.String(), "replies and payload Logs": replies.String()} {
+	for name, text := range map[string]string{"logs": logged, "replies and payload Logs": replies.String()} {
 		for _, secret := range []string{"integration-test-secret", "eyJ", info.AccessToken} {
 			if strings.Contains(text, secret) {
 				t.Errorf("%s carry %q:\n%s", name, secret, text)
 			}
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the handler's concurrent logging.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
