@@ -3,14 +3,13 @@ package bindings
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 const (
@@ -154,9 +153,11 @@ func (e *Endpoint) once(ctx context.Context, r request) (int, []byte, error) {
 func (e *Endpoint) authorization(ctx context.Context, target string) (string, error) {
 	if e.accessKey != nil {
 		now := e.now()
-		tok, err := signToken(e.accessKey, e.kid, jwt.MapClaims{
-			"aud": target, "iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(restTokenLife).Unix(),
-		})
+		claims, err := json.Marshal(newTimeClaims(target, now, now.Add(restTokenLife)))
+		if err != nil {
+			return "", fmt.Errorf("sign the REST token: %w", err)
+		}
+		tok, err := signToken(e.accessKey, e.kid, claims)
 		if err != nil {
 			return "", fmt.Errorf("sign the REST token: %w", err)
 		}

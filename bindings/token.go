@@ -1,6 +1,8 @@
 package bindings
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -43,17 +45,50 @@ func clientAudience(e *Endpoint, hub string) string {
 	return e.serviceURL.Scheme + "://" + e.serviceURL.Hostname() + "/client/?hub=" + hub
 }
 
-// signToken signs claims with HS256. The key is the UTF-8 bytes of the key
-// string as given, never base64-decoded.
-func signToken(key []byte, kid string, claims jwt.MapClaims) (string, error) {
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-	t.Header["kid"] = kid
-	return t.SignedString(key)
+// signToken signs the JSON claims with HS256. The key is the UTF-8 bytes of
+// the key string as given, never base64-decoded. The header and claims are
+// encoded here rather than by jwt.Token, whose map claims sort by reflection
+// on every negotiate; golang-jwt still signs.
+func signToken(key []byte, kid string, claims []byte) (string, error) {
+	header, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{"HS256", kid, "JWT"})
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(claims)
+	sig, err := jwt.SigningMethodHS256.Sign(signing, key)
+	if err != nil {
+		return "", err
+	}
+	return signing + "." + enc.EncodeToString(sig), nil
 }
 
-// clientClaims builds the claims of a client access token.
-func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) (jwt.MapClaims, error) {
-	m := make(jwt.MapClaims, 5+len(claims))
+// timeClaims are the audience and times every token carries.
+type timeClaims struct {
+	Aud string `json:"aud"`
+	Exp int64  `json:"exp"`
+	Iat int64  `json:"iat"`
+	Nbf int64  `json:"nbf"`
+}
+
+func newTimeClaims(aud string, now, exp time.Time) timeClaims {
+	return timeClaims{Aud: aud, Exp: exp.Unix(), Iat: now.Unix(), Nbf: now.Unix()}
+}
+
+// clientClaims encodes the claims of a client access token.
+func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) ([]byte, error) {
+	fixed, err := json.Marshal(struct {
+		UserID string `json:"asrs.s.uid,omitempty"`
+		timeClaims
+	}{userID, newTimeClaims(aud, now, exp)})
+	if err != nil || len(claims) == 0 {
+		return fixed, err
+	}
+	extra := make(map[string]any, len(claims))
 	for i, c := range claims {
 		if c.Type == "" {
 			return nil, fmt.Errorf("claim %d (value %q) has no type: every claim needs one", i, c.Value)
@@ -65,23 +100,21 @@ func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) (jwt.M
 			name = userClaimPrefix + name
 		}
 		// A repeated claim type becomes an array, as in the C# SDK.
-		switch old := m[name].(type) {
+		switch old := extra[name].(type) {
 		case nil:
-			m[name] = c.Value
+			extra[name] = c.Value
 		case string:
-			m[name] = []string{old, c.Value}
+			extra[name] = []string{old, c.Value}
 		case []string:
-			m[name] = append(old, c.Value)
+			extra[name] = append(old, c.Value)
 		}
 	}
-	m["aud"] = aud
-	m["iat"] = now.Unix()
-	m["nbf"] = now.Unix()
-	m["exp"] = exp.Unix()
-	if userID != "" {
-		m[userIDClaim] = userID
+	more, err := json.Marshal(extra)
+	if err != nil {
+		return nil, err
 	}
-	return m, nil
+	// Both are objects with distinct keys: join them into one.
+	return append(append(fixed[:len(fixed)-1], ','), more[1:]...), nil
 }
 
 // checkTokenLen enforces the service's limit with a message saying what to cut.
