@@ -1,12 +1,12 @@
 package faults
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/uuid"
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
@@ -68,14 +68,14 @@ func TestClientSecretCredential(t *testing.T) {
 		{name: "wrong secret", wrong: true, wantStatus: 502, wantLog: "AADSTS7000215"},
 		{name: "one 500 from the authority", failures: 1, wantStatus: 200},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var clientID string
 			s := newStack(t, config{
 				endpoints: func(s *stack) []settings.Endpoint {
 					secret := randomSecret()
 					s.secrets.add("the client secret", secret)
-					app, err := s.emu.AddApplication(emulator.App{ClientID: uuid.NewString(), Secret: secret, Roles: []emulator.Role{emulator.ServiceOwner}})
+					app, err := s.emu.AddApplication(emulator.App{ClientID: fmt.Sprintf("c1e40000-0000-4000-8000-%012d", i), Secret: secret, Roles: []emulator.Role{emulator.ServiceOwner}})
 					if err != nil {
 						t.Fatal(err)
 					}
