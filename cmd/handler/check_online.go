@@ -148,7 +148,7 @@ func (p *probe) add(name string, err error, okDetail, needs string) *checkResult
 
 // describe is a short account of a failed call: the status and the
 // service's ids for a reply, else the cause. needs names the roles that
-// allow the call, for a 403.
+// allow the call, for a 403; empty for a call that needs none.
 func (p *probe) describe(err error, needs string) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Sprintf("no answer within the check's -timeout (%s): %v", p.timeout, err)
@@ -166,6 +166,9 @@ func (p *probe) describe(err error, needs string) string {
 	}
 	switch be.Status {
 	case http.StatusForbidden:
+		if needs == "" {
+			return s + ": this call needs no role (it is signed with the access key, or is the health check), so a network rule of the resource (firewall, private endpoint, public network access disabled) refuses this app; check the resource's Networking settings"
+		}
 		return s + ": the identity lacks a role that allows this (" + needs + "), or a network rule of the resource refuses it"
 	case http.StatusUnauthorized:
 		return s + ": the service did not accept the token"

@@ -425,3 +425,27 @@ func TestCheckOnlineSeveralEndpoints(t *testing.T) {
 		t.Errorf("functions (-want +got):\n%s\n%s", diff, out)
 	}
 }
+
+// An access key needs no role: a 403 to it comes from a network rule, and
+// the report must not speak of a missing role.
+func TestCheckOnlineAccessKeyForbidden(t *testing.T) {
+	srv, err := emulator.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.Fail(emulator.RESTOther, 1, 403, 0)
+	checkEnv(t, map[string]string{"AzureSignalRConnectionString": srv.ConnectionString()}, "")
+	r, out := runOnlineJSON(t, srv, nil, 1)
+	var got []string
+	for _, c := range r.Endpoints[0].Checks {
+		got = append(got, c.Name+" "+okWord(c.OK)+": "+c.Detail)
+	}
+	want := []string{
+		"health ok: the service is up",
+		"restRead FAIL: 403 Forbidden: this call needs no role (it is signed with the access key, or is the health check), so a network rule of the resource (firewall, private endpoint, public network access disabled) refuses this app; check the resource's Networking settings",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("checks (-want +got):\n%s\n%s", diff, out)
+	}
+}
