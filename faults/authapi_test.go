@@ -23,6 +23,9 @@ func TestAuthAPIFaults(t *testing.T) {
 		wantStatus int
 		wantLog    string // in the log line of the failed negotiate
 		wantCalls  int    // auth API calls for the first negotiate
+		// The first negotiate waits at least this long: a Retry-After
+		// longer than the first back-off (0.8s) shows that it was honoured.
+		minTook time.Duration
 	}{
 		{
 			name:       "401 names the tenant to set",
@@ -45,8 +48,8 @@ func TestAuthAPIFaults(t *testing.T) {
 		},
 		{
 			name:       "429 with Retry-After is retried after it",
-			fault:      emulator.Fault{Times: 1, Status: 429, RetryAfter: time.Second},
-			wantStatus: 200, wantCalls: 2,
+			fault:      emulator.Fault{Times: 1, Status: 429, RetryAfter: 2 * time.Second},
+			wantStatus: 200, wantCalls: 2, minTook: 2 * time.Second,
 		},
 		{
 			name:       "429 on every try is reported as busy",
@@ -99,7 +102,11 @@ func TestAuthAPIFaults(t *testing.T) {
 					s.emu.Delay(emulator.AccessKey, tt.delay)
 				},
 			})
+			start := time.Now()
 			r, _ := s.negotiate(t)
+			if took := time.Since(start); took < tt.minTook {
+				t.Errorf("negotiate took %s, less than the Retry-After of %s", took, tt.minTook)
+			}
 			s.emu.Delay(emulator.AccessKey, 0)
 			if r.status != tt.wantStatus {
 				t.Fatalf("negotiate status %d, want %d; body %s", r.status, tt.wantStatus, r.body)

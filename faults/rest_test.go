@@ -28,12 +28,15 @@ func TestSendFaults(t *testing.T) {
 		wantCalls     int      // sends the service saw
 		wantDelivered []string // before the closing message
 		wantLog       string   // in the log line of the failed item
+		// The send waits at least this long: a Retry-After longer than
+		// the first back-off (0.8s) shows that it was honoured.
+		minTook time.Duration
 	}{
 		{
 			name:  "429 with Retry-After is retried after it",
-			fault: emulator.Fault{Times: 1, Status: 429, RetryAfter: time.Second},
+			fault: emulator.Fault{Times: 1, Status: 429, RetryAfter: 2 * time.Second},
 			batch: []string{"a"}, wantStatus: 202, wantAccepted: []int{0},
-			wantCalls: 2, wantDelivered: []string{"a"},
+			wantCalls: 2, wantDelivered: []string{"a"}, minTook: 2 * time.Second,
 		},
 		{
 			name:  "429 on every try is reported as busy",
@@ -61,7 +64,11 @@ func TestSendFaults(t *testing.T) {
 			s := newStack(t, config{})
 			c := s.connect(t)
 			s.emu.Inject(emulator.RESTSend, tt.fault)
+			start := time.Now()
 			r := s.send(t, broadcasts(tt.batch...))
+			if took := time.Since(start); took < tt.minTook {
+				t.Errorf("the send took %s, less than the Retry-After of %s", took, tt.minTook)
+			}
 			if r.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d; body %s", r.status, tt.wantStatus, r.body)
 			}
