@@ -65,6 +65,7 @@ const (
 	checkRESTWrite     = "restWrite"
 	checkTenant        = "tenant"
 	checkRoles         = "roles"
+	checkScheme        = "scheme"
 )
 
 // checkOnline asks Entra ID and every endpoint what the configured
@@ -109,6 +110,9 @@ func checkOnline(ctx context.Context, cfg *settings.Config, opts *checkOptions, 
 	}
 }
 
+// schemeWhy is why functions cannot work when the URI's scheme is wrong.
+const schemeWhy = "the URI's scheme (http or https) is not the one the service speaks: see the scheme check"
+
 // probeUser is a user id no client has: reading or removing it changes nothing.
 func probeUser() string {
 	var b [8]byte
@@ -126,6 +130,8 @@ type probe struct {
 	claimTypes []string
 	timeout    time.Duration
 	getenv     func(string) string
+	// mismatch is set when the URI's scheme is not the server's.
+	mismatch bool
 }
 
 func (p *probe) run(ctx context.Context) {
@@ -188,7 +194,7 @@ func statusOf(err error) int {
 // runAccessKey checks an access-key endpoint: health, and a REST read
 // signed with the key, which every function then relies on.
 func (p *probe) runAccessKey(ctx context.Context) {
-	p.add(checkHealth, p.e.Health(ctx), "the service is up", "")
+	p.checkHealth(ctx)
 	_, err := p.e.UserExists(ctx, p.hub, p.user)
 	c := p.add(checkRESTRead, err, fmt.Sprintf("the service accepted a token signed with the access key (HEAD user %s in hub %s)", p.user, p.hub), "")
 	if statusOf(err) == http.StatusUnauthorized {
@@ -202,6 +208,9 @@ func (p *probe) runAccessKey(ctx context.Context) {
 		f.Groups = f.Messages
 	} else {
 		why := "the service refused the access key or could not be reached: see the REST read check"
+		if p.mismatch {
+			why = schemeWhy
+		}
 		f.Negotiate = functionReport{Why: why}
 		f.Messages, f.Groups = f.Negotiate, f.Negotiate
 	}
@@ -227,7 +236,7 @@ func (p *probe) runEntra(ctx context.Context) {
 		} else {
 			c.Fix = fmt.Sprintf("Check the identity settings of %s; the cause above says what Entra ID or the managed identity endpoint answered.", p.s.Setting)
 		}
-		p.add(checkHealth, p.e.Health(ctx), "the service is up", "")
+		p.checkHealth(ctx)
 		why := "no Microsoft Entra ID token: see the token check"
 		p.rep.Functions = &functionsReport{Negotiate: functionReport{Why: why}, Messages: functionReport{Why: why}, Groups: functionReport{Why: why}}
 		return
@@ -238,8 +247,7 @@ func (p *probe) runEntra(ctx context.Context) {
 	}
 	p.add(checkToken, err, fmt.Sprintf("%s got a Microsoft Entra ID token for %s (whose: see principal)", p.s.Auth.Kind, p.s.Scope), "")
 
-	health := p.e.Health(ctx)
-	p.add(checkHealth, health, "the service is up", "")
+	health := p.checkHealth(ctx)
 	var calls entraCalls
 	_, calls.auth = p.e.GetAccessKey(ctx)
 	p.add(checkAuthAPI, calls.auth, "the auth API gave a temporary key: client tokens can be signed locally", roleAppServer+" or "+roleServiceOwner)
@@ -269,6 +277,10 @@ func (p *probe) diagnose(calls entraCalls, health error, pr principalReport, env
 	}
 	// Neither tenant nor roles can be judged without the service, or
 	// without its answers.
+	if p.mismatch {
+		p.failing(schemeWhy)
+		return
+	}
 	if health != nil && !errors.Is(health, context.DeadlineExceeded) {
 		p.failing("the service did not answer its health check: see the health check")
 		return

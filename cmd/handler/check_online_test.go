@@ -449,3 +449,70 @@ func TestCheckOnlineAccessKeyForbidden(t *testing.T) {
 		t.Errorf("checks (-want +got):\n%s\n%s", diff, out)
 	}
 }
+
+// A service URI whose scheme is not the one the server speaks is named as
+// such, with the URI to set, in both directions.
+func TestCheckOnlineSchemeMismatch(t *testing.T) {
+	tests := []struct {
+		name string
+		// env builds the settings from the stand-in's http service URL
+		// and its https authority's host:port.
+		env       func(srv *emulator.Server, serviceHost, tlsHost string) map[string]string
+		wantCheck string
+		wantFix   string
+	}{{
+		name: "https to a plain http service",
+		env: func(srv *emulator.Server, serviceHost, _ string) map[string]string {
+			u, err := srv.AddUserIdentity(emulator.UserIdentity{Roles: []emulator.Role{emulator.ServiceOwner}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return map[string]string{
+				"AzureSignalRConnectionString__serviceUri": "https://" + serviceHost,
+				"AzureSignalRConnectionString__credential": "managedidentity",
+				"AzureSignalRConnectionString__clientId":   u.ClientID,
+			}
+		},
+		wantCheck: "the service at {service} answers plain http, not https",
+		wantFix:   "set AzureSignalRConnectionString__serviceUri (Endpoint= in a connection string) to http://{service}",
+	}, {
+		name: "http to an https service",
+		env: func(srv *emulator.Server, _, tlsHost string) map[string]string {
+			host, port, _ := net.SplitHostPort(tlsHost)
+			return map[string]string{"Azure__SignalR__Endpoints__east": "Endpoint=http://" + host + ";Port=" + port + ";AccessKey=" + accessKeyOf(t, srv) + ";Version=1.0;"}
+		},
+		wantCheck: "the service at {tls} speaks https (TLS), not plain http",
+		wantFix:   "Set Azure__SignalR__Endpoints__east__serviceUri (Endpoint= in a connection string) to https://{tls}",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := emulator.NewServer(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			serviceHost := strings.TrimPrefix(srv.URL, "http://")
+			tlsHost := strings.TrimSuffix(strings.TrimPrefix(srv.AuthorityURL, "https://"), "/")
+			env := tt.env(srv, serviceHost, tlsHost)
+			env["IDENTITY_ENDPOINT"], env["IDENTITY_HEADER"] = srv.IdentityEndpoint, srv.IdentityHeader
+			checkEnv(t, env, "")
+			r, out := runOnlineJSON(t, srv, []string{"-timeout", "2s"}, 1)
+			rep := strings.NewReplacer("{service}", serviceHost, "{tls}", tlsHost)
+			var scheme *checkResult
+			for i, c := range r.Endpoints[0].Checks {
+				if c.Name == checkScheme {
+					scheme = &r.Endpoints[0].Checks[i]
+				}
+			}
+			if scheme == nil {
+				t.Fatalf("no scheme check:\n%s", out)
+			}
+			if scheme.OK || !strings.Contains(scheme.Detail, rep.Replace(tt.wantCheck)) || !strings.Contains(scheme.Fix, rep.Replace(tt.wantFix)) {
+				t.Errorf("scheme check = %+v, want a failure with %q and fix %q", *scheme, rep.Replace(tt.wantCheck), rep.Replace(tt.wantFix))
+			}
+			if f := r.Endpoints[0].Functions; f.Messages.OK || !strings.Contains(f.Messages.Why, "see the scheme check") {
+				t.Errorf("messages = %+v, want it to point at the scheme check", f.Messages)
+			}
+		})
+	}
+}

@@ -19,6 +19,7 @@ var checkLabels = map[string]string{
 	checkRESTWrite:     "REST write",
 	checkTenant:        "tenant",
 	checkRoles:         "roles",
+	checkScheme:        "scheme",
 }
 
 // write prints the report for people: each endpoint's settings, then,
