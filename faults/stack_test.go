@@ -233,10 +233,14 @@ func broadcasts(targets ...string) string {
 // restCalls counts the stand-in's REST calls of an operation id.
 func (s *stack) restCalls(op string) int { return s.emu.Counts().REST[op] }
 
-// checkLogs fails the test when a log line holds a secret the test used: an
-// access key, a temporary key, a bearer or client token, a JWT of any kind.
+// checkLogs fails the test when a log line holds a secret the test used (an
+// access key, a temporary key, a bearer or client token, a JWT of any kind)
+// or tells of a panic the handler recovered from: nothing may crash.
 func (s *stack) checkLogs(t *testing.T) {
 	logs := s.logs.String()
+	if line := s.logs.find(`"msg":"panic`); line != "" {
+		t.Errorf("the handler panicked:\n%s", line)
+	}
 	for v, what := range s.secrets.snapshot() {
 		if strings.Contains(logs, v) {
 			t.Errorf("the log holds %s:\n%s", what, s.logs.find(v))
