@@ -245,7 +245,7 @@ func TestCheckOnline(t *testing.T) {
 		wantCode:      1,
 		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead FAIL", "generateToken FAIL", "restWrite FAIL"},
 		wantFunctions: "FAIL FAIL FAIL",
-		wantText:      []string{"no answer within the check's -timeout (1s)", "CANNOT WORK: the check ran out of time"},
+		wantText:      []string{"no answer within the check's -timeout (1s)", "CANNOT WORK: the check ran out of time", "online check failed: 3 function(s) cannot work; see the checks above\n"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,7 +31,7 @@ func (r *checkReport) write(w io.Writer) {
 	if r.Hub != "" {
 		fmt.Fprintf(w, "checking hub %s with SIGNALR_NEGOTIATE=%s\n", r.Hub, r.Negotiate)
 	}
-	failing := 0
+	failing, fixes := 0, 0
 	for _, e := range r.Endpoints {
 		name := e.Name
 		if name == "" {
@@ -66,6 +66,7 @@ func (r *checkReport) write(w io.Writer) {
 			fmt.Fprintf(w, "  %s %-15s %s\n", status, checkLabels[c.Name], indent(c.Detail, 23))
 			if c.Fix != "" {
 				fmt.Fprintf(w, "       fix: %s\n", indent(c.Fix, 12))
+				fixes++
 			}
 		}
 		if f := e.Functions; f != nil {
@@ -96,8 +97,11 @@ func (r *checkReport) write(w io.Writer) {
 		fmt.Fprintf(w, "%s check passed: %d endpoint(s), %d warning(s)\n", r.Mode, len(r.Endpoints), len(r.Warnings))
 	case len(r.Errors) > 0:
 		fmt.Fprintf(w, "%s check failed: %d problem(s)\n", r.Mode, len(r.Errors))
-	default:
+	case fixes > 0:
 		fmt.Fprintf(w, "%s check failed: %d function(s) cannot work; the fixes are above\n", r.Mode, failing)
+	default:
+		// A network failure or a timeout: the checks say what failed.
+		fmt.Fprintf(w, "%s check failed: %d function(s) cannot work; see the checks above\n", r.Mode, failing)
 	}
 }
 
