@@ -20,9 +20,11 @@ type report struct {
 }
 
 // passed: nothing lost, no send failed, no process failed. Drops and
-// connect errors are errors too: nothing should drop a client here.
+// connect errors are errors too: nothing should drop a client here. So is a
+// duplicate: it means a send was repeated after the service took it.
 func (r report) passed() bool {
-	return r.t.Lost == 0 && r.t.SendErrors == 0 && r.t.Unexpected == 0 && r.drops == 0 && r.connectErrors == 0 && r.processErr == ""
+	return r.t.Lost == 0 && r.t.SendErrors == 0 && r.t.Unexpected == 0 && r.t.Duplicates == 0 &&
+		r.drops == 0 && r.connectErrors == 0 && r.processErr == ""
 }
 
 func (r report) markdown() string {
