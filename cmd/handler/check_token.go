@@ -18,7 +18,9 @@ type principalReport struct {
 	TenantID string `json:"tenantId"`
 	ObjectID string `json:"objectId"`
 	AppID    string `json:"appId"`
-	// Type is the idtyp claim ("app" or "user"), when the token has one.
+	// Type is the idtyp claim ("app" or "user"), which is optional: a token
+	// without it is a user's when it is delegated (has scp), as tokens of
+	// Azure CLI or Visual Studio are. It picks the principal type of az.
 	Type string `json:"type,omitempty"`
 }
 
@@ -39,6 +41,9 @@ func principalOf(token string) (principalReport, error) {
 		// Version 2.0 tokens name the app in azp.
 		p.AppID = str("azp")
 	}
+	if p.Type == "" && str("scp") != "" {
+		p.Type = "user"
+	}
 	return p, nil
 }
 
@@ -46,7 +51,7 @@ func principalOf(token string) (principalReport, error) {
 func (p principalReport) String() string {
 	s := fmt.Sprintf("tenant %s, object id %s, app id %s", orUnknown(p.TenantID), orUnknown(p.ObjectID), orUnknown(p.AppID))
 	if p.Type != "" {
-		s += ", idtyp " + p.Type
+		s += ", type " + p.Type
 	}
 	return s
 }

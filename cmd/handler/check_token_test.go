@@ -33,6 +33,8 @@ func TestPrincipalOf(t *testing.T) {
 			principalReport{TenantID: "t1", ObjectID: "o1", AppID: "a1", Type: "app"}, false},
 		{"version 2 token names the app in azp", testToken(t, jwt.MapClaims{"tid": "t2", "oid": "o2", "azp": "a2"}),
 			principalReport{TenantID: "t2", ObjectID: "o2", AppID: "a2"}, false},
+		{"delegated token without idtyp is a user's", testToken(t, jwt.MapClaims{"tid": "t3", "oid": "o3", "appid": "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "scp": "user_impersonation"}),
+			principalReport{TenantID: "t3", ObjectID: "o3", AppID: "04b07795-8ddb-461a-bbee-02f9e1bf7b46", Type: "user"}, false},
 		{"appid wins over azp", testToken(t, jwt.MapClaims{"appid": "a1", "azp": "a2"}), principalReport{AppID: "a1"}, false},
 		{"claims of other types are ignored", testToken(t, jwt.MapClaims{"tid": 7, "oid": []string{"x"}}), principalReport{}, false},
 		{"not a JWT", "opaque-token-value", principalReport{}, true},
