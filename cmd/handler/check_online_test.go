@@ -139,6 +139,23 @@ func TestCheckOnline(t *testing.T) {
 		},
 		wantText: []string{"RESPONSE 400", "CANNOT WORK: no Microsoft Entra ID token"},
 	}, {
+		name: "user-assigned identity by a resource id not assigned to the app",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			return map[string]string{
+				"AzureSignalRConnectionString__serviceUri":                srv.URL,
+				"AzureSignalRConnectionString__credential":                "managedidentity",
+				"AzureSignalRConnectionString__managedIdentityResourceId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/missing",
+			}, nil
+		},
+		wantCode:      1,
+		wantChecks:    []string{"token FAIL", "health ok"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix: []string{
+			`No identity with resource id "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/missing" is assigned to this app`,
+			"az functionapp identity assign -n <app> -g <resource-group> --identities <resource id>",
+		},
+		wantText: []string{"CANNOT WORK: no Microsoft Entra ID token"},
+	}, {
 		name: "app of another tenant",
 		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
 			// Registered and holding the role only in its home tenant, not
