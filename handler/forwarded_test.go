@@ -1,7 +1,10 @@
 package handler
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -127,6 +130,43 @@ func TestForwardedOrderAndHub(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"news", "news", "news"}, svc.hubs); diff != "" {
 		t.Errorf("hubs, in the configured spelling (-want +got):\n%s", diff)
+	}
+}
+
+// panickyHandler is a log handler that panics on one message, to make a
+// panic happen after the reply was written.
+type panickyHandler struct {
+	slog.Handler
+	msg string
+}
+
+func (p panickyHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == p.msg {
+		panic("boom after the reply")
+	}
+	return p.Handler.Handle(ctx, r)
+}
+
+func (p panickyHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return panickyHandler{p.Handler.WithAttrs(as), p.msg}
+}
+
+func TestPanicAfterTheReplyAddsNoSecondReply(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(panickyHandler{newTextLogger(&logs).Handler(), "invocation done"})
+	srv := httptest.NewServer(newTestHandler(t, &fakeService{}, &Options{Logger: log}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/negotiate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(body), "internal error") {
+		t.Errorf("reply %d %s: want the negotiate reply alone", resp.StatusCode, body)
+	}
+	if !strings.Contains(logs.String(), "panic while serving a request") {
+		t.Errorf("log %q lacks the panic line", logs.String())
 	}
 }
 

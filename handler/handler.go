@@ -156,6 +156,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 // ServeHTTP routes a request. A panic in a request becomes a 500 and a log
 // line, never a crash.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tw := &trackedWriter{ResponseWriter: w}
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -166,12 +167,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		id := correlationID(r)
 		h.log.Error("panic while serving a request", "invocationId", id, "path", r.URL.Path, "panic", fmt.Sprint(v))
-		// If the reply has begun this adds nothing, and the client sees a
-		// truncated reply, which is the best left to do.
+		if tw.wrote {
+			// A second reply would be glued to the first: send what was
+			// written and end the connection, which net/http does quietly.
+			_ = http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler)
+		}
 		writeJSON(w, &reply{status: http.StatusInternalServerError, body: errorBody{Error: "internal error", CorrelationID: id}})
 	}()
-	h.mux.ServeHTTP(w, r)
+	h.mux.ServeHTTP(tw, r)
 }
+
+// trackedWriter notes whether a reply has begun.
+type trackedWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackedWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackedWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (t *trackedWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // triggerFunction maps a payload route of a user's own function folder, such
 // as /messages-queue or /groups_timer (a queue or timer trigger beside the
