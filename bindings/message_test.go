@@ -16,6 +16,25 @@ func raw(s ...string) []json.RawMessage {
 	return out
 }
 
+// checkDecode runs one row of a decoder's table: the items, or an error
+// holding wantErr.
+func checkDecode[T any](t *testing.T, decode func([]byte) ([]T, error), in string, want []T, wantErr string) {
+	t.Helper()
+	got, err := decode([]byte(in))
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
 func TestDecodeMessages(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -46,21 +65,7 @@ func TestDecodeMessages(t *testing.T) {
 		{"bad json", `{"target":`, nil, "message 0 is not valid JSON"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := DecodeMessages([]byte(tt.in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Errorf("(-want +got):\n%s", d)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkDecode(t, DecodeMessages, tt.in, tt.want, tt.wantErr) })
 	}
 }
 
@@ -83,21 +88,7 @@ func TestDecodeGroupActions(t *testing.T) {
 		{"group number", `{"action":"add","userId":"u","groupName":1}`, nil, "field groupName is a JSON number"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := DecodeGroupActions([]byte(tt.in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tt.want, got); d != "" {
-				t.Errorf("(-want +got):\n%s", d)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkDecode(t, DecodeGroupActions, tt.in, tt.want, tt.wantErr) })
 	}
 }
 
