@@ -58,6 +58,19 @@ trap 'exit 143' TERM
 # alive says whether a process we started still runs.
 alive() { kill -0 "$1" 2>/dev/null; }
 
+# await URL PID NAME SECONDS waits until URL answers, failing when the
+# process PID (NAME) exits first or SECONDS pass.
+await() {
+	local url=$1 pid=$2 name=$3 seconds=$4
+	for _ in $(seq $((seconds * 5))); do
+		curl -fsS -o /dev/null "$url" 2>/dev/null && break
+		alive "$pid" || { echo "run: $name exited; see its output above" >&2; exit 1; }
+		sleep 0.2
+	done
+	curl -fsS -o /dev/null "$url" || { echo "run: $name did not answer at $url in ${seconds}s" >&2; exit 1; }
+	alive "$pid" || { echo "run: $name exited; see its output above" >&2; exit 1; }
+}
+
 # The demo page serves the browser client from e2e/node_modules: install it
 # when missing, or when the lock file changed since npm ci last ran.
 if [[ -n $demo ]] && { [[ ! -f e2e/node_modules/.package-lock.json ]] ||
@@ -91,25 +104,14 @@ mkdir "$work/app"
 ) &
 handler_pid=$!
 
-for _ in $(seq 150); do
-	curl -fsS -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null && break
-	alive "$handler_pid" || { echo "run: the handler exited; see its output above (is port $port taken?)" >&2; exit 1; }
-	sleep 0.2
-done
-curl -fsS -o /dev/null "http://127.0.0.1:$port/" || { echo "run: the handler did not answer on 127.0.0.1:$port in 30s" >&2; exit 1; }
-alive "$handler_pid" || { echo "run: the handler exited; see its output above" >&2; exit 1; }
+await "http://127.0.0.1:$port/" "$handler_pid" "the handler" 30
 
 demo_line=
 stopped="the handler and the stand-in"
 if [[ -n $demo ]]; then
 	node demo/serve.mjs --port "$demo_port" --api "http://127.0.0.1:$port/api" &
 	demo_pid=$!
-	for _ in $(seq 50); do
-		curl -fsS -o /dev/null "http://127.0.0.1:$demo_port/" 2>/dev/null && break
-		alive "$demo_pid" || { echo "run: the demo page exited; see its output above" >&2; exit 1; }
-		sleep 0.2
-	done
-	curl -fsS -o /dev/null "http://127.0.0.1:$demo_port/" || { echo "run: the demo page did not answer on 127.0.0.1:$demo_port in 10s" >&2; exit 1; }
+	await "http://127.0.0.1:$demo_port/" "$demo_pid" "the demo page" 10
 	demo_line="Demo chat page: http://127.0.0.1:$demo_port/"
 	stopped="the handler, the stand-in and the demo page"
 fi
