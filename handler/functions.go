@@ -100,7 +100,10 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 			fmt.Sprintf("the body is larger than %d bytes (SIGNALR_MAX_BODY_BYTES); send fewer items per request", h.maxBody))
 	}
 	if len(bytes.TrimSpace(c.body)) == 0 {
-		return errorReply(http.StatusBadRequest, c, fmt.Sprintf("the body is empty: send one %s as a JSON object, or a JSON array of them", kind))
+		// The host passes a body on only with a Content-Length: one sent
+		// chunked arrives empty, in payload and forwarded mode alike.
+		return errorReply(http.StatusBadRequest, c, fmt.Sprintf("the body is empty: send one %s as a JSON object, or a JSON array of them, "+
+			"with a Content-Length header (the Functions host drops a body sent chunked, without one)", kind))
 	}
 	items, err := decode(c.body)
 	if err != nil {

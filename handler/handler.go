@@ -52,7 +52,8 @@ type Options struct {
 	// origins are then allowed by default, and messages and groups refuse
 	// requests from browser origins not allowed by CORSOrigins.
 	Standalone bool
-	// Logger receives structured logs. Defaults to JSON on stdout.
+	// Logger receives structured logs. Defaults to ConsoleLogger(os.Stdout,
+	// os.Stderr), which keeps their levels under the Functions host.
 	Logger *slog.Logger
 	// DrainTimeout bounds how long Serve waits for requests in flight when
 	// its context ends. Defaults to 10s.
@@ -74,6 +75,8 @@ type Handler struct {
 	log          *slog.Logger
 	drain        time.Duration
 	mux          *http.ServeMux
+	// needs are what each function reads of a payload's HTTP trigger.
+	needs map[string]*needs
 }
 
 // New returns a Handler that serves the functions with svc.
@@ -103,7 +106,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		o.DrainTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewJSONHandler(os.Stdout, nil))
+		o.Logger = ConsoleLogger(os.Stdout, os.Stderr)
 	}
 	c, err := newCORS(o.CORSOrigins, o.Standalone)
 	if err != nil {
@@ -127,6 +130,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 			h.claimTypes[strings.ToLower(t)] = true
 		}
 	}
+	h.needs = h.payloadNeeds()
 	h.mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		// The host's readiness probe: any answer will do, so answer at once.
 		w.WriteHeader(http.StatusOK)

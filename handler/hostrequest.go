@@ -3,7 +3,6 @@ package handler
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
@@ -11,9 +10,11 @@ import (
 	"strings"
 )
 
-// hostRequest is an HTTP trigger value as the host serializes it.
+// hostRequest is what a function reads of an HTTP trigger value, which the
+// host serializes (HttpRequestExtensions.GetRequestAsJObject) as
+// {"Url", "Method", "Query": {name: string}, "Headers": {name: [strings]},
+// "Params", "Identities": [ClaimsIdentity], "Body": string}.
 type hostRequest struct {
-	URL        string
 	Method     string
 	Query      url.Values
 	Headers    http.Header
@@ -21,186 +22,282 @@ type hostRequest struct {
 	Body       []byte
 }
 
-// wireRequest reads the HTTP trigger leniently: host versions differ in
-// whether Query and Identities are JSON or JSON-encoded strings, header
-// values are arrays or strings, and Body is a string or JSON.
-type wireRequest struct {
-	URL        string          `json:"Url"`
-	Method     string          `json:"Method"`
-	Query      flexStrings     `json:"Query"`
-	Headers    flexHeaders     `json:"Headers"`
-	Identities flexIdentities  `json:"Identities"`
-	Body       json.RawMessage `json:"Body"`
+// needs says which parts of an HTTP trigger a function reads; the rest is
+// skipped unread. A browser's negotiate payload is mostly headers and
+// identities negotiate never looks at.
+type needs struct {
+	// query are the query parameters kept.
+	query []string
+	// headers are the headers kept, in canonical form.
+	headers []string
+	// identities says whether Identities is read.
+	identities bool
+	// body says whether Body is read.
+	body bool
 }
 
-func (w *wireRequest) request() *hostRequest {
-	return newHostRequest(w.URL, w.Method, w.Query, http.Header(w.Headers), w.Identities, w.Body)
-}
-
-// strictRequest is the HTTP trigger as current hosts send it.
-type strictRequest struct {
-	URL        string              `json:"Url"`
-	Method     string              `json:"Method"`
-	Query      map[string]string   `json:"Query"`
-	Headers    map[string][]string `json:"Headers"`
-	Identities []identity          `json:"Identities"`
-	Body       json.RawMessage     `json:"Body"`
-}
-
-func (s *strictRequest) request() *hostRequest {
-	return newHostRequest(s.URL, s.Method, s.Query, s.Headers, s.Identities, s.Body)
-}
-
-func newHostRequest(rawURL, method string, query map[string]string, headers http.Header, ids []identity, body json.RawMessage) *hostRequest {
-	r := &hostRequest{
-		URL:        rawURL,
-		Method:     strings.ToUpper(strings.TrimSpace(method)),
-		Query:      url.Values{},
-		Headers:    http.Header{},
-		Identities: ids,
-	}
-	// Canonical keys, as http.Header.Get expects them.
-	for k, vs := range headers {
-		for _, v := range vs {
-			r.Headers.Add(k, v)
+// wantsHeader returns the canonical name of header name when it is kept.
+func (n *needs) wantsHeader(name []byte) (string, bool) {
+	for _, h := range n.headers {
+		if len(h) == len(name) && bytes.EqualFold([]byte(h), name) {
+			return h, true
 		}
 	}
-	for k, v := range query {
-		r.Query.Set(k, v)
-	}
-	if len(r.Query) == 0 {
-		if u, err := url.Parse(rawURL); err == nil {
-			r.Query = u.Query()
-		}
-	}
-	r.Body = bodyBytes(body, r.Headers.Get("Content-Type"))
-	return r
+	return "", false
 }
 
-// bodyBytes turns the Body value back into the bytes the caller sent.
-func bodyBytes(raw json.RawMessage, contentType string) []byte {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return nil
-	}
-	var s string
-	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
-		// A JSON body the host (or a test harness) kept as JSON.
-		return raw
-	}
-	mt, _, _ := mime.ParseMediaType(contentType)
-	if mt == "application/octet-stream" || strings.HasPrefix(mt, "multipart/") {
-		// The host sends such bodies as bytes, which JSON carries as base64.
-		if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-			return b
+func (n *needs) wantsQuery(name []byte) (string, bool) {
+	for _, q := range n.query {
+		if q == string(name) {
+			return q, true
 		}
 	}
-	return []byte(s)
+	return "", false
 }
 
-// flexStrings is an object of strings, or such an object JSON-encoded in a
-// string. Values that are not strings keep their JSON text.
-type flexStrings map[string]string
-
-func (f *flexStrings) UnmarshalJSON(b []byte) error {
-	obj, err := objectOrEncoded(b)
-	if err != nil || obj == nil {
-		return err
-	}
-	out := make(flexStrings, len(obj))
-	for k, v := range obj {
-		out[k] = scalarText(v)
-	}
-	*f = out
-	return nil
+// shapeError is an HTTP trigger whose needed parts are not what the host
+// sends.
+type shapeError struct {
+	path, want string
 }
 
-// flexHeaders is an object of arrays of strings, or of strings.
-type flexHeaders http.Header
+func (e *shapeError) Error() string { return e.path + ": want " + e.want }
 
-func (f *flexHeaders) UnmarshalJSON(b []byte) error {
-	obj, err := objectOrEncoded(b)
-	if err != nil || obj == nil {
-		return err
-	}
-	h := make(http.Header, len(obj))
-	for k, v := range obj {
-		var list []json.RawMessage
-		if v = bytes.TrimSpace(v); len(v) == 0 || v[0] != '[' || json.Unmarshal(v, &list) != nil {
-			list = []json.RawMessage{v}
+// readRequest reads an object in Data. It is the HTTP trigger when it has
+// both Url and Method, as every host request does; then a needed part of
+// another shape is an error. Otherwise the object is other data, and timer
+// says whether it is a timer's value ({"Schedule", "ScheduleStatus",
+// "IsPastDue"}).
+func readRequest(r *jsonReader, name string, n *needs) (req *hostRequest, timer bool, err error) {
+	hr := &hostRequest{}
+	var hasURL, hasMethod bool
+	var body string
+	var hasBody bool
+	// bad notes a needed part of the wrong shape and skips it whole,
+	// from where it began.
+	bad := func(start int, part, want string) {
+		if err == nil {
+			err = &shapeError{path: "Data." + name + "." + part, want: want}
 		}
-		for _, item := range list {
-			if !isNull(item) {
-				h.Add(k, scalarText(item))
+		r.i = start
+		r.skip()
+	}
+	r.enter('{', "an object")
+	for k := 0; r.more('}', k == 0); k++ {
+		key := r.key()
+		r.peek()
+		start := r.i
+		switch {
+		case bytes.EqualFold(key, []byte("Url")):
+			hasURL = true
+			if r.peek() != '"' {
+				bad(start, "Url", "a string")
+				continue
 			}
+			r.rawString()
+		case bytes.EqualFold(key, []byte("Method")):
+			hasMethod = true
+			s, ok := r.str()
+			if !ok {
+				bad(start, "Method", "a string")
+				continue
+			}
+			hr.Method = strings.ToUpper(s)
+		case bytes.EqualFold(key, []byte("Query")):
+			if e := readQuery(r, hr, n); e != "" {
+				bad(start, "Query"+e, "an object of strings")
+			}
+		case bytes.EqualFold(key, []byte("Headers")):
+			if e := readHeaders(r, hr, n); e != "" {
+				bad(start, "Headers"+e, "an object of arrays of strings")
+			}
+		case bytes.EqualFold(key, []byte("Identities")) && n.identities:
+			if e := readIdentities(r, hr); e != "" {
+				bad(start, "Identities"+e, "an array of identities with Claims of {Type, Value} strings")
+			}
+		case bytes.EqualFold(key, []byte("Body")) && n.body:
+			if r.null() {
+				continue
+			}
+			s, ok := r.str()
+			if !ok {
+				bad(start, "Body", "a string")
+				continue
+			}
+			body, hasBody = s, true
+		case bytes.EqualFold(key, []byte("IsPastDue")):
+			timer = true
+			r.skip()
+		default:
+			r.skip()
 		}
 	}
-	*f = flexHeaders(h)
-	return nil
-}
-
-// flexIdentities is an array of identities, one identity, or either of them
-// JSON-encoded in a string.
-type flexIdentities []identity
-
-func (f *flexIdentities) UnmarshalJSON(b []byte) error {
-	b = unquoted(b)
-	if len(b) == 0 || isNull(b) {
-		return nil
+	if !hasURL || !hasMethod || r.err != nil {
+		return nil, timer, nil
 	}
-	if b[0] == '{' {
-		var one identity
-		if err := json.Unmarshal(b, &one); err != nil {
-			return fmt.Errorf("Identities: %w", err)
+	if err != nil {
+		return nil, false, err
+	}
+	if hasBody {
+		if hr.Body, err = bodyBytes(body, hr.Headers.Get("Content-Type")); err != nil {
+			return nil, false, &shapeError{path: "Data." + name + ".Body", want: err.Error()}
 		}
-		*f = flexIdentities{one}
-		return nil
 	}
-	var list []identity
-	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("Identities: %w", err)
-	}
-	*f = list
-	return nil
+	return hr, false, nil
 }
 
-// objectOrEncoded reads a JSON object, or a string holding one. null and ""
-// give nil.
-func objectOrEncoded(b []byte) (map[string]json.RawMessage, error) {
-	b = unquoted(b)
-	if len(b) == 0 || isNull(b) {
-		return nil, nil
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return nil, fmt.Errorf("want a JSON object: %w", err)
-	}
-	return obj, nil
-}
-
-// unquoted returns the JSON text b, or the text a JSON string b holds:
-// older hosts send some objects JSON-encoded in strings.
-func unquoted(b []byte) []byte {
-	b = bytes.TrimSpace(b)
-	var s string
-	if len(b) > 0 && b[0] == '"' && json.Unmarshal(b, &s) == nil {
-		return bytes.TrimSpace([]byte(s))
-	}
-	return b
-}
-
-// scalarText is a string's value, "" for null, or the JSON text of
-// anything else.
-func scalarText(v json.RawMessage) string {
-	v = bytes.TrimSpace(v)
-	var s string
-	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	if isNull(v) {
+// readQuery keeps the needed query parameters. It returns where the shape
+// is wrong, or "".
+func readQuery(r *jsonReader, hr *hostRequest, n *needs) string {
+	if r.null() {
 		return ""
 	}
-	return string(bytes.TrimSpace(v))
+	if r.peek() != '{' {
+		return " (not an object)"
+	}
+	r.enter('{', "")
+	for k := 0; r.more('}', k == 0); k++ {
+		key := r.key()
+		name, ok := n.wantsQuery(key)
+		if !ok {
+			r.skip()
+			continue
+		}
+		v, ok := r.str()
+		if !ok {
+			return fmt.Sprintf("[%q]", name)
+		}
+		if hr.Query == nil {
+			hr.Query = url.Values{}
+		}
+		hr.Query.Set(name, v)
+	}
+	return ""
 }
 
-func isNull(b []byte) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }
+// readHeaders keeps the needed headers, matching names without regard to
+// case as HTTP does.
+func readHeaders(r *jsonReader, hr *hostRequest, n *needs) string {
+	if r.null() {
+		return ""
+	}
+	if r.peek() != '{' {
+		return " (not an object)"
+	}
+	r.enter('{', "")
+	for k := 0; r.more('}', k == 0); k++ {
+		key := r.key()
+		name, ok := n.wantsHeader(key)
+		if !ok {
+			r.skip()
+			continue
+		}
+		if r.peek() != '[' {
+			return fmt.Sprintf("[%q]", name)
+		}
+		r.enter('[', "")
+		for j := 0; r.more(']', j == 0); j++ {
+			v, ok := r.str()
+			if !ok {
+				return fmt.Sprintf("[%q]", name)
+			}
+			if hr.Headers == nil {
+				hr.Headers = http.Header{}
+			}
+			hr.Headers[name] = append(hr.Headers[name], v)
+		}
+	}
+	return ""
+}
+
+// readIdentities reads each ClaimsIdentity's AuthenticationType and Claims.
+func readIdentities(r *jsonReader, hr *hostRequest) string {
+	if r.null() {
+		return ""
+	}
+	if r.peek() != '[' {
+		return " (not an array)"
+	}
+	r.enter('[', "")
+	for i := 0; r.more(']', i == 0); i++ {
+		if r.peek() != '{' {
+			return fmt.Sprintf("[%d]", i)
+		}
+		r.enter('{', "")
+		var id identity
+		for k := 0; r.more('}', k == 0); k++ {
+			key := r.key()
+			switch {
+			case bytes.EqualFold(key, []byte("AuthenticationType")):
+				if r.null() {
+					continue
+				}
+				s, ok := r.str()
+				if !ok {
+					return fmt.Sprintf("[%d].AuthenticationType", i)
+				}
+				id.AuthenticationType = s
+			case bytes.EqualFold(key, []byte("Claims")):
+				if e := readClaims(r, &id); e != "" {
+					return fmt.Sprintf("[%d].Claims%s", i, e)
+				}
+			default:
+				r.skip()
+			}
+		}
+		hr.Identities = append(hr.Identities, id)
+	}
+	return ""
+}
+
+func readClaims(r *jsonReader, id *identity) string {
+	if r.null() {
+		return ""
+	}
+	if r.peek() != '[' {
+		return " (not an array)"
+	}
+	r.enter('[', "")
+	for i := 0; r.more(']', i == 0); i++ {
+		if r.peek() != '{' {
+			return fmt.Sprintf("[%d]", i)
+		}
+		r.enter('{', "")
+		var c hostClaim
+		for k := 0; r.more('}', k == 0); k++ {
+			key := r.key()
+			var dst *string
+			switch {
+			case bytes.EqualFold(key, []byte("Type")):
+				dst = &c.Type
+			case bytes.EqualFold(key, []byte("Value")):
+				dst = &c.Value
+			default:
+				r.skip()
+				continue
+			}
+			s, ok := r.str()
+			if !ok {
+				return fmt.Sprintf("[%d].%s", i, key)
+			}
+			*dst = s
+		}
+		id.Claims = append(id.Claims, c)
+	}
+	return ""
+}
+
+// bodyBytes turns Body back into the bytes the caller sent: the host reads
+// octet-stream and multipart bodies as bytes, which JSON carries as base64,
+// and every other body as a string.
+func bodyBytes(body, contentType string) ([]byte, error) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "application/octet-stream" || strings.HasPrefix(mt, "multipart/") {
+		b, err := base64.StdEncoding.DecodeString(body)
+		if err != nil {
+			return nil, fmt.Errorf("base64 of the %s body", mt)
+		}
+		return b, nil
+	}
+	return []byte(body), nil
+}

@@ -10,136 +10,121 @@ import (
 	"strings"
 )
 
-// invocation is the payload the host posts in payload mode:
-// {"Data": {binding name: value}, "Metadata": {...}}.
+// invocation is what a function reads of the payload the host posts in
+// payload mode, {"Data": {binding name: value}, "Metadata": {...}}
+// (ScriptInvocationContextExtensions.ToHttpScriptInvocationContext).
+// Metadata repeats the trigger's parts and is skipped.
 type invocation struct {
-	// Data is all the handler reads: Metadata repeats the trigger's parts.
-	Data map[string]json.RawMessage `json:"Data"`
+	// request is the HTTP trigger, nil for a queue or timer trigger.
+	request *hostRequest
+	// data are the other entries of Data, as JSON; timers are left out.
+	data   []dataEntry
+	timers int
+}
+
+type dataEntry struct {
+	name string
+	raw  []byte
 }
 
 // httpTriggerName is the trigger name the function folders use.
 const httpTriggerName = "req"
 
-// decodeInvocation reads an invocation payload. Keys match without regard
-// to case, as the host's own JSON reader does.
-func decodeInvocation(b []byte) (*invocation, error) {
-	var inv invocation
-	if err := json.Unmarshal(b, &inv); err != nil {
-		return nil, fmt.Errorf("the invocation payload is not a JSON object with Data and Metadata: %w", err)
-	}
-	return &inv, nil
-}
+// errNotJSON wraps a payload that is not valid JSON.
+var errNotJSON = errors.New("the invocation payload is not a valid JSON object")
 
-// httpRequest returns the HTTP trigger: the entry named req when it is one,
-// else the first entry by name that is. It returns nil when there is none
-// (a queue or timer trigger).
-func (inv *invocation) httpRequest() (*hostRequest, error) {
-	names := make([]string, 0, len(inv.Data))
-	for name := range inv.Data {
-		names = append(names, name)
-	}
-	slices.SortFunc(names, func(a, b string) int {
-		// req first, then by name, so that the choice never varies.
-		switch {
-		case a == httpTriggerName:
-			return -1
-		case b == httpTriggerName:
-			return 1
-		}
-		return strings.Compare(a, b)
-	})
-	for _, name := range names {
-		raw := bytes.TrimSpace(inv.Data[name])
-		if len(raw) == 0 || raw[0] != '{' {
+// decodeInvocation reads a payload in one pass, keeping of the HTTP trigger
+// only what n asks for. Names match without regard to case, as the host's
+// own JSON reader does. Data values other than the HTTP trigger stay slices
+// of b.
+func decodeInvocation(b []byte, n *needs) (*invocation, error) {
+	r := &jsonReader{b: b}
+	inv := &invocation{}
+	var requestName string
+	var shapeErr error
+	r.enter('{', "an object with Data and Metadata")
+	for k := 0; r.more('}', k == 0); k++ {
+		if !bytes.EqualFold(r.key(), []byte("Data")) {
+			r.skip()
 			continue
 		}
-		// What current hosts send decodes in one pass; the lenient reader
-		// takes older hosts' shapes. Only a value that neither reads is
-		// looked at again, to tell a broken request from other data.
-		var strict strictRequest
-		if json.Unmarshal(raw, &strict) == nil && strict.Method != "" && (strict.URL != "" || strict.Headers != nil) {
-			return strict.request(), nil
+		if r.null() {
+			continue
 		}
-		var w wireRequest
-		if err := json.Unmarshal(raw, &w); err != nil {
-			if looksLikeHTTPRequest(raw) {
-				return nil, fmt.Errorf("the HTTP trigger %q is not a request the handler can read: %w", name, err)
+		r.enter('{', "Data to be an object")
+		for j := 0; r.more('}', j == 0); j++ {
+			name := string(r.key())
+			if r.peek() != '{' {
+				inv.data = append(inv.data, dataEntry{name, r.raw()})
+				continue
 			}
-			continue
-		}
-		if w.Method != "" && (w.URL != "" || w.Headers != nil) {
-			return w.request(), nil
+			start := r.i
+			req, timer, err := readRequest(r, name, n)
+			switch {
+			case err != nil && shapeErr == nil:
+				shapeErr = err
+			case req != nil && (inv.request == nil || preferredTrigger(name, requestName)):
+				// More than one: req first, then by name, so that the
+				// choice never varies.
+				inv.request, requestName = req, name
+			case timer:
+				inv.timers++
+			case req == nil && r.err == nil:
+				inv.data = append(inv.data, dataEntry{name, r.b[start:r.i]})
+			}
 		}
 	}
-	return nil, nil
+	r.end()
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %w", errNotJSON, r.err)
+	}
+	if shapeErr != nil {
+		return nil, fmt.Errorf("the HTTP trigger is not a request as the Functions host sends it: %w", shapeErr)
+	}
+	return inv, nil
 }
 
-// triggerData returns the value of the first Data entry by name as JSON: an
-// object or array as is, a string holding JSON (or base64 of JSON) decoded.
-// A timer's own data holds no messages, so a timer function's messages come
-// from another entry: an input binding.
-func (inv *invocation) triggerData() ([]byte, error) {
-	names := make([]string, 0, len(inv.Data))
-	timers := 0
-	for name, raw := range inv.Data {
-		if isTimerInfo(raw) {
-			timers++
-			continue
-		}
-		names = append(names, name)
+func preferredTrigger(name, than string) bool {
+	if than == httpTriggerName {
+		return false
 	}
-	slices.Sort(names)
+	return name == httpTriggerName || name < than
+}
+
+// triggerData returns the value of the first Data entry by name as the
+// bytes of its items, decoded as the host encodes them: a string value (a
+// queue item) is JSON-encoded twice, bytes are base64, and an object (or a
+// collection the host wrote as a JSON string) is JSON. A timer's own value
+// holds no messages, so a timer function's messages come from another
+// entry: an input binding.
+func (inv *invocation) triggerData() ([]byte, error) {
 	switch {
-	case len(names) == 0 && timers > 0:
+	case len(inv.data) == 0 && inv.timers > 0:
 		return nil, errors.New("a timer trigger brings no messages: add an input binding that reads them, such as a blob")
-	case len(names) == 0:
+	case len(inv.data) == 0:
 		return nil, errors.New("the invocation has no trigger data")
 	}
-	raw := bytes.TrimSpace(inv.Data[names[0]])
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	first := slices.MinFunc(inv.data, func(a, b dataEntry) int { return strings.Compare(a.name, b.name) })
+	raw := first.raw
+	if raw[0] != '"' {
 		return raw, nil
 	}
-	if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+	var s string
+	_ = json.Unmarshal(raw, &s) // the reader checked it
+	t := strings.TrimSpace(s)
+	switch {
+	case strings.HasPrefix(t, `"`):
+		// A string: JsonConvert.SerializeObject, then the payload.
+		var item string
+		if err := json.Unmarshal([]byte(t), &item); err != nil {
+			return nil, fmt.Errorf("the trigger value %s is not a JSON-encoded string: %w", truncateQuote(s), err)
+		}
+		return []byte(item), nil
+	case strings.HasPrefix(t, "{"), strings.HasPrefix(t, "["):
 		return []byte(t), nil
 	}
-	// The host sends bytes (a queue message read as binary) as base64.
-	if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s)); err == nil {
+	if b, err := base64.StdEncoding.DecodeString(t); err == nil {
 		return b, nil
 	}
 	return []byte(s), nil
-}
-
-// isTimerInfo tells a timer trigger's value, {"Schedule", "ScheduleStatus",
-// "IsPastDue"}, from data.
-func isTimerInfo(raw json.RawMessage) bool {
-	var keys map[string]json.RawMessage
-	if json.Unmarshal(raw, &keys) != nil {
-		return false
-	}
-	for k := range keys {
-		if strings.EqualFold(k, "IsPastDue") {
-			return true
-		}
-	}
-	return false
-}
-
-// looksLikeHTTPRequest tells an HTTP trigger value from other data: an
-// object with a Method and a Url or Headers.
-func looksLikeHTTPRequest(raw json.RawMessage) bool {
-	var keys map[string]json.RawMessage
-	if json.Unmarshal(raw, &keys) != nil {
-		return false
-	}
-	var method, target bool
-	for k := range keys {
-		switch strings.ToLower(k) {
-		case "method":
-			method = true
-		case "url", "headers":
-			target = true
-		}
-	}
-	return method && target
 }

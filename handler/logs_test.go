@@ -1,17 +1,116 @@
 package handler
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/signalr-entra/handler/bindings"
 )
+
+var durationMs = regexp.MustCompile(`durationMs=\d+`)
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
+// hostLevel is the level at which the Functions host logs a line of a
+// custom handler's console (WorkerProcess.ParseErrorMessageAndLog with
+// UseStdErrorStreamForErrorsOnly, true for custom handlers).
+func hostLevel(stream, line string) string {
+	switch {
+	case stream == "stdout":
+		return "Information"
+	case strings.Contains(strings.ToLower(line), "warn"):
+		return "Warning"
+	}
+	return "Error"
+}
+
+// hostLines is what the host logs of both streams: each line with its
+// level.
+func hostLines(stdout, stderr string) []string {
+	var out []string
+	for stream, text := range map[string]string{"stdout": stdout, "stderr": stderr} {
+		for line := range strings.Lines(text) {
+			var rec struct{ Msg string }
+			_ = json.Unmarshal([]byte(line), &rec)
+			out = append(out, hostLevel(stream, line)+" "+rec.Msg)
+		}
+	}
+	return out
+}
+
+func TestConsoleLoggerKeepsLevelsUnderTheHost(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	log := ConsoleLogger(&stdout, &stderr)
+	log.Debug("not kept")
+	log.Info("listening")
+	log.Warn("a setting is ignored")
+	log.Error("negotiate failed", "error", "Warning: the key expired")
+	want := []string{"Information listening", "Warning a setting is ignored", "Error negotiate failed"}
+	got := hostLines(stdout.String(), stderr.String())
+	if diff := cmp.Diff(want, got, sortStrings); diff != "" {
+		t.Errorf("host log (-want +got):\n%s", diff)
+	}
+	// The escaped line says the same.
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(strings.Split(stderr.String(), "\n")[1]), &rec); err != nil || rec["error"] != "Warning: the key expired" {
+		t.Errorf("error line %q reads %v, %v", stderr.String(), rec, err)
+	}
+}
+
+var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })
+
+// TestPayloadLogsEachRecordOnce serves a payload invocation whose service
+// call fails: the host must see each record once, the information under
+// the invocation (Logs) and the error at Error level (stderr).
+func TestPayloadLogsEachRecordOnce(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	svc := &fakeService{fail: func(string, int) error { return &bindings.Error{Op: "send to all", Status: 403} }}
+	h := newTestHandler(t, svc, &Options{Logger: ConsoleLogger(&stdout, &stderr)})
+	rec := postPayload(t, h, fnMessages, []byte(`{"Data":{"req":{"Url":"u","Method":"POST","Query":{},"Body":"{\"target\":\"a\"}"}}}`))
+	var r payloadReply
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	for _, l := range r.Logs {
+		logs = append(logs, "Information "+durationMs.ReplaceAllString(l, "durationMs=N"))
+	}
+	got := append(hostLines(stdout.String(), stderr.String()), logs...)
+	want := []string{
+		"Error messages item failed",
+		`Information level=INFO msg="invocation done" invocationId=6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d function=messages status=502 durationMs=N`,
+	}
+	if diff := cmp.Diff(want, got, sortStrings); diff != "" {
+		t.Errorf("host log (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(stderr.String(), `"invocationId":"6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"`) {
+		t.Errorf("the error lacks the invocation id: %s", stderr.String())
+	}
+}
+
+// TestForwardedLogsOnce: without a payload reply, information goes to
+// stdout only.
+func TestForwardedLogsOnce(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	h := newTestHandler(t, &fakeService{}, &Options{Logger: ConsoleLogger(&stdout, &stderr)})
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/negotiate?hub=chat", nil))
+	if got := hostLines(stdout.String(), stderr.String()); !cmp.Equal(got, []string{"Information invocation done"}) {
+		t.Errorf("host log %q, want the one record at Information", got)
+	}
+}
+
 func TestLogCollector(t *testing.T) {
-	h := newTestHandler(t, &fakeService{}, nil)
+	var handlerLog bytes.Buffer
+	h := newTestHandler(t, &fakeService{}, &Options{Logger: newTextLogger(&handlerLog)})
 	logs := &logCollector{}
 	if diff := cmp.Diff([]string{}, logs.lines()); diff != "" {
 		t.Errorf("empty collector (-want +got):\n%s", diff)
@@ -19,12 +118,16 @@ func TestLogCollector(t *testing.T) {
 	l := h.invocationLogger("inv-9", fnGroups, logs)
 	l.Debug("not kept")
 	l.Info("one", "k", "v")
-	l.Warn("two words")
+	l.With("w", 1).Info("two words")
+	l.Warn("three")
 	want := []string{
 		"level=INFO msg=one invocationId=inv-9 function=groups k=v",
-		`level=WARN msg="two words" invocationId=inv-9 function=groups`,
+		`level=INFO msg="two words" invocationId=inv-9 function=groups w=1`,
 	}
 	if diff := cmp.Diff(want, logs.lines()); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	if got := handlerLog.String(); !strings.Contains(got, "level=WARN msg=three invocationId=inv-9 function=groups") || strings.Contains(got, "INFO") {
+		t.Errorf("handler log %q, want the warning alone", got)
 	}
 }

@@ -1,11 +1,12 @@
 package handler
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -32,6 +33,30 @@ const httpOutputName = "res"
 // for headers, identities and metadata.
 const payloadOverhead = 1 << 20
 
+// payloadNeeds says what each function reads of a payload's HTTP trigger:
+// negotiate the hub, the origin and, when they can name the user, the
+// identities and the headers that do; messages and groups the body.
+func (h *Handler) payloadNeeds() map[string]*needs {
+	negotiate := &needs{query: []string{"hub"}, headers: []string{"Origin"}}
+	if h.appService {
+		negotiate.identities = true
+		negotiate.headers = append(negotiate.headers, principalIDHeader, principalHeader)
+	}
+	if h.userIDHeader != "" {
+		negotiate.headers = append(negotiate.headers, http.CanonicalHeaderKey(h.userIDHeader))
+	}
+	send := &needs{query: []string{"hub"}, headers: []string{"Origin", "Content-Type"}, body: true}
+	return map[string]*needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send}
+}
+
+// payloadBuffers hold payloads while they are served: nothing read from
+// one outlives its request, and a browser's negotiate payload is 5–10 KB,
+// which reading into a fresh slice each time would copy and grow again.
+var payloadBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledPayload bounds the buffers kept for reuse.
+const maxPooledPayload = 256 << 10
+
 // servePayload serves an invocation payload posted by the host.
 func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string) {
 	start := time.Now()
@@ -42,9 +67,18 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 		writeJSON(w, errorReply(http.StatusMethodNotAllowed, c, "the host posts invocations to /"+fn+"; callers use /api/"+fn))
 		return
 	}
-	// The body arrives JSON-escaped inside the payload, up to six times its
-	// size (\u00XX), so the payload limit is wider than the body limit.
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 6*h.maxBody+payloadOverhead))
+	// The body arrives JSON-escaped inside the payload, and a queue item
+	// twice, so up to seven times its size (a control character becomes
+	// \\u0001): the payload limit is wider than the body limit.
+	buf := payloadBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledPayload {
+			payloadBuffers.Put(buf)
+		}
+	}()
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, 7*h.maxBody+payloadOverhead))
+	raw := buf.Bytes()
 	var tooLarge *http.MaxBytesError
 	var rep *reply
 	switch {
@@ -99,19 +133,17 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 // invokePayload decodes the payload into c and runs the function. The
 // second reply, when set, is to go back to the host as a failure.
 func (h *Handler) invokePayload(r *http.Request, c *call, raw []byte) (*reply, *reply) {
-	inv, err := decodeInvocation(raw)
+	inv, err := decodeInvocation(raw, h.needs[c.function])
 	if err != nil {
 		c.log.Error("invalid invocation payload", "error", err)
-		return nil, errorReply(http.StatusBadRequest, c, "the invocation payload is not valid JSON")
+		msg := "the HTTP trigger in the invocation payload cannot be read"
+		if errors.Is(err, errNotJSON) {
+			msg = "the invocation payload is not valid JSON"
+		}
+		return nil, errorReply(http.StatusBadRequest, c, msg)
 	}
-	req, err := inv.httpRequest()
-	if err != nil {
-		c.log.Error("invalid HTTP trigger in the invocation payload", "error", err)
-		return nil, errorReply(http.StatusBadRequest, c, "the HTTP trigger in the invocation payload cannot be read")
-	}
-	if req != nil {
-		c.method, c.query, c.header, c.identities = req.Method, req.Query, req.Headers, req.Identities
-		c.body = req.Body
+	if req := inv.request; req != nil {
+		c.method, c.query, c.header, c.identities, c.body = req.Method, req.Query, req.Headers, req.Identities, req.Body
 		return h.invoke(r.Context(), c), nil
 	}
 	c.http = false

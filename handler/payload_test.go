@@ -132,10 +132,18 @@ func TestPayloadIdentity(t *testing.T) {
 			}}},
 		},
 		{
-			name: "older host: Query and Identities as strings, hub in another case",
-			file: "negotiate_legacy",
-			opts: Options{AppServiceAuthentication: true},
-			want: []negotiation{{Hub: "chat", UserID: "legacy-user"}},
+			// The key identity names no one, with or without App Service
+			// Authentication.
+			name: "a browser with a function key",
+			file: "negotiate_browser",
+			opts: Options{ClaimTypes: []string{"name"}, AppServiceAuthentication: true},
+			want: []negotiation{{Hub: "chat"}},
+		},
+		{
+			name: "the user from the identity App Service Authentication added, without its headers",
+			file: "negotiate_easyauth_identity_only",
+			opts: Options{ClaimTypes: []string{"roles"}, AppServiceAuthentication: true},
+			want: []negotiation{{Hub: "chat", UserID: "00000000-0000-0000-0000-0000000000aa", Claims: []bindings.Claim{{Type: "roles", Value: "chat.admin"}}}},
 		},
 		{
 			// Without App Service Authentication anyone can send the
@@ -148,10 +156,7 @@ func TestPayloadIdentity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			payload, err := os.ReadFile("testdata/" + tt.file + ".request.json")
-			if err != nil {
-				t.Fatal(err)
-			}
+			payload := identityPayload(t, tt.file)
 			svc := &fakeService{}
 			postPayload(t, newTestHandler(t, svc, &tt.opts), fnNegotiate, payload)
 			if diff := cmp.Diff(tt.want, svc.negs); diff != "" {
@@ -159,6 +164,39 @@ func TestPayloadIdentity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// identityPayload reads testdata/<file>.request.json; the file
+// negotiate_easyauth_identity_only is negotiate_easyauth without App
+// Service Authentication's headers, so that only Identities names the user.
+func identityPayload(t *testing.T, file string) []byte {
+	t.Helper()
+	name, stripped := strings.CutSuffix(file, "_identity_only")
+	payload, err := os.ReadFile("testdata/" + name + ".request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !stripped {
+		return payload
+	}
+	var p struct {
+		Data     struct{ Req map[string]any }
+		Metadata json.RawMessage
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	headers := p.Data.Req["Headers"].(map[string]any)
+	for k := range headers {
+		if strings.HasPrefix(strings.ToUpper(k), "X-MS-CLIENT-PRINCIPAL") {
+			delete(headers, k)
+		}
+	}
+	b, err := json.Marshal(map[string]any{"Data": map[string]any{"req": p.Data.Req}, "Metadata": p.Metadata})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // payloadOutput posts payload and returns the res output and the status.
@@ -187,12 +225,13 @@ func TestPayloadErrors(t *testing.T) {
 		wantSent   int
 	}{
 		{name: "not JSON", fn: fnMessages, payload: `{"Data":`, wantStatus: 400},
-		{name: "unknown hub", fn: fnNegotiate, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/negotiate?hub=other"}}}`, wantStatus: 200, wantRes: 404},
-		{name: "hub from Url when Query is absent", fn: fnNegotiate, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/negotiate?hub=news"}}}`, wantStatus: 200, wantRes: 200},
-		{name: "method not allowed", fn: fnMessages, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/messages"}}}`, wantStatus: 200, wantRes: 405},
-		{name: "empty body", fn: fnMessages, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages"}}}`, wantStatus: 200, wantRes: 400},
+		{name: "unknown hub", fn: fnNegotiate, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/negotiate?hub=other","Query":{"hub":"other"}}}}`, wantStatus: 200, wantRes: 404},
+		{name: "method not allowed", fn: fnMessages, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/messages","Query":{}}}}`, wantStatus: 200, wantRes: 405},
+		{name: "empty body", fn: fnMessages, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages","Query":{}}}}`, wantStatus: 200, wantRes: 400},
 		{name: "invalid message", fn: fnMessages, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages","Body":"[{\"target\":\"a\"},{\"arguments\":[]}]"}}}`, wantStatus: 200, wantRes: 400},
-		{name: "body as an object", fn: fnMessages, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages","Headers":{"Content-Type":"application/json"},"Body":{"target":"a","arguments":[1]}}}}`, wantStatus: 200, wantRes: 202, wantSent: 1},
+		// No host sends a body as JSON: the HTTP trigger is not one.
+		{name: "body as an object", fn: fnMessages, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages","Headers":{"Content-Type":["application/json"]},"Body":{"target":"a","arguments":[1]}}}}`, wantStatus: 400},
+		{name: "Query as a string", fn: fnNegotiate, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/negotiate?hub=chat","Query":"{\"hub\":\"chat\"}"}}}`, wantStatus: 400},
 		{name: "body over the limit", fn: fnMessages, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages","Body":"` + big + `"}}}`, wantStatus: 200, wantRes: 413},
 		{name: "payload over the limit", fn: fnMessages, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages","Body":"` + strings.Repeat(big, 8) + `"}}}`, wantStatus: 200, wantRes: 413},
 		{name: "service fails one of two", fn: fnGroups, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/groups","Body":"[{\"action\":\"add\",\"userId\":\"u\",\"groupName\":\"g\"},{\"action\":\"remove\",\"userId\":\"u\",\"groupName\":\"g\"}]"}}}`,
@@ -202,14 +241,15 @@ func TestPayloadErrors(t *testing.T) {
 				}
 				return nil
 			}, wantStatus: 200, wantRes: 502},
-		{name: "queue trigger", fn: fnMessages, payload: `{"Data":{"queueItem":"{\"target\":\"a\",\"arguments\":[]}"},"Metadata":{"DequeueCount":"1"}}`, wantStatus: 200, wantSent: 1},
+		// A queue item is a string: the host encodes it, then the payload.
+		{name: "queue trigger", fn: fnMessages, payload: `{"Data":{"queueItem":"\"{\\\"target\\\":\\\"a\\\",\\\"arguments\\\":[]}\""},"Metadata":{"DequeueCount":"1","Id":"\"9d3c\""}}`, wantStatus: 200, wantSent: 1},
+		{name: "queue trigger, an array of messages", fn: fnMessages, payload: `{"Data":{"queueItem":"\"[{\\\"target\\\":\\\"a\\\"},{\\\"target\\\":\\\"b\\\"}]\""}}`, wantStatus: 200, wantSent: 2},
 		{name: "queue trigger, base64 bytes", fn: fnMessages, payload: `{"Data":{"queueItem":"eyJ0YXJnZXQiOiJhIn0="}}`, wantStatus: 200, wantSent: 1},
-		{name: "queue trigger, array of objects", fn: fnMessages, payload: `{"Data":{"item":[{"target":"a"},{"target":"b"}]}}`, wantStatus: 200, wantSent: 2},
-		{name: "queue trigger, invalid message fails the invocation", fn: fnMessages, payload: `{"Data":{"queueItem":"{\"arguments\":[]}"}}`, wantStatus: 400},
-		{name: "queue trigger, service failure fails the invocation", fn: fnMessages, payload: `{"Data":{"queueItem":"{\"target\":\"a\"}"}}`,
+		{name: "queue trigger, invalid message fails the invocation", fn: fnMessages, payload: `{"Data":{"queueItem":"\"{\\\"arguments\\\":[]}\""}}`, wantStatus: 400},
+		{name: "queue trigger, service failure fails the invocation", fn: fnMessages, payload: `{"Data":{"queueItem":"\"{\\\"target\\\":\\\"a\\\"}\""}}`,
 			fail: func(string, int) error { return &bindings.Error{Status: 503} }, wantStatus: 503},
 		{name: "timer trigger, the messages from an input binding", fn: fnMessages,
-			payload: `{"Data":{"myTimer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false},"payload":"[{\"target\":\"a\"}]"}}`, wantStatus: 200, wantSent: 1},
+			payload: `{"Data":{"myTimer":{"Schedule":{"AdjustForDST":true},"ScheduleStatus":null,"IsPastDue":false},"payload":"\"[{\\\"target\\\":\\\"a\\\"}]\""}}`, wantStatus: 200, wantSent: 1},
 		{name: "timer trigger alone", fn: fnMessages, payload: `{"Data":{"myTimer":{"Schedule":{},"IsPastDue":false}}}`, wantStatus: 400},
 		{name: "no data", fn: fnGroups, payload: `{"Data":{},"Metadata":{}}`, wantStatus: 400},
 		{name: "negotiate without an HTTP trigger", fn: fnNegotiate, payload: `{"Data":{"timer":{"IsPastDue":false}}}`, wantStatus: 400},
@@ -259,7 +299,7 @@ func TestPayloadOwnTriggerFolders(t *testing.T) {
 		t.Run(tt.path, func(t *testing.T) {
 			svc := &fakeService{}
 			h := newTestHandler(t, svc, nil)
-			body := `{"Data":{"queueItem":"{\"target\":\"a\",\"action\":\"add\",\"userId\":\"u\",\"groupName\":\"g\"}"}}`
+			body := `{"Data":{"queueItem":"\"{\\\"target\\\":\\\"a\\\",\\\"action\\\":\\\"add\\\",\\\"userId\\\":\\\"u\\\",\\\"groupName\\\":\\\"g\\\"}\""}}`
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("POST", tt.path, strings.NewReader(body)))
 			if rec.Code != tt.wantCode || len(svc.sent) != tt.wantSent || len(svc.applied) != tt.wantAppl {
@@ -276,7 +316,8 @@ func TestPayloadPartialFailureBody(t *testing.T) {
 		}
 		return nil
 	}}
-	h := newTestHandler(t, svc, nil)
+	var handlerLog logCollector
+	h := newTestHandler(t, svc, &Options{Logger: slog.New(slog.NewTextHandler(&handlerLog, nil))})
 	payload, err := os.ReadFile("testdata/messages.request.json")
 	if err != nil {
 		t.Fatal(err)
@@ -300,9 +341,15 @@ func TestPayloadPartialFailureBody(t *testing.T) {
 	if res["statusCode"] != 502.0 {
 		t.Errorf("statusCode %v, want 502", res["statusCode"])
 	}
-	// The detail, which names the role, reaches the invocation's logs.
-	if !strings.Contains(strings.Join(r.Logs, "\n"), "REST API Owner") {
-		t.Errorf("Logs %q lack the service error's detail", r.Logs)
+	// The detail, which names the role, is an error: it goes to the
+	// handler's log, which keeps its level, and not to Logs, which the host
+	// logs as information.
+	logged := strings.Join(handlerLog.lines(), "\n")
+	if !strings.Contains(logged, "level=ERROR") || !strings.Contains(logged, "REST API Owner") || !strings.Contains(logged, "6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d") {
+		t.Errorf("the handler's log lacks the service error's detail under the invocation id:\n%s", logged)
+	}
+	if joined := strings.Join(r.Logs, "\n"); strings.Contains(joined, "REST API Owner") {
+		t.Errorf("Logs %q repeat the error", r.Logs)
 	}
 }
 
@@ -342,5 +389,27 @@ func TestPayloadOverTheLimit(t *testing.T) {
 				t.Errorf("%d calls reached the service, want none", svc.calls)
 			}
 		})
+	}
+}
+
+// TestEmptyBodyNamesContentLength: the host passes a body on only with a
+// Content-Length, so a body sent chunked arrives as none; the caller is
+// told how to send it.
+func TestEmptyBodyNamesContentLength(t *testing.T) {
+	h := newTestHandler(t, &fakeService{}, nil)
+	// What the host posts for a chunked POST: no Body at all.
+	status, res := payloadOutput(t, h, fnMessages, `{"Data":{"req":{"Url":"u","Method":"POST","Query":{},"Headers":{"Transfer-Encoding":["chunked"]}}}}`)
+	payloadMsg, _ := res["body"].(map[string]any)["error"].(string)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/groups", nil))
+	var fwd errorBody
+	_ = json.Unmarshal(rec.Body.Bytes(), &fwd)
+	for _, got := range []struct {
+		status int
+		msg    string
+	}{{int(res["statusCode"].(float64)), payloadMsg}, {rec.Code, fwd.Error}} {
+		if got.status != http.StatusBadRequest || !strings.Contains(got.msg, "the body is empty") || !strings.Contains(got.msg, "Content-Length header") {
+			t.Errorf("status %d (payload reply %d), error %q; want 400 naming the Content-Length header", got.status, status, got.msg)
+		}
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -63,7 +62,7 @@ func underHost() bool {
 // serve runs the handler until ctx ends. ready, when set, receives the
 // listening address (for tests).
 func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) int {
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	log := handler.ConsoleLogger(stdout, stderr)
 	standalone := !underHost()
 	if standalone {
 		names, err := settings.UseLocalSettings(settings.LocalSettingsFile)
