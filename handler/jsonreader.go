@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
@@ -31,7 +32,8 @@ func (r *jsonReader) fail(format string, args ...any) {
 	}
 }
 
-// peek skips white space and returns the next byte, or 0 at the end.
+// peek skips white space and returns the next byte, or 0 at the end (or
+// at a NUL byte, which is not valid there either).
 func (r *jsonReader) peek() byte {
 	for r.i < len(r.b) {
 		switch c := r.b[r.i]; c {
@@ -114,10 +116,10 @@ func (r *jsonReader) str() (s string, ok bool) {
 	if r.err != nil {
 		return "", false
 	}
-	if plain {
+	if plain && utf8.Valid(raw) {
 		return string(raw[1 : len(raw)-1]), true
 	}
-	// Escapes and invalid UTF-8 are rare here: let encoding/json decode
+	// Escapes and invalid UTF-8 are rare in what is read: let encoding/json decode
 	// them, so that both read every string alike.
 	_ = json.Unmarshal(raw, &s)
 	return s, true
@@ -133,7 +135,7 @@ func (r *jsonReader) null() bool {
 }
 
 // rawString consumes a string and returns it with its quotes; plain says
-// it holds neither escapes nor invalid UTF-8, so its bytes are its value.
+// it holds no escapes, so that (when valid UTF-8) its bytes are its value.
 func (r *jsonReader) rawString() (raw []byte, plain bool) {
 	start := r.i
 	r.i++ // the opening quote
@@ -150,9 +152,6 @@ func (r *jsonReader) rawString() (raw []byte, plain bool) {
 		if k < 0 {
 			if !r.checkChars(seg) {
 				return nil, false
-			}
-			if plain && !utf8.Valid(seg) {
-				plain = false
 			}
 			r.i += j + 1
 			return r.b[start:r.i], plain
@@ -183,10 +182,20 @@ func (r *jsonReader) rawString() (raw []byte, plain bool) {
 	}
 }
 
-// checkChars refuses the control characters JSON strings may not hold.
+// checkChars refuses the control characters JSON strings may not hold. It
+// looks at eight bytes at a time: skipped strings are most of a payload.
 func (r *jsonReader) checkChars(seg []byte) bool {
-	for n, c := range seg {
-		if c < 0x20 {
+	n := 0
+	for ; n+8 <= len(seg); n += 8 {
+		// A byte below 0x20 borrows into its top bit (0x20 subtracted),
+		// unless its top bit was set already.
+		x := binary.LittleEndian.Uint64(seg[n:])
+		if (x-0x2020202020202020)&^x&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; n < len(seg); n++ {
+		if c := seg[n]; c < 0x20 {
 			r.i += n
 			r.fail("control character 0x%02x in a string", c)
 			return false
@@ -248,7 +257,7 @@ func (r *jsonReader) skipDepth(depth int) {
 		r.literal("false")
 	case c == 'n':
 		r.literal("null")
-	case c == 0:
+	case r.i >= len(r.b):
 		r.fail("unexpected end of input")
 	default:
 		r.fail("invalid character %q", c)
@@ -304,7 +313,7 @@ func (r *jsonReader) digits() int {
 
 // end checks that nothing but white space follows the document.
 func (r *jsonReader) end() {
-	if r.err == nil && r.peek() != 0 {
+	if r.peek(); r.err == nil && r.i < len(r.b) {
 		r.fail("invalid character %q after the document", r.b[r.i])
 	}
 }

@@ -23,15 +23,18 @@ import (
 func BenchmarkNegotiateForwardedWarmKey(b *testing.B) {
 	h := newWarmHandler(b)
 	benchmarkServe(b, h, func() *http.Request {
-		r := httptest.NewRequest("GET", "/api/negotiate?hub=chat&negotiateVersion=1", nil)
-		r.Header.Set("X-MS-CLIENT-PRINCIPAL-ID", "00000000-0000-0000-0000-0000000000aa")
+		r := httptest.NewRequest("POST", "/api/negotiate?hub=chat&negotiateVersion=1", nil)
+		r.Header.Set("x-ms-signalr-userid", "ada")
 		return r
 	})
 }
 
+// BenchmarkNegotiatePayloadWarmKey posts what the host posts for the same
+// negotiate from a browser (negotiate_browser: cookies, front-end headers,
+// the function key's identity; 5 KB).
 func BenchmarkNegotiatePayloadWarmKey(b *testing.B) {
 	h := newWarmHandler(b)
-	payload, err := os.ReadFile("testdata/negotiate_easyauth.request.json")
+	payload, err := os.ReadFile("testdata/negotiate_browser.request.json")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,5 +86,5 @@ func newWarmHandler(b *testing.B) *Handler {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { client.Close() })
-	return newTestHandler(b, client, &Options{Hubs: []string{"chat"}, ClaimTypes: []string{"name"}})
+	return newTestHandler(b, client, &Options{Hubs: []string{"chat"}, ClaimTypes: []string{"name"}, UserIDHeader: "x-ms-signalr-userid"})
 }
