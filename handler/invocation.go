@@ -36,11 +36,11 @@ var errNotJSON = errors.New("the invocation payload is not a valid JSON object")
 // decodeInvocation reads a payload in one pass, keeping of the HTTP trigger
 // only what n asks for. Names match without regard to case, as the host's
 // own JSON reader does. Data values other than the HTTP trigger stay slices
-// of b.
+// of b. What follows Data is left unread: the host writes Metadata, which
+// repeats the trigger's parts, after it.
 func decodeInvocation(b []byte, n *needs) (*invocation, error) {
 	r := &jsonReader{b: b}
 	inv := &invocation{}
-	var requestName string
 	var shapeErr error
 	r.enter('{', "an object with Data and Metadata")
 	for k := 0; r.more('}', k == 0); k++ {
@@ -51,37 +51,53 @@ func decodeInvocation(b []byte, n *needs) (*invocation, error) {
 		if r.null() {
 			continue
 		}
-		r.enter('{', "Data to be an object")
-		for j := 0; r.more('}', j == 0); j++ {
-			name := string(r.key())
-			if r.peek() != '{' {
-				inv.data = append(inv.data, dataEntry{name, r.raw()})
-				continue
-			}
-			start := r.i
-			req, timer, err := readRequest(r, name, n)
-			switch {
-			case err != nil && shapeErr == nil:
-				shapeErr = err
-			case req != nil && (inv.request == nil || preferredTrigger(name, requestName)):
-				// More than one: req first, then by name, so that the
-				// choice never varies.
-				inv.request, requestName = req, name
-			case timer:
-				inv.timers++
-			case req == nil && r.err == nil:
-				inv.data = append(inv.data, dataEntry{name, r.b[start:r.i]})
-			}
+		shapeErr = inv.readData(r, n)
+		if r.err == nil {
+			return inv.checked(shapeErr)
 		}
 	}
 	r.end()
 	if r.err != nil {
 		return nil, fmt.Errorf("%w: %w", errNotJSON, r.err)
 	}
+	return inv.checked(shapeErr)
+}
+
+func (inv *invocation) checked(shapeErr error) (*invocation, error) {
 	if shapeErr != nil {
 		return nil, fmt.Errorf("the HTTP trigger is not a request as the Functions host sends it: %w", shapeErr)
 	}
 	return inv, nil
+}
+
+// readData reads the Data object. It returns the first needed part of an
+// HTTP trigger that does not have the host's shape.
+func (inv *invocation) readData(r *jsonReader, n *needs) error {
+	var shapeErr error
+	var requestName string
+	r.enter('{', "Data to be an object")
+	for j := 0; r.more('}', j == 0); j++ {
+		name := string(r.key())
+		if r.peek() != '{' {
+			inv.data = append(inv.data, dataEntry{name, r.raw()})
+			continue
+		}
+		start := r.i
+		req, timer, err := readRequest(r, name, n)
+		switch {
+		case err != nil && shapeErr == nil:
+			shapeErr = err
+		case req != nil && (inv.request == nil || preferredTrigger(name, requestName)):
+			// More than one: req first, then by name, so that the choice
+			// never varies.
+			inv.request, requestName = req, name
+		case timer:
+			inv.timers++
+		case req == nil && r.err == nil:
+			inv.data = append(inv.data, dataEntry{name, r.b[start:r.i]})
+		}
+	}
+	return shapeErr
 }
 
 func preferredTrigger(name, than string) bool {

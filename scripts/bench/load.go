@@ -18,6 +18,21 @@ type loadResult struct {
 	FirstErr string
 	Elapsed  time.Duration
 	P50, P99 time.Duration
+	lats     []time.Duration
+}
+
+// merge adds the runs of o (of the same scenario) to r.
+func (r loadResult) merge(o loadResult) loadResult {
+	r.Name, r.Workers = o.Name, o.Workers
+	r.Requests += o.Requests
+	r.Errors += o.Errors
+	if r.FirstErr == "" {
+		r.FirstErr = o.FirstErr
+	}
+	r.Elapsed += o.Elapsed
+	r.lats = append(r.lats, o.lats...)
+	r.P50, r.P99 = percentile(r.lats, 50), percentile(r.lats, 99)
+	return r
 }
 
 // RPS is the throughput in requests per second.
@@ -70,6 +85,7 @@ func runLoad(name string, workers int, d time.Duration, next request) loadResult
 	res.Elapsed = time.Since(start)
 	res.Requests = len(lats)
 	res.P50, res.P99 = percentile(lats, 50), percentile(lats, 99)
+	res.lats = lats
 	return res
 }
 

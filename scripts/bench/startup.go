@@ -11,10 +11,21 @@ import (
 	"github.com/signalr-entra/handler/scripts/bench/stack"
 )
 
-// measureStartup starts the handler and the minimal server n times each,
-// alternately, and returns the median time from exec to the first 200 of
-// GET /.
-func measureStartup(n int, bins stack.Binaries, emulatorEnv map[string]string, tmp string) (handler, minimal time.Duration, err error) {
+// measureStartup compares the handler's start-up with a minimal net/http
+// server's.
+func measureStartup(b *bench) error {
+	h, m, err := startups(b.starts, b.bins, b.st.EmulatorEnv, b.tmp)
+	if err != nil {
+		return err
+	}
+	b.r.add(ratioRow("Start-up to first answer vs a minimal net/http server, median", h.Round(100*time.Microsecond).String(), m.Round(100*time.Microsecond).String(), float64(h)/float64(m), atMost(1.2)))
+	return nil
+}
+
+// startups starts the handler and the minimal server n times each,
+// alternately, and returns the median time from exec to the first answer
+// of GET /.
+func startups(n int, bins stack.Binaries, emulatorEnv map[string]string, tmp string) (handler, minimal time.Duration, err error) {
 	dir := filepath.Join(tmp, "start")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, 0, err

@@ -7,23 +7,35 @@ import (
 	"path/filepath"
 )
 
-// Binaries are the programs Build produced.
+// Binaries are the programs Build produced: the handler, the stand-in, and
+// the baselines they are compared with.
 type Binaries struct {
-	Handler, Emulator, Minimal string
+	Handler, Emulator string
+	// Minimal is the smallest net/http server (start-up baseline).
+	Minimal string
+	// StdNegotiate is a negotiate server written with the standard library
+	// only (negotiate baseline).
+	StdNegotiate string
+	// Proxy is a bare httputil reverse proxy (send baseline).
+	Proxy string
 }
 
-// Build compiles the handler, the stand-in and the minimal net/http server
-// into dir, from the module root root, as make build does (no debug info).
+// Build compiles the handler, the stand-in and the baselines into dir, from
+// the module root root, as make build does (no debug info).
 func Build(root, dir string) (Binaries, error) {
 	b := Binaries{
-		Handler:  filepath.Join(dir, "handler"),
-		Emulator: filepath.Join(dir, "emulator"),
-		Minimal:  filepath.Join(dir, "minimal"),
+		Handler:      filepath.Join(dir, "handler"),
+		Emulator:     filepath.Join(dir, "emulator"),
+		Minimal:      filepath.Join(dir, "minimal"),
+		StdNegotiate: filepath.Join(dir, "stdnegotiate"),
+		Proxy:        filepath.Join(dir, "proxy"),
 	}
 	for pkg, out := range map[string]string{
-		"./cmd/handler":           b.Handler,
-		"./cmd/emulator":          b.Emulator,
-		"./scripts/bench/minimal": b.Minimal,
+		"./cmd/handler":                b.Handler,
+		"./cmd/emulator":               b.Emulator,
+		"./scripts/bench/minimal":      b.Minimal,
+		"./scripts/bench/stdnegotiate": b.StdNegotiate,
+		"./scripts/bench/proxy":        b.Proxy,
 	} {
 		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 		cmd.Dir = root

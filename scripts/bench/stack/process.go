@@ -113,8 +113,9 @@ func FreePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// WaitReady polls GET url every millisecond until it answers 200, the
-// process exits, or timeout passes; it returns when the first answer came.
+// WaitReady polls GET url every millisecond until it answers (any status,
+// as the Functions host polls a custom handler), the process exits, or
+// timeout passes; it returns when the first answer came.
 func (p *Process) WaitReady(url string, timeout time.Duration) (time.Time, error) {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(timeout)
@@ -124,9 +125,7 @@ func (p *Process) WaitReady(url string, timeout time.Duration) (time.Time, error
 		}
 		if resp, err := client.Get(url); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return time.Now(), nil
-			}
+			return time.Now(), nil
 		}
 		time.Sleep(time.Millisecond)
 	}
