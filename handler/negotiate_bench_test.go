@@ -2,8 +2,10 @@ package handler
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,29 +22,55 @@ import (
 // -benchmem reports the allocations of a negotiate itself. make bench runs
 // them; the HTTP throughput is measured there against the real binaries.
 
+// BenchmarkNegotiateForwardedWarmKey sends the browser's negotiate of
+// BenchmarkNegotiatePayloadWarmKey as the host forwards it: the same
+// headers, cookies and all.
 func BenchmarkNegotiateForwardedWarmKey(b *testing.B) {
 	h := newWarmHandler(b)
+	payload := readBrowserNegotiate(b)
+	headers := browserHeaders(b, payload)
 	benchmarkServe(b, h, func() *http.Request {
 		r := httptest.NewRequest("POST", "/api/negotiate?hub=chat&negotiateVersion=1", nil)
-		r.Header.Set("x-ms-signalr-userid", "ada")
+		maps.Copy(r.Header, headers)
 		return r
 	})
 }
 
-// BenchmarkNegotiatePayloadWarmKey posts what the host posts for the same
-// negotiate from a browser (negotiate_browser: cookies, front-end headers,
-// the function key's identity; 5 KB).
+// BenchmarkNegotiatePayloadWarmKey posts what the host posts for a
+// browser's negotiate (negotiate_browser: cookies, front-end headers, the
+// function key's identity; 5 KB).
 func BenchmarkNegotiatePayloadWarmKey(b *testing.B) {
 	h := newWarmHandler(b)
-	payload, err := os.ReadFile("testdata/negotiate_browser.request.json")
-	if err != nil {
-		b.Fatal(err)
-	}
+	payload := readBrowserNegotiate(b)
 	benchmarkServe(b, h, func() *http.Request {
 		r := httptest.NewRequest("POST", "/negotiate", bytes.NewReader(payload))
 		r.Header.Set("Content-Type", "application/json")
 		return r
 	})
+}
+
+func readBrowserNegotiate(b *testing.B) []byte {
+	payload, err := os.ReadFile("testdata/negotiate_browser.request.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return payload
+}
+
+// browserHeaders are the request headers of a payload, as the host would
+// forward them.
+func browserHeaders(b *testing.B, payload []byte) http.Header {
+	var p struct {
+		Data struct{ Req struct{ Headers http.Header } }
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		b.Fatal(err)
+	}
+	h := http.Header{}
+	for k, vs := range p.Data.Req.Headers {
+		h[http.CanonicalHeaderKey(k)] = vs
+	}
+	return h
 }
 
 func benchmarkServe(b *testing.B, h http.Handler, req func() *http.Request) {

@@ -12,9 +12,16 @@ import (
 
 // payloadReply is what the host expects back in payload mode.
 type payloadReply struct {
-	Outputs     map[string]any `json:"Outputs"`
+	Outputs     payloadOutputs `json:"Outputs"`
 	Logs        []string       `json:"Logs"`
 	ReturnValue any            `json:"ReturnValue"`
+}
+
+// payloadOutputs are the output bindings by name: the function folders'
+// http output, res, for an HTTP trigger, and none otherwise. A struct
+// rather than a map, whose encoding sorts keys by reflection.
+type payloadOutputs struct {
+	Res *httpOutput `json:"res,omitempty"`
 }
 
 // httpOutput is an http output binding value. Some host versions require
@@ -25,9 +32,6 @@ type httpOutput struct {
 	Body       any               `json:"body"`
 	Headers    map[string]string `json:"headers"`
 }
-
-// httpOutputName is the http output binding name the function folders use.
-const httpOutputName = "res"
 
 // payloadOverhead is room in an invocation payload beyond the caller's body,
 // for headers, identities and metadata.
@@ -111,14 +115,14 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 			return
 		}
 	}
-	out := payloadReply{Outputs: map[string]any{}}
+	var out payloadReply
 	if c.http {
 		h.cors.decorate(rep, c.header.Get("Origin"))
 		headers := map[string]string{"Content-Type": jsonContentType}
 		for k, vs := range rep.header {
 			headers[k] = vs[0]
 		}
-		out.Outputs[httpOutputName] = httpOutput{StatusCode: rep.status, Status: rep.status, Body: rep.body, Headers: headers}
+		out.Outputs.Res = &httpOutput{StatusCode: rep.status, Status: rep.status, Body: rep.body, Headers: headers}
 	}
 	c.logDone(rep.status, start)
 	out.Logs = logs.lines()

@@ -323,11 +323,14 @@ func TestPayloadPartialFailureBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := postPayload(t, h, fnMessages, payload)
-	var r payloadReply
+	var r struct {
+		Outputs struct{ Res map[string]any }
+		Logs    []string
+	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
 		t.Fatal(err)
 	}
-	res := r.Outputs["res"].(map[string]any)
+	res := r.Outputs.Res
 	want := map[string]any{
 		"error":         "SignalR Service did not accept 1 of 2 items",
 		"correlationId": "6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -39,6 +40,10 @@ type bench struct {
 	bins      stack.Binaries
 	st        *stack.Stack
 	r         *results
+	// browserPayload is a browser's negotiate as the host posts it, and
+	// browserHeaders the headers of that request, as the host forwards it.
+	browserPayload []byte
+	browserHeaders http.Header
 }
 
 // steps are the measures, in the order they run and are reported.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,6 +40,9 @@ func goBenchmarks(b *bench) error {
 // startStack starts the stand-in and the handler, waits for the handler's
 // temporary key and notes the idle resident size.
 func startStack(b *bench) error {
+	if err := b.readBrowserNegotiate(); err != nil {
+		return err
+	}
 	dir := filepath.Join(b.tmp, "run")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -59,16 +63,42 @@ func startStack(b *bench) error {
 	return nil
 }
 
-// negotiate is a browser's negotiate, as @microsoft/signalr sends it, with
-// the user id header the handler trusts.
+// negotiate is a browser's negotiate, as @microsoft/signalr sends it and
+// the host forwards it: the headers of the payload benchmark's request
+// (cookies, user agent, the front end's), with the user id header the
+// handler trusts.
 func (b *bench) negotiate(base string) request {
 	return func(w int) (*http.Request, error) {
 		req, err := http.NewRequest("POST", base+"/api/negotiate?hub="+stack.Hub+"&negotiateVersion=1", nil)
 		if err == nil {
+			maps.Copy(req.Header, b.browserHeaders)
 			req.Header.Set(stack.UserIDHeader, "user-"+strconv.Itoa(w))
 		}
 		return req, err
 	}
+}
+
+// readBrowserNegotiate reads the payload of a browser's negotiate and the
+// headers of its request, which Go sets itself (Host, Content-Length) left
+// out.
+func (b *bench) readBrowserNegotiate() error {
+	var err error
+	if b.browserPayload, err = os.ReadFile(filepath.Join(b.root, "handler", "testdata", "negotiate_browser.request.json")); err != nil {
+		return err
+	}
+	var p struct {
+		Data struct{ Req struct{ Headers http.Header } }
+	}
+	if err := json.Unmarshal(b.browserPayload, &p); err != nil {
+		return err
+	}
+	b.browserHeaders = http.Header{}
+	for k, vs := range p.Data.Req.Headers {
+		if k = http.CanonicalHeaderKey(k); k != "Host" && k != "Content-Length" {
+			b.browserHeaders[k] = vs
+		}
+	}
+	return nil
 }
 
 func post(url, bearer string, body []byte) request {
@@ -87,10 +117,6 @@ func post(url, bearer string, body []byte) request {
 // measureNegotiate compares forwarded negotiate with payload negotiate and
 // with the standard-library negotiate server, each pair side by side.
 func measureNegotiate(b *bench) error {
-	payload, err := os.ReadFile(filepath.Join(b.root, "handler", "testdata", "negotiate_browser.request.json"))
-	if err != nil {
-		return err
-	}
 	std, err := b.startBaseline(b.bins.StdNegotiate, map[string]string{"SIGNALR_ENDPOINT": b.st.EmulatorEnv["AzureSignalRConnectionString__serviceUri"]})
 	if err != nil {
 		return err
@@ -99,7 +125,7 @@ func measureNegotiate(b *bench) error {
 	h := b.st.HandlerURL
 	fwd, pay, err := b.pair(b.workers,
 		scenario{"POST /api/negotiate (forwarded)", b.negotiate(h)},
-		scenario{"POST /negotiate (payload: a browser's negotiate as the host posts it)", post(h+"/negotiate", "", payload)})
+		scenario{"POST /negotiate (payload: a browser's negotiate as the host posts it)", post(h+"/negotiate", "", b.browserPayload)})
 	if err != nil {
 		return err
 	}
