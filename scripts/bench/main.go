@@ -24,6 +24,7 @@ import (
 )
 
 type config struct {
+	only        string
 	out         string
 	duration    time.Duration
 	workers     int
@@ -52,17 +53,21 @@ var steps = []struct {
 	run  func(*bench) error
 }{
 	{"Go benchmarks", goBenchmarks}, // first, with nothing else of ours running
-	{"the stand-in and the handler", startStack},
+	{stackStep, startStack},
 	{"negotiate", measureNegotiate},
 	{"send", measureSend},
 	{"memory", measureMemory},
 	{"start-up", measureStartup},
 }
 
+// stackStep starts what the other steps measure.
+const stackStep = "the stand-in and the handler"
+
 func main() {
 	var c config
+	flag.StringVar(&c.only, "only", "", "run only the steps whose names contain this `text` (and the stand-in and handler they need), such as start-up")
 	flag.StringVar(&c.out, "out", "docs/PERFORMANCE.md", "Markdown `file` whose bench section is rewritten; empty for none")
-	flag.DurationVar(&c.duration, "duration", 6*time.Second, "length of each HTTP load run (compared runs alternate in halves)")
+	flag.DurationVar(&c.duration, "duration", 6*time.Second, "length of each HTTP load run (compared runs alternate in slices of about a second)")
 	flag.IntVar(&c.workers, "workers", 8, "concurrent workers of the HTTP load runs")
 	flag.IntVar(&c.concurrency, "concurrency", 1000, "concurrent negotiations of the memory run")
 	flag.IntVar(&c.starts, "starts", 20, "start-ups of each program for the start-up median")
@@ -102,6 +107,9 @@ func run(c config, command string) error {
 		}
 	}()
 	for _, s := range steps {
+		if c.only != "" && !strings.Contains(s.name, c.only) && s.name != stackStep {
+			continue
+		}
 		log("%s ...", s.name)
 		if err := s.run(b); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -111,6 +119,9 @@ func run(c config, command string) error {
 		return err
 	}
 	b.st = nil
+	if c.only != "" {
+		c.out = "" // a partial run does not replace the report
+	}
 	b.r.loadEnd = stack.LoadAverage()
 	doc := b.r.markdown(command, started)
 	fmt.Println(doc)

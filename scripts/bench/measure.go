@@ -216,14 +216,16 @@ type scenario struct {
 	req  request
 }
 
-// pair runs a and b with workers each, alternating halves of the run time
-// (a, b, a, b) so that a change in the machine's load touches both alike.
+// pair runs x and y with workers each for the run time, alternating in
+// slices of about a second (x, y, x, y, …) so that a change in the
+// machine's load touches both alike.
 func (b *bench) pair(workers int, x, y scenario) (loadResult, loadResult, error) {
 	log("%s vs %s: %d workers, %v each ...", x.name, y.name, workers, b.duration)
+	slices := max(2, int(b.duration/time.Second))
 	var rx, ry loadResult
-	for range 2 {
-		rx = rx.merge(runLoad(x.name, workers, b.duration/2, x.req))
-		ry = ry.merge(runLoad(y.name, workers, b.duration/2, y.req))
+	for range slices {
+		rx = rx.merge(runLoad(x.name, workers, b.duration/time.Duration(slices), x.req))
+		ry = ry.merge(runLoad(y.name, workers, b.duration/time.Duration(slices), y.req))
 	}
 	b.r.loads = append(b.r.loads, rx, ry)
 	for _, r := range []loadResult{rx, ry} {

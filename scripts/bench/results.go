@@ -66,7 +66,7 @@ func (r *results) markdown(command string, started time.Time) string {
 	fmt.Fprintf(&b, "- Machine: %s\n", stack.Machine())
 	fmt.Fprintf(&b, "- Command: `%s`\n", command)
 	fmt.Fprintf(&b, "- Date: %s; 1-minute load average %s at the start, %s at the end\n", started.UTC().Format("2006-01-02 15:04 UTC"), r.load, r.loadEnd)
-	fmt.Fprintf(&b, "- Set-up: cmd/handler and cmd/emulator built as by make build, on loopback; the handler in Entra mode (the stand-in's system-assigned managed identity, SignalR Service Owner) with a warm temporary key, logging JSON to a file; the baselines (scripts/bench/minimal, stdnegotiate, proxy) built the same way; the load generator on the same machine, so all share its cores. Compared runs alternate in halves (a, b, a, b).\n\n")
+	fmt.Fprintf(&b, "- Set-up: cmd/handler and cmd/emulator built as by make build, on loopback; the handler in Entra mode (the stand-in's system-assigned managed identity, SignalR Service Owner) with a warm temporary key, logging JSON to a file; the baselines (scripts/bench/minimal, stdnegotiate, proxy) built the same way; the load generator on the same machine, so all share its cores. Compared runs alternate in slices of about a second (a, b, a, b, …).\n\n")
 	b.WriteString("| Measure | Result | Baseline | Ratio | Target | Met |\n|---|---|---|---|---|---|\n")
 	for _, t := range r.rows {
 		met := "yes"
