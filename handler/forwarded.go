@@ -48,5 +48,8 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 	rep := h.invoke(r.Context(), c)
 	h.cors.decorate(rep, origin)
 	writeJSON(w, rep)
+	// Send the reply before writing the log record, which would otherwise
+	// hold it back until the handler returns.
+	_ = http.NewResponseController(w).Flush()
 	c.logDone(rep.status, start)
 }

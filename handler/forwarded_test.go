@@ -165,6 +165,8 @@ func TestPanicAfterTheReplyAddsNoSecondReply(t *testing.T) {
 	if resp.StatusCode != 200 || strings.Contains(string(body), "internal error") {
 		t.Errorf("reply %d %s: want the negotiate reply alone", resp.StatusCode, body)
 	}
+	// The reply goes out before the log record: wait for the request to end.
+	srv.Close()
 	if !strings.Contains(logs.String(), "panic while serving a request") {
 		t.Errorf("log %q lacks the panic line", logs.String())
 	}

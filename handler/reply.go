@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 const (
@@ -73,6 +74,9 @@ func writeJSON(w http.ResponseWriter, rep *reply) {
 		w.Header()[k] = vs
 	}
 	w.Header().Set("Content-Type", jsonContentType)
+	// A reply flushed before the handler returns keeps its length rather
+	// than going chunked.
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(b)
 }
