@@ -116,3 +116,29 @@ func newWarmHandler(b *testing.B) *Handler {
 	b.Cleanup(func() { client.Close() })
 	return newTestHandler(b, client, &Options{Hubs: []string{"chat"}, ClaimTypes: []string{"name"}, UserIDHeader: "x-ms-signalr-userid"})
 }
+
+// BenchmarkDecodeBrowserNegotiate reads a browser's negotiate payload as
+// negotiate does; BenchmarkValidBrowserNegotiate is what encoding/json
+// spends only to check the same payload, which the decoder it replaced did
+// before decoding.
+func BenchmarkDecodeBrowserNegotiate(b *testing.B) {
+	payload := readBrowserNegotiate(b)
+	n := &needs{query: []string{"hub"}, headers: []string{"Origin", "X-Ms-Signalr-Userid"}}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeInvocation(payload, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkValidBrowserNegotiate(b *testing.B) {
+	payload := readBrowserNegotiate(b)
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if !json.Valid(payload) {
+			b.Fatal("invalid")
+		}
+	}
+}
