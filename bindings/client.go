@@ -164,13 +164,18 @@ func (c *Client) Send(ctx context.Context, hub string, m Message) error {
 	})
 }
 
-// Apply changes group membership on every endpoint: of the connection when
-// a.ConnectionID is set, else of the user (C# SignalRGroupAction's rules).
+// Apply changes group membership on every endpoint, or on those named in
+// a.Endpoints: of the connection when a.ConnectionID is set, else of the
+// user (C# SignalRGroupAction's rules).
 func (c *Client) Apply(ctx context.Context, hub string, a GroupAction) error {
 	if err := a.validate(); err != nil {
 		return fmt.Errorf("invalid group action: %w", err)
 	}
-	return fanOut(ctx, "group "+string(a.Action), c.endpoints, func(ctx context.Context, e *Endpoint) error {
+	targets, err := c.targets(a.Endpoints)
+	if err != nil {
+		return err
+	}
+	return fanOut(ctx, "group "+string(a.Action), targets, func(ctx context.Context, e *Endpoint) error {
 		conn := a.ConnectionID != ""
 		switch {
 		case a.Action == ActionAdd && conn:

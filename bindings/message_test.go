@@ -65,7 +65,7 @@ func TestDecodeMessages(t *testing.T) {
 		{"bad json", `{"target":`, nil, "message 0 is not valid JSON"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { checkDecode(t, DecodeMessages, tt.in, tt.want, tt.wantErr) })
+		t.Run(tt.name, func(t *testing.T) { checkDecode(t, func(b []byte) ([]Message, error) { return DecodeMessages(b, 0) }, tt.in, tt.want, tt.wantErr) })
 	}
 }
 
@@ -88,7 +88,7 @@ func TestDecodeGroupActions(t *testing.T) {
 		{"group number", `{"action":"add","userId":"u","groupName":1}`, nil, "field groupName is a JSON number"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { checkDecode(t, DecodeGroupActions, tt.in, tt.want, tt.wantErr) })
+		t.Run(tt.name, func(t *testing.T) { checkDecode(t, func(b []byte) ([]GroupAction, error) { return DecodeGroupActions(b, 0) }, tt.in, tt.want, tt.wantErr) })
 	}
 }
 
@@ -98,7 +98,7 @@ func FuzzDecodeMessages(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ms, err := DecodeMessages(data)
+		ms, err := DecodeMessages(data, 0)
 		if err != nil {
 			return
 		}
@@ -112,7 +112,7 @@ func FuzzDecodeMessages(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ms2, err := DecodeMessages(again)
+		ms2, err := DecodeMessages(again, 0)
 		if err != nil {
 			t.Fatalf("re-decoding %s: %v", again, err)
 		}
@@ -128,7 +128,7 @@ func FuzzDecodeGroupActions(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		as, err := DecodeGroupActions(data)
+		as, err := DecodeGroupActions(data, 0)
 		if err != nil {
 			return
 		}
@@ -136,7 +136,7 @@ func FuzzDecodeGroupActions(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		as2, err := DecodeGroupActions(again)
+		as2, err := DecodeGroupActions(again, 0)
 		if err != nil {
 			t.Fatalf("re-decoding %s: %v", again, err)
 		}

@@ -120,7 +120,7 @@ func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) ([]byt
 // checkTokenLen enforces the service's limit with a message saying what to cut.
 func checkTokenLen(token string, claims int) error {
 	if len(token) > maxTokenLen {
-		return fmt.Errorf("the client access token is %d characters long, over the service's limit of %d: copy fewer or shorter claims into it (SIGNALR_CLAIM_TYPES; %d claims now)", len(token), maxTokenLen, claims)
+		return &InputError{fmt.Sprintf("the client access token would be %d characters long, over the service's limit of %d: copy fewer or shorter claims into it (SIGNALR_CLAIM_TYPES; %d claims now)", len(token), maxTokenLen, claims)}
 	}
 	return nil
 }
