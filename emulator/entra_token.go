@@ -30,17 +30,18 @@ func (s *Server) mint(p Principal, tenant, resource string) (string, time.Time, 
 	exp := now.Add(s.opts.TokenLifetime)
 	resource = strings.TrimSuffix(resource, "/.default")
 	claims := jwt.MapClaims{
-		"aud":   resource,
-		"iss":   s.issuer(tenant),
-		"iat":   now.Unix(),
-		"nbf":   now.Unix(),
-		"exp":   exp.Unix(),
-		"tid":   tenant,
-		"oid":   p.ObjectID,
-		"sub":   p.ObjectID,
-		"appid": p.ClientID,
-		"azp":   p.ClientID,
-		"idtyp": "app",
+		"aud":      resource,
+		"iss":      s.issuer(tenant),
+		"iat":      now.Unix(),
+		"nbf":      now.Unix(),
+		"exp":      exp.Unix(),
+		"tid":      tenant,
+		"oid":      p.ObjectID,
+		"sub":      p.ObjectID,
+		"appid":    p.ClientID,
+		"azp":      p.ClientID,
+		"idtyp":    "app",
+		epochClaim: s.epoch(),
 	}
 	if p.ResourceID != "" {
 		claims["xms_mirid"] = p.ResourceID
@@ -69,6 +70,9 @@ func (s *Server) verifyEntra(token string) (entraCaller, error) {
 		jwt.WithAudience(SignalRResource, SignalRResource+"/"))
 	if err != nil {
 		return entraCaller{}, err
+	}
+	if s.revoked(claims) {
+		return entraCaller{}, errors.New("the token has been revoked")
 	}
 	c := entraCaller{}
 	c.objectID, _ = claims["oid"].(string)

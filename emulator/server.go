@@ -85,6 +85,8 @@ type Server struct {
 	counts Counts
 	faults map[Kind]Fault
 	delays map[Kind]time.Duration
+	// tokenEpoch is stamped into Entra tokens; see RevokeTokens.
+	tokenEpoch int
 
 	ctx    context.Context // canceled by Close, ends client connections
 	cancel context.CancelFunc
@@ -242,7 +244,8 @@ func (s *Server) WriteCACert(path string) error {
 // service, in the form local tools use.
 func (s *Server) ConnectionString() string {
 	u, _ := url.Parse(s.URL)
-	return fmt.Sprintf("Endpoint=http://%s;Port=%s;AccessKey=%s;Version=1.0;", u.Hostname(), u.Port(), s.opts.AccessKey)
+	key, _ := s.localAuth()
+	return fmt.Sprintf("Endpoint=http://%s;Port=%s;AccessKey=%s;Version=1.0;", u.Hostname(), u.Port(), key)
 }
 
 func randomKey() string {
