@@ -102,8 +102,8 @@ func (e *ItemLimitError) Error() string {
 // (*ItemLimitError).
 func DecodeMessages(data []byte, maxItems int) ([]Message, error) {
 	out := []Message{}
-	err := eachItem("message", data, maxItems, func(i int, raw []byte) error {
-		m, err := decodeMessage(i, raw)
+	err := eachItem("message", data, maxItems, func(i int, d *json.Decoder) error {
+		m, err := decodeMessage(i, d)
 		if err == nil {
 			out = append(out, m)
 		}
@@ -115,7 +115,7 @@ func DecodeMessages(data []byte, maxItems int) ([]Message, error) {
 	return out, nil
 }
 
-func decodeMessage(i int, raw []byte) (Message, error) {
+func decodeMessage(i int, d *json.Decoder) (Message, error) {
 	// Arguments are checked apart, to say so when they are no array.
 	var w struct {
 		ConnectionID string            `json:"connectionId"`
@@ -126,7 +126,7 @@ func decodeMessage(i int, raw []byte) (Message, error) {
 		Endpoints    []json.RawMessage `json:"endpoints"`
 		Excluded     []string          `json:"excluded"`
 	}
-	if err := decodeObject(raw, &w); err != nil {
+	if err := d.Decode(&w); err != nil {
 		return Message{}, itemError("message", i, err, messageFields)
 	}
 	m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Excluded: w.Excluded}
@@ -154,7 +154,7 @@ func decodeMessage(i int, raw []byte) (Message, error) {
 // DecodeMessages.
 func DecodeGroupActions(data []byte, maxItems int) ([]GroupAction, error) {
 	out := []GroupAction{}
-	err := eachItem("group action", data, maxItems, func(i int, raw []byte) error {
+	err := eachItem("group action", data, maxItems, func(i int, d *json.Decoder) error {
 		var w struct {
 			Action       Action            `json:"action"`
 			UserID       string            `json:"userId"`
@@ -162,7 +162,7 @@ func DecodeGroupActions(data []byte, maxItems int) ([]GroupAction, error) {
 			GroupName    string            `json:"groupName"`
 			Endpoints    []json.RawMessage `json:"endpoints"`
 		}
-		if err := decodeObject(raw, &w); err != nil {
+		if err := d.Decode(&w); err != nil {
 			return itemError("group action", i, err, groupActionFields)
 		}
 		a := GroupAction{Action: w.Action, UserID: w.UserID, ConnectionID: w.ConnectionID, GroupName: w.GroupName}
@@ -259,20 +259,32 @@ func (a *GroupAction) validate() error {
 	return nil
 }
 
-// eachItem calls f with each object of data, in order: data itself, or the
-// items of an array, read one at a time so that an error stops the work
-// where it is found.
-func eachItem(kind string, data []byte, maxItems int, f func(i int, raw []byte) error) error {
+// eachItem calls decode for each object of data, in order: data itself,
+// or the items of an array, read one at a time from one decoder, so that
+// an error stops the work where it is found and no item is copied first.
+// The decoder refuses unknown fields (see itemError).
+func eachItem(kind string, data []byte, maxItems int, decode func(i int, d *json.Decoder) error) error {
 	data = bytes.TrimSpace(data)
 	switch {
 	case len(data) == 0:
 		return fmt.Errorf("no %s: the body is empty; send a JSON object or an array of them", kind)
-	case data[0] == '{':
-		return checkedItem(kind, 0, data, f)
-	case data[0] != '[':
+	case data[0] != '{' && data[0] != '[':
 		return fmt.Errorf("the body %s is not a %s: send a JSON object or an array of them", abbreviate(data), kind)
+	case !utf8.Valid(data):
+		// Decoding would replace such bytes in names without a word.
+		return fmt.Errorf("the %ss hold bytes that are not UTF-8: send names and arguments as UTF-8 text", kind)
 	}
 	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if data[0] == '{' {
+		if err := decode(0, d); err != nil {
+			return err
+		}
+		if rest := bytes.TrimSpace(data[d.InputOffset():]); len(rest) > 0 {
+			return fmt.Errorf("%s 0 is followed by %s: send one JSON object or an array", kind, abbreviate(rest))
+		}
+		return nil
+	}
 	notJSON := func(err error) error { return fmt.Errorf("the %ss are not valid JSON: %w", kind, err) }
 	if _, err := d.Token(); err != nil {
 		return notJSON(err)
@@ -281,14 +293,14 @@ func eachItem(kind string, data []byte, maxItems int, f func(i int, raw []byte) 
 		if maxItems > 0 && i == maxItems {
 			return &ItemLimitError{Kind: kind, Max: maxItems}
 		}
-		var it json.RawMessage
-		if err := d.Decode(&it); err != nil {
-			return notJSON(err)
-		}
-		if it[0] != '{' {
+		if next := bytes.TrimLeft(data[d.InputOffset():], " \t\r\n,"); len(next) > 0 && next[0] != '{' {
+			var it json.RawMessage
+			if err := d.Decode(&it); err != nil {
+				return notJSON(err)
+			}
 			return fmt.Errorf("%s %d is %s, not an object", kind, i, abbreviate(it))
 		}
-		if err := checkedItem(kind, i, it, f); err != nil {
+		if err := decode(i, d); err != nil {
 			return err
 		}
 	}
@@ -297,29 +309,6 @@ func eachItem(kind string, data []byte, maxItems int, f func(i int, raw []byte) 
 	}
 	if rest := bytes.TrimSpace(data[d.InputOffset():]); len(rest) > 0 {
 		return fmt.Errorf("the %ss are followed by %s: send one JSON array", kind, abbreviate(rest))
-	}
-	return nil
-}
-
-// checkedItem refuses an item that is not UTF-8 before decoding it, which
-// would silently replace such bytes in names.
-func checkedItem(kind string, i int, raw []byte, f func(int, []byte) error) error {
-	if !utf8.Valid(raw) {
-		return fmt.Errorf("%s %d holds bytes that are not UTF-8: send the names and arguments as UTF-8 text", kind, i)
-	}
-	return f(i, raw)
-}
-
-// decodeObject decodes one object. Unlike the C# extension, which ignores
-// unknown fields, it refuses them (see unknownField).
-func decodeObject(data []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return errors.New("data follows the object")
 	}
 	return nil
 }
