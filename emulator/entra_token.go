@@ -30,22 +30,22 @@ func (s *Server) mint(p Principal, tenant, resource string) (string, time.Time, 
 	exp := now.Add(s.opts.TokenLifetime)
 	resource = strings.TrimSuffix(resource, "/.default")
 	claims := jwt.MapClaims{
-		"aud":      resource,
-		"iss":      s.issuer(tenant),
-		"iat":      now.Unix(),
-		"nbf":      now.Unix(),
-		"exp":      exp.Unix(),
-		"tid":      tenant,
-		"oid":      p.ObjectID,
-		"sub":      p.ObjectID,
-		"appid":    p.ClientID,
-		"azp":      p.ClientID,
-		"idtyp":    "app",
-		epochClaim: s.epoch(),
+		"aud":   resource,
+		"iss":   s.issuer(tenant),
+		"iat":   now.Unix(),
+		"nbf":   now.Unix(),
+		"exp":   exp.Unix(),
+		"tid":   tenant,
+		"oid":   p.ObjectID,
+		"sub":   p.ObjectID,
+		"appid": p.ClientID,
+		"azp":   p.ClientID,
+		"idtyp": "app",
 	}
 	if p.ResourceID != "" {
 		claims["xms_mirid"] = p.ResourceID
 	}
+	claims[epochClaim] = s.epoch()
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	t.Header["kid"] = entraKeyID
 	signed, err := t.SignedString(s.signingKey)

@@ -21,11 +21,9 @@ type call struct {
 	function string
 	// http is false for a non-HTTP trigger (a queue, a timer); body then
 	// holds the trigger's data.
-	http   bool
-	method string
-	query  url.Values
-	// queryErr is set when the query string could not be read whole.
-	queryErr   error
+	http       bool
+	method     string
+	query      url.Values
 	header     http.Header
 	body       []byte
 	tooLarge   bool
@@ -34,6 +32,8 @@ type call struct {
 	// outcome holds what the function adds to the invocation's one log
 	// record, such as the hub: one record per request keeps logging cheap.
 	outcome []any
+	// queryErr is set when the query string could not be read whole.
+	queryErr error
 }
 
 // logDone writes the invocation's record: its status, duration and outcome.
