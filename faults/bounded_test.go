@@ -75,9 +75,9 @@ func TestEmptyObjectsRefusedAtFirst(t *testing.T) {
 	}
 }
 
-// TestSendsConcurrentInOrder checks that the items of one request go out
-// several at once, up to the bound, while items to one address keep their
-// order.
+// TestSendsConcurrentInOrder checks that messages to distinct users of one
+// request go out several at once, up to the bound, while messages that may
+// reach the same client (here broadcasts) keep their order.
 func TestSendsConcurrentInOrder(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, config{})
@@ -85,10 +85,12 @@ func TestSendsConcurrentInOrder(t *testing.T) {
 	s.emu.Delay(emulator.RESTSend, 50*time.Millisecond)
 	var items []string
 	var order []string
-	for i := range 16 {
+	for i := range 24 {
+		items = append(items, fmt.Sprintf(`{"target":"u","userId":"user%d"}`, i))
+	}
+	for i := range 8 {
 		order = append(order, fmt.Sprint("b", i))
 		items = append(items, fmt.Sprintf(`{"target":"b%d"}`, i))
-		items = append(items, fmt.Sprintf(`{"target":"u","userId":"user%d"}`, i))
 	}
 	r := s.send(t, "["+strings.Join(items, ",")+"]")
 	s.emu.Delay(emulator.RESTSend, 0)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/signalr-entra/handler/bindings"
@@ -66,27 +65,6 @@ func (h *Handler) invoke(ctx context.Context, c *call) *reply {
 	}
 }
 
-// messageAddress is who a message goes to, as SignalRMessage's rules pick.
-func messageAddress(m bindings.Message) string {
-	switch {
-	case m.ConnectionID != "":
-		return "connection " + m.ConnectionID
-	case m.UserID != "":
-		return "user " + m.UserID
-	case m.GroupName != "":
-		return "group " + m.GroupName
-	}
-	return "all"
-}
-
-// memberAddress is whose membership a group action changes.
-func memberAddress(a bindings.GroupAction) string {
-	if a.ConnectionID != "" {
-		return "connection " + a.ConnectionID
-	}
-	return "user " + a.UserID
-}
-
 func (h *Handler) negotiate(ctx context.Context, c *call) *reply {
 	if !c.http {
 		return errorReply(http.StatusBadRequest, c, "negotiate needs an HTTP trigger named req")
@@ -115,7 +93,7 @@ func (h *Handler) negotiate(ctx context.Context, c *call) *reply {
 // deliver decodes the body as one item or an array of items and hands them
 // to do (see sendAll), so that callers learn which went through.
 func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
-	decode func([]byte, int) ([]T, error), address func(T) string, do func(context.Context, string, T) error) *reply {
+	decode func([]byte, int) ([]T, error), address func(T) address, do func(context.Context, string, T) error) *reply {
 	if c.http && c.method != http.MethodPost {
 		return methodNotAllowed(c, "POST")
 	}
@@ -169,51 +147,6 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 		Accepted:      accepted,
 		Failed:        failed,
 	}}
-}
-
-// sendConcurrency bounds the items of one request in flight at once.
-const sendConcurrency = 8
-
-// errNotSent marks an item whose turn came after the request's deadline.
-var errNotSent = errors.New("not sent")
-
-// sendAll hands each item to do, up to sendConcurrency at a time, and
-// returns each item's error. Items with the same address go one after
-// another in their order, as the C# extension sends every item: what one
-// recipient gets keeps its order. Items whose turn comes after ctx ends
-// fail with errNotSent.
-func sendAll[T any](ctx context.Context, items []T, address func(T) string, do func(context.Context, T) error) []error {
-	errs := make([]error, len(items))
-	lanes := map[string][]int{}
-	var order []string
-	for i, it := range items {
-		a := address(it)
-		if _, ok := lanes[a]; !ok {
-			order = append(order, a)
-		}
-		lanes[a] = append(lanes[a], i)
-	}
-	next := make(chan []int)
-	var wg sync.WaitGroup
-	for range min(sendConcurrency, len(order)) {
-		wg.Go(func() {
-			for lane := range next {
-				for _, i := range lane {
-					if err := ctx.Err(); err != nil {
-						errs[i] = fmt.Errorf("%w: %w", errNotSent, err)
-						continue
-					}
-					errs[i] = do(ctx, items[i])
-				}
-			}
-		})
-	}
-	for _, a := range order {
-		next <- lanes[a]
-	}
-	close(next)
-	wg.Wait()
-	return errs
 }
 
 // hub is the hub the call names in its hub query parameter, or the default.
