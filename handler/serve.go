@@ -68,6 +68,15 @@ func (l jsonErrorListener) Accept() (net.Conn, error) {
 // other error; net/http offers no hook for it.
 type jsonErrorConn struct{ net.Conn }
 
+// CloseWrite lets net/http half-close the connection after the 431, so
+// that the reply is read rather than lost to a reset, as without the wrapper.
+func (c jsonErrorConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (c jsonErrorConn) Write(p []byte) (int, error) {
 	if !bytes.Equal(p, plain431) {
 		return c.Conn.Write(p)
