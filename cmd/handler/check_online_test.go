@@ -196,7 +196,19 @@ func TestCheckOnline(t *testing.T) {
 			"Azure__SignalR__Endpoints__east__credential = managedidentity",
 			`--role "SignalR Service Owner"`,
 		},
-		wantText: []string{"401 Unauthorized", "Local authentication is likely disabled on the resource"},
+		wantText: []string{"401 Unauthorized", "local authentication is disabled on the resource"},
+	}, {
+		name: "access key regenerated",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			old := srv.ConnectionString()
+			srv.SetAccessKey("a-new-key-of-the-resource")
+			return map[string]string{"Azure__SignalR__Endpoints__east": old}, nil
+		},
+		wantCode:      1,
+		wantChecks:    []string{"health ok", "restRead FAIL"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix:       []string{"Azure__SignalR__Endpoints__east__credential = managedidentity"},
+		wantText:      []string{"401 Unauthorized", "the key is not one of the resource's current keys"},
 	}, {
 		name: "EnvironmentCredential wins in DefaultAzureCredential",
 		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
