@@ -199,8 +199,8 @@ func (p *probe) runAccessKey(ctx context.Context) {
 	c := p.add(checkRESTRead, err, fmt.Sprintf("the service accepted a token signed with the access key (HEAD user %s in hub %s)", p.user, p.hub), "")
 	var be *bindings.Error
 	if errors.As(err, &be) && be.Status == http.StatusUnauthorized {
-		// The service's reply tells a wrong key from local authentication
-		// disabled; the bindings say which.
+		// The bindings say what the reply tells of a wrong key or local
+		// authentication disabled (a HEAD reply tells neither: both then).
 		c.Detail += ". " + be.Message
 		c.Fix = localAuthFix(p.s)
 	}
