@@ -57,6 +57,13 @@ func TestAgainstEmulator(t *testing.T) {
 			if err != nil && (!errors.As(err, &be) || be.Status != http.StatusForbidden || !strings.Contains(err.Error(), "SignalR REST API Owner")) {
 				t.Errorf("send error %v, want a 403 naming the role", err)
 			}
+			if tt.wantSend {
+				// The service answers 404 Error.Connection.NotExisted: the
+				// connection left before it was added, which is no failure.
+				if err := c.Apply(ctx(), "Chat", GroupAction{Action: ActionAdd, ConnectionID: "gone", GroupName: "g"}); err != nil {
+					t.Errorf("adding a connection that has left: %v", err)
+				}
+			}
 		})
 	}
 }
