@@ -218,13 +218,16 @@ func (c *Client) targets(names []string) ([]*Endpoint, error) {
 	}
 	var out []*Endpoint
 	for _, n := range names {
-		found := false
+		matched := false
 		for _, e := range c.endpoints {
-			if (e.name == n || e.uri == strings.TrimSuffix(n, "/")) && !slices.Contains(out, e) {
-				out, found = append(out, e), true
+			if e.name == n || e.uri == strings.TrimSuffix(n, "/") {
+				matched = true
+				if !slices.Contains(out, e) {
+					out = append(out, e)
+				}
 			}
 		}
-		if !found && !slices.ContainsFunc(out, func(e *Endpoint) bool { return e.name == n || e.uri == strings.TrimSuffix(n, "/") }) {
+		if !matched {
 			var known []string
 			for _, e := range c.endpoints {
 				known = append(known, fmt.Sprintf("%q", e.name))

@@ -196,7 +196,7 @@ func (b *builder) listed(s appSettings, name string) (eps []Endpoint, found bool
 			}
 		}
 	}
-	if f := fields(children); f.has("serviceuri") {
+	if fields(children).has("serviceuri") {
 		f, errs, warns := readSection(prefix, children)
 		b.errs, b.warns = append(b.errs, errs...), append(b.warns, warns...)
 		var ignored []string
@@ -361,8 +361,8 @@ func valued(children map[string]setting) []string {
 }
 
 func missingConnection(s appSettings, connection string) error {
-	problem := fmt.Sprintf("no SignalR Service connection found. Looked for a connection string in %s, a section %s__serviceUri (or %s:serviceUri), and %s__<name>",
-		connection, connection, connection, EndpointsPrefix)
+	problem := fmt.Sprintf("no SignalR Service connection found. Looked for a connection string in ConnectionStrings:%s (CUSTOMCONNSTR_%s on App Service) and in %s, a section %s__serviceUri (or %s:serviceUri), and %s__<name>",
+		connection, connection, connection, connection, connection, EndpointsPrefix)
 	keys := s.children(connection)
 	if names := valued(keys); len(names) > 0 {
 		problem += fmt.Sprintf("; found %s but no serviceUri", strings.Join(names, ", "))
