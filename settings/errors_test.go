@@ -93,6 +93,8 @@ func TestLoadErrors(t *testing.T) {
 		{"azure.app without tenant", map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.app;ClientId=" + guid1 + ";ClientSecret=TOPSECRET"}, [][]string{{conn + " (TenantId)", "is missing"}}},
 		{"bad port and version", map[string]string{conn: "Endpoint=" + uri + ";AccessKey=TOPSECRET;Port=99999;Version=2.0"},
 			[][]string{{conn + " (Port)", `invalid port "99999"`}, {conn + " (Version)", `unsupported version "2.0"`}}},
+		{"every endpoint secondary", map[string]string{"Azure__SignalR__Endpoints__a__secondary": "Endpoint=https://a.example.com;AccessKey=TOPSECRET", conn + "__serviceUri": uri, conn + "__type": "secondary"},
+			[][]string{{conn, "every endpoint is secondary (" + conn + ", Azure__SignalR__Endpoints__a__secondary)", "C# extension refuses this too"}}},
 		{"handler settings too, all at once", map[string]string{"SIGNALR_NEGOTIATE": "maybe", "SIGNALR_HUBS": "chat,9lives", "SIGNALR_TOKEN_LIFETIME": "48h"},
 			[][]string{{"SIGNALR_NEGOTIATE", `invalid value "maybe"`, "auto"}, {"SIGNALR_HUBS", `invalid hub name "9lives"`}, {"SIGNALR_TOKEN_LIFETIME", "out of range", "from 1m to 24h"}, {conn, "no SignalR Service connection found"}}},
 	}

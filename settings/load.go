@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,6 +115,15 @@ func (b *builder) endpoints(s appSettings, connection string) []Endpoint {
 		found = found || ok
 		out = append(out, eps...)
 	}
+	out = b.distinct(out)
+	if len(out) > 0 && !slices.ContainsFunc(out, func(e Endpoint) bool { return e.Type == Primary }) {
+		var names []string
+		for _, e := range out {
+			names = append(names, e.Setting)
+		}
+		b.fail(&SettingError{names[0], "every endpoint is secondary (" + strings.Join(names, ", ") + "): negotiate needs a primary one, and the C# extension refuses this too",
+			"Make one of them primary: leave out its type, or set it to primary"})
+	}
 	if !found {
 		b.fail(missingConnection(s, connection))
 	} else if stray := valued(s.children(connection)); !namedFound && len(stray) > 0 {
@@ -121,6 +131,35 @@ func (b *builder) endpoints(s appSettings, connection string) []Endpoint {
 		// connection would otherwise vanish without a word.
 		b.warn("%s: %s set, but %s has no serviceUri or connection string, so they are ignored and only %s__<name> is used. Add %s__serviceUri, or remove them",
 			connection, strings.Join(stray, ", "), connection, EndpointsPrefix, connection)
+	}
+	return out
+}
+
+// distinct keeps one endpoint per service address (scheme, host and port),
+// as the C# SDK does: the first primary, else the first; it warns of the
+// others, which would receive every message twice.
+func (b *builder) distinct(eps []Endpoint) []Endpoint {
+	address := func(e Endpoint) string {
+		port := e.ServiceURI.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[e.ServiceURI.Scheme]
+		}
+		return e.ServiceURI.Scheme + "://" + strings.ToLower(e.ServiceURI.Hostname()) + ":" + port
+	}
+	var out []Endpoint
+	for _, e := range eps {
+		a := address(e)
+		j := slices.IndexFunc(out, func(o Endpoint) bool { return address(o) == a })
+		if j < 0 {
+			out = append(out, e)
+			continue
+		}
+		kept, dropped := out[j], e
+		if kept.Type != Primary && e.Type == Primary {
+			out[j], kept, dropped = e, e, kept
+		}
+		b.warn("%s is ignored: it names the same service as %s (%s), and only one endpoint per service is used, as in the C# extension. Remove one of them",
+			dropped.Setting, kept.Setting, a)
 	}
 	return out
 }

@@ -111,26 +111,26 @@ func TestLoadEndpoints(t *testing.T) {
 			[]summary{primary("MySignalR", Auth{Kind: "DefaultAzureCredential"})}, nil},
 		{"several endpoints with different credentials", map[string]string{
 			conn + "__serviceUri":                              uri,
-			"Azure__SignalR__Endpoints__east":                  "Endpoint=" + uri + ";AccessKey=TOPSECRET",
-			"Azure:SignalR:Endpoints:west:serviceUri":          uri,
+			"Azure__SignalR__Endpoints__east":                  "Endpoint=https://east.example.com;AccessKey=TOPSECRET",
+			"Azure:SignalR:Endpoints:west:serviceUri":          "https://west.example.com",
 			"Azure:SignalR:Endpoints:west:type":                "Secondary",
 			"Azure:SignalR:Endpoints:west:credential":          "managedidentity",
-			"azure__signalr__endpoints__north__serviceuri":     uri,
+			"azure__signalr__endpoints__north__serviceuri":     "https://north.example.com",
 			"azure__signalr__endpoints__north__clientid":       guid1,
 			"azure__signalr__endpoints__north__tenantid":       guid2,
 			"azure__signalr__endpoints__north__clientsecret":   "TOPSECRET",
 			"Azure__SignalR__Endpoints__north__clientEndpoint": "https://north.example.com",
 		}, []summary{
 			primary(conn, Auth{Kind: "DefaultAzureCredential"}),
-			{Name: "east", Setting: "Azure__SignalR__Endpoints__east", URI: uri, Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "AccessKey"}, HasKey: true},
-			{Name: "north", Setting: "azure__signalr__endpoints__north", URI: uri, Client: "https://north.example.com", Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "ClientSecretCredential", ClientID: guid1, TenantID: guid2}, HasCredential: true},
-			{Name: "west", Setting: "Azure:SignalR:Endpoints:west", URI: uri, Type: Secondary, Scope: DefaultScope, Auth: Auth{Kind: "ManagedIdentityCredential"}, HasCredential: true},
+			{Name: "east", Setting: "Azure__SignalR__Endpoints__east", URI: "https://east.example.com", Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "AccessKey"}, HasKey: true},
+			{Name: "north", Setting: "azure__signalr__endpoints__north", URI: "https://north.example.com", Client: "https://north.example.com", Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "ClientSecretCredential", ClientID: guid1, TenantID: guid2}, HasCredential: true},
+			{Name: "west", Setting: "Azure:SignalR:Endpoints:west", URI: "https://west.example.com", Type: Secondary, Scope: DefaultScope, Auth: Auth{Kind: "ManagedIdentityCredential"}, HasCredential: true},
 		}, nil},
 		{"endpoint typed by its last segment, as in C#", map[string]string{
-			"Azure:SignalR:Endpoints:backup:secondary": "Endpoint=" + uri + ";AccessKey=TOPSECRET",
+			"Azure:SignalR:Endpoints:backup:secondary": "Endpoint=https://backup.example.com;AccessKey=TOPSECRET",
 			"Azure__SignalR__Endpoints__main__primary": "Endpoint=" + uri + ";AuthType=azure.msi",
 		}, []summary{
-			{Name: "backup", Setting: "Azure:SignalR:Endpoints:backup:secondary", URI: uri, Type: Secondary, Scope: DefaultScope, Auth: Auth{Kind: "AccessKey"}, HasKey: true},
+			{Name: "backup", Setting: "Azure:SignalR:Endpoints:backup:secondary", URI: "https://backup.example.com", Type: Secondary, Scope: DefaultScope, Auth: Auth{Kind: "AccessKey"}, HasKey: true},
 			{Name: "main", Setting: "Azure__SignalR__Endpoints__main__primary", URI: uri, Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "ManagedIdentityCredential"}, HasCredential: true},
 		}, nil},
 		{"endpoints list alone", map[string]string{"Azure__SignalR__Endpoints__one": "Endpoint=http://127.0.0.1:8080;AccessKey=TOPSECRET"},
@@ -192,6 +192,12 @@ func TestLoadEndpoints(t *testing.T) {
 		}, []summary{
 			{Name: "east", Setting: "Azure__SignalR__Endpoints__east", URI: uri, Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "ManagedIdentityCredential"}, HasCredential: true},
 		}, []string{"Azure__SignalR__Endpoints__east: Azure__SignalR__Endpoints__east, Azure__SignalR__Endpoints__east__secondary ignored: the section with serviceUri wins"}},
+		{"one endpoint per service, the primary kept, as in C#", map[string]string{
+			"Azure__SignalR__Endpoints__a__secondary": "Endpoint=https://a.service.signalr.net:443;AccessKey=TOPSECRET",
+			"Azure__SignalR__Endpoints__b":            "Endpoint=" + uri + ";AuthType=azure.msi",
+		}, []summary{
+			{Name: "b", Setting: "Azure__SignalR__Endpoints__b", URI: uri, Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "ManagedIdentityCredential"}, HasCredential: true},
+		}, []string{"Azure__SignalR__Endpoints__a__secondary is ignored: it names the same service as Azure__SignalR__Endpoints__b (https://a.service.signalr.net:443)"}},
 		{"warning: endpoints entry without serviceUri is skipped", map[string]string{conn + "__serviceUri": uri, "Azure__SignalR__Endpoints__east__type": "primary"},
 			[]summary{primary(conn, Auth{Kind: "DefaultAzureCredential"})},
 			[]string{"Azure__SignalR__Endpoints__east: Azure__SignalR__Endpoints__east__type ignored: there is neither a connection string nor serviceUri"}},
