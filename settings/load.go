@@ -187,6 +187,10 @@ func (b *builder) connection(s appSettings, prefix, name string) (e *Endpoint, f
 	} else if v := f["serviceuri"]; v.Name != "" {
 		where = strings.TrimSuffix(strings.TrimSuffix(v.Name[:len(v.Name)-len("serviceuri")], "__"), ":")
 	}
+	if errs := placeholders(f); len(errs) > 0 {
+		b.errs = append(b.errs, errs...)
+		return nil, true
+	}
 	before := len(b.errs)
 	e = b.endpoint(where, name, f)
 	if len(b.errs) > before {
@@ -279,6 +283,7 @@ func missingConnection(s appSettings, connection string) error {
 	if len(empty) > 0 {
 		problem += fmt.Sprintf("; %s is empty", strings.Join(empty, " and "))
 	}
+	problem += nearMiss(s, connection)
 	if key(connection) != key(DefaultConnectionSetting) {
 		if _, ok := s.get(DefaultConnectionSetting); ok || len(s.children(DefaultConnectionSetting)) > 0 {
 			problem += fmt.Sprintf("; %s settings exist, but SIGNALR_CONNECTION_SETTING names %s instead", DefaultConnectionSetting, connection)
