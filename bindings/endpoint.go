@@ -175,12 +175,16 @@ func (e *Endpoint) label() string {
 }
 
 // uriSetting says where the service URI comes from: keys, such as
-// "serviceUri", in the endpoint's setting, else the URI passed in Go.
-func (e *Endpoint) uriSetting(keys string) string {
-	if e.setting == "" {
+// "serviceUri", followed by "in <setting>" when inSetting, for endpoints
+// read from app settings, else the URI passed in Go.
+func (e *Endpoint) uriSetting(keys string, inSetting bool) string {
+	switch {
+	case e.setting == "":
 		return "the service URI " + e.uri
+	case inSetting:
+		return keys + " in " + e.setting
 	}
-	return keys + " in " + e.setting
+	return keys
 }
 
 // logAttrs name the endpoint in log records: its URI, and its setting
@@ -272,7 +276,7 @@ func (e *Endpoint) getAccessKey(ctx context.Context) (tempKey, error) {
 		AccessKey *string `json:"AccessKey"`
 	}
 	if err := json.Unmarshal(body, &reply); err != nil || reply.KeyID == nil || reply.AccessKey == nil || *reply.AccessKey == "" {
-		return tempKey{}, &Error{Op: op, Endpoint: e.uri, Message: "the reply is not JSON with KeyId and AccessKey: check that " + e.uriSetting("serviceUri") + " names a SignalR Service", Err: err}
+		return tempKey{}, &Error{Op: op, Endpoint: e.uri, Message: "the reply is not JSON with KeyId and AccessKey: check that " + e.uriSetting("serviceUri", false) + " names a SignalR Service", Err: err}
 	}
 	return tempKey{id: *reply.KeyID, secret: []byte(*reply.AccessKey)}, nil
 }

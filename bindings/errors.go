@@ -144,12 +144,12 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 	case s == http.StatusForbidden:
 		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed to %s.%s", who, e.uri, op, assignHint)
 	case s >= 300 && s < 400:
-		err.Message = fmt.Sprintf("the service answered with a redirect to %q, which is not followed so that no token goes elsewhere: set %s to the address the service answers at", redirectTarget(resp), e.uriSetting("serviceUri (or serverEndpoint)"))
+		err.Message = fmt.Sprintf("the service answered with a redirect to %q, which is not followed so that no token goes elsewhere: set %s to the address the service answers at", redirectTarget(resp), e.uriSetting("serviceUri (or serverEndpoint)", true))
 		err.Err = errRedirect
 	case s == http.StatusNotFound && err.Code != "":
 		err.Message = "the service reports that the named hub, group, user or connection does not exist"
 	case s == http.StatusNotFound:
-		err.Message = "no SignalR Service answers at this address: check " + e.uriSetting("serviceUri and serverEndpoint")
+		err.Message = "no SignalR Service answers at this address: check " + e.uriSetting("serviceUri and serverEndpoint", true)
 	case s == http.StatusTooManyRequests:
 		err.Message = "the service throttles this resource; retry later or scale the resource up"
 	case s >= 500:
