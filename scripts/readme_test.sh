@@ -128,6 +128,28 @@ PATH="$work/npm:$PATH" bash scripts/npm_ci.sh >/dev/null
 calls=$(wc -l <"$work/npm.calls" 2>/dev/null || echo 0)
 ((calls == 2)) && ok "npm ci runs again only when e2e/package-lock.json changed" || fail "npm ci ran $calls times for two lock files"
 
+# make test runs every suite and sums them up in its last line: here with
+# stand-ins for the suites (this copy is thrown away), one of them failing.
+cat >"$work/go" <<'EOF'
+#!/usr/bin/env bash
+[[ $1 == test ]] && printf 'ok  \tgithub.com/signalr-entra/handler/bindings\t1.0s\nok  \tgithub.com/signalr-entra/handler/settings\t1.0s\n'
+exit 0
+EOF
+printf '#!/usr/bin/env bash\necho "3 passed, 0 failed"\n' >scripts/deploy_test.sh
+printf '#!/usr/bin/env bash\necho "1 passed, 1 failed"\nexit 1\n' >scripts/readme_test.sh
+printf '#!/usr/bin/env bash\nprintf "# pass 40\\n# fail 0\\n"\n' >scripts/e2e.sh
+chmod +x "$work/go"
+make test GO="$work/go" >"$work/test.log" 2>&1
+status=$?
+want="make test: 1 of 5 suites FAILED: go vet ok; go test 2 packages ok, 0 failed; deploy 3 passed, 0 failed; README FAILED (1 passed, 1 failed); e2e 40 passed, 0 failed"
+# After a failure make adds its own "make: *** … Error 1".
+last=$(grep -v '^make: \*\*\*' "$work/test.log" | tail -n 1)
+if ((status != 0)) && [[ $last == "$want" ]]; then
+	ok "make test runs every suite and ends with one summary line"
+else
+	fail "make test (status $status) ended with \"$last\", want \"$want\""
+fi
+
 # The stand-in's flags the quick start names.
 help=$(go run ./cmd/emulator -h 2>&1)
 for flag in $(grep -o '`-[a-z-]*`' README.md | tr -d '`' | sort -u); do
