@@ -12,6 +12,12 @@
 // *Error, naming the missing role, the tenant or the setting to check, and
 // are logged once per change of state.
 //
+// With several endpoints, as the C# SDK routes: negotiate picks an online
+// primary (else secondary); messages and group actions go to every online
+// endpoint, skipping those whose background health check fails, and a send
+// some endpoint took is not failed, so a retry cannot duplicate it.
+// ErrNoOnlineEndpoint says none is online.
+//
 // A Go program makes a Client from a service URI and any
 // azcore.TokenCredential with NewFromCredential, or from a connection string
 // with NewFromConnectionString; New takes settings.Endpoint values, as

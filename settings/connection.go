@@ -3,6 +3,7 @@ package settings
 import (
 	"errors"
 	"os"
+	"strings"
 )
 
 // ParseEndpoint reads one connection string, such as
@@ -17,13 +18,12 @@ func ParseEndpoint(name, connectionString string, opts *LoadOptions) (Endpoint, 
 		o = *opts
 	}
 	b := &builder{opts: o, getenv: os.Getenv}
-	s := newAppSettings([]string{name + "=" + connectionString})
-	e, found := b.connection(s, name, "")
-	switch {
-	case len(b.errs) > 0:
+	if strings.TrimSpace(connectionString) == "" {
+		return Endpoint{}, nil, &SettingError{name, "is empty", "Use a connection string such as Endpoint=https://<resource>.service.signalr.net;AuthType=azure;Version=1.0;"}
+	}
+	e := b.fromConnectionString(setting{Name: name, Value: connectionString}, "", setting{})
+	if len(b.errs) > 0 || e == nil {
 		return Endpoint{}, b.warns, errors.Join(b.errs...)
-	case !found || e == nil:
-		return Endpoint{}, b.warns, &SettingError{name, "is empty", "Use a connection string such as Endpoint=https://<resource>.service.signalr.net;AuthType=azure;Version=1.0;"}
 	}
 	return *e, b.warns, nil
 }
