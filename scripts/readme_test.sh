@@ -142,8 +142,9 @@ chmod +x "$work/go"
 make test GO="$work/go" >"$work/test.log" 2>&1
 status=$?
 want="make test: 1 of 5 suites FAILED: go vet ok; go test 2 packages ok, 0 failed; deploy 3 passed, 0 failed; README FAILED (1 passed, 1 failed); e2e 40 passed, 0 failed"
-# After a failure make adds its own "make: *** … Error 1".
-last=$(grep -v '^make: \*\*\*' "$work/test.log" | tail -n 1)
+# After a failure make adds its own "make: *** … Error 1", and under another
+# make "make[1]: Leaving directory …".
+last=$(grep -Ev '^make(\[[0-9]+\])?: ' "$work/test.log" | tail -n 1)
 if ((status != 0)) && [[ $last == "$want" ]]; then
 	ok "make test runs every suite and ends with one summary line"
 else
