@@ -30,7 +30,7 @@ func nearMiss(s appSettings, connection string) string {
 	}
 	var best *miss
 	for _, v := range s {
-		if IsComment(v.Name) || exact[key(v.Name)] {
+		if isComment(v.Name) || exact[key(v.Name)] {
 			continue
 		}
 		for _, w := range wanted {
