@@ -16,7 +16,7 @@ const maxNearMiss = 2
 // (one underscore) or a misspelled prefix. It returns "" when no setting is
 // close.
 func nearMiss(s appSettings, connection string) string {
-	wanted := []string{connection, connection + "__serviceUri"}
+	wanted := []string{connection, "ConnectionStrings__" + connection, connection + "__serviceUri"}
 	for _, k := range sortedSectionKeys() {
 		wanted = append(wanted, connection+"__"+sectionKeys[k])
 	}

@@ -20,6 +20,8 @@ func TestNearMissHint(t *testing.T) {
 			"; AzureSignalRConnectionStrings is set, which is close to AzureSignalRConnectionString: did you mean that?"},
 		{"endpoints with one underscore", map[string]string{"Azure_SignalR_Endpoints_east": "Endpoint=https://a.service.signalr.net;AuthType=azure"},
 			`; Azure_SignalR_Endpoints_east is set, which is close to Azure__SignalR__Endpoints__<name>: did you mean that? Names separate sections with two underscores ("__"), or ":" in local.settings.json`},
+		{"ConnectionStrings without its s", map[string]string{"ConnectionString:AzureSignalRConnectionString": "Endpoint=https://a.service.signalr.net;AuthType=azure"},
+			"; ConnectionString:AzureSignalRConnectionString is set, which is close to ConnectionStrings__AzureSignalRConnectionString: did you mean that?"},
 		{"comment keys are not settings", map[string]string{"#AzureSignalRConnectionString:serviceUri": "https://a.service.signalr.net"}, ""},
 		{"nothing close", map[string]string{"SomethingElse__serviceUri": "https://a.service.signalr.net"}, ""},
 	}
