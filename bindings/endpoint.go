@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,17 +77,12 @@ type tempKey struct {
 }
 
 func newEndpoint(base context.Context, s settings.Endpoint, opts *Options) (*Endpoint, error) {
+	// Messages name the app settings of an endpoint read from them (Setting
+	// is set), else the fields of settings.Endpoint a Go program filled in.
 	setting := s.Setting
-	if setting == "" && s.Name != "" {
-		setting = "endpoint " + s.Name
-	}
-	// Messages name the app settings of an endpoint read from them, else
-	// the fields of settings.Endpoint a Go program filled in.
-	what, fields := "settings.Endpoint", []string{"ServiceURI", "ClientEndpoint", "ServerEndpoint"}
-	if s.Setting != "" {
+	what, fields := strings.TrimSpace("settings.Endpoint "+s.Name), []string{"ServiceURI", "ClientEndpoint", "ServerEndpoint"}
+	if setting != "" {
 		what, fields = setting, []string{"serviceUri", "clientEndpoint", "serverEndpoint"}
-	} else if setting != "" {
-		what = "settings.Endpoint " + s.Name
 	}
 	if s.ServiceURI == nil || s.ServiceURI.Host == "" {
 		return nil, fmt.Errorf("%s: the service URI is missing; set %s (or Endpoint= in a connection string) to https://<name>.service.signalr.net", what, fields[0])
