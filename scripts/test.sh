@@ -28,6 +28,7 @@ suite() {
 }
 
 # Each suite's own count, from its output.
+# go vet prints nothing when it passes: "ok" or "FAILED" says it all.
 vet_summary() { :; }
 go_summary() {
 	local ok fail
