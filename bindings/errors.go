@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,7 +30,8 @@ type Error struct {
 	Err error
 
 	retryAfter time.Duration
-	transport  bool // no reply came
+	transport  bool   // no reply came
+	tokenGen   uint64 // of the Entra token the request carried
 }
 
 func (e *Error) Error() string {
@@ -75,6 +77,14 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// InputError reports input that breaks one of the service's rules or
+// limits, found before any request was made: the caller's to fix.
+type InputError struct {
+	Message string
+}
+
+func (e *InputError) Error() string { return e.Message }
+
 // EndpointsError reports an operation sent to several endpoints of which at
 // least one failed. errors.As finds each endpoint's *Error through it.
 type EndpointsError struct {
@@ -82,6 +92,9 @@ type EndpointsError struct {
 	Op string
 	// Results holds one result per endpoint the operation went to.
 	Results []EndpointResult
+	// Skipped lists the service URIs of the endpoints left out because
+	// their health check failed.
+	Skipped []string
 }
 
 // EndpointResult is the outcome on one endpoint; Err is nil on success.
@@ -97,7 +110,11 @@ func (e *EndpointsError) Error() string {
 			failed = append(failed, r.Err.Error())
 		}
 	}
-	return fmt.Sprintf("%s failed on %d of %d endpoints: %s", e.Op, len(failed), len(e.Results), strings.Join(failed, "; "))
+	msg := fmt.Sprintf("%s failed on %d of %d endpoints: %s", e.Op, len(failed), len(e.Results), strings.Join(failed, "; "))
+	if len(e.Skipped) > 0 {
+		msg += fmt.Sprintf("; skipped as offline: %s", strings.Join(e.Skipped, ", "))
+	}
+	return msg
 }
 
 func (e *EndpointsError) Unwrap() []error {
@@ -112,9 +129,9 @@ func (e *EndpointsError) Unwrap() []error {
 
 const assignHint = " Assign it on that resource (or on its resource group or subscription); role assignments take up to 30 minutes to apply. A network rule of the resource (firewall, private endpoint) can also answer 403."
 
-// statusError describes a failed reply for the user: which role is missing,
-// which tenant is wrong, or which endpoint setting to check.
-func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error {
+// statusError describes a failed reply (with its body) for the user: which
+// role is missing, which tenant is wrong, or which endpoint setting to check.
+func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response, body []byte) *Error {
 	err := &Error{
 		Op:         op,
 		Endpoint:   e.uri,
@@ -126,16 +143,16 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 	who := e.auth.Identity()
 	switch s := resp.StatusCode; {
 	case s == http.StatusUnauthorized && e.accessKey != nil:
-		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s (%s): local authentication is likely disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: replace the AccessKey with serviceUri and credential settings and assign the identity a SignalR role.", e.uri, e.setting, who)
+		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s (%s): %s", e.uri, e.label(), who, e.accessKeyRefusal(body))
 	case s == http.StatusUnauthorized:
-		err.Message = fmt.Sprintf("%s did not accept the Entra ID token of %s: the token is from the wrong tenant or authority host (tenant %s, authority host %s, as configured in %s). Set tenantId to the tenant of the SignalR resource (for a multitenant app, the tenant it is provisioned in) and, in a sovereign cloud, that cloud's authority host.", e.uri, who, orDefault(e.auth.TenantID), orDefault(e.auth.AuthorityHost), e.setting)
+		err.Message = fmt.Sprintf("%s did not accept the Entra ID token of %s: the token is from the wrong tenant or authority host (tenant %s, authority host %s, as configured in %s). %s to the tenant of the SignalR resource (for a multitenant app, the tenant it is provisioned in) and, in a sovereign cloud, that cloud's authority host.", e.uri, who, orDefault(e.auth.TenantID), orDefault(e.auth.AuthorityHost), e.configuredIn(), e.setTenant())
 	case s == http.StatusForbidden && e.accessKey != nil:
-		err.Message = fmt.Sprintf("%s refused the access key of %s to %s, though an access key needs no role: a network rule of the resource (firewall, private endpoint, public access disabled) blocks this app. Check the resource's Networking settings.", e.uri, e.setting, op)
+		err.Message = fmt.Sprintf("%s refused the access key of %s to %s, though an access key needs no role: a network rule of the resource (firewall, private endpoint, public access disabled) blocks this app. Check the resource's Networking settings.", e.uri, e.label(), op)
 	case s == http.StatusForbidden && k == kindAuthAPI:
 		err.Message = fmt.Sprintf("%s lacks the SignalR App Server or SignalR Service Owner role on %s, needed to get the temporary key that signs client tokens.%s", who, e.uri, assignHint)
 		if e.opts.Negotiate == NegotiateLocal {
 			// The other way out, which local mode alone rules out.
-			err.Message += " Or set SIGNALR_NEGOTIATE=auto to let the service sign client tokens, with the SignalR REST API Owner role."
+			err.Message += fmt.Sprintf(" Or set %s to let the service sign client tokens, with the SignalR REST API Owner role.", e.opts.negotiateAuto())
 		}
 	case s == http.StatusForbidden && k == kindGenerateToken:
 		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed for the service to sign client tokens.%s", who, e.uri, assignHint)
@@ -144,12 +161,12 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 	case s == http.StatusForbidden:
 		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed to %s.%s", who, e.uri, op, assignHint)
 	case s >= 300 && s < 400:
-		err.Message = fmt.Sprintf("the service answered with a redirect to %q, which is not followed so that no token goes elsewhere: set serviceUri (or serverEndpoint) in %s to the address the service answers at", redirectTarget(resp), e.setting)
+		err.Message = fmt.Sprintf("the service answered with a redirect to %q, which is not followed so that no token goes elsewhere: set %s to the address the service answers at", redirectTarget(resp), e.uriSetting("serviceUri (or serverEndpoint)", true))
 		err.Err = errRedirect
 	case s == http.StatusNotFound && err.Code != "":
 		err.Message = "the service reports that the named hub, group, user or connection does not exist"
 	case s == http.StatusNotFound:
-		err.Message = fmt.Sprintf("no SignalR Service answers at this address: check serviceUri and serverEndpoint in %s", e.setting)
+		err.Message = "no SignalR Service answers at this address: check " + e.uriSetting("serviceUri and serverEndpoint", true)
 	case s == http.StatusTooManyRequests:
 		err.Message = "the service throttles this resource; retry later or scale the resource up"
 	case s >= 500:
@@ -158,6 +175,53 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 		err.Message = "unexpected reply"
 	}
 	return err
+}
+
+// accessKeyRefusal says why the service refused the access key, as far as
+// its reply tells: the service answers a wrong key with an invalid
+// signature, and a resource with local authentication disabled, which has
+// deleted its keys, with a key it does not have. The reply is read, never
+// quoted.
+func (e *Endpoint) accessKeyRefusal(body []byte) string {
+	var reply struct{ Message string }
+	_ = json.Unmarshal(body, &reply)
+	text := strings.ToLower(reply.Message)
+	copyTo := e.setting
+	if copyTo == "" {
+		copyTo = "the client's connection string"
+	}
+	switch {
+	case strings.Contains(text, "disabled"):
+		return "local authentication is disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: " + e.switchToEntra() + " and assign the identity a SignalR role."
+	case strings.Contains(text, "signature is invalid"):
+		return fmt.Sprintf("the key is not one of the resource's current keys (regenerated, or copied wrong). Copy the current connection string from the resource's Keys page into %s, or better, switch to Microsoft Entra ID.", copyTo)
+	}
+	return fmt.Sprintf("the key is wrong (regenerated, or copied wrong), or local authentication is disabled on the resource, which deletes its access keys. Check the resource's Keys page: copy the current connection string into %s, or switch to Microsoft Entra ID.", copyTo)
+}
+
+// switchToEntra says how to move an endpoint from its access key to
+// Microsoft Entra ID.
+func (e *Endpoint) switchToEntra() string {
+	if e.setting == "" {
+		return "create the client with NewFromCredential and a credential instead of the access key"
+	}
+	return "replace the AccessKey with serviceUri and credential settings"
+}
+
+// configuredIn names where the credential was configured.
+func (e *Endpoint) configuredIn() string {
+	if e.setting == "" {
+		return "the credential"
+	}
+	return e.setting
+}
+
+// setTenant says how to choose the tenant a credential asks.
+func (e *Endpoint) setTenant() string {
+	if e.setting == "" {
+		return "Set the credential's tenant (such as azidentity's TenantID option)"
+	}
+	return "Set tenantId"
 }
 
 // errRedirect marks a reply that redirected elsewhere.

@@ -38,8 +38,12 @@ func TestStatusErrors(t *testing.T) {
 			[]string{"SignalR REST API Reader, SignalR REST API Owner or SignalR Service Owner", "check user"}},
 		{"REST 401 Entra", false, sendKey, reply{status: 401}, send,
 			[]string{"wrong tenant or authority host"}},
-		{"local auth disabled", true, sendKey, reply{status: 401}, send,
-			[]string{"local authentication is likely disabled", "Switch to Microsoft Entra ID"}},
+		{"access key refused", true, sendKey, reply{status: 401}, send,
+			[]string{"the key is wrong (regenerated, or copied wrong), or local authentication is disabled", "Keys page"}},
+		{"local auth disabled", true, sendKey, reply{status: 401, body: `{"code":"Unauthorized","message":"Local auth is disabled for this resource"}`}, send,
+			[]string{"local authentication is disabled on the resource", "Switch to Microsoft Entra ID"}},
+		{"wrong access key", true, sendKey, reply{status: 401, body: `{"code":"Unauthorized","message":"token signature is invalid"}`}, send,
+			[]string{"the key is not one of the resource's current keys", "Copy the current connection string"}},
 		{"REST 403 access key", true, sendKey, reply{status: 403}, send,
 			[]string{"an access key needs no role", "Networking"}},
 		{"REST 429", true, sendKey, reply{status: 429, code: "Throttled"}, send, []string{"throttles"}},
@@ -191,7 +195,7 @@ func TestOptionsInvalid(t *testing.T) {
 			t.Errorf("error %v, want %q", err, tt.want)
 		}
 	}
-	if _, err := New(nil, nil); err == nil || !strings.Contains(err.Error(), "AzureSignalRConnectionString") {
+	if _, err := New(nil, nil); err == nil || !strings.Contains(err.Error(), "no SignalR endpoint given") {
 		t.Errorf("no endpoints: error %v", err)
 	}
 }

@@ -70,6 +70,7 @@ type reply struct {
 	status     int
 	code       string // x-ms-error-code
 	retryAfter string
+	body       string
 }
 
 // seen is a request the fake service received.
@@ -149,6 +150,7 @@ func (f *fakeService) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", rep.retryAfter)
 		}
 		w.WriteHeader(rep.status)
+		_, _ = w.Write([]byte(rep.body))
 		return
 	}
 	switch {
@@ -224,6 +226,9 @@ func newTestClient(t testing.TB, eps []settings.Endpoint, o Options) (*Client, *
 	o.manual = true
 	if o.retryBase == 0 {
 		o.retryBase = time.Millisecond
+	}
+	if o.healthRetry == 0 {
+		o.healthRetry = time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(logs, nil))

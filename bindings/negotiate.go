@@ -17,10 +17,18 @@ const generateTokenVersion = "2023-07-01"
 // ConnectionInfo returns where a client of the hub connects on this endpoint
 // and the token it shows there, for the user (when userID is not empty)
 // with claims. In Entra mode the token is signed as Options.Negotiate says.
+// It answers within Options.KeyWait, whatever the service and Entra ID do.
 func (e *Endpoint) ConnectionInfo(ctx context.Context, hub, userID string, claims []Claim) (*ConnectionInfo, error) {
 	if err := ValidateHub(hub); err != nil {
 		return nil, err
 	}
+	if userID != "" {
+		if err := checkText("user id", userID); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.opts.KeyWait)
+	defer cancel()
 	ph := prefixedHub(e.opts.Application, hub)
 	info := &ConnectionInfo{URL: e.clientBase + "/client/?hub=" + ph}
 	now := e.now()
@@ -43,7 +51,7 @@ func (e *Endpoint) ConnectionInfo(ctx context.Context, hub, userID string, claim
 // localToken signs with the temporary key; in auto mode a 403 from the auth
 // API turns to the service signing instead.
 func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claims []Claim, now, exp time.Time) (string, error) {
-	k, err := e.key.get(ctx, e.opts.KeyWait)
+	k, _, err := e.key.get(ctx, e.opts.KeyWait)
 	if err == nil {
 		// A token must not outlive the key that signed it by much: the
 		// service forgets the key 90 minutes after issuing it.
@@ -56,7 +64,7 @@ func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claim
 	if e.opts.Negotiate != NegotiateAuto || !errors.As(err, &keyErr) || keyErr.Status != http.StatusForbidden {
 		return "", e.waitError(err)
 	}
-	e.logOnce("negotiate", "SignalR auth API refuses the identity; the service signs client tokens instead (SIGNALR_NEGOTIATE=auto)",
+	e.logOnce("negotiate", "SignalR auth API refuses the identity; the service signs client tokens instead ("+e.opts.negotiateAuto()+")",
 		"identity", e.auth.Identity(), "reason", keyErr.Message)
 	tok, err := e.serviceToken(ctx, hub, userID, claims)
 	var genErr *Error
@@ -94,7 +102,7 @@ func (e *Endpoint) GenerateToken(ctx context.Context, hub, userID string) (strin
 		return "", err
 	}
 	if e.cred == nil {
-		return "", fmt.Errorf("%s: %s uses an access key; tokens are signed locally", op, e.setting)
+		return "", fmt.Errorf("%s: %s uses an access key; tokens are signed locally", op, e.label())
 	}
 	q := url.Values{"api-version": {generateTokenVersion}}
 	if userID != "" {
@@ -128,7 +136,11 @@ func (e *Endpoint) signClient(ph, userID string, claims []Claim, key []byte, kid
 	if err != nil {
 		return "", fmt.Errorf("sign the client token: %w", err)
 	}
-	if err := checkTokenLen(tok, len(claims)); err != nil {
+	claimsFrom := "the claims passed to ConnectionInfo"
+	if e.opts.appSettings {
+		claimsFrom = e.opts.name("ClaimTypes")
+	}
+	if err := checkTokenLen(tok, len(claims), claimsFrom); err != nil {
 		return "", err
 	}
 	return tok, nil

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/signalr-entra/handler/settings"
@@ -32,6 +33,8 @@ const (
 	// also never outlives the 90-minute life of the key that signed it.
 	maxTokenLifetime = 24 * time.Hour
 	defaultKeyWait   = 10 * time.Second
+	// defaultFetchTimeout bounds one call to Entra ID or the auth API.
+	defaultFetchTimeout = 10 * time.Second
 	// defaultKeyRefresh follows the seeds: rotate the temporary key once an hour.
 	defaultKeyRefresh = time.Hour
 	// requestTimeout is the C# SDK's timeout for one request.
@@ -50,6 +53,10 @@ type Options struct {
 	// KeyWait bounds how long a request waits for the first temporary access
 	// key. Defaults to 10s.
 	KeyWait time.Duration
+	// FetchTimeout bounds each call to Microsoft Entra ID and to the auth
+	// API; a call that takes longer fails and is retried in the
+	// background with back-off. Defaults to 10s.
+	FetchTimeout time.Duration
 	// KeyRefresh is how often the temporary access key is replaced.
 	// Defaults to 1h; at most 85m, since a key is never used past that age.
 	KeyRefresh time.Duration
@@ -65,46 +72,60 @@ type Options struct {
 	// to slog.Default().
 	Logger *slog.Logger
 
+	// appSettings says the endpoints come from the app settings
+	// (settings.Load): messages then name those settings (see name).
+	appSettings bool
 	// manual stops New from starting the background loop, so that tests
 	// drive it with Client.tick.
 	manual bool
 	// retryBase is the first retry delay of REST calls. Defaults to 0.8s.
 	retryBase time.Duration
+	// healthRetry is the wait between health checks of a failing endpoint.
+	// Defaults to 3s, as in the Management SDK.
+	healthRetry time.Duration
 }
 
-// withDefaults returns a validated copy of o with defaults filled in.
-func (o *Options) withDefaults() (Options, error) {
+// withDefaults returns a validated copy of o with defaults filled in;
+// appSettings says the endpoints come from the app settings.
+func (o *Options) withDefaults(appSettings bool) (Options, error) {
 	var out Options
 	if o != nil {
 		out = *o
 	}
+	out.appSettings = appSettings
 	switch {
 	case out.TokenLifetime == 0:
 		out.TokenLifetime = defaultTokenLifetime
 	case out.TokenLifetime < time.Minute || out.TokenLifetime > maxTokenLifetime:
-		return out, fmt.Errorf("invalid token lifetime %s (SIGNALR_TOKEN_LIFETIME): valid values are 1m to 24h, such as 1h", out.TokenLifetime)
+		return out, fmt.Errorf("invalid token lifetime %s (%s): valid values are 1m to 24h, such as 1h", out.TokenLifetime, out.name("TokenLifetime"))
 	}
 	switch out.Negotiate {
 	case "":
 		out.Negotiate = NegotiateAuto
 	case NegotiateAuto, NegotiateLocal, NegotiateService:
 	default:
-		return out, fmt.Errorf("invalid negotiate mode %q (SIGNALR_NEGOTIATE): valid values are auto, local and service", string(out.Negotiate))
+		return out, fmt.Errorf("invalid negotiate mode %q (%s): valid values are auto, local and service", string(out.Negotiate), out.name("Negotiate"))
 	}
 	switch {
 	case out.KeyWait == 0:
 		out.KeyWait = defaultKeyWait
 	case out.KeyWait < 0:
-		return out, fmt.Errorf("invalid key wait %s (SIGNALR_KEY_WAIT): it must be positive, such as 10s", out.KeyWait)
+		return out, fmt.Errorf("invalid key wait %s (%s): it must be positive, such as 10s", out.KeyWait, out.name("KeyWait"))
+	}
+	switch {
+	case out.FetchTimeout == 0:
+		out.FetchTimeout = defaultFetchTimeout
+	case out.FetchTimeout < 0:
+		return out, fmt.Errorf("invalid fetch timeout %s: it must be positive, such as 10s", out.FetchTimeout)
 	}
 	switch {
 	case out.KeyRefresh == 0:
 		out.KeyRefresh = defaultKeyRefresh
 	case out.KeyRefresh < time.Second || out.KeyRefresh > keyUse:
-		return out, fmt.Errorf("invalid key refresh interval %s (SIGNALR_KEY_REFRESH): valid values are 1s to 85m, such as 1h", out.KeyRefresh)
+		return out, fmt.Errorf("invalid key refresh interval %s (%s): valid values are 1s to 85m, such as 1h", out.KeyRefresh, out.name("KeyRefresh"))
 	}
 	if out.Application != "" && !settings.ValidHubName(out.Application) {
-		return out, fmt.Errorf("invalid application name %q (SIGNALR_APPLICATION): it must start with a letter and hold at most 128 letters, digits and _`,.[]", out.Application)
+		return out, fmt.Errorf("invalid application name %q (%s): it must start with a letter and hold at most 128 letters, digits and _`,.[]", out.Application, out.name("Application"))
 	}
 	if out.HTTPClient == nil {
 		out.HTTPClient = defaultHTTPClient()
@@ -124,7 +145,29 @@ func (o *Options) withDefaults() (Options, error) {
 	if out.retryBase == 0 {
 		out.retryBase = 800 * time.Millisecond
 	}
+	if out.healthRetry == 0 {
+		out.healthRetry = 3 * time.Second
+	}
 	return out, nil
+}
+
+// name is what messages call an option: its app setting, such as
+// SIGNALR_KEY_WAIT, when the endpoints come from the app settings, else its
+// field, such as Options.KeyWait. The app settings are settings.Handler's
+// fields of the same names, whose tags name them.
+func (o *Options) name(field string) string {
+	if f, ok := reflect.TypeFor[settings.Handler]().FieldByName(field); ok && o.appSettings {
+		return f.Tag.Get("envconfig")
+	}
+	return "Options." + field
+}
+
+// negotiateAuto is how to ask for NegotiateAuto, in the words of name.
+func (o *Options) negotiateAuto() string {
+	if o.appSettings {
+		return o.name("Negotiate") + "=auto"
+	}
+	return o.name("Negotiate") + " = NegotiateAuto"
 }
 
 func defaultHTTPClient() *http.Client {

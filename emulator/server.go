@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,6 +86,9 @@ type Server struct {
 	counts Counts
 	faults map[Kind]Fault
 	delays map[Kind]time.Duration
+	down   atomic.Bool
+	// tokenEpoch is stamped into Entra tokens; see RevokeTokens.
+	tokenEpoch int
 
 	ctx    context.Context // canceled by Close, ends client connections
 	cancel context.CancelFunc
@@ -242,7 +246,8 @@ func (s *Server) WriteCACert(path string) error {
 // service, in the form local tools use.
 func (s *Server) ConnectionString() string {
 	u, _ := url.Parse(s.URL)
-	return fmt.Sprintf("Endpoint=http://%s;Port=%s;AccessKey=%s;Version=1.0;", u.Hostname(), u.Port(), s.opts.AccessKey)
+	key, _ := s.localAuth()
+	return fmt.Sprintf("Endpoint=http://%s;Port=%s;AccessKey=%s;Version=1.0;", u.Hostname(), u.Port(), key)
 }
 
 func randomKey() string {

@@ -119,8 +119,13 @@ func TestSend500PayloadMode(t *testing.T) {
 	if res.StatusCode != 502 || len(res.Body.Failed) != 1 || res.Body.Failed[0].Index != 0 || !cmp.Equal(res.Body.Accepted, []int{1}) {
 		t.Errorf("http output %+v, want 502 with item 0 failed and 1 accepted", res)
 	}
-	if !strings.Contains(strings.Join(out.Logs, "\n"), "the service failed") {
-		t.Errorf("the invocation's logs do not say what failed: %q", out.Logs)
+	// What failed is an error: it goes to the handler's log, where the host
+	// keeps its level, and not to Logs, which the host logs as information.
+	if s.logs.find(`"level":"ERROR"`, "the service failed") == "" {
+		t.Errorf("the handler's log does not say what failed:\n%s", s.logs.String())
+	}
+	if strings.Contains(strings.Join(out.Logs, "\n"), "the service failed") {
+		t.Errorf("the invocation's Logs repeat the error: %q", out.Logs)
 	}
 	if got := s.restCalls("SignalR_Broadcast"); got != 2 {
 		t.Errorf("the service saw %d sends, want 2 (no retry of the 500)", got)

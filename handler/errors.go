@@ -14,11 +14,17 @@ import (
 func classify(err error) (status int, msg string) {
 	const see = "; the function log has the details under this correlation id"
 	var be *bindings.Error
+	var ie *bindings.InputError
 	switch {
+	case errors.As(err, &ie):
+		// Found before any request: the caller's input breaks a limit.
+		return http.StatusBadRequest, ie.Message
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, "SignalR Service did not answer in time" + see
 	case errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable, "the request was canceled before SignalR Service answered"
+	case errors.Is(err, bindings.ErrNoOnlineEndpoint):
+		return http.StatusServiceUnavailable, "no SignalR Service endpoint is online; nothing was sent, retry later" + see
 	case !errors.As(err, &be):
 		return http.StatusBadGateway, "the request to SignalR Service failed" + see
 	}

@@ -197,8 +197,11 @@ func (p *probe) runAccessKey(ctx context.Context) {
 	p.checkHealth(ctx)
 	_, err := p.e.UserExists(ctx, p.hub, p.user)
 	c := p.add(checkRESTRead, err, fmt.Sprintf("the service accepted a token signed with the access key (HEAD user %s in hub %s)", p.user, p.hub), "")
-	if statusOf(err) == http.StatusUnauthorized {
-		c.Detail += ". Local authentication is likely disabled on the resource, which deletes its access keys: tokens signed with them stop working"
+	var be *bindings.Error
+	if errors.As(err, &be) && be.Status == http.StatusUnauthorized {
+		// The bindings say what the reply tells of a wrong key or local
+		// authentication disabled (a HEAD reply tells neither: both then).
+		c.Detail += ". " + be.Message
 		c.Fix = localAuthFix(p.s)
 	}
 	f := &functionsReport{}
@@ -233,6 +236,8 @@ func (p *probe) runEntra(ctx context.Context) {
 			c.Fix = userAssignedFix(p.s)
 		} else if vars := environmentCredentialSet(p.s, p.getenv); len(vars) > 0 {
 			c.Fix = environmentCredentialFailedFix(p.s, vars)
+		} else if fix := entraFix(p.s, err, p.getenv); fix != "" {
+			c.Fix = fix
 		} else {
 			c.Fix = fmt.Sprintf("Check the identity settings of %s; the cause above says what Entra ID or the managed identity endpoint answered.", p.s.Setting)
 		}
