@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The Functions host logs what a custom handler writes on stdout at
@@ -26,6 +27,58 @@ func ConsoleLogger(stdout, stderr io.Writer) *slog.Logger {
 		below: slog.NewJSONHandler(stdout, nil),
 		above: slog.NewJSONHandler(&errorLines{w: stderr}, nil),
 	})
+}
+
+// LineBatcher passes lines on to a writer several at a time: a record per
+// request written on its own costs a system call each, which on a busy
+// handler weighed as much as the request's own work. A line waits at most
+// batchDelay, or until 64 KB wait; Flush writes what waits, and must be
+// called before the process ends.
+type LineBatcher struct {
+	mu      sync.Mutex
+	w       io.Writer
+	buf     []byte
+	pending bool
+	delay   time.Duration // batchDelay; tests change it
+}
+
+const (
+	batchDelay = 20 * time.Millisecond
+	batchMax   = 64 << 10
+)
+
+// NewLineBatcher batches the lines written to w.
+func NewLineBatcher(w io.Writer) *LineBatcher { return &LineBatcher{w: w, delay: batchDelay} }
+
+func (b *LineBatcher) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) >= batchMax {
+		return len(p), b.flushLocked()
+	}
+	if !b.pending {
+		b.pending = true
+		time.AfterFunc(b.delay, func() { _ = b.Flush() })
+	}
+	return len(p), nil
+}
+
+// Flush writes the lines that wait.
+func (b *LineBatcher) Flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.flushLocked()
+}
+
+func (b *LineBatcher) flushLocked() error {
+	b.pending = false
+	if len(b.buf) == 0 {
+		return nil
+	}
+	_, err := b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+	return err
 }
 
 // levelSplit sends records below Warn to below and the others to above.

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -129,5 +130,56 @@ func TestLogCollector(t *testing.T) {
 	}
 	if got := handlerLog.String(); !strings.Contains(got, "level=WARN msg=three invocationId=inv-9 function=groups") || strings.Contains(got, "INFO") {
 		t.Errorf("handler log %q, want the warning alone", got)
+	}
+}
+
+// countingWriter counts the writes that reach it.
+type countingWriter struct {
+	logCollector
+	writes int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes++
+	c.mu.Unlock()
+	return c.logCollector.Write(p)
+}
+
+func TestLineBatcherWritesLinesTogether(t *testing.T) {
+	var w countingWriter
+	b := NewLineBatcher(&w)
+	b.delay = time.Hour // only Flush writes
+	log := ConsoleLogger(b, io.Discard)
+	for i := range 100 {
+		log.Info("sent", "n", i)
+	}
+	if len(w.lines()) != 0 {
+		t.Fatalf("%d lines written before Flush, want them waiting", len(w.lines()))
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := w.lines()
+	if w.writes != 1 || len(lines) != 100 || !strings.Contains(lines[99], `"n":99`) {
+		t.Errorf("%d writes of %d lines (last %q); want the 100 lines in order in one write", w.writes, len(lines), lines[len(lines)-1])
+	}
+	// Lines over the batch size go out without waiting.
+	big := strings.Repeat("x", batchMax)
+	log.Info(big)
+	if len(w.lines()) != 101 {
+		t.Errorf("a line of %d bytes waited", len(big))
+	}
+}
+
+func TestLineBatcherDoesNotHoldLinesBack(t *testing.T) {
+	var w countingWriter
+	b := NewLineBatcher(&w)
+	b.delay = time.Millisecond
+	ConsoleLogger(b, io.Discard).Info("listening")
+	for deadline := time.Now().Add(5 * time.Second); len(w.lines()) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the line was not written without Flush")
+		}
 	}
 }

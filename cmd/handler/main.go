@@ -62,7 +62,10 @@ func underHost() bool {
 // serve runs the handler until ctx ends. ready, when set, receives the
 // listening address (for tests).
 func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) int {
-	log := handler.ConsoleLogger(stdout, stderr)
+	// Information goes out in batches, warnings and errors at once.
+	out := handler.NewLineBatcher(stdout)
+	defer out.Flush()
+	log := handler.ConsoleLogger(out, stderr)
 	standalone := !underHost()
 	if standalone {
 		local, err := useLocalSettings("")
