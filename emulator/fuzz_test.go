@@ -18,8 +18,8 @@ func FuzzHubProtocol(f *testing.F) {
 		n := len(rest)
 		for _, r := range recs {
 			n += len(r) + 1
-			if m, err := parseHubMessage(r); err == nil && m.Type <= 0 {
-				t.Fatalf("parsed a message with type %d", m.Type)
+			if m, err := (jsonProtocol{}).parse(r); err == nil && m.typ <= 0 {
+				t.Fatalf("parsed a message with type %d", m.typ)
 			}
 			_, _ = parseHandshake(r)
 		}
