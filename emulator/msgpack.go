@@ -101,7 +101,7 @@ func (p *packer) header(n int, fix, b16, b32 byte) {
 	}
 }
 
-func (p *packer) array(n int)  { p.header(n, 0x90, 0xdc, 0xdd) }
+func (p *packer) array(n int) { p.header(n, 0x90, 0xdc, 0xdd) }
 func (p *packer) mapOf(n int) { p.header(n, 0x80, 0xde, 0xdf) }
 
 // json writes a JSON value as MessagePack: integers as integers, other

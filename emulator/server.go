@@ -81,27 +81,27 @@ type Server struct {
 	// TenantID is the resource tenant.
 	TenantID string
 
-	opts       Options
-	log        *slog.Logger
-	signing    signingKeys
+	opts    Options
+	log     *slog.Logger
+	signing signingKeys
 	// unpublishedKey signs TokenUnknownKey tokens.
 	unpublishedKey signingKey
 	rules          []rule
 	upstreamClient *http.Client
 	upstreamTokens upstreamTokenCache
-	servers    []*httptest.Server
-	authority  *httptest.Server
-	dir        directory
-	keys       *keyRing
-	hubs       *hubs
+	servers        []*httptest.Server
+	authority      *httptest.Server
+	dir            directory
+	keys           *keyRing
+	hubs           *hubs
 
 	mu           sync.Mutex
 	primaryKey   string
 	secondaryKey string
 	offset       time.Duration
-	counts Counts
-	faults map[Kind]Fault
-	delays map[Kind]time.Duration
+	counts       Counts
+	faults       map[Kind]Fault
+	delays       map[Kind]time.Duration
 
 	ctx    context.Context // canceled by Close, ends client connections
 	cancel context.CancelFunc
