@@ -27,15 +27,12 @@ type reply struct {
 }
 
 // rawBody is a body sent as it is, such as a hub protocol completion, or
-// nothing at all.
-type rawBody struct {
-	contentType string
-	data        []byte
-}
+// nothing at all; its content type, if any, is in the reply's header.
+type rawBody []byte
 
 // MarshalJSON makes the body a string in a payload reply's http output,
 // which the host writes out unchanged.
-func (b rawBody) MarshalJSON() ([]byte, error) { return json.Marshal(string(b.data)) }
+func (b rawBody) MarshalJSON() ([]byte, error) { return json.Marshal(string(b)) }
 
 // errorBody is what callers see of a failure: short, safe, and a correlation
 // id to find the details in the log.
@@ -81,11 +78,8 @@ func writeJSON(w http.ResponseWriter, rep *reply) {
 		w.Header()[k] = vs
 	}
 	if raw, ok := rep.body.(rawBody); ok {
-		if raw.contentType != "" {
-			w.Header().Set("Content-Type", raw.contentType)
-		}
 		w.WriteHeader(rep.status)
-		_, _ = w.Write(raw.data)
+		_, _ = w.Write(raw)
 		return
 	}
 	b, err := json.Marshal(rep.body)

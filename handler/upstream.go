@@ -145,7 +145,7 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 	if r := h.up.auth.check(ctx, c.header); r != nil {
 		h.up.auth.logRefusal(r, c.id)
 		c.outcome = append(c.outcome, "refused", r.kind)
-		return &reply{status: http.StatusUnauthorized, body: rawBody{}}
+		return &reply{status: http.StatusUnauthorized, body: rawBody(nil)}
 	}
 	mediaType, _, _ := mime.ParseMediaType(c.header.Get("Content-Type"))
 	if mediaType != contentTypeJSON && mediaType != contentTypeMsgpack {
@@ -247,11 +247,11 @@ func (h *Handler) runEvent(ctx context.Context, c *call, e *Event, msgpack bool)
 	if fn != nil {
 		result, err = fn(ctx, e)
 	}
-	ok := &reply{status: http.StatusOK, body: rawBody{}}
+	ok := &reply{status: http.StatusOK, body: rawBody(nil)}
 	switch {
 	case e.Category == CategoryConnections && err != nil && e.Event == EventConnected:
 		c.log.Warn("the connected function refused the connection (403)", "hub", e.Hub, "error", err)
-		return &reply{status: http.StatusForbidden, body: rawBody{}}
+		return &reply{status: http.StatusForbidden, body: rawBody(nil)}
 	case err != nil && e.InvocationID == "":
 		c.log.Warn("the event's function failed", "hub", e.Hub, "event", truncate(e.Event, 200), "error", err)
 		return ok
@@ -284,7 +284,9 @@ func completionReply(invocationID string, result json.RawMessage, errMsg string,
 	} else {
 		b = appendJSONCompletion(nil, invocationID, result, errMsg)
 	}
-	return &reply{status: http.StatusOK, body: rawBody{contentType: contentType, data: b}}
+	rep := &reply{status: http.StatusOK, body: rawBody(b)}
+	rep.setHeader("Content-Type", contentType)
+	return rep
 }
 
 // appendJSONCompletion appends {"type":3,"invocationId":…,"result"|"error":…}

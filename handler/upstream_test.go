@@ -252,3 +252,96 @@ func TestHandleEventPanics(t *testing.T) {
 		})
 	}
 }
+
+// payloadReply posts an invocation payload from testdata to /upstream and
+// returns the res output and the events output.
+func upstreamPayload(t *testing.T, h http.Handler, file string, change func(map[string]any)) (res map[string]any, events any) {
+	t.Helper()
+	raw := readTestdata(t, file)
+	if change != nil {
+		var p map[string]any
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		change(p["Data"].(map[string]any)["req"].(map[string]any))
+		raw, _ = json.Marshal(p)
+	}
+	rec := postPayload(t, h, "upstream", raw)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	var r struct{ Outputs map[string]any }
+	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = r.Outputs["res"].(map[string]any)
+	return res, r.Outputs["events"]
+}
+
+func TestUpstreamPayload(t *testing.T) {
+	var logs bytes.Buffer
+	h := newTestHandler(t, &fakeService{}, &Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Upstream: UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}}})
+	h.HandleEvent("chat", "Echo", func(ctx context.Context, e *Event) (any, error) { return e.Arguments, nil })
+
+	t.Run("invocation", func(t *testing.T) {
+		res, events := upstreamPayload(t, h, "invocation.payload.json", nil)
+		// The body is a string, which the host writes out unchanged.
+		if diff := cmp.Diff(map[string]any{"statusCode": 200.0, "status": 200.0,
+			"body":    `{"type":3,"invocationId":"1","result":["hi",{"n":42}]}` + "\x1e",
+			"headers": map[string]any{"Content-Type": "application/json"}}, res); diff != "" {
+			t.Errorf("res (-want +got):\n%s", diff)
+		}
+		s, ok := events.(string)
+		if !ok {
+			t.Fatalf("events output %v, want a JSON string", events)
+		}
+		var got map[string]any
+		if err := json.Unmarshal([]byte(s), &got); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{"hub": "chat", "category": "messages", "event": "Echo", "connectionId": "Xz8yQ3m1T0aB2cD4eF6gHw02e4d1a7c1",
+			"userId": "alice", "claims": map[string]any{"asrs.s.uid": "alice", "name": "Alice Example"}, "query": map[string]any{"room": "lobby"},
+			"arguments": []any{"hi", map[string]any{"n": 42.0}}, "invocationId": "1", "error": ""}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("event (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("connected", func(t *testing.T) {
+		res, events := upstreamPayload(t, h, "connected.payload.json", nil)
+		if res["statusCode"] != 200.0 || res["body"] != "" {
+			t.Errorf("res %v, want 200 and an empty body", res)
+		}
+		if s, _ := events.(string); !strings.Contains(s, `"event":"connected"`) {
+			t.Errorf("events output %v", events)
+		}
+	})
+	t.Run("refused: nothing reaches events", func(t *testing.T) {
+		res, events := upstreamPayload(t, h, "invocation.payload.json", func(req map[string]any) {
+			req["Headers"].(map[string]any)["X-ASRS-Signature"] = []any{signature("other", testAccessKey)}
+		})
+		if res["statusCode"] != 401.0 || res["body"] != "" {
+			t.Errorf("res %v, want 401 with no body", res)
+		}
+		if events != nil {
+			t.Errorf("events output %v for a refused request", events)
+		}
+	})
+	t.Run("hub not served: nothing reaches events", func(t *testing.T) {
+		res, events := upstreamPayload(t, h, "connected.payload.json", func(req map[string]any) {
+			req["Headers"].(map[string]any)["X-ASRS-Hub"] = []any{"other"}
+		})
+		if res["statusCode"] != 404.0 || events != nil {
+			t.Errorf("res %v events %v, want 404 and no events", res, events)
+		}
+	})
+	t.Run("MessagePack cannot pass payload mode", func(t *testing.T) {
+		res, events := upstreamPayload(t, h, "msgpack.payload.json", nil)
+		if res["statusCode"] != 415.0 || events != nil {
+			t.Errorf("res %v events %v, want 415 and no events", res, events)
+		}
+		if !strings.Contains(logs.String(), "enableForwardingHttpRequest") {
+			t.Errorf("the log does not say how to serve MessagePack clients:\n%s", logs.String())
+		}
+	})
+}
