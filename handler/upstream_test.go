@@ -47,7 +47,7 @@ func upstreamRequest(target, hub, category, event, contentType string, body []by
 	return req
 }
 
-func readTestdata(t *testing.T, name string) []byte {
+func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/upstream/" + name)
 	if err != nil {
