@@ -197,7 +197,7 @@ func TestParseSignatures(t *testing.T) {
 		want    int
 		wantErr string
 	}{
-		"one": {raw: good, want: 1},
+		"one":                     {raw: good, want: 1},
 		"two, spaced, lower case": {raw: " " + strings.ToLower(good) + " ,, " + good + " ", want: 2},
 		"prefix in upper case":    {raw: "SHA256=" + strings.TrimPrefix(good, "sha256="), want: 1},
 		"empty":                   {raw: " , ", wantErr: "no entries"},
