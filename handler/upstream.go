@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -375,4 +376,44 @@ func parseClientQuery(header string) map[string]string {
 		query[k] = strings.Join(vs, ",")
 	}
 	return query
+}
+
+// Validate reports what New would refuse in o.
+func (o UpstreamOptions) Validate() error {
+	_, err := newUpstream(o, slog.New(slog.DiscardHandler))
+	return err
+}
+
+// OpenIDConfiguration is what the upstream token check reads from Entra ID.
+type OpenIDConfiguration struct {
+	// URL is the tenant's v1 OpenID configuration.
+	URL string
+	// Issuers are the issuers tokens may name.
+	Issuers []string
+	// KeyIDs name the signing keys, sorted.
+	KeyIDs []string
+}
+
+// OpenIDConfiguration fetches the tenant's OpenID configuration and keys as
+// the token check does. It fails when o sets no Audience.
+func (o UpstreamOptions) OpenIDConfiguration(ctx context.Context) (*OpenIDConfiguration, error) {
+	log := slog.New(slog.DiscardHandler)
+	up, err := newUpstream(o, log)
+	if err != nil {
+		return nil, err
+	}
+	v := up.auth.tokens
+	if v == nil {
+		return nil, errors.New("SIGNALR_UPSTREAM_AUDIENCE is not set, so no token is checked")
+	}
+	set, err := fetchKeySet(ctx, v.client, v.configURLs, log)
+	if err != nil {
+		return nil, err
+	}
+	c := &OpenIDConfiguration{URL: v.configURLs[0], Issuers: set.issuers}
+	for kid := range set.keys {
+		c.KeyIDs = append(c.KeyIDs, kid)
+	}
+	slices.Sort(c.KeyIDs)
+	return c, nil
 }
