@@ -30,6 +30,9 @@ type call struct {
 	// outcome holds what the function adds to the invocation's one log
 	// record, such as the hub: one record per request keeps logging cheap.
 	outcome []any
+
+	// payload is true when the host posted an invocation payload.
+	payload bool
 }
 
 // logDone writes the invocation's record: its status, duration and outcome.
@@ -54,6 +57,8 @@ func (h *Handler) invoke(ctx context.Context, c *call) *reply {
 		return h.negotiate(ctx, c)
 	case fnMessages:
 		return deliver(ctx, h, c, "SignalRMessage", bindings.DecodeMessages, h.svc.Send)
+	case fnUpstream:
+		return h.upstreamEvent(ctx, c)
 	default:
 		return deliver(ctx, h, c, "SignalRGroupAction", bindings.DecodeGroupActions, h.svc.Apply)
 	}
@@ -140,11 +145,8 @@ func (h *Handler) hub(c *call) (string, *reply) {
 	if name == "" {
 		return h.hubs[0], nil
 	}
-	for _, hub := range h.hubs {
-		// The service lowercases hub names, so case does not tell hubs apart.
-		if strings.EqualFold(hub, name) {
-			return hub, nil
-		}
+	if hub, ok := h.servedHub(name); ok {
+		return hub, nil
 	}
 	return "", errorReply(http.StatusNotFound, c,
 		"hub "+truncateQuote(name)+" is not served here; the hubs are "+strings.Join(h.hubs, ", ")+" (SIGNALR_HUBS)")

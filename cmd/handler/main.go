@@ -107,6 +107,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 		CORSOrigins:              hc.CORSOrigins,
 		Standalone:               standalone,
 		Logger:                   log,
+		Upstream:                 upstreamOptions(cfg),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "handler:", err)
@@ -128,4 +129,22 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 		return 1
 	}
 	return 0
+}
+
+// upstreamOptions hands the upstream settings to the handler: the access
+// keys of every endpoint sign upstream requests.
+func upstreamOptions(cfg *settings.Config) handler.UpstreamOptions {
+	hc := cfg.Handler
+	o := handler.UpstreamOptions{
+		Audience:      hc.UpstreamAudience,
+		Tenant:        hc.UpstreamTenant,
+		Identity:      hc.UpstreamIdentity,
+		AuthorityHost: hc.AuthorityHost,
+	}
+	for _, ep := range cfg.Endpoints {
+		if ep.AccessKey != "" {
+			o.AccessKeys = append(o.AccessKeys, ep.AccessKey)
+		}
+	}
+	return o
 }
