@@ -85,7 +85,11 @@ echo "building into $work ..."
 go build -o "$work/emulator" ./cmd/emulator
 go build -o "$work/handler" ./cmd/handler
 
-"$work/emulator" -identity system=ServiceOwner -env-file "$work/env" &
+# Upstream goes to the handler with a managed identity token for the
+# resource below; the env file then names it, the tenant and the
+# resource's identity in the SIGNALR_UPSTREAM_* settings the handler checks.
+"$work/emulator" -identity system=ServiceOwner -env-file "$work/env" \
+	-upstream '{"urlTemplate":"http://127.0.0.1:7071/api/upstream","auth":{"type":"ManagedIdentity","managedIdentity":{"resource":"api://signalr-upstream"}}}' &
 emulator_pid=$!
 # The stand-in writes its env file (atomically) once it listens.
 for _ in $(seq 100); do
