@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -102,6 +103,7 @@ type Server struct {
 	counts       Counts
 	faults       map[Kind]Fault
 	delays       map[Kind]time.Duration
+	down         atomic.Bool
 
 	ctx    context.Context // canceled by Close, ends client connections
 	cancel context.CancelFunc
