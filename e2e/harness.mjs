@@ -177,11 +177,12 @@ export class Stack {
    * startHandler runs bin/handler with handlerEnv and waits until GET /
    * answers, as the Functions host does. With wait false it returns at once
    * (for handlers expected to refuse their settings). port, when given, is
-   * where it listens (an upstream rule names it before the handler starts).
+   * where it listens (an upstream rule names it before the handler starts);
+   * program is another binary scripts/e2e.sh built, such as the chat example.
    */
-  async startHandler(overrides = {}, { wait = true, port } = {}) {
+  async startHandler(overrides = {}, { wait = true, port, program = 'handler' } = {}) {
     port ??= await freePort();
-    const p = new Proc('handler', bin('handler'), [], { env: this.handlerEnv(port, overrides), cwd: this.dir });
+    const p = new Proc(program, bin(program), [], { env: this.handlerEnv(port, overrides), cwd: this.dir });
     this.procs.push(p);
     this.handler = p;
     this.url = `http://127.0.0.1:${port}`;

@@ -24,11 +24,11 @@ function managedIdentityRule(url, resource = AUDIENCE) {
  * /api/upstream when the rule has no urlTemplate), then the handler on the
  * port the rule names.
  */
-async function startUpstream(s, { rule = managedIdentityRule(), emulatorFlags = [], handlerEnv = {} } = {}) {
+async function startUpstream(s, { rule = managedIdentityRule(), emulatorFlags = [], handlerEnv = {}, program } = {}) {
   const port = await freePort();
   const r = { ...rule, urlTemplate: rule.urlTemplate ?? `http://127.0.0.1:${port}/api/upstream` };
   await s.startEmulator(['-identity', 'system=ServiceOwner', '-upstream', JSON.stringify(r), ...emulatorFlags]);
-  await s.startHandler(handlerEnv, { port });
+  await s.startHandler(handlerEnv, { port, program });
 }
 
 /** upstreamRecords are the handler's log records of its upstream function. */
@@ -165,6 +165,24 @@ test('through the handler: connected, invocations and disconnected, with a manag
   assert.ok(upstreamRecords(s).every((l) => !l.refused), `nothing refused: ${JSON.stringify(upstreamRecords(s))}`);
   s.assertNoSecrets();
 }));
+
+for (const [name, protocol] of [['JSON', undefined], ['MessagePack', new MessagePackHubProtocol()]]) {
+  test(`${name}: the chat example answers hub calls with results and errors, through the stand-in`, { timeout: 30000 }, withStack(async (s) => {
+    await startUpstream(s, { program: 'chat' });
+    const alice = await s.connect('alice', { protocol });
+    const bob = await s.connect('bob', { protocol });
+
+    assert.deepEqual(await alice.conn.invoke('whoAmI'), { connectionId: alice.id, userId: 'alice' });
+    await assert.rejects(alice.conn.invoke('sendToUser', '', 'to nobody'), /sendToUser needs a user id/);
+    assert.equal(await alice.conn.invoke('joinGroup', 'team'), undefined);
+    await alice.conn.invoke('sendToGroup', 'team', 'for the team');
+    await bob.conn.invoke('broadcast', 'hello, all');
+    await alice.waitFor('bob');
+    await until(() => bob.got.some((a) => a[1] === 'hello, all'), 5000, 'bob to get his broadcast');
+    assert.deepEqual(alice.got, [['alice', 'for the team'], ['bob', 'hello, all']]);
+    assert.deepEqual(bob.got, [['bob', 'hello, all']]);
+  }));
+}
 
 const OTHER_ID = '00000000-0000-4000-8000-00000000beef';
 const TENANT = '7e5a0000-0000-4000-8000-000000000001';
