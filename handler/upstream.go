@@ -162,9 +162,9 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 		svc:          h.svc,
 	}
 	var missing []string
-	for name, v := range map[string]string{headerHub: e.Hub, headerCategory: e.Category, headerEvent: e.Event, headerConnectionID: e.ConnectionID} {
-		if v == "" {
-			missing = append(missing, name)
+	for _, h := range [][2]string{{headerHub, e.Hub}, {headerCategory, e.Category}, {headerEvent, e.Event}, {headerConnectionID, e.ConnectionID}} {
+		if h[1] == "" {
+			missing = append(missing, h[0])
 		}
 	}
 	if len(missing) > 0 {
