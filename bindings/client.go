@@ -37,13 +37,20 @@ func New(endpoints []settings.Endpoint, opts *Options) (*Client, error) {
 	}
 	base, cancel := context.WithCancel(context.Background())
 	c := &Client{opts: o, cancel: cancel}
-	names := map[string]bool{}
+	// One name may hold a primary and a secondary endpoint, as in C#
+	// (Azure__SignalR__Endpoints__<name>__primary and __secondary); the same
+	// endpoint twice would receive every message twice.
+	seen := map[[3]string]bool{}
 	for _, s := range endpoints {
-		if names[s.Name] {
-			cancel()
-			return nil, fmt.Errorf("endpoint name %q is used twice: give every endpoint its own name", s.Name)
+		id := [3]string{s.Name, string(s.Type), ""}
+		if s.ServiceURI != nil {
+			id[2] = s.ServiceURI.String()
 		}
-		names[s.Name] = true
+		if seen[id] {
+			cancel()
+			return nil, fmt.Errorf("endpoint %q (%s, %s) is configured twice: every message would be sent to it twice; remove one", s.Name, id[1], id[2])
+		}
+		seen[id] = true
 		e, err := newEndpoint(base, s, &c.opts)
 		if err != nil {
 			cancel()
@@ -86,8 +93,10 @@ func (c *Client) loop(ctx context.Context) {
 }
 
 // tick starts the key refreshes that are due (the first tick fetches the
-// first keys) and, with several endpoints, checks their health for
-// negotiate to choose from; it waits for the health checks only.
+// first keys) and, with several endpoints, checks their health, as the
+// Management SDK's RestHealthCheckService does: an endpoint is offline
+// after three failed checks in a row, and online again after one that
+// passes. It waits for the health checks only.
 func (c *Client) tick(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, e := range c.endpoints {
@@ -97,50 +106,60 @@ func (c *Client) tick(ctx context.Context) {
 		if len(c.endpoints) == 1 {
 			break
 		}
-		wg.Go(func() {
-			hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			err := e.Health(hctx)
-			if ctx.Err() != nil {
-				return
-			}
-			e.logChange("health", err)
-			if err != nil {
-				e.health.Store(unhealthy)
-			} else {
-				e.health.Store(healthy)
-			}
-		})
+		wg.Go(func() { e.checkHealth(ctx, c.opts.healthRetry) })
 	}
 	wg.Wait()
 }
 
-// ConnectionInfo answers negotiate: a random healthy primary endpoint signs
-// (one whose health is not known yet counts as healthy), else a healthy
-// secondary, else any endpoint.
+// ConnectionInfo answers negotiate: a random online primary endpoint signs
+// (one whose health is not known yet counts as online), else an online
+// secondary. With several endpoints and none online it fails with
+// ErrNoOnlineEndpoint, naming why each is offline.
 func (c *Client) ConnectionInfo(ctx context.Context, hub, userID string, claims []Claim) (*ConnectionInfo, error) {
-	return c.pick().ConnectionInfo(ctx, hub, userID, claims)
+	e, err := c.pick()
+	if err != nil {
+		return nil, err
+	}
+	return e.ConnectionInfo(ctx, hub, userID, claims)
 }
 
-func (c *Client) pick() *Endpoint {
+func (c *Client) pick() (*Endpoint, error) {
 	if len(c.endpoints) == 1 {
-		return c.endpoints[0]
+		return c.endpoints[0], nil
 	}
-	for _, typ := range []settings.EndpointType{settings.Primary, settings.Secondary, ""} {
+	for _, typ := range []settings.EndpointType{settings.Primary, settings.Secondary} {
 		var ok []*Endpoint
 		for _, e := range c.endpoints {
-			if typ == "" || e.typ == typ && e.Healthy() {
+			if e.typ == typ && e.Healthy() {
 				ok = append(ok, e)
 			}
 		}
 		if len(ok) > 0 {
-			return ok[rand.IntN(len(ok))]
+			return ok[rand.IntN(len(ok))], nil
 		}
 	}
-	return nil // unreachable: New needs one endpoint
+	return nil, c.noneOnline("negotiate")
 }
 
-// Send delivers m to every endpoint, or to those named in m.Endpoints.
+// ErrNoOnlineEndpoint is the cause of a failure because every endpoint is
+// offline: nothing was sent, so retrying later is safe.
+var ErrNoOnlineEndpoint = errors.New("no SignalR endpoint is online")
+
+// noneOnline explains ErrNoOnlineEndpoint with each endpoint's last health
+// check.
+func (c *Client) noneOnline(op string) error {
+	var why []string
+	for _, e := range c.endpoints {
+		why = append(why, e.String()+": "+e.healthProblem())
+	}
+	return fmt.Errorf("%s: %w (%s); nothing was sent: retry later, and check the endpoints' network path and status", op, ErrNoOnlineEndpoint, strings.Join(why, "; "))
+}
+
+// Send delivers m to every online endpoint, or to those named in
+// m.Endpoints, as the C# SDK's DefaultMessageRouter routes. An offline
+// endpoint is skipped; the send fails only when no endpoint took it, so
+// that a caller's retry cannot deliver the message twice. Which endpoints
+// took it, and which skipped or failed it, is logged when there are several.
 func (c *Client) Send(ctx context.Context, hub string, m Message) error {
 	if err := m.validate(); err != nil {
 		return fmt.Errorf("invalid message: %w", err)
@@ -150,7 +169,7 @@ func (c *Client) Send(ctx context.Context, hub string, m Message) error {
 		return err
 	}
 	p := Payload{Target: m.Target, Arguments: m.Arguments}
-	return fanOut(ctx, "send", targets, func(ctx context.Context, e *Endpoint) error {
+	return c.fanOut(ctx, "send", targets, false, func(ctx context.Context, e *Endpoint) error {
 		switch {
 		case m.ConnectionID != "":
 			return e.SendToConnection(ctx, hub, m.ConnectionID, p)
@@ -164,13 +183,15 @@ func (c *Client) Send(ctx context.Context, hub string, m Message) error {
 	})
 }
 
-// Apply changes group membership on every endpoint: of the connection when
-// a.ConnectionID is set, else of the user (C# SignalRGroupAction's rules).
+// Apply changes group membership on every online endpoint: of the
+// connection when a.ConnectionID is set, else of the user (C#
+// SignalRGroupAction's rules). A membership change is safe to repeat, so it
+// fails when any online endpoint failed it.
 func (c *Client) Apply(ctx context.Context, hub string, a GroupAction) error {
 	if err := a.validate(); err != nil {
 		return fmt.Errorf("invalid group action: %w", err)
 	}
-	return fanOut(ctx, "group "+string(a.Action), c.endpoints, func(ctx context.Context, e *Endpoint) error {
+	return c.fanOut(ctx, "group "+string(a.Action), nil, true, func(ctx context.Context, e *Endpoint) error {
 		conn := a.ConnectionID != ""
 		switch {
 		case a.Action == ActionAdd && conn:
@@ -189,38 +210,61 @@ func (c *Client) Apply(ctx context.Context, hub string, a GroupAction) error {
 	})
 }
 
-// targets returns the endpoints with the given names or service URIs, all
-// when none.
+// targets returns the endpoints with the given names or service URIs (a
+// name may hold a primary and a secondary), nil when none are named.
 func (c *Client) targets(names []string) ([]*Endpoint, error) {
 	if len(names) == 0 {
-		return c.endpoints, nil
+		return nil, nil
 	}
 	var out []*Endpoint
 	for _, n := range names {
-		i := slices.IndexFunc(c.endpoints, func(e *Endpoint) bool { return e.name == n || e.uri == strings.TrimSuffix(n, "/") })
-		if i < 0 {
+		matched := false
+		for _, e := range c.endpoints {
+			if e.name == n || e.uri == strings.TrimSuffix(n, "/") {
+				matched = true
+				if !slices.Contains(out, e) {
+					out = append(out, e)
+				}
+			}
+		}
+		if !matched {
 			var known []string
 			for _, e := range c.endpoints {
 				known = append(known, fmt.Sprintf("%q", e.name))
 			}
 			return nil, fmt.Errorf("message names endpoint %q, which is not configured; configured endpoints: %v", n, known)
 		}
-		out = append(out, c.endpoints[i])
 	}
 	return out, nil
 }
 
-// fanOut runs f on every endpoint at once. With one endpoint its error is
-// returned as is; with several, an *EndpointsError lists every result.
-func fanOut(ctx context.Context, op string, eps []*Endpoint, f func(context.Context, *Endpoint) error) error {
-	if len(eps) == 1 {
-		err := f(ctx, eps[0])
-		eps[0].logChange("rest", err)
+// fanOut runs f on every target at once: the named ones, else every online
+// endpoint. With one endpoint its error is returned as is. With several, an
+// *EndpointsError lists every result when none took the operation, or, with
+// strict, when any failed it; otherwise the failures are logged only.
+func (c *Client) fanOut(ctx context.Context, op string, named []*Endpoint, strict bool, f func(context.Context, *Endpoint) error) error {
+	if len(c.endpoints) == 1 {
+		e := c.endpoints[0]
+		err := f(ctx, e)
+		e.logChange("rest", err)
 		return err
 	}
-	res := make([]EndpointResult, len(eps))
+	targets, skipped := named, []string(nil)
+	if targets == nil {
+		for _, e := range c.endpoints {
+			if e.Healthy() {
+				targets = append(targets, e)
+			} else {
+				skipped = append(skipped, e.uri)
+			}
+		}
+	}
+	if len(targets) == 0 {
+		return c.noneOnline(op)
+	}
+	res := make([]EndpointResult, len(targets))
 	var wg sync.WaitGroup
-	for i, e := range eps {
+	for i, e := range targets {
 		wg.Go(func() {
 			err := f(ctx, e)
 			e.logChange("rest", err)
@@ -228,10 +272,28 @@ func fanOut(ctx context.Context, op string, eps []*Endpoint, f func(context.Cont
 		})
 	}
 	wg.Wait()
+	var took, failed []string
 	for _, r := range res {
-		if r.Err != nil {
-			return &EndpointsError{Op: op, Results: res}
+		if r.Err == nil {
+			took = append(took, r.Endpoint)
+		} else {
+			failed = append(failed, r.Endpoint)
 		}
 	}
+	if len(failed) > 0 && (len(took) == 0 || strict) {
+		return &EndpointsError{Op: op, Results: res, Skipped: skipped}
+	}
+	if len(failed) > 0 {
+		c.opts.Logger.Warn("SignalR "+op+" reached only some endpoints", "took", took, "failed", failed, "skipped", skipped,
+			"error", &EndpointsError{Op: op, Results: res, Skipped: skipped})
+		return nil
+	}
+	// An offline endpoint is logged once when its health changes; each
+	// send only says where it went.
+	attrs := []any{"took", took}
+	if len(skipped) > 0 {
+		attrs = append(attrs, "skipped", skipped)
+	}
+	c.opts.Logger.Info("SignalR "+op+" routed", attrs...)
 	return nil
 }

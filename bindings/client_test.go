@@ -12,7 +12,7 @@ import (
 )
 
 // threeEndpoints are east and west (primary) and backup (secondary).
-func threeEndpoints(t *testing.T) (*Client, map[string]*fakeService) {
+func threeEndpoints(t *testing.T) (*Client, map[string]*fakeService, *logBuffer) {
 	fakes := map[string]*fakeService{}
 	var eps []settings.Endpoint
 	for _, n := range []string{"east", "west", "backup"} {
@@ -25,20 +25,24 @@ func threeEndpoints(t *testing.T) (*Client, map[string]*fakeService) {
 		fakes[n] = f
 		eps = append(eps, ep)
 	}
-	c, _ := newTestClient(t, eps, Options{})
-	return c, fakes
+	c, logs := newTestClient(t, eps, Options{})
+	return c, fakes, logs
 }
 
-func TestPickHealthyPrimary(t *testing.T) {
-	c, fakes := threeEndpoints(t)
+func TestPickOnlinePrimary(t *testing.T) {
+	c, fakes, _ := threeEndpoints(t)
 	counts := func() map[string]int {
 		got := map[string]int{}
 		for range 200 {
-			got[c.pick().name]++
+			e, err := c.pick()
+			if err != nil {
+				t.Fatalf("pick: %v", err)
+			}
+			got[e.name]++
 		}
 		return got
 	}
-	// Health unknown: both primaries count as healthy.
+	// Health unknown: both primaries count as online.
 	if got := counts(); got["east"] == 0 || got["west"] == 0 || got["backup"] != 0 {
 		t.Errorf("picks before health checks = %v, want both primaries only", got)
 	}
@@ -52,11 +56,6 @@ func TestPickHealthyPrimary(t *testing.T) {
 	if got := counts(); got["backup"] != 200 {
 		t.Errorf("picks with primaries down = %v, want backup", got)
 	}
-	fakes["backup"].on("HEAD /api/health", reply{status: 503})
-	c.tick(ctx())
-	if got := counts(); got["east"]+got["west"]+got["backup"] != 200 {
-		t.Errorf("picks with all down = %v, want any", got)
-	}
 	fakes["east"].on("HEAD /api/health", reply{status: 200})
 	c.tick(ctx())
 	if got := counts(); got["east"] != 200 {
@@ -64,8 +63,100 @@ func TestPickHealthyPrimary(t *testing.T) {
 	}
 }
 
+// TestNegotiateNoneOnline: with every endpoint offline negotiate says so,
+// naming each endpoint's failed health check, instead of handing out an
+// endpoint that is down.
+func TestNegotiateNoneOnline(t *testing.T) {
+	c, fakes, _ := threeEndpoints(t)
+	for _, f := range fakes {
+		f.on("HEAD /api/health", reply{status: 503})
+	}
+	c.tick(ctx())
+	_, err := c.ConnectionInfo(ctx(), "chat", "", nil)
+	if !errors.Is(err, ErrNoOnlineEndpoint) {
+		t.Fatalf("negotiate error = %v, want ErrNoOnlineEndpoint", err)
+	}
+	for _, n := range []string{"east", "west", "backup"} {
+		if !strings.Contains(err.Error(), "Azure__SignalR__Endpoints__"+n) {
+			t.Errorf("error %q does not name %s", err, n)
+		}
+	}
+	if !strings.Contains(err.Error(), "503") {
+		t.Errorf("error %q does not say why (the health check's 503)", err)
+	}
+}
+
+// TestHealthNeedsThreeFailures follows the Management SDK: a check that
+// fails is retried twice before the endpoint is offline.
+func TestHealthNeedsThreeFailures(t *testing.T) {
+	c, fakes, _ := threeEndpoints(t)
+	fakes["east"].on("HEAD /api/health", reply{status: 503}, reply{status: 503}, reply{status: 200})
+	c.tick(ctx())
+	if !c.endpoints[0].Healthy() {
+		t.Error("east is offline after two failed checks and one that passed")
+	}
+	fakes["east"].on("HEAD /api/health", reply{status: 503})
+	c.tick(ctx())
+	if c.endpoints[0].Healthy() {
+		t.Error("east is online after three failed checks")
+	}
+	if n := len(fakes["east"].requests()); n != 6 {
+		t.Errorf("east got %d health checks, want 6 (3 per tick)", n)
+	}
+}
+
+// TestSendSkipsOfflineEndpoints: messages and group actions go to every
+// online endpoint; one whose health check fails is skipped, not failed,
+// and used again once it is back.
+func TestSendSkipsOfflineEndpoints(t *testing.T) {
+	c, fakes, logs := threeEndpoints(t)
+	fakes["east"].on("HEAD /api/health", reply{status: 503})
+	c.tick(ctx())
+	if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
+		t.Fatalf("send with east offline: %v", err)
+	}
+	if err := c.Apply(ctx(), "chat", GroupAction{Action: ActionAdd, UserID: "u", GroupName: "g"}); err != nil {
+		t.Fatalf("group action with east offline: %v", err)
+	}
+	sent := func(n string) int {
+		k := 0
+		for _, r := range fakes[n].requests() {
+			if r.Method != "HEAD" {
+				k++
+			}
+		}
+		return k
+	}
+	if sent("east") != 0 || sent("west") != 2 || sent("backup") != 2 {
+		t.Errorf("requests east/west/backup = %d/%d/%d, want 0/2/2", sent("east"), sent("west"), sent("backup"))
+	}
+	if l := logs.String(); !strings.Contains(l, "SignalR send routed") || !strings.Contains(l, "skipped=["+fakes["east"].URL+"]") || strings.Contains(l, "level=WARN msg=\"SignalR send") {
+		t.Errorf("log does not report the skipped endpoint:\n%s", l)
+	}
+	fakes["east"].on("HEAD /api/health", reply{status: 200})
+	c.tick(ctx())
+	if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if sent("east") != 1 {
+		t.Errorf("east got %d requests after it came back, want 1", sent("east"))
+	}
+	if l := logs.String(); !strings.Contains(l, "SignalR send routed") || !strings.Contains(l, fakes["east"].URL) {
+		t.Errorf("log does not say which endpoints took the send:\n%s", l)
+	}
+	for _, f := range fakes {
+		f.on("HEAD /api/health", reply{status: 503})
+	}
+	c.tick(ctx())
+	for _, err := range []error{c.Send(ctx(), "chat", Message{Target: "t"}), c.Apply(ctx(), "chat", GroupAction{Action: ActionAdd, UserID: "u", GroupName: "g"})} {
+		if !errors.Is(err, ErrNoOnlineEndpoint) {
+			t.Errorf("with every endpoint offline: %v, want ErrNoOnlineEndpoint", err)
+		}
+	}
+}
+
 func TestSendToEveryEndpoint(t *testing.T) {
-	c, fakes := threeEndpoints(t)
+	c, fakes, _ := threeEndpoints(t)
 	if err := c.Send(ctx(), "chat", Message{Target: "t", UserID: "u", GroupName: "g"}); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +186,7 @@ func TestSendToEveryEndpoint(t *testing.T) {
 }
 
 func TestSendExcluded(t *testing.T) {
-	c, fakes := threeEndpoints(t)
+	c, fakes, _ := threeEndpoints(t)
 	for _, m := range []Message{{Target: "t", GroupName: "g", Excluded: []string{"c1", "c2"}}, {Target: "t", Excluded: []string{"c1", "c2"}}} {
 		if err := c.Send(ctx(), "chat", m); err != nil {
 			t.Fatal(err)
@@ -110,13 +201,27 @@ func TestSendExcluded(t *testing.T) {
 	}
 }
 
+// TestSendPartialFailure: a send some endpoint took is not failed, so that
+// the caller does not retry it into duplicates; the endpoint that failed is
+// logged. A group action, safe to repeat, fails; so does a send no
+// endpoint took.
 func TestSendPartialFailure(t *testing.T) {
-	c, fakes := threeEndpoints(t)
+	c, fakes, logs := threeEndpoints(t)
 	fakes["west"].on("POST /api/hubs/chat/groups/g/:send", reply{status: 403})
-	err := c.Send(ctx(), "chat", Message{Target: "t", GroupName: "g"})
+	if err := c.Send(ctx(), "chat", Message{Target: "t", GroupName: "g"}); err != nil {
+		t.Fatalf("send taken by east and backup: %v", err)
+	}
+	l := logs.String()
+	for _, want := range []string{"reached only some endpoints", "failed=[" + fakes["west"].URL + "]", "403"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("log lacks %q:\n%s", want, l)
+		}
+	}
+	fakes["west"].on("PUT /api/hubs/chat/users/u/groups/g", reply{status: 403})
+	err := c.Apply(ctx(), "chat", GroupAction{Action: ActionAdd, UserID: "u", GroupName: "g"})
 	var ee *EndpointsError
 	if !errors.As(err, &ee) {
-		t.Fatalf("error %v is not an *EndpointsError", err)
+		t.Fatalf("group action error %v is not an *EndpointsError", err)
 	}
 	var got []string
 	for _, r := range ee.Results {
@@ -131,6 +236,32 @@ func TestSendPartialFailure(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "failed on 1 of 3 endpoints") {
 		t.Errorf("message %q", err)
+	}
+	for _, f := range fakes {
+		f.on("POST /api/hubs/chat/:send", reply{status: 500})
+	}
+	if err := c.Send(ctx(), "chat", Message{Target: "t"}); !errors.As(err, &ee) || len(ee.Results) != 3 {
+		t.Errorf("send no endpoint took: %v, want an *EndpointsError of 3 results", err)
+	}
+}
+
+// TestPrimaryAndSecondaryOfOneName: C# reads <name>__primary and
+// <name>__secondary as two endpoints of one name; a message naming it goes
+// to both.
+func TestPrimaryAndSecondaryOfOneName(t *testing.T) {
+	a, b := newFakeService(t), newFakeService(t)
+	pa, pb := keyEndpoint(t, a), keyEndpoint(t, b)
+	pa.Name, pa.Type = "east", settings.Primary
+	pb.Name, pb.Type = "east", settings.Secondary
+	c, _ := newTestClient(t, []settings.Endpoint{pa, pb}, Options{})
+	if err := c.Send(ctx(), "chat", Message{Target: "t", Endpoints: []string{"east"}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.requests()) != 1 || len(b.requests()) != 1 {
+		t.Errorf("requests %d and %d, want one to each", len(a.requests()), len(b.requests()))
+	}
+	if _, err := New([]settings.Endpoint{pa, pa}, &Options{}); err == nil || !strings.Contains(err.Error(), "configured twice") {
+		t.Errorf("the same endpoint twice: %v", err)
 	}
 }
 

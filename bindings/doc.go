@@ -12,6 +12,12 @@
 // *Error, naming the missing role, the tenant or the setting to check, and
 // are logged once per change of state.
 //
+// With several endpoints, as the C# SDK routes: negotiate picks an online
+// primary (else secondary); messages and group actions go to every online
+// endpoint, skipping those whose background health check fails, and a send
+// some endpoint took is not failed, so a retry cannot duplicate it.
+// ErrNoOnlineEndpoint says none is online.
+//
 // Messages and group actions decode from the JSON of the C# extension's
 // SignalRMessage and SignalRGroupAction with DecodeMessages and
 // DecodeGroupActions. The examples show negotiate in access-key mode

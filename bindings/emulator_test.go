@@ -57,6 +57,13 @@ func TestAgainstEmulator(t *testing.T) {
 			if err != nil && (!errors.As(err, &be) || be.Status != http.StatusForbidden || !strings.Contains(err.Error(), "SignalR REST API Owner")) {
 				t.Errorf("send error %v, want a 403 naming the role", err)
 			}
+			if tt.wantSend {
+				// The service answers 404 Error.Connection.NotExisted: the
+				// connection left before it was added, which is no failure.
+				if err := c.Apply(ctx(), "Chat", GroupAction{Action: ActionAdd, ConnectionID: "gone", GroupName: "g"}); err != nil {
+					t.Errorf("adding a connection that has left: %v", err)
+				}
+			}
 		})
 	}
 }
@@ -72,5 +79,50 @@ func TestEmulatorLocalAuthDisabled(t *testing.T) {
 	err = c.Send(ctx(), "chat", Message{Target: "t"})
 	if e := asError(t, err); e.Status != http.StatusUnauthorized || !strings.Contains(e.Message, "local authentication is likely disabled") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestEmulatorEndpointDownAndBack runs two stand-ins as two endpoints: while
+// one is down, sends and negotiate use the other without failing, and once
+// it is back it is used again.
+func TestEmulatorEndpointDownAndBack(t *testing.T) {
+	var eps []settings.Endpoint
+	var srvs []*emulator.Server
+	for _, name := range []string{"east", "west"} {
+		srv, err := emulator.NewServer(&emulator.Options{SystemIdentityRoles: []emulator.Role{emulator.ServiceOwner}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+		srvs = append(srvs, srv)
+		eps = append(eps, settings.Endpoint{Name: name, Setting: "Azure__SignalR__Endpoints__" + name, Type: settings.Primary,
+			ServiceURI: mustURL(t, srv.URL), Credential: srv.Credential(srv.SystemIdentity().ObjectID), Auth: settings.Auth{Kind: "ManagedIdentityCredential"}})
+	}
+	c, logs := newTestClient(t, eps, Options{})
+	sends := func(s *emulator.Server) int { return s.Counts().REST["SignalR_Broadcast"] }
+	srvs[0].SetDown(true)
+	c.tick(ctx())
+	for range 5 {
+		if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
+			t.Fatalf("send with east down: %v", err)
+		}
+		info, err := c.ConnectionInfo(ctx(), "chat", "", nil)
+		if err != nil || !strings.HasPrefix(info.URL, srvs[1].URL) {
+			t.Fatalf("negotiate with east down: %+v, %v; want west", info, err)
+		}
+	}
+	if sends(srvs[0]) != 0 || sends(srvs[1]) != 5 {
+		t.Errorf("sends east/west = %d/%d, want 0/5", sends(srvs[0]), sends(srvs[1]))
+	}
+	srvs[0].SetDown(false)
+	c.tick(ctx())
+	if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if sends(srvs[0]) != 1 {
+		t.Errorf("east took %d sends after it came back, want 1", sends(srvs[0]))
+	}
+	if l := logs.String(); !strings.Contains(l, "SignalR endpoint recovered") {
+		t.Errorf("log does not say east recovered:\n%s", l)
 	}
 }

@@ -61,6 +61,8 @@ type Endpoint struct {
 	key   *resource[tempKey]
 
 	health atomic.Int32
+	// healthErr is the last failed health check, for messages.
+	healthErr atomic.Pointer[error]
 
 	mu     sync.Mutex
 	states map[string]string // last logged state per kind
@@ -160,6 +162,55 @@ func (e *Endpoint) Type() settings.EndpointType { return e.typ }
 
 // Healthy reports the last health check; true before the first.
 func (e *Endpoint) Healthy() bool { return e.health.Load() != unhealthy }
+
+// healthTries is how many health checks in a row must fail before an
+// endpoint is offline (the Management SDK: a check and two retries).
+const healthTries = 3
+
+// checkHealth checks the endpoint's health, up to healthTries times retry
+// apart while it fails, and records the outcome.
+func (e *Endpoint) checkHealth(ctx context.Context, retry time.Duration) {
+	var err error
+	for try := 1; try <= healthTries; try++ {
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = e.Health(hctx)
+		cancel()
+		if err == nil || try == healthTries || !sleep(ctx, retry) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	e.logChange("health", err)
+	if err != nil {
+		e.healthErr.Store(&err)
+		e.health.Store(unhealthy)
+		return
+	}
+	e.health.Store(healthy)
+}
+
+// healthProblem says why the endpoint is offline, for messages.
+func (e *Endpoint) healthProblem() string {
+	if p := e.healthErr.Load(); p != nil && !e.Healthy() {
+		return (*p).Error()
+	}
+	return "online"
+}
+
+// sleep waits d, or less when ctx ends first; it reports whether ctx is
+// still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
 
 func (e *Endpoint) now() time.Time { return e.opts.Now() }
 

@@ -82,6 +82,9 @@ type EndpointsError struct {
 	Op string
 	// Results holds one result per endpoint the operation went to.
 	Results []EndpointResult
+	// Skipped lists the service URIs of the endpoints left out because
+	// their health check failed.
+	Skipped []string
 }
 
 // EndpointResult is the outcome on one endpoint; Err is nil on success.
@@ -97,7 +100,11 @@ func (e *EndpointsError) Error() string {
 			failed = append(failed, r.Err.Error())
 		}
 	}
-	return fmt.Sprintf("%s failed on %d of %d endpoints: %s", e.Op, len(failed), len(e.Results), strings.Join(failed, "; "))
+	msg := fmt.Sprintf("%s failed on %d of %d endpoints: %s", e.Op, len(failed), len(e.Results), strings.Join(failed, "; "))
+	if len(e.Skipped) > 0 {
+		msg += fmt.Sprintf("; skipped as offline: %s", strings.Join(e.Skipped, ", "))
+	}
+	return msg
 }
 
 func (e *EndpointsError) Unwrap() []error {

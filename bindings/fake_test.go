@@ -225,6 +225,9 @@ func newTestClient(t testing.TB, eps []settings.Endpoint, o Options) (*Client, *
 	if o.retryBase == 0 {
 		o.retryBase = time.Millisecond
 	}
+	if o.healthRetry == 0 {
+		o.healthRetry = time.Millisecond
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	}

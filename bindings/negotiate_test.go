@@ -51,6 +51,45 @@ func TestConnectionInfoAccessKeyClaims(t *testing.T) {
 	}
 }
 
+// TestClientTokenShortClaimTypes checks that long .NET claim types go out
+// under the short names of .NET's outbound JWT claim map, as C# issues them.
+func TestClientTokenShortClaimTypes(t *testing.T) {
+	f := newFakeService(t)
+	clock := newClock()
+	c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{Now: clock.Now})
+	const ws = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
+	claims := []Claim{
+		{ws + "emailaddress", "ada@example.com"},
+		{ws + "name", "Ada"},
+		{ws + "nameidentifier", "42"},
+		{"http://schemas.microsoft.com/ws/2008/06/identity/claims/role", "admin"},
+		{"roles", "owner"}, // already short: kept as written
+		{"http://schemas.microsoft.com/identity/claims/objectidentifier", "oid-1"},
+		{"http://schemas.microsoft.com/identity/claims/tenantid", "tid-1"},
+		{ws + "upn", "ada@contoso.com"},
+		// Shortened onto a name the service reserves: renamed as acr is.
+		{"http://schemas.microsoft.com/claims/authnclassreference", "1"},
+		{"sub", "first"}, {"sub", "second"},
+		{"urn:custom", "kept"},
+	}
+	info, err := c.ConnectionInfo(context.Background(), "chat", "", claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got := parsed(t, info.AccessToken, "the-access-key", clock.Now())
+	for _, k := range []string{"aud", "iat", "nbf", "exp"} {
+		delete(got, k)
+	}
+	want := map[string]any{
+		"email": "ada@example.com", "unique_name": "Ada", "nameid": "42", "role": "admin", "roles": "owner",
+		"oid": "oid-1", "tid": "tid-1", "upn": "ada@contoso.com", "asrs.u.acr": "1",
+		"sub": "first", "asrs.u.sub": "second", "urn:custom": "kept",
+	}
+	if d := cmp.Diff(want, map[string]any(got)); d != "" {
+		t.Errorf("claims (-want +got):\n%s", d)
+	}
+}
+
 func TestConnectionInfoEntraKey(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()

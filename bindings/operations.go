@@ -3,6 +3,7 @@ package bindings
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,11 +40,12 @@ func name(kind, v string) (string, error) {
 	return url.PathEscape(v), nil
 }
 
-// hubQuery is the query of a hub operation: the application when set.
+// hubQuery is the query of a hub operation: the application when set,
+// lower-cased as the Management SDK sends it.
 func (e *Endpoint) hubQuery() url.Values {
 	q := url.Values{}
 	if e.opts.Application != "" {
-		q.Set("application", e.opts.Application)
+		q.Set("application", strings.ToLower(e.opts.Application))
 	}
 	return q
 }
@@ -127,12 +129,23 @@ func (e *Endpoint) member(ctx context.Context, op, method, hub string, q url.Val
 	return err
 }
 
-// AddConnectionToGroup adds a connection to a group.
+// AddConnectionToGroup adds a connection to a group. A connection the
+// service does not know (404 Error.Connection.NotExisted: it has just gone)
+// is no error, as in the Management SDK.
 func (e *Endpoint) AddConnectionToGroup(ctx context.Context, hub, group, connection string) error {
-	return e.member(ctx, "add connection to group", http.MethodPut, hub, nil, false,
+	err := e.member(ctx, "add connection to group", http.MethodPut, hub, nil, false,
 		[][2]string{{"group name", group}, {"connection id", connection}},
 		func(s []string) []string { return []string{"groups", s[0], "connections", s[1]} })
+	var be *Error
+	if errors.As(err, &be) && be.Status == http.StatusNotFound && strings.EqualFold(be.Code, codeConnectionNotExisted) {
+		return nil
+	}
+	return err
 }
+
+// codeConnectionNotExisted is the service's x-ms-error-code for adding a
+// connection it does not know to a group.
+const codeConnectionNotExisted = "Error.Connection.NotExisted"
 
 // RemoveConnectionFromGroup removes a connection from a group; a connection
 // that is not there is no error.

@@ -142,8 +142,36 @@ func TestOperationsApplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := f.requests()[0]
-	if r.Path != "/api/hubs/chat/groups/g/:send" || r.Query.Get("application") != "MyApp" {
-		t.Errorf("request %s?%s, want the hub in the path and the application in the query", r.Path, r.Query.Encode())
+	// The Management SDK lower-cases the application, as it does the hub.
+	if r.Path != "/api/hubs/chat/groups/g/:send" || r.Query.Get("application") != "myapp" {
+		t.Errorf("request %s?%s, want the hub in the path and the application, lower-cased, in the query", r.Path, r.Query.Encode())
+	}
+}
+
+// TestAddConnectionNotExisted follows the Management SDK: adding a
+// connection the service no longer knows is done, any other 404 is not.
+func TestAddConnectionNotExisted(t *testing.T) {
+	tests := []struct {
+		name    string
+		reply   reply
+		wantErr bool
+	}{
+		{"Error.Connection.NotExisted", reply{status: 404, code: "Error.Connection.NotExisted"}, false},
+		{"code in another case", reply{status: 404, code: "error.connection.notexisted"}, false},
+		{"another code", reply{status: 404, code: "Warning.Group.NotExisted"}, true},
+		{"no code", reply{status: 404}, true},
+		{"403", reply{status: 403, code: "Error.Connection.NotExisted"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeService(t)
+			f.on("PUT /api/hubs/chat/groups/g/connections/c", tt.reply)
+			c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+			err := c.Apply(ctx(), "chat", GroupAction{Action: ActionAdd, ConnectionID: "c", GroupName: "g"})
+			if (err != nil) != tt.wantErr {
+				t.Errorf("Apply = %v, want error %v", err, tt.wantErr)
+			}
+		})
 	}
 }
 

@@ -70,6 +70,9 @@ type Options struct {
 	manual bool
 	// retryBase is the first retry delay of REST calls. Defaults to 0.8s.
 	retryBase time.Duration
+	// healthRetry is the wait between health checks of a failing endpoint.
+	// Defaults to 3s, as in the Management SDK.
+	healthRetry time.Duration
 }
 
 // withDefaults returns a validated copy of o with defaults filled in.
@@ -123,6 +126,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if out.retryBase == 0 {
 		out.retryBase = 800 * time.Millisecond
+	}
+	if out.healthRetry == 0 {
+		out.healthRetry = 3 * time.Second
 	}
 	return out, nil
 }

@@ -89,16 +89,24 @@ func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) ([]byt
 		return fixed, err
 	}
 	extra := make(map[string]any, len(claims))
+	sub := false
 	for i, c := range claims {
 		if c.Type == "" {
 			return nil, fmt.Errorf("claim %d (value %q) has no type: every claim needs one", i, c.Value)
 		}
 		name := c.Type
+		if short, ok := outboundClaimTypes[name]; ok {
+			name = short
+		}
 		// Names of the service's own claims (asrs.s.*) are renamed too, so
-		// that a user's claim cannot pose as the user id.
-		if reservedClaims[name] || strings.HasPrefix(name, "asrs.s.") {
+		// that a user's claim cannot pose as the user id. The check follows
+		// the shortening, so that a long type cannot become acr or actort.
+		// As in C#, only the first sub stays sub: the service takes it as
+		// the user's name identifier.
+		if reservedClaims[name] || strings.HasPrefix(name, "asrs.s.") || name == "sub" && sub {
 			name = userClaimPrefix + name
 		}
+		sub = sub || name == "sub"
 		// A repeated claim type becomes an array, as in the C# SDK.
 		switch old := extra[name].(type) {
 		case nil:

@@ -11,10 +11,10 @@ const SECRET_KEY = 'c2VjcmV0LWFjY2Vzcy1rZXktbm90LXRvLWJlLXByaW50ZWQ=';
 const cases = [
   {
     name: 'every problem at once',
-    env: { SIGNALR_KEY_REFRESH: '90m', [`${SECTION}__credential`]: 'magic' },
+    env: { SIGNALR_KEY_REFRESH: '90m', [`${SECTION}__type`]: 'tertiary' },
     want: [
       /SIGNALR_KEY_REFRESH: interval 1h30m0s is out of range\. Use a duration from 1s to 85m/,
-      /AzureSignalRConnectionString__credential: invalid value "magic"\. Valid values are managedidentity and workloadidentity/,
+      /AzureSignalRConnectionString__type: invalid endpoint type "tertiary"\. Valid values are primary and secondary/,
     ],
   },
   {

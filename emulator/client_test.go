@@ -176,7 +176,7 @@ func TestExistence(t *testing.T) {
 		{http.MethodHead, "/groups/none", 404, codeGroupNotExisted},
 		{http.MethodHead, "/users/alice/groups/g", 200, ""},
 		{http.MethodHead, "/users/alice/groups/none", 404, codeUserNotInGroup},
-		{http.MethodPut, "/groups/g/connections/nope", 404, codeConnectionNotExisted},
+		{http.MethodPut, "/groups/g/connections/nope", 404, codeAddUnknownConnection},
 		{http.MethodDelete, "/users/alice/groups/h", 204, ""},
 		{http.MethodHead, "/users/alice/groups/h", 404, codeUserNotInGroup},
 		{http.MethodDelete, "/connections/" + c.id + "/groups", 200, ""},

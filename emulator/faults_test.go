@@ -87,3 +87,24 @@ func TestClientCloseForgotten(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSetDown: a service that is down answers 503 to everything, its
+// health check among them, and works again once it is back.
+func TestSetDown(t *testing.T) {
+	s := newTestServer(t, &Options{SystemIdentityRoles: []Role{ServiceOwner}})
+	tok := entraToken(t, s, s.SystemIdentity().ObjectID)
+	send := s.URL + "/api/hubs/chat/:send?api-version=2022-06-01"
+	status := func() []int {
+		return []int{call(t, http.MethodHead, s.URL+"/api/health", "", "").StatusCode,
+			call(t, http.MethodPost, send, tok, `{"target":"t"}`).StatusCode,
+			call(t, http.MethodGet, s.URL+"/api/v1/auth/accessKey", tok, "").StatusCode}
+	}
+	s.SetDown(true)
+	if d := cmp.Diff([]int{503, 503, 503}, status()); d != "" {
+		t.Errorf("while down (-want +got):\n%s", d)
+	}
+	s.SetDown(false)
+	if d := cmp.Diff([]int{200, 202, 200}, status()); d != "" {
+		t.Errorf("once back (-want +got):\n%s", d)
+	}
+}

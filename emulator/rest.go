@@ -29,6 +29,9 @@ const (
 	codeUserNotExisted       = "Warning.User.NotExisted"
 	codeGroupNotExisted      = "Warning.Group.NotExisted"
 	codeUserNotInGroup       = "Info.User.NotInGroup"
+	// codeAddUnknownConnection answers adding an unknown connection to a
+	// group: an error code, which the Management SDK still counts as done.
+	codeAddUnknownConnection = "Error.Connection.NotExisted"
 )
 
 // execute carries out an authorized REST operation.
@@ -86,7 +89,11 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, rt route, op *r
 			delete(b.groups[rt.group], rt.connection)
 		}
 		h.mu.Unlock()
-		if !ok {
+		switch {
+		case !ok && op.method == http.MethodPut:
+			notFound(w, codeAddUnknownConnection)
+			return
+		case !ok:
 			notFound(w, codeConnectionNotExisted)
 			return
 		}

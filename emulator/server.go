@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,6 +86,7 @@ type Server struct {
 	counts Counts
 	faults map[Kind]Fault
 	delays map[Kind]time.Duration
+	down   atomic.Bool
 
 	ctx    context.Context // canceled by Close, ends client connections
 	cancel context.CancelFunc

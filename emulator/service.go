@@ -19,8 +19,19 @@ func (s *Server) serviceHandler() http.Handler {
 	mux.HandleFunc("OPTIONS /client/negotiate", s.negotiate)
 	mux.HandleFunc("GET /client/{$}", s.connect)
 	mux.HandleFunc("GET /client", s.connect)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.down.Load() {
+			writeError(w, http.StatusServiceUnavailable, "", "ServiceUnavailable", "the service is down (Server.SetDown)")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
+
+// SetDown takes the service down, or brings it back: while down, every
+// request to it, the health check among them, answers 503, as a resource
+// in an outage does. Connected clients stay connected.
+func (s *Server) SetDown(down bool) { s.down.Store(down) }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	s.count(func(c *Counts) { c.REST["HealthApi_GetServiceStatus"]++ })

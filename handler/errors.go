@@ -19,6 +19,8 @@ func classify(err error) (status int, msg string) {
 		return http.StatusGatewayTimeout, "SignalR Service did not answer in time" + see
 	case errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable, "the request was canceled before SignalR Service answered"
+	case errors.Is(err, bindings.ErrNoOnlineEndpoint):
+		return http.StatusServiceUnavailable, "no SignalR Service endpoint is online; nothing was sent, retry later" + see
 	case !errors.As(err, &be):
 		return http.StatusBadGateway, "the request to SignalR Service failed" + see
 	}

@@ -113,6 +113,7 @@ func TestClassify(t *testing.T) {
 		{"no reply", &bindings.Error{}, 502},
 		{"server error", &bindings.Error{Status: 500}, 502},
 		{"through several endpoints", &bindings.EndpointsError{Results: []bindings.EndpointResult{{Err: &bindings.Error{Status: 403}}}}, 502},
+		{"no endpoint online", errors.Join(errors.New("send"), bindings.ErrNoOnlineEndpoint), 503},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

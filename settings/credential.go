@@ -1,15 +1,18 @@
 package settings
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
@@ -23,23 +26,39 @@ var (
 // does not: it names the managed identity instead.
 var environmentCredentialVars = []string{"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME"}
 
-// credential chooses and builds the credential of one endpoint in the order of
-// SPEC §5. It records problems in b and returns a nil credential on error.
+// managedIdentityIDs are the keys naming a user-assigned managed identity,
+// in the order Microsoft.Extensions.Azure reads them.
+var managedIdentityIDs = []string{"managedidentityresourceid", "managedidentityobjectid", "managedidentityclientid", "clientid"}
+
+// federationScopes are the token exchange scopes of azureCloud for
+// credential=managedidentityasfederatedidentity (Microsoft.Extensions.Azure).
+var federationScopes = map[string]string{
+	"public": "api://AzureADTokenExchange/.default",
+	"usgov":  "api://AzureADTokenExchangeUSGov/.default",
+	"china":  "api://AzureADTokenExchangeChina/.default",
+}
+
+// credential chooses and builds the credential of one endpoint in the order
+// of Microsoft.Extensions.Azure (SPEC §5). It records problems in b and
+// returns a nil credential on error.
 func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, Auth) {
-	auth := Auth{ClientID: f.value("clientid"), TenantID: f.value("tenantid"), ResourceID: f.value("managedidentityresourceid")}
+	auth := Auth{ClientID: f.value("clientid"), TenantID: f.value("tenantid")}
 	for _, t := range strings.Split(f.value("additionallyallowedtenants"), ";") {
 		if t = strings.TrimSpace(t); t != "" {
 			auth.AdditionallyAllowedTenants = append(auth.AdditionallyAllowedTenants, t)
 		}
 	}
-	if auth.ClientID != "" && !guidPattern.MatchString(auth.ClientID) {
-		b.warn("%s: %q is not a GUID. An identity or app is named by its client id (application id), a GUID such as 00000000-0000-0000-0000-000000000000, shown on its Overview page",
-			f.name(prefix, "clientid"), auth.ClientID)
+	for _, k := range []string{"clientid", "managedidentityclientid"} {
+		if v := f.value(k); v != "" && !guidPattern.MatchString(v) {
+			b.warn("%s: %q is not a GUID. An identity or app is named by its client id (application id), a GUID such as 00000000-0000-0000-0000-000000000000, shown on its Overview page",
+				f.name(prefix, k), v)
+		}
 	}
-	if auth.ClientID != "" && auth.ResourceID != "" {
-		b.fail(&SettingError{f.name(prefix, "managedidentityresourceid"), "is set together with " + f.name(prefix, "clientid"),
-			"A managed identity is named by one of them: remove the other"})
-		return nil, auth
+	for _, k := range []string{"clientcertificatestorename", "clientcertificatestorelocation"} {
+		if f.has(k) {
+			b.warn("%s is ignored: there is no Windows certificate store here. A clientCertificate thumbprint is read from %s/<thumbprint>.p12 (App Service with WEBSITE_LOAD_CERTIFICATES), or set clientCertificatePath",
+				f.name(prefix, k), b.certificateDir())
+		}
 	}
 	authority, ok := b.authorityHost(prefix, f)
 	if !ok {
@@ -63,60 +82,174 @@ func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, A
 		b.fail(&SettingError{f.name(prefix, "clientcertificate"), "is set together with " + f.name(prefix, "clientcertificatepath"),
 			"Name the certificate once: by thumbprint (clientCertificate) or by file (clientCertificatePath)"})
 	}
-	if secret && cert {
-		b.fail(&SettingError{f.name(prefix, "clientsecret"), "is set together with a client certificate",
-			"Use one of them: remove the client secret or the certificate"})
-	}
 
-	switch c := strings.ToLower(f.value("credential")); {
-	case c == "managedidentity":
-		auth.Kind = "ManagedIdentityCredential"
-		o := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}
-		switch {
-		case auth.ClientID != "":
-			o.ID, auth.UserAssigned = azidentity.ClientID(auth.ClientID), true
-		case auth.ResourceID != "":
-			o.ID, auth.UserAssigned = azidentity.ResourceID(auth.ResourceID), true
-		}
+	c := strings.ToLower(f.value("credential"))
+	switch c {
+	case "managedidentity":
 		if secret || cert {
 			b.warn("%s: credential=managedidentity ignores the client secret or certificate; remove them or the credential key", f.name(prefix, "credential"))
 		}
-		cred, err := azidentity.NewManagedIdentityCredential(o)
-		return b.built(prefix, cred, err, auth)
-	case c == "workloadidentity":
+		return b.managedIdentity(prefix, f, auth, opts)
+	case "workloadidentity":
 		if secret || cert {
 			b.warn("%s: credential=workloadidentity ignores the client secret or certificate; remove them or the credential key", f.name(prefix, "credential"))
 		}
 		return b.workloadIdentity(prefix, f, auth, opts, noDiscovery)
-	case c != "":
-		b.fail(&SettingError{f.name(prefix, "credential"), fmt.Sprintf("invalid value %q", f.value("credential")),
-			"Valid values are managedidentity and workloadidentity; remove the key to choose by the other keys (client secret, certificate, else DefaultAzureCredential)"})
-		return nil, auth
-	case secret || cert:
-		// An incomplete app registration is an error: falling back to
-		// DefaultAzureCredential would authenticate as someone else.
-		if auth.TenantID == "" || auth.ClientID == "" {
-			missing, also := f.name(prefix, "tenantid"), ""
-			switch {
-			case auth.TenantID != "":
-				missing = f.name(prefix, "clientid")
-			case auth.ClientID == "":
-				also = " (and so is " + f.name(prefix, "clientid") + ")"
-			}
-			b.fail(&SettingError{missing, "is missing" + also + ": a client secret or certificate needs the app's tenant id and client id",
-				"Set them to the app registration's Directory (tenant) ID and Application (client) ID"})
-			return nil, auth
-		}
-		if secret {
-			auth.Kind = "ClientSecretCredential"
-			cred, err := azidentity.NewClientSecretCredential(auth.TenantID, auth.ClientID, f.value("clientsecret"),
-				&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, AdditionallyAllowedTenants: auth.AdditionallyAllowedTenants, DisableInstanceDiscovery: noDiscovery})
-			return b.built(prefix, cred, err, auth)
-		}
-		return b.clientCertificate(prefix, f, auth, opts, noDiscovery)
+	case "azurepipelines":
+		return b.azurePipelines(prefix, f, auth, opts, noDiscovery)
+	case "managedidentityasfederatedidentity":
+		return b.federatedManagedIdentity(prefix, f, auth, opts, noDiscovery)
+	case "":
 	default:
-		return b.defaultCredential(prefix, auth, opts, noDiscovery)
+		// C# takes an unknown value as no value and chooses by the other
+		// keys; so does this, saying so.
+		b.warn("%s: unknown credential %q is ignored, as in the C# extension, and the credential is chosen by the other keys. Valid values are managedidentity, workloadidentity, azurepipelines and managedidentityasfederatedidentity",
+			f.name(prefix, "credential"), f.value("credential"))
 	}
+	if f.has("managedidentityobjectid") {
+		b.fail(&SettingError{f.name(prefix, "managedidentityobjectid"), "is only used with credential=managedidentity (the C# extension refuses it otherwise)",
+			"Set " + prefix + "__credential=managedidentity, or name the identity by managedIdentityClientId"})
+		return nil, auth
+	}
+	if !secret && !cert {
+		return b.defaultCredential(prefix, f, auth, opts, noDiscovery)
+	}
+	// An incomplete app registration is an error: falling back to
+	// DefaultAzureCredential would authenticate as someone else.
+	if auth.TenantID == "" || auth.ClientID == "" {
+		missing, also := f.name(prefix, "tenantid"), ""
+		switch {
+		case auth.TenantID != "":
+			missing = f.name(prefix, "clientid")
+		case auth.ClientID == "":
+			also = " (and so is " + f.name(prefix, "clientid") + ")"
+		}
+		b.fail(&SettingError{missing, "is missing" + also + ": a client secret or certificate needs the app's tenant id and client id",
+			"Set them to the app registration's Directory (tenant) ID and Application (client) ID"})
+		return nil, auth
+	}
+	if !secret {
+		return b.clientCertificate(prefix, f, auth, opts, noDiscovery)
+	}
+	if cert {
+		// Microsoft.Extensions.Azure checks the secret first.
+		b.warn("%s: the client certificate is ignored because a client secret is set, which the C# extension also uses first. Remove one of them",
+			f.name(prefix, "clientsecret"))
+	}
+	auth.Kind = "ClientSecretCredential"
+	cred, err := azidentity.NewClientSecretCredential(auth.TenantID, auth.ClientID, f.value("clientsecret"),
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, AdditionallyAllowedTenants: auth.AdditionallyAllowedTenants, DisableInstanceDiscovery: noDiscovery})
+	return b.built(prefix, cred, err, auth)
+}
+
+// managedIdentityID returns the one identifier of a user-assigned managed
+// identity among keys, or none for the system-assigned identity. More than
+// one is an error, as Microsoft.Extensions.Azure refuses them.
+func (b *builder) managedIdentityID(prefix string, f fields, keys []string, auth *Auth) (azidentity.ManagedIDKind, bool) {
+	var set []string
+	for _, k := range keys {
+		if f.has(k) {
+			set = append(set, k)
+		}
+	}
+	if len(set) > 1 {
+		var names []string
+		for _, k := range set {
+			names = append(names, f.name(prefix, k))
+		}
+		b.fail(&SettingError{f.name(prefix, set[1]), "is set together with " + strings.Join(slices.Delete(names, 1, 2), ", "),
+			"A managed identity is named by one identifier (the C# extension refuses more): keep one and remove the others"})
+		return nil, false
+	}
+	if len(set) == 0 {
+		return nil, true
+	}
+	v := f.value(set[0])
+	auth.UserAssigned = true
+	switch set[0] {
+	case "managedidentityresourceid":
+		auth.ResourceID = v
+		return azidentity.ResourceID(v), true
+	case "managedidentityobjectid":
+		auth.ObjectID = v
+		return azidentity.ObjectID(v), true
+	}
+	auth.ClientID = v
+	return azidentity.ClientID(v), true
+}
+
+func (b *builder) managedIdentity(prefix string, f fields, auth Auth, opts azcore.ClientOptions) (azcore.TokenCredential, Auth) {
+	auth.Kind = "ManagedIdentityCredential"
+	auth.ClientID = ""
+	id, ok := b.managedIdentityID(prefix, f, managedIdentityIDs, &auth)
+	if !ok {
+		return nil, auth
+	}
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts, ID: id})
+	return b.built(prefix, cred, err, auth)
+}
+
+// federatedManagedIdentity signs in as an app whose federated credential
+// trusts a user-assigned managed identity: the identity's token for the
+// cloud's token exchange scope is the app's client assertion, as
+// Microsoft.Extensions.Azure's ManagedFederatedIdentityCredential does.
+func (b *builder) federatedManagedIdentity(prefix string, f fields, auth Auth, opts azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, Auth) {
+	auth.Kind = "ClientAssertionCredential"
+	scope, known := federationScopes[strings.ToLower(f.value("azurecloud"))]
+	var missing []string
+	for _, k := range []string{"tenantid", "clientid"} {
+		if !f.has(k) {
+			missing = append(missing, f.name(prefix, k))
+		}
+	}
+	if !known {
+		missing = append(missing, f.name(prefix, "azurecloud")+" (public, usgov or china)")
+	}
+	mi := Auth{}
+	id, ok := b.managedIdentityID(prefix, f, managedIdentityIDs[:3], &mi)
+	if ok && id == nil {
+		missing = append(missing, "one of managedIdentityClientId, managedIdentityResourceId or managedIdentityObjectId")
+	}
+	if len(missing) > 0 {
+		b.fail(&SettingError{f.name(prefix, "credential"), "credential=managedidentityasfederatedidentity needs " + strings.Join(missing, ", "),
+			"Set them: the app's tenant and client id, the cloud, and the user-assigned identity its federated credential trusts"})
+		return nil, auth
+	}
+	if !ok {
+		return nil, auth
+	}
+	auth.ResourceID, auth.ObjectID, auth.FederatedClientID = mi.ResourceID, mi.ObjectID, mi.ClientID
+	miCred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts, ID: id})
+	if err != nil {
+		return b.built(prefix, nil, err, auth)
+	}
+	assertion := func(ctx context.Context) (string, error) {
+		tok, err := miCred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{scope}})
+		return tok.Token, err
+	}
+	cred, err := azidentity.NewClientAssertionCredential(auth.TenantID, auth.ClientID, assertion,
+		&azidentity.ClientAssertionCredentialOptions{ClientOptions: opts, AdditionallyAllowedTenants: auth.AdditionallyAllowedTenants, DisableInstanceDiscovery: noDiscovery})
+	return b.built(prefix, cred, err, auth)
+}
+
+// azurePipelines builds the credential of an Azure Pipelines service
+// connection (Microsoft.Extensions.Azure's credential=azurepipelines).
+func (b *builder) azurePipelines(prefix string, f fields, auth Auth, opts azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, Auth) {
+	auth.Kind = "AzurePipelinesCredential"
+	var missing []string
+	for _, k := range []string{"tenantid", "clientid", "serviceconnectionid", "systemaccesstoken"} {
+		if !f.has(k) {
+			missing = append(missing, f.name(prefix, k))
+		}
+	}
+	if len(missing) > 0 {
+		b.fail(&SettingError{f.name(prefix, "credential"), "credential=azurepipelines needs " + strings.Join(missing, ", "),
+			"Set the service connection's tenant id, client id and id, and systemAccessToken to $(System.AccessToken)"})
+		return nil, auth
+	}
+	cred, err := azidentity.NewAzurePipelinesCredential(auth.TenantID, auth.ClientID, f.value("serviceconnectionid"), f.value("systemaccesstoken"),
+		&azidentity.AzurePipelinesCredentialOptions{ClientOptions: opts, AdditionallyAllowedTenants: auth.AdditionallyAllowedTenants, DisableInstanceDiscovery: noDiscovery})
+	return b.built(prefix, cred, err, auth)
 }
 
 // built records a constructor's error, which names no secret.
@@ -237,8 +370,19 @@ func (b *builder) workloadIdentity(prefix string, f fields, auth Auth, opts azco
 // is honoured by asking that managed identity first where the host offers one
 // (IDENTITY_ENDPOINT or MSI_ENDPOINT, as on Functions), which is the
 // managed-identity place in the chain when no EnvironmentCredential is set up.
-func (b *builder) defaultCredential(prefix string, auth Auth, opts azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, Auth) {
+func (b *builder) defaultCredential(prefix string, f fields, auth Auth, opts azcore.ClientOptions, noDiscovery bool) (azcore.TokenCredential, Auth) {
 	auth.Kind = "DefaultAzureCredential"
+	// Microsoft.Extensions.Azure names the managed identity of
+	// DefaultAzureCredential by managedIdentityClientId, else by clientId.
+	if v := f.value("managedidentityclientid"); v != "" {
+		auth.ClientID = v
+	}
+	auth.ResourceID = f.value("managedidentityresourceid")
+	if auth.ClientID != "" && auth.ResourceID != "" {
+		b.fail(&SettingError{f.name(prefix, "managedidentityresourceid"), "is set together with a client id",
+			"A managed identity is named by one of them: remove the other"})
+		return nil, auth
+	}
 	var set []string
 	for _, v := range environmentCredentialVars {
 		if b.getenv(v) != "" {

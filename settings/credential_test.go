@@ -52,6 +52,12 @@ func TestManagedIdentityGetsToken(t *testing.T) {
 			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "client_id": {"33333333-0000-0000-0000-000000000001"}}},
 		{"user-assigned by resource id", map[string]string{conn + "__serviceUri": uri, conn + "__credential": "managedidentity", conn + "__managedIdentityResourceId": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi"},
 			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "mi_res_id": {"/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mi"}}},
+		{"user-assigned by object id", map[string]string{conn + "__serviceUri": uri, conn + "__credential": "managedidentity", conn + "__managedIdentityObjectId": "33333333-0000-0000-0000-000000000006"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "object_id": {"33333333-0000-0000-0000-000000000006"}}},
+		{"user-assigned by managedIdentityClientId", map[string]string{conn + "__serviceUri": uri, conn + "__credential": "managedidentity", conn + "__managedIdentityClientId": "33333333-0000-0000-0000-000000000007"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "client_id": {"33333333-0000-0000-0000-000000000007"}}},
+		{"DefaultAzureCredential with managedIdentityClientId over clientId", map[string]string{conn + "__serviceUri": uri, conn + "__clientId": "33333333-0000-0000-0000-000000000010", conn + "__managedIdentityClientId": "33333333-0000-0000-0000-000000000008"},
+			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "client_id": {"33333333-0000-0000-0000-000000000008"}}},
 		{"connection string AuthType=azure.msi", map[string]string{conn: "Endpoint=" + uri + ";AuthType=azure.msi;ClientId=33333333-0000-0000-0000-000000000002"},
 			url.Values{"api-version": {"2019-08-01"}, "resource": {"https://signalr.azure.com"}, "client_id": {"33333333-0000-0000-0000-000000000002"}}},
 		// Go's DefaultAzureCredential reads the managed identity only from
@@ -143,5 +149,34 @@ func TestAppCredentialsGetToken(t *testing.T) {
 				t.Errorf("scope = %q, want %s", reqs[0]["scope"], DefaultScope)
 			}
 		})
+	}
+}
+
+// TestFederatedManagedIdentityGetsToken follows Microsoft.Extensions.Azure's
+// managedidentityasfederatedidentity: the user-assigned identity's token for
+// the token exchange scope is the app's client assertion.
+func TestFederatedManagedIdentityGetsToken(t *testing.T) {
+	const conn = "AzureSignalRConnectionString"
+	a := newAuthority(t, "entra-token")
+	cleanEnv(t, map[string]string{conn + "__serviceUri": uri, conn + "__credential": "managedidentityasfederatedidentity",
+		conn + "__tenantId": "tenant-f", conn + "__clientId": guid1, conn + "__azureCloud": "public",
+		conn + "__managedIdentityClientId": "33333333-0000-0000-0000-000000000009", conn + "__authorityHost": a.URL})
+	ie := newIdentityEndpoint(t, "mi-assertion")
+	e := loadOne(t, &LoadOptions{Transport: loopbackOnly(t, a.Client())})
+	if got := token(t, e); got != "entra-token" {
+		t.Errorf("token = %q, want entra-token", got)
+	}
+	want := []url.Values{{"api-version": {"2019-08-01"}, "resource": {"api://AzureADTokenExchange"}, "client_id": {"33333333-0000-0000-0000-000000000009"}}}
+	var got []url.Values
+	for _, q := range ie.requests() {
+		v, _ := url.ParseQuery(q)
+		got = append(got, v)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("identity endpoint requests (-want +got):\n%s", diff)
+	}
+	reqs := a.requests()
+	if len(reqs) != 1 || reqs[0]["client_assertion"] != "mi-assertion" || reqs[0]["client_id"] != guid1 || reqs[0]["tenant"] != "tenant-f" {
+		t.Errorf("token requests %v, want one for app %s in tenant-f with the identity's token as assertion", reqs, guid1)
 	}
 }

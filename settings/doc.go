@@ -7,10 +7,14 @@
 // setting; UseLocalSettings first copies a local.settings.json into it when the
 // handler runs standalone. A connection is named by a prefix, by default
 // AzureSignalRConnectionString (SIGNALR_CONNECTION_SETTING names another),
-// and is either a connection string (ParseConnectionString) or an identity
-// section such as AzureSignalRConnectionString__serviceUri with its credential
-// keys; Azure__SignalR__Endpoints__<name> adds more endpoints. Both ":" and
-// "__" separate names, and names match case-insensitively.
+// and is found in the C# extension's order: a connection string
+// (ParseConnectionString) in ConnectionStrings:<name> (CUSTOMCONNSTR_<name> on
+// App Service), else at <name>, else an identity section such as
+// AzureSignalRConnectionString__serviceUri with its credential keys, chosen
+// in Microsoft.Extensions.Azure's order. Azure__SignalR__Endpoints__<name>
+// (and its __primary and __secondary) add more endpoints. Both ":" and "__"
+// separate names, and names match case-insensitively. Where C# picks one of
+// two settings and runs, so does Load, with a warning.
 //
 // Problems come back all at once, one *SettingError each, naming the setting,
 // the bad value (never a secret) and the fix. See the Example functions.

@@ -57,7 +57,13 @@ type Auth struct {
 	ClientID     string
 	// ResourceID names a user-assigned managed identity by its resource id.
 	ResourceID string
-	TenantID   string
+	// ObjectID names a user-assigned managed identity by its object
+	// (principal) id.
+	ObjectID string
+	// FederatedClientID is the client id of the managed identity whose
+	// token a ClientAssertionCredential presents for the app ClientID.
+	FederatedClientID string
+	TenantID          string
 	// AdditionallyAllowedTenants widens the tenants a credential may ask.
 	AdditionallyAllowedTenants []string
 	AuthorityHost              string
@@ -73,8 +79,12 @@ func (a Auth) Identity() string {
 	switch {
 	case a.Kind == "AccessKey":
 		return "access key"
+	case a.Kind == "ClientAssertionCredential":
+		return "app " + a.ClientID + " federated with " + Auth{Kind: "ManagedIdentityCredential", ResourceID: a.ResourceID, ObjectID: a.ObjectID, ClientID: a.FederatedClientID}.Identity()
 	case a.Kind == "ManagedIdentityCredential" && a.ResourceID != "":
 		return "user-assigned managed identity " + a.ResourceID
+	case a.Kind == "ManagedIdentityCredential" && a.ObjectID != "":
+		return "user-assigned managed identity with object id " + a.ObjectID
 	case a.Kind == "ManagedIdentityCredential" && a.ClientID != "":
 		return "user-assigned managed identity with client id " + a.ClientID
 	case a.Kind == "ManagedIdentityCredential":

@@ -47,6 +47,12 @@ func redactPassword(uri string) string { return uriPassword.ReplaceAllString(uri
 // a host, nothing after it but an optional "/", and plain http only to loopback
 // (a bearer token must never cross the network in clear).
 func parseServiceURL(setting, value string) (*url.URL, error) {
+	return parseEndpointURL(setting, value, false)
+}
+
+// parseEndpointURL is parseServiceURL that, with keepPath, keeps a path (a
+// client endpoint behind a proxy), without a trailing "/".
+func parseEndpointURL(setting, value string, keepPath bool) (*url.URL, error) {
 	const fix = "Use the resource's endpoint, such as https://<resource>.service.signalr.net"
 	shown := strconv.Quote(redactPassword(value))
 	u, err := url.Parse(strings.TrimSpace(value))
@@ -57,12 +63,15 @@ func parseServiceURL(setting, value string) (*url.URL, error) {
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http":
 		return nil, &SettingError{setting, "scheme of " + shown + " is not http or https", fix}
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "":
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || !keepPath && strings.Trim(u.Path, "/") != "":
 		return nil, &SettingError{setting, "value " + shown + " has more than a scheme, host and port", fix}
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
 		return nil, &SettingError{setting, "value " + shown + " uses plain http to a host that is not loopback",
 			"Use https; plain http is allowed only to 127.0.0.1, [::1] or localhost (a local stand-in)"}
 	}
-	u.Path, u.RawPath = "", ""
+	if !keepPath || strings.Trim(u.Path, "/") == "" {
+		u.Path, u.RawPath = "", ""
+	}
+	u.Path, u.RawPath = strings.TrimSuffix(u.Path, "/"), strings.TrimSuffix(u.RawPath, "/")
 	return u, nil
 }

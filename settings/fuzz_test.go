@@ -35,8 +35,18 @@ func FuzzSection(f *testing.F) {
 	f.Add("AzureSignalRConnectionString__serviceUri", "https://a", "azure:signalr:endpoints:East:type", "primary")
 	f.Add("AzureSignalRConnectionString:ServiceURI", "x", "AzureSignalRConnectionString__serviceUri", "y")
 	f.Add("Azure__SignalR__Endpoints__İ__serviceUri", "z", "Azure__SignalR__Endpoints____", "")
+	f.Add("CUSTOMCONNSTR_AzureSignalRConnectionString", "Endpoint=https://a;AuthType=azure.msi", "ConnectionStrings:AzureSignalRConnectionString", "Endpoint=https://b;AccessKey=k")
+	f.Add("Azure__SignalR__Endpoints__e", "Endpoint=https://a;AccessKey=k", "Azure:SignalR:Endpoints:e:secondary", "Endpoint=https://b;AccessKey=k")
 	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string) {
 		s := newAppSettings([]string{n1 + "=" + v1, n2 + "=" + v2})
+		// The lookup in the C# extension's order never panics, and every
+		// endpoint it returns has a service URI.
+		b := &builder{getenv: func(string) string { return "" }, opts: LoadOptions{CertificateDir: "/nonexistent"}}
+		for _, e := range b.endpoints(s, DefaultConnectionSetting) {
+			if e.ServiceURI == nil || e.Setting == "" {
+				t.Fatalf("endpoint %+v from %q=%q, %q=%q", e, n1, v1, n2, v2)
+			}
+		}
 		for _, prefix := range []string{"AzureSignalRConnectionString", EndpointsPrefix} {
 			children := s.children(prefix)
 			readSection(prefix, children)

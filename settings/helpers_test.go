@@ -27,8 +27,8 @@ func cleanEnv(t *testing.T, env map[string]string) {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		n := key(name)
-		for _, p := range []string{"azure", "signalr_", "identity_", "msi_", "imds_", "functions_", "website_", "mysignalr", "custom"} {
-			if strings.HasPrefix(n, p) {
+		for _, p := range []string{"azure", "signalr_", "identity_", "msi_", "imds_", "functions_", "website_", "mysignalr", "custom", "connectionstrings", "system_oidc"} {
+			if strings.HasPrefix(n, p) || strings.Contains(n, "connstr_") {
 				t.Setenv(name, "")
 				os.Unsetenv(name)
 			}

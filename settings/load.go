@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,21 +95,34 @@ func (b *builder) certificateDir() string {
 	return DefaultCertificateDir
 }
 
+// connectionStringPrefixes are the App Service prefixes of a portal
+// "Connection string" by its type; .NET reads each as ConnectionStrings:<name>.
+var connectionStringPrefixes = []string{"CUSTOMCONNSTR_", "SQLAZURECONNSTR_", "SQLCONNSTR_", "MYSQLCONNSTR_",
+	"POSTGRESQLCONNSTR_", "APIHUBCONNSTR_", "DOCDBCONNSTR_", "EVENTHUBCONNSTR_", "NOTIFICATIONHUBCONNSTR_",
+	"REDISCACHECONNSTR_", "SERVICEBUSCONNSTR_"}
+
 // endpoints finds the named connection and every Azure__SignalR__Endpoints
-// entry: all of them are endpoints.
+// entry, as the C# extension's OptionsSetup does: all of them are endpoints.
 func (b *builder) endpoints(s appSettings, connection string) []Endpoint {
 	var out []Endpoint
-	named, found := b.connection(s, connection, "")
+	named, found := b.named(s, connection)
 	namedFound := found
-	if found && named != nil {
+	if named != nil {
 		out = append(out, *named)
 	}
 	for _, name := range s.groups(EndpointsPrefix) {
-		e, ok := b.connection(s, EndpointsPrefix+"__"+name, name)
+		eps, ok := b.listed(s, name)
 		found = found || ok
-		if e != nil {
-			out = append(out, *e)
+		out = append(out, eps...)
+	}
+	out = b.distinct(out)
+	if len(out) > 0 && !slices.ContainsFunc(out, func(e Endpoint) bool { return e.Type == Primary }) {
+		var names []string
+		for _, e := range out {
+			names = append(names, e.Setting)
 		}
+		b.fail(&SettingError{names[0], "every endpoint is secondary (" + strings.Join(names, ", ") + "): negotiate needs a primary one, and the C# extension refuses this too",
+			"Make one of them primary: leave out its type, or set it to primary"})
 	}
 	if !found {
 		b.fail(missingConnection(s, connection))
@@ -121,78 +135,197 @@ func (b *builder) endpoints(s appSettings, connection string) []Endpoint {
 	return out
 }
 
-// connection reads one connection: a connection string at prefix, or a
-// section with serviceUri under it. found says whether either exists; the
-// endpoint is nil when it has errors.
-func (b *builder) connection(s appSettings, prefix, name string) (e *Endpoint, found bool) {
+// distinct keeps one endpoint per service address (scheme, host and port),
+// as the C# SDK does: the first primary, else the first; it warns of the
+// others, which would receive every message twice.
+func (b *builder) distinct(eps []Endpoint) []Endpoint {
+	address := func(e Endpoint) string {
+		port := e.ServiceURI.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[e.ServiceURI.Scheme]
+		}
+		return e.ServiceURI.Scheme + "://" + strings.ToLower(e.ServiceURI.Hostname()) + ":" + port
+	}
+	var out []Endpoint
+	for _, e := range eps {
+		a := address(e)
+		j := slices.IndexFunc(out, func(o Endpoint) bool { return address(o) == a })
+		if j < 0 {
+			out = append(out, e)
+			continue
+		}
+		kept, dropped := out[j], e
+		if kept.Type != Primary && e.Type == Primary {
+			out[j], kept, dropped = e, e, kept
+		}
+		b.warn("%s is ignored: it names the same service as %s (%s), and only one endpoint per service is used, as in the C# extension. Remove one of them",
+			dropped.Setting, kept.Setting, a)
+	}
+	return out
+}
+
+// named reads the connection the functions name, in the C# extension's
+// order: a connection string in ConnectionStrings:<name>, else one in
+// <name>, else the section <name> with serviceUri. found says whether any
+// exists; the endpoint is nil when it has errors.
+func (b *builder) named(s appSettings, connection string) (e *Endpoint, found bool) {
+	cs, ok := b.connectionString(s, connection)
+	children := s.children(connection)
+	if !ok {
+		f, errs, warns := readSection(connection, children)
+		b.errs, b.warns = append(b.errs, errs...), append(b.warns, warns...)
+		if !f.has("serviceuri") {
+			return nil, false
+		}
+		return b.section(f, ""), true
+	}
+	typ := children["type"]
+	delete(children, "type")
+	if stray := valued(children); len(stray) > 0 {
+		b.warn("%s: %s ignored: the connection string in %s wins over the section, as in the C# extension. Remove one of them",
+			connection, strings.Join(stray, ", "), cs.Name)
+	}
+	return b.fromConnectionString(cs, "", typ), true
+}
+
+// connectionString finds a connection string for the connection as .NET
+// configuration does: ConnectionStrings:<name> (locally, or a portal
+// "Connection string" as CUSTOMCONNSTR_<name> and the other type prefixes)
+// first, then <name>. It warns of each other one it passes over.
+func (b *builder) connectionString(s appSettings, connection string) (setting, bool) {
+	names := []string{"ConnectionStrings__" + connection}
+	for _, p := range connectionStringPrefixes {
+		names = append(names, p+connection)
+	}
+	names = append(names, connection)
+	var chosen setting
+	found := false
+	for _, n := range names {
+		v, ok := s.get(n)
+		if !ok || strings.TrimSpace(v.Value) == "" {
+			continue
+		}
+		if !found {
+			chosen, found = v, true
+			continue
+		}
+		if v.Value != chosen.Value {
+			b.warn("%s is ignored: the connection string in %s comes first, as in the C# extension. Remove one of them", v.Name, chosen.Name)
+		}
+	}
+	return chosen, found
+}
+
+// listed reads the endpoints of Azure__SignalR__Endpoints__<name>, as the C#
+// extension does: a section with serviceUri is one endpoint; otherwise
+// <name> itself, <name>__primary and <name>__secondary are each an endpoint
+// of that name, when set to a connection string. found says whether any
+// exists.
+func (b *builder) listed(s appSettings, name string) (eps []Endpoint, found bool) {
+	prefix := EndpointsPrefix + "__" + name
 	cs, hasCS := s.get(prefix)
 	hasCS = hasCS && strings.TrimSpace(cs.Value) != ""
 	children := s.children(prefix)
-	// The C# form Azure:SignalR:Endpoints:<name>:<type> = a connection string.
-	var csType string
-	for _, t := range []string{string(Primary), string(Secondary)} {
-		if v, ok := children[t]; ok && name != "" && !hasCS && strings.TrimSpace(v.Value) != "" {
-			cs, hasCS, csType = v, true, t
-			delete(children, t)
+	typed := map[EndpointType]setting{}
+	for _, t := range []EndpointType{Primary, Secondary} {
+		if v, ok := children[string(t)]; ok {
+			delete(children, string(t))
+			if strings.TrimSpace(v.Value) != "" {
+				typed[t] = v
+			}
 		}
 	}
-	f, errs, warns := readSection(prefix, children)
-	b.errs, b.warns = append(b.errs, errs...), append(b.warns, warns...)
-	if !hasCS && !f.has("serviceuri") {
-		if name != "" { // keys under Azure__SignalR__Endpoints__<name> but no endpoint
-			b.fail(&SettingError{prefix, "has settings under it but neither a connection string nor serviceUri",
-				"Set " + prefix + " to a connection string, or " + prefix + "__serviceUri to the service's URI"})
-			return nil, true
+	if fields(children).has("serviceuri") {
+		f, errs, warns := readSection(prefix, children)
+		b.errs, b.warns = append(b.errs, errs...), append(b.warns, warns...)
+		var ignored []string
+		if hasCS {
+			ignored = append(ignored, cs.Name)
+		}
+		for _, t := range []EndpointType{Primary, Secondary} {
+			if v, ok := typed[t]; ok {
+				ignored = append(ignored, v.Name)
+			}
+		}
+		if len(ignored) > 0 {
+			b.warn("%s: %s ignored: the section with serviceUri wins, as in the C# extension. Remove one of them", prefix, strings.Join(ignored, ", "))
+		}
+		if e := b.section(f, name); e != nil {
+			eps = append(eps, *e)
+		}
+		return eps, true
+	}
+	if !hasCS && len(typed) == 0 {
+		if len(valued(children)) > 0 {
+			b.warn("%s: %s ignored: there is neither a connection string nor serviceUri, so this endpoint is not used (as in the C# extension). Set %s to a connection string, or %s__serviceUri to the service's URI",
+				prefix, strings.Join(valued(children), ", "), prefix, prefix)
 		}
 		return nil, false
 	}
-	where := prefix
+	typ := children["type"]
+	delete(children, "type")
+	if stray := valued(children); len(stray) > 0 {
+		b.warn("%s: %s ignored: a connection string carries its own settings, and without serviceUri the section is not read (as in the C# extension). Remove them", prefix, strings.Join(stray, ", "))
+	}
 	if hasCS {
-		where = cs.Name
-		if cs.Clash != "" {
-			b.fail(&SettingError{cs.Name, "is set twice with different values, also as " + cs.Clash, "Keep one spelling"})
-			return nil, true
+		if e := b.fromConnectionString(cs, name, typ); e != nil {
+			eps = append(eps, *e)
 		}
-		for k, v := range f {
-			// An empty key is unset, as an empty connection string is: a
-			// local.settings.json copied from the example keeps them.
-			if k != "type" && f.has(k) { // a connection string cannot say its type itself
-				b.fail(&SettingError{v.Name, "is set beside the connection string " + cs.Name,
-					"Configure the connection once: either the connection string or the section with serviceUri, not both"})
-				return nil, true
+	}
+	for _, t := range []EndpointType{Primary, Secondary} {
+		if v, ok := typed[t]; ok {
+			if e := b.fromConnectionString(v, name, setting{Name: v.Name, Value: string(t)}); e != nil {
+				eps = append(eps, *e)
 			}
 		}
-		kv, err := ParseConnectionString(cs.Value)
-		if err != nil {
-			b.fail(&SettingError{cs.Name, "is not a valid connection string: " + err.Error(), "Fix the connection string"})
-			return nil, true
-		}
-		typ := f["type"]
-		f, errs, warns = connectionStringFields(cs.Name, kv)
-		b.errs, b.warns = append(b.errs, errs...), append(b.warns, warns...)
-		if len(errs) > 0 {
-			return nil, true
-		}
-		switch {
-		case typ.Name != "":
-			f["type"] = typ
-		case csType != "":
-			f["type"] = setting{Name: cs.Name, Value: csType}
-		}
-		if !f.has("serviceuri") {
-			b.fail(&SettingError{cs.Name, "the connection string has no Endpoint",
-				"Add Endpoint=https://<resource>.service.signalr.net"})
-			return nil, true
-		}
-	} else if v := f["serviceuri"]; v.Name != "" {
-		where = strings.TrimSuffix(strings.TrimSuffix(v.Name[:len(v.Name)-len("serviceuri")], "__"), ":")
 	}
+	return eps, true
+}
+
+// section builds the endpoint of an identity section whose serviceUri is
+// set; nil when it has errors.
+func (b *builder) section(f fields, name string) *Endpoint {
+	v := f["serviceuri"]
+	where := strings.TrimSuffix(strings.TrimSuffix(v.Name[:len(v.Name)-len("serviceuri")], "__"), ":")
+	return b.checked(where, name, f)
+}
+
+// fromConnectionString builds the endpoint of a connection string; typ, when
+// set, says its type. nil when it has errors.
+func (b *builder) fromConnectionString(cs setting, name string, typ setting) *Endpoint {
+	if cs.Clash != "" {
+		b.fail(&SettingError{cs.Name, "is set twice with different values, also as " + cs.Clash, "Keep one spelling"})
+		return nil
+	}
+	kv, err := ParseConnectionString(cs.Value)
+	if err != nil {
+		b.fail(&SettingError{cs.Name, "is not a valid connection string: " + err.Error(), "Fix the connection string"})
+		return nil
+	}
+	f, errs, warns := connectionStringFields(cs.Name, kv)
+	b.errs, b.warns = append(b.errs, errs...), append(b.warns, warns...)
+	if len(errs) > 0 {
+		return nil
+	}
+	if typ.Name != "" {
+		f["type"] = typ
+	}
+	if !f.has("serviceuri") {
+		b.fail(&SettingError{cs.Name, "the connection string has no Endpoint",
+			"Add Endpoint=https://<resource>.service.signalr.net"})
+		return nil
+	}
+	return b.checked(cs.Name, name, f)
+}
+
+// checked builds an endpoint, or nil when that records an error.
+func (b *builder) checked(setting, name string, f fields) *Endpoint {
 	before := len(b.errs)
-	e = b.endpoint(where, name, f)
+	e := b.endpoint(setting, name, f)
 	if len(b.errs) > before {
-		return nil, true
+		return nil
 	}
-	return e, true
+	return e
 }
 
 // endpoint checks the URIs, type, scope and access key of one connection,
@@ -218,8 +351,13 @@ func (b *builder) endpoint(setting, name string, f fields) *Endpoint {
 		b.fail(&SettingError{f.name(setting, "version"), fmt.Sprintf("unsupported version %q", v), "Use Version=1.0, or leave Version out"})
 	}
 	if v := f.value("clientendpoint"); v != "" {
-		if e.ClientEndpoint, err = parseServiceURL(f.name(setting, "clientendpoint"), v); err != nil {
+		if e.ClientEndpoint, err = parseEndpointURL(f.name(setting, "clientendpoint"), v, true); err != nil {
 			b.fail(err)
+		} else if e.ClientEndpoint.Path != "" {
+			// C# keeps it too: a proxy in front of the service may serve
+			// clients under a path.
+			b.warn("%s: the client endpoint %s has a path, which is kept as in the C# extension: clients are sent to %s/client/?hub=<hub>. Make sure a proxy there forwards to the service, or remove the path",
+				f.name(setting, "clientendpoint"), e.ClientEndpoint.Redacted(), e.ClientEndpoint.Redacted())
 		}
 	}
 	if v := f.value("serverendpoint"); v != "" {
@@ -262,8 +400,8 @@ func valued(children map[string]setting) []string {
 }
 
 func missingConnection(s appSettings, connection string) error {
-	problem := fmt.Sprintf("no SignalR Service connection found. Looked for a connection string in %s, a section %s__serviceUri (or %s:serviceUri), and %s__<name>",
-		connection, connection, connection, EndpointsPrefix)
+	problem := fmt.Sprintf("no SignalR Service connection found. Looked for a connection string in ConnectionStrings:%s (CUSTOMCONNSTR_%s on App Service) and in %s, a section %s__serviceUri (or %s:serviceUri), and %s__<name>",
+		connection, connection, connection, connection, connection, EndpointsPrefix)
 	keys := s.children(connection)
 	if names := valued(keys); len(names) > 0 {
 		problem += fmt.Sprintf("; found %s but no serviceUri", strings.Join(names, ", "))

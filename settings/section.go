@@ -20,10 +20,13 @@ var sectionKeys = map[string]string{
 	"managedidentityresourceid": "managedIdentityResourceId", "additionallyallowedtenants": "additionallyAllowedTenants",
 	"tokenfilepath": "tokenFilePath", "authorityhost": "authorityHost", "scope": "scope", "type": "type",
 	"serverendpoint": "serverEndpoint", "clientendpoint": "clientEndpoint",
+	"managedidentityclientid": "managedIdentityClientId", "managedidentityobjectid": "managedIdentityObjectId",
+	"serviceconnectionid": "serviceConnectionId", "systemaccesstoken": "systemAccessToken", "azurecloud": "azureCloud",
+	"clientcertificatestorename": "clientCertificateStoreName", "clientcertificatestorelocation": "clientCertificateStoreLocation",
 }
 
 // secretKeys are the fields whose values are never printed.
-var secretKeys = map[string]bool{"clientsecret": true, "clientcertificatepassword": true, "accesskey": true}
+var secretKeys = map[string]bool{"clientsecret": true, "clientcertificatepassword": true, "accesskey": true, "systemaccesstoken": true}
 
 // readSection checks the settings under one prefix: two spellings of one key
 // with different values are an error, an unknown key a warning (most often a

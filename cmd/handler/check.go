@@ -119,6 +119,7 @@ type endpointReport struct {
 	UserAssigned   bool     `json:"userAssigned,omitempty"`
 	ClientID       string   `json:"clientId,omitempty"`
 	ResourceID     string   `json:"managedIdentityResourceId,omitempty"`
+	ObjectID       string   `json:"managedIdentityObjectId,omitempty"`
 	TenantID       string   `json:"tenantId,omitempty"`
 	AllowedTenants []string `json:"additionallyAllowedTenants,omitempty"`
 	AuthorityHost  string   `json:"authorityHost,omitempty"`
@@ -144,7 +145,7 @@ func (r *checkReport) fill(cfg *settings.Config, err error) {
 			Name: e.Name, Setting: e.Setting, ServiceURI: urlString(e.ServiceURI),
 			ClientEndpoint: urlString(e.ClientEndpoint), ServerEndpoint: urlString(e.ServerEndpoint),
 			Type: string(e.Type), Scope: e.Scope, Auth: e.Auth.Identity(), Credential: e.Auth.Kind,
-			UserAssigned: e.Auth.UserAssigned, ClientID: e.Auth.ClientID, ResourceID: e.Auth.ResourceID,
+			UserAssigned: e.Auth.UserAssigned, ClientID: e.Auth.ClientID, ResourceID: e.Auth.ResourceID, ObjectID: e.Auth.ObjectID,
 			TenantID: e.Auth.TenantID, AllowedTenants: e.Auth.AdditionallyAllowedTenants,
 			AuthorityHost: e.Auth.AuthorityHost, Certificate: e.Auth.CertificatePath, TokenFile: e.Auth.TokenFilePath,
 		})

@@ -416,10 +416,12 @@ func TestCheckOnlineSeveralEndpoints(t *testing.T) {
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
 	checkEnv(t, map[string]string{
-		"IDENTITY_ENDPOINT":                            srv.IdentityEndpoint,
-		"IDENTITY_HEADER":                              srv.IdentityHeader,
-		"Azure__SignalR__Endpoints__key":               srv.ConnectionString(),
-		"Azure__SignalR__Endpoints__entra__serviceUri": srv.URL,
+		"IDENTITY_ENDPOINT":              srv.IdentityEndpoint,
+		"IDENTITY_HEADER":                srv.IdentityHeader,
+		"Azure__SignalR__Endpoints__key": srv.ConnectionString(),
+		// Another name for the same stand-in: one endpoint per service
+		// address is used, as in C#.
+		"Azure__SignalR__Endpoints__entra__serviceUri": strings.Replace(srv.URL, "127.0.0.1", "localhost", 1),
 		"Azure__SignalR__Endpoints__entra__credential": "managedidentity",
 		"Azure__SignalR__Endpoints__entra__clientId":   u.ClientID,
 		"Azure__SignalR__Endpoints__gone__serviceUri":  closed,

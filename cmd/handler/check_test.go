@@ -20,8 +20,8 @@ func checkEnv(t *testing.T, env map[string]string, localSettings string) {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		n := strings.ToLower(name)
-		for _, p := range []string{"azure", "signalr_", "identity_", "msi_", "imds_", "functions_"} {
-			if strings.HasPrefix(n, p) {
+		for _, p := range []string{"azure", "signalr_", "identity_", "msi_", "imds_", "functions_", "connectionstrings"} {
+			if strings.HasPrefix(n, p) || strings.Contains(n, "connstr_") {
 				t.Setenv(name, "")
 				os.Unsetenv(name)
 			}
@@ -67,6 +67,42 @@ func TestCheckOfflineReport(t *testing.T) {
 		"  credential:      ClientSecretCredential\n  identity:        ClientSecretCredential with client id my-app\n  tenant:          22222222-2222-2222-2222-222222222222\n  authority host:  https://login.chinacloudapi.cn/\n",
 		`warning: Azure__SignalR__Endpoints__west__clientId: "my-app" is not a GUID`,
 		"offline check passed: 3 endpoint(s), 1 warning(s)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+stderr.String(), "TOPSECRET") {
+		t.Errorf("report shows a secret:\n%s", out)
+	}
+}
+
+// TestCheckOfflineCSharpSettings: settings moved from the C# extension show
+// every endpoint they make, its type and the identity picked.
+func TestCheckOfflineCSharpSettings(t *testing.T) {
+	checkEnv(t, map[string]string{
+		"CUSTOMCONNSTR_AzureSignalRConnectionString":               "Endpoint=https://a.service.signalr.net;AuthType=azure.msi;Version=1.0;",
+		"AzureSignalRConnectionString":                             "Endpoint=https://ignored.service.signalr.net;AuthType=azure.msi;",
+		"Azure__SignalR__Endpoints__east":                          "Endpoint=https://east.service.signalr.net;AccessKey=TOPSECRET1;Version=1.0;",
+		"Azure__SignalR__Endpoints__east__secondary":               "Endpoint=https://east2.service.signalr.net;AccessKey=TOPSECRET2;Version=1.0;",
+		"Azure__SignalR__Endpoints__west__serviceUri":              "https://west.service.signalr.net",
+		"Azure__SignalR__Endpoints__west__credential":              "managedidentity",
+		"Azure__SignalR__Endpoints__west__managedIdentityObjectId": "33333333-3333-3333-3333-333333333333",
+	}, "")
+	var stdout, stderr bytes.Buffer
+	if code := runCheck([]string{"-offline"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"endpoint (named connection) from CUSTOMCONNSTR_AzureSignalRConnectionString\n  service URI:     https://a.service.signalr.net\n  type:            primary\n",
+		"  identity:        system-assigned managed identity\n",
+		"endpoint east from Azure__SignalR__Endpoints__east\n  service URI:     https://east.service.signalr.net\n  type:            primary\n",
+		"endpoint east from Azure__SignalR__Endpoints__east__secondary\n  service URI:     https://east2.service.signalr.net\n  type:            secondary\n",
+		"endpoint west from Azure__SignalR__Endpoints__west\n",
+		"  identity:        user-assigned managed identity with object id 33333333-3333-3333-3333-333333333333\n",
+		"warning: AzureSignalRConnectionString is ignored: the connection string in CUSTOMCONNSTR_AzureSignalRConnectionString comes first",
+		"offline check passed: 4 endpoint(s), 1 warning(s)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
