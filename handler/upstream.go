@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +21,8 @@ import (
 const (
 	fnUpstream = "upstream"
 	// eventsOutputName is the output the upstream function writes each
-	// accepted event to in payload mode.
+	// accepted event to in payload mode. The host keeps only the outputs
+	// function.json declares, so the name is harmless where it is not.
 	eventsOutputName = "events"
 	// DefaultAuthorityHost is public Azure's Entra ID.
 	DefaultAuthorityHost = "https://login.microsoftonline.com/"
@@ -210,6 +212,10 @@ func (h *Handler) decodeUpstream(e *Event, body []byte, msgpack bool) (*upstream
 	switch {
 	case e.Category == CategoryConnections && msgpack:
 		return nil, errors.New("connection events come as application/json, not MessagePack")
+	case e.Category == CategoryConnections && len(bytes.TrimSpace(body)) == 0 && isConnectionEvent(e.Event):
+		// The headers say it all; the host drops a body it got chunked.
+		e.Event = strings.ToLower(e.Event)
+		return &upstreamMessage{}, nil
 	case e.Category == CategoryConnections && strings.EqualFold(e.Event, EventConnected):
 		e.Event = EventConnected
 		return decodeJSONUpstream(body, typeConnected)
@@ -236,6 +242,10 @@ func (h *Handler) decodeUpstream(e *Event, body []byte, msgpack bool) (*upstream
 		return nil, fmt.Errorf("the invocation's target %s is not the event %s", truncateQuote(m.target), truncateQuote(e.Event))
 	}
 	return m, nil
+}
+
+func isConnectionEvent(event string) bool {
+	return strings.EqualFold(event, EventConnected) || strings.EqualFold(event, EventDisconnected)
 }
 
 // runEvent runs the event's function, if any, and frames the answer.
