@@ -164,9 +164,9 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 		svc:          h.svc,
 	}
 	var missing []string
-	for _, h := range [][2]string{{headerHub, e.Hub}, {headerCategory, e.Category}, {headerEvent, e.Event}, {headerConnectionID, e.ConnectionID}} {
-		if h[1] == "" {
-			missing = append(missing, h[0])
+	for _, header := range [][2]string{{headerHub, e.Hub}, {headerCategory, e.Category}, {headerEvent, e.Event}, {headerConnectionID, e.ConnectionID}} {
+		if header[1] == "" {
+			missing = append(missing, header[0])
 		}
 	}
 	if len(missing) > 0 {
@@ -208,7 +208,14 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 }
 
 // decodeUpstream reads the body the event's category and name call for.
+// Category and connection event names match without regard to case, as in
+// the C# extension, and take the service's spelling.
 func (h *Handler) decodeUpstream(e *Event, body []byte, msgpack bool) (*upstreamMessage, error) {
+	for _, c := range []string{CategoryConnections, CategoryMessages} {
+		if strings.EqualFold(e.Category, c) {
+			e.Category = c
+		}
+	}
 	switch {
 	case e.Category == CategoryConnections && msgpack:
 		return nil, errors.New("connection events come as application/json, not MessagePack")

@@ -84,7 +84,7 @@ func TestUpstreamForwarded(t *testing.T) {
 			contentType: "application/json", body: connected, wantStatus: 200,
 			wantEvent: &Event{Hub: "chat", Category: "connections", Event: "connected", ConnectionID: "conn-1", UserID: "alice",
 				Claims: map[string]string{"name": "Alice", "role": "admin"}, Query: map[string]string{"room": "a,b", "lang": "en"}}},
-		{name: "disconnected with an error, names in any case", target: "/api/upstream", hub: "CHAT", category: "connections", event: "Disconnected",
+		{name: "disconnected with an error, names in any case", target: "/api/upstream", hub: "CHAT", category: "Connections", event: "Disconnected",
 			contentType: "application/json; charset=utf-8", body: []byte(`{"Type":11,"Error":"connection reset"}`), wantStatus: 200,
 			wantEvent: &Event{Hub: "chat", Category: "connections", Event: "disconnected", ConnectionID: "conn-1", UserID: "alice",
 				Claims: map[string]string{"name": "Alice", "role": "admin"}, Query: map[string]string{"room": "a,b", "lang": "en"}, Error: "connection reset"}},
