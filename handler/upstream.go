@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +21,8 @@ import (
 const (
 	fnUpstream = "upstream"
 	// eventsOutputName is the output the upstream function writes each
-	// accepted event to in payload mode.
+	// accepted event to in payload mode. The host keeps only the outputs
+	// function.json declares, so the name is harmless where it is not.
 	eventsOutputName = "events"
 	// DefaultAuthorityHost is public Azure's Entra ID.
 	DefaultAuthorityHost = "https://login.microsoftonline.com/"
@@ -162,9 +164,9 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 		svc:          h.svc,
 	}
 	var missing []string
-	for name, v := range map[string]string{headerHub: e.Hub, headerCategory: e.Category, headerEvent: e.Event, headerConnectionID: e.ConnectionID} {
-		if v == "" {
-			missing = append(missing, name)
+	for _, header := range [][2]string{{headerHub, e.Hub}, {headerCategory, e.Category}, {headerEvent, e.Event}, {headerConnectionID, e.ConnectionID}} {
+		if header[1] == "" {
+			missing = append(missing, header[0])
 		}
 	}
 	if len(missing) > 0 {
@@ -206,10 +208,21 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 }
 
 // decodeUpstream reads the body the event's category and name call for.
+// Category and connection event names match without regard to case, as in
+// the C# extension, and take the service's spelling.
 func (h *Handler) decodeUpstream(e *Event, body []byte, msgpack bool) (*upstreamMessage, error) {
+	for _, c := range []string{CategoryConnections, CategoryMessages} {
+		if strings.EqualFold(e.Category, c) {
+			e.Category = c
+		}
+	}
 	switch {
 	case e.Category == CategoryConnections && msgpack:
 		return nil, errors.New("connection events come as application/json, not MessagePack")
+	case e.Category == CategoryConnections && len(bytes.TrimSpace(body)) == 0 && isConnectionEvent(e.Event):
+		// The headers say it all; the host drops a body it got chunked.
+		e.Event = strings.ToLower(e.Event)
+		return &upstreamMessage{}, nil
 	case e.Category == CategoryConnections && strings.EqualFold(e.Event, EventConnected):
 		e.Event = EventConnected
 		return decodeJSONUpstream(body, typeConnected)
@@ -236,6 +249,10 @@ func (h *Handler) decodeUpstream(e *Event, body []byte, msgpack bool) (*upstream
 		return nil, fmt.Errorf("the invocation's target %s is not the event %s", truncateQuote(m.target), truncateQuote(e.Event))
 	}
 	return m, nil
+}
+
+func isConnectionEvent(event string) bool {
+	return strings.EqualFold(event, EventConnected) || strings.EqualFold(event, EventDisconnected)
 }
 
 // runEvent runs the event's function, if any, and frames the answer.

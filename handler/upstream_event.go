@@ -80,7 +80,7 @@ func (h *Handler) HandleEvent(hub, event string, fn EventFunc) {
 		panic("handler: HandleEvent: nil EventFunc")
 	}
 	category := CategoryMessages
-	if strings.EqualFold(event, EventConnected) || strings.EqualFold(event, EventDisconnected) {
+	if isConnectionEvent(event) {
 		category = CategoryConnections
 	}
 	key := newEventKey(served, category, event)

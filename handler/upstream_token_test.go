@@ -36,7 +36,7 @@ type testAuthority struct {
 	fetches atomic.Int32
 }
 
-func newTestAuthority(t *testing.T) *testAuthority {
+func newTestAuthority(t testing.TB) *testAuthority {
 	t.Helper()
 	a := &testAuthority{keys: map[string]*rsa.PrivateKey{"key-1": newRSAKey(t)}}
 	mux := http.NewServeMux()
@@ -73,7 +73,7 @@ var rsaKeys = struct {
 	next int
 }{}
 
-func newRSAKey(t *testing.T) *rsa.PrivateKey {
+func newRSAKey(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	rsaKeys.Lock()
 	defer rsaKeys.Unlock()
@@ -90,7 +90,7 @@ func newRSAKey(t *testing.T) *rsa.PrivateKey {
 }
 
 // token signs claims with the authority's key kid.
-func (a *testAuthority) token(t *testing.T, kid string, claims jwt.MapClaims) string {
+func (a *testAuthority) token(t testing.TB, kid string, claims jwt.MapClaims) string {
 	t.Helper()
 	a.mu.Lock()
 	key := a.keys[kid]
