@@ -10,7 +10,7 @@ trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/handler" ./cmd/handler
 go build -o "$bin/emulator" ./cmd/emulator
 go build -o "$bin/chat" ./examples/chat
-(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+bash scripts/npm_ci.sh
 flags=(--test --test-concurrency=1)
 # A test that times out leaves its clients open; force-exit ends the file
 # anyway, and the harness kills the processes the file started on exit.
