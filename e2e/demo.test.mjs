@@ -125,7 +125,9 @@ test('the demo page connects as the named user and shows what the handler sends'
     // Empty fields look empty: no greyed example text that reads as a
     // value; the labels say what empty means.
     assert.deepEqual(await tab.eval(`[...document.querySelectorAll('input')].filter((i) => i.placeholder).map((i) => i.id)`), []);
-    assert.deepEqual(await tab.eval(`[...document.querySelectorAll('input')].filter((i) => i.value).map((i) => i.id)`), ['hub']);
+    // Values are real defaults that are used as they stand: the hub, and the
+    // hub call the "Call the hub" box makes.
+    assert.deepEqual(await tab.eval(`[...document.querySelectorAll('input')].filter((i) => i.value).map((i) => i.id)`), ['hub', 'method', 'args']);
     assert.match(await tab.eval(`document.getElementById('name').labels[0].textContent`), /empty: anonymous/);
     await tab.eval(`document.getElementById('name').value = 'alice'; document.getElementById('connect').click()`);
     await until(async () => {
