@@ -8,9 +8,11 @@ DURATION ?= 2m
 
 # build assembles the deployable app root: host.json, the function folders
 # beside it (the host does not look deeper), and the linux/amd64 handler.
+# It replaces everything in $(DIST) but local.settings.json, the user's own
+# settings (README, "Local development").
 build:
-	rm -rf $(DIST)
 	mkdir -p $(DIST)
+	find $(DIST) -mindepth 1 -maxdepth 1 ! -name local.settings.json -exec rm -rf {} +
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o $(DIST)/handler ./cmd/handler
 	chmod 0755 $(DIST)/handler
 	cp host.json .funcignore $(DIST)/
@@ -21,12 +23,10 @@ build:
 run:
 	bash scripts/run.sh
 
+# test runs every suite, even after one fails, and ends with one line
+# summing them up.
 test:
-	$(GO) vet ./...
-	$(GO) test -race ./...
-	bash scripts/deploy_test.sh
-	bash scripts/readme_test.sh
-	$(MAKE) e2e
+	GO=$(GO) bash scripts/test.sh
 
 e2e:
 	bash scripts/e2e.sh
@@ -44,5 +44,7 @@ soak:
 package: build
 	$(GO) run ./scripts/zipapp $(DIST) handler.zip
 
+# clean keeps $(DIST)/local.settings.json, as build does.
 clean:
-	rm -rf $(DIST) handler.zip
+	[ ! -d $(DIST) ] || find $(DIST) -mindepth 1 -maxdepth 1 ! -name local.settings.json -exec rm -rf {} +
+	rm -f handler.zip

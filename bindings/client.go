@@ -27,13 +27,25 @@ type Client struct {
 
 // New checks the endpoints and options and starts the background loop that
 // checks health and rotates temporary keys. Call Close when done.
+//
+// Endpoints from settings.Load carry the app setting they were read from:
+// messages then name the app settings (serviceUri in
+// AzureSignalRConnectionString, SIGNALR_KEY_WAIT). Endpoints without one,
+// as NewFromCredential and NewFromConnectionString make, get messages that
+// name the service URI and the Options fields instead.
 func New(endpoints []settings.Endpoint, opts *Options) (*Client, error) {
-	o, err := opts.withDefaults()
+	if len(endpoints) == 0 {
+		return nil, errors.New("no SignalR endpoint given: pass at least one, or use NewFromCredential or NewFromConnectionString")
+	}
+	// settings.Load names each endpoint's setting; endpoints built in Go
+	// need not, and then messages name the Go API instead.
+	appSettings := false
+	for _, e := range endpoints {
+		appSettings = appSettings || e.Setting != ""
+	}
+	o, err := opts.withDefaults(appSettings)
 	if err != nil {
 		return nil, err
-	}
-	if len(endpoints) == 0 {
-		return nil, errors.New("no SignalR endpoint is configured: set AzureSignalRConnectionString (or the setting named by SIGNALR_CONNECTION_SETTING) or Azure__SignalR__Endpoints__<name>")
 	}
 	base, cancel := context.WithCancel(context.Background())
 	c := &Client{opts: o, cancel: cancel}

@@ -18,9 +18,19 @@
 // some endpoint took is not failed, so a retry cannot duplicate it.
 // ErrNoOnlineEndpoint says none is online.
 //
+// A Go program makes a Client from a service URI and any
+// azcore.TokenCredential with NewFromCredential, or from a connection string
+// with NewFromConnectionString; New takes settings.Endpoint values, as
+// settings.Load reads them from a Functions app's settings, for several
+// endpoints. Messages name what the program passed: the credential's type,
+// the service URI and the Options fields.
+//
 // Messages and group actions decode from the JSON of the C# extension's
 // SignalRMessage and SignalRGroupAction with DecodeMessages and
-// DecodeGroupActions. The examples show negotiate in access-key mode
+// DecodeGroupActions. The examples show Microsoft Entra ID with a managed
+// identity and the error of a missing role (ExampleNewFromCredential,
+// ExampleNewFromCredential_missingRole), connection strings
+// (ExampleNewFromConnectionString), negotiate in access-key mode
 // (ExampleClient_ConnectionInfo), Send and Apply against a loopback stand-in
 // (ExampleClient_Send, ExampleClient_Apply), and decoding
 // (ExampleDecodeMessages, ExampleDecodeGroupActions).

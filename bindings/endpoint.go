@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,18 +77,18 @@ type tempKey struct {
 }
 
 func newEndpoint(base context.Context, s settings.Endpoint, opts *Options) (*Endpoint, error) {
+	// Messages name the app settings of an endpoint read from them (Setting
+	// is set), else the fields of settings.Endpoint a Go program filled in.
 	setting := s.Setting
-	if setting == "" {
-		setting = "endpoint " + s.Name
+	what, fields := strings.TrimSpace("settings.Endpoint "+s.Name), []string{"ServiceURI", "ClientEndpoint", "ServerEndpoint"}
+	if setting != "" {
+		what, fields = setting, []string{"serviceUri", "clientEndpoint", "serverEndpoint"}
 	}
 	if s.ServiceURI == nil || s.ServiceURI.Host == "" {
-		return nil, fmt.Errorf("%s: the service URI is missing; set serviceUri (or Endpoint= in a connection string) to https://<name>.service.signalr.net", setting)
+		return nil, fmt.Errorf("%s: the service URI is missing; set %s (or Endpoint= in a connection string) to https://<name>.service.signalr.net", what, fields[0])
 	}
-	for _, u := range []struct {
-		field string
-		u     *url.URL
-	}{{"serviceUri", s.ServiceURI}, {"clientEndpoint", s.ClientEndpoint}, {"serverEndpoint", s.ServerEndpoint}} {
-		if err := checkTransport(setting, u.field, u.u); err != nil {
+	for i, u := range []*url.URL{s.ServiceURI, s.ClientEndpoint, s.ServerEndpoint} {
+		if err := checkTransport(what, fields[i], u); err != nil {
 			return nil, err
 		}
 	}
@@ -117,9 +118,17 @@ func newEndpoint(base context.Context, s settings.Endpoint, opts *Options) (*End
 	if e.scope == "" {
 		e.scope = settings.DefaultScope
 	}
+	// Messages name the identity: never leave it blank.
+	switch {
+	case e.auth.Kind != "":
+	case s.AccessKey != "":
+		e.auth.Kind = "AccessKey"
+	case s.Credential != nil:
+		e.auth.Kind = credentialKind(s.Credential)
+	}
 	switch {
 	case s.AccessKey != "" && s.Credential != nil:
-		return nil, fmt.Errorf("%s: both an access key and a credential are set; use one (Microsoft Entra ID is recommended)", setting)
+		return nil, fmt.Errorf("%s: both an access key and a credential are set; use one (Microsoft Entra ID is recommended)", what)
 	case s.AccessKey != "":
 		e.accessKey = []byte(s.AccessKey.Reveal())
 		var id [8]byte
@@ -133,7 +142,7 @@ func newEndpoint(base context.Context, s settings.Endpoint, opts *Options) (*End
 			e.key = &resource[tempKey]{now: opts.Now, base: base, fetch: e.fetchKey}
 		}
 	default:
-		return nil, fmt.Errorf("%s: neither an access key nor a credential is set; set serviceUri with credential settings (Microsoft Entra ID) or an AccessKey", setting)
+		return nil, fmt.Errorf("%s: neither an access key nor a credential is set; set %s with credential settings (Microsoft Entra ID) or an AccessKey", what, fields[0])
 	}
 	return e, nil
 }
@@ -145,15 +154,54 @@ func (e *Endpoint) Name() string { return e.name }
 // URI is the service URI.
 func (e *Endpoint) URI() string { return e.uri }
 
-// String names the endpoint by its setting and URI. It, GoString and
-// LogValue keep fmt and slog from printing the fields, keys among them.
-func (e *Endpoint) String() string { return e.setting + " (" + e.uri + ")" }
+// String names the endpoint by its setting and URI, or by its URI alone
+// when it has no setting. It, GoString and LogValue keep fmt and slog from
+// printing the fields, keys among them.
+func (e *Endpoint) String() string {
+	if e.setting == "" {
+		return e.uri
+	}
+	return e.setting + " (" + e.uri + ")"
+}
+
+// label names the endpoint in messages: its setting, else its URI.
+func (e *Endpoint) label() string {
+	if e.setting == "" {
+		return e.uri
+	}
+	return e.setting
+}
+
+// uriSetting says where the service URI comes from: keys, such as
+// "serviceUri", followed by "in <setting>" when inSetting, for endpoints
+// read from app settings, else the URI passed in Go.
+func (e *Endpoint) uriSetting(keys string, inSetting bool) string {
+	switch {
+	case e.setting == "":
+		return "the service URI " + e.uri
+	case inSetting:
+		return keys + " in " + e.setting
+	}
+	return keys
+}
+
+// logAttrs name the endpoint in log records: its URI, and its setting
+// when it has one.
+func (e *Endpoint) logAttrs() []any {
+	if e.setting == "" {
+		return []any{"endpoint", e.uri}
+	}
+	return []any{"endpoint", e.uri, "setting", e.setting}
+}
 
 // GoString is String, for %#v.
 func (e *Endpoint) GoString() string { return e.String() }
 
 // LogValue is what slog records of an endpoint.
 func (e *Endpoint) LogValue() slog.Value {
+	if e.setting == "" {
+		return slog.GroupValue(slog.String("uri", e.uri))
+	}
 	return slog.GroupValue(slog.String("setting", e.setting), slog.String("uri", e.uri))
 }
 
@@ -220,7 +268,7 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, tim
 		err = &Error{
 			Op:       "get a Microsoft Entra ID token",
 			Endpoint: e.uri,
-			Message:  fmt.Sprintf("the credential of %s (%s) could not get a token for scope %s%s. Run `handler check` with the same settings for a diagnosis", e.auth.Identity(), e.setting, e.scope, credentialHint(e.auth)),
+			Message:  fmt.Sprintf("the credential of %s (%s) could not get a token for scope %s%s.%s", e.auth.Identity(), e.label(), e.scope, credentialHint(e.auth), e.diagnose()),
 			Err:      err,
 		}
 		e.logChange("credential", err)
@@ -232,6 +280,15 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, tim
 		refreshAt = tok.RefreshOn
 	}
 	return tok, refreshAt, tok.ExpiresOn.Add(-time.Minute), nil
+}
+
+// diagnose points at the check of the app settings, for endpoints read
+// from them.
+func (e *Endpoint) diagnose() string {
+	if e.setting == "" {
+		return ""
+	}
+	return " Run `handler check` with the same settings for a diagnosis"
 }
 
 // credentialHint names the usual mistake behind a credential's failure.
@@ -266,7 +323,7 @@ func (e *Endpoint) getAccessKey(ctx context.Context) (tempKey, error) {
 		AccessKey *string `json:"AccessKey"`
 	}
 	if err := json.Unmarshal(body, &reply); err != nil || reply.KeyID == nil || reply.AccessKey == nil || *reply.AccessKey == "" {
-		return tempKey{}, &Error{Op: op, Endpoint: e.uri, Message: "the reply is not JSON with KeyId and AccessKey: check that serviceUri names a SignalR Service", Err: err}
+		return tempKey{}, &Error{Op: op, Endpoint: e.uri, Message: "the reply is not JSON with KeyId and AccessKey: check that " + e.uriSetting("serviceUri", false) + " names a SignalR Service", Err: err}
 	}
 	return tempKey{id: *reply.KeyID, secret: []byte(*reply.AccessKey)}, nil
 }
@@ -275,7 +332,7 @@ func (e *Endpoint) getAccessKey(ctx context.Context) (tempKey, error) {
 // the new key's id. It checks that the identity may sign client tokens.
 func (e *Endpoint) GetAccessKey(ctx context.Context) (keyID string, err error) {
 	if e.cred == nil {
-		return "", fmt.Errorf("%s uses an access key: the auth API serves Microsoft Entra ID only", e.setting)
+		return "", fmt.Errorf("%s uses an access key: the auth API serves Microsoft Entra ID only", e.label())
 	}
 	k, err := e.getAccessKey(ctx)
 	return k.id, err
@@ -291,7 +348,7 @@ func (e *Endpoint) waitError(err error) error {
 	return &Error{
 		Op:       "get the temporary access key",
 		Endpoint: e.uri,
-		Message:  fmt.Sprintf("no answer within %s (SIGNALR_KEY_WAIT): the auth API or Microsoft Entra ID is slow or unreachable; check the network path to both", e.opts.KeyWait),
+		Message:  fmt.Sprintf("no answer within %s (%s): the auth API or Microsoft Entra ID is slow or unreachable; check the network path to both", e.opts.KeyWait, e.opts.name("KeyWait")),
 		Err:      err,
 	}
 }
@@ -319,9 +376,9 @@ func (e *Endpoint) logChange(kind string, err error) {
 	switch {
 	case old == state:
 	case err != nil:
-		e.opts.Logger.Warn("SignalR endpoint failing", "endpoint", e.uri, "setting", e.setting, "kind", kind, "error", err)
+		e.opts.Logger.Warn("SignalR endpoint failing", append(e.logAttrs(), "kind", kind, "error", err)...)
 	case seen:
-		e.opts.Logger.Info("SignalR endpoint recovered", "endpoint", e.uri, "setting", e.setting, "kind", kind)
+		e.opts.Logger.Info("SignalR endpoint recovered", append(e.logAttrs(), "kind", kind)...)
 	}
 }
 
@@ -332,6 +389,6 @@ func (e *Endpoint) logOnce(kind, msg string, attrs ...any) {
 	e.states[kind] = msg
 	e.mu.Unlock()
 	if !seen {
-		e.opts.Logger.Info(msg, append([]any{"endpoint", e.uri, "setting", e.setting}, attrs...)...)
+		e.opts.Logger.Info(msg, append(e.logAttrs(), attrs...)...)
 	}
 }

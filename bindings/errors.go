@@ -133,16 +133,16 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 	who := e.auth.Identity()
 	switch s := resp.StatusCode; {
 	case s == http.StatusUnauthorized && e.accessKey != nil:
-		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s (%s): local authentication is likely disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: replace the AccessKey with serviceUri and credential settings and assign the identity a SignalR role.", e.uri, e.setting, who)
+		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s (%s): local authentication is likely disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: %s and assign the identity a SignalR role.", e.uri, e.label(), who, e.switchToEntra())
 	case s == http.StatusUnauthorized:
-		err.Message = fmt.Sprintf("%s did not accept the Entra ID token of %s: the token is from the wrong tenant or authority host (tenant %s, authority host %s, as configured in %s). Set tenantId to the tenant of the SignalR resource (for a multitenant app, the tenant it is provisioned in) and, in a sovereign cloud, that cloud's authority host.", e.uri, who, orDefault(e.auth.TenantID), orDefault(e.auth.AuthorityHost), e.setting)
+		err.Message = fmt.Sprintf("%s did not accept the Entra ID token of %s: the token is from the wrong tenant or authority host (tenant %s, authority host %s, as configured in %s). %s to the tenant of the SignalR resource (for a multitenant app, the tenant it is provisioned in) and, in a sovereign cloud, that cloud's authority host.", e.uri, who, orDefault(e.auth.TenantID), orDefault(e.auth.AuthorityHost), e.configuredIn(), e.setTenant())
 	case s == http.StatusForbidden && e.accessKey != nil:
-		err.Message = fmt.Sprintf("%s refused the access key of %s to %s, though an access key needs no role: a network rule of the resource (firewall, private endpoint, public access disabled) blocks this app. Check the resource's Networking settings.", e.uri, e.setting, op)
+		err.Message = fmt.Sprintf("%s refused the access key of %s to %s, though an access key needs no role: a network rule of the resource (firewall, private endpoint, public access disabled) blocks this app. Check the resource's Networking settings.", e.uri, e.label(), op)
 	case s == http.StatusForbidden && k == kindAuthAPI:
 		err.Message = fmt.Sprintf("%s lacks the SignalR App Server or SignalR Service Owner role on %s, needed to get the temporary key that signs client tokens.%s", who, e.uri, assignHint)
 		if e.opts.Negotiate == NegotiateLocal {
 			// The other way out, which local mode alone rules out.
-			err.Message += " Or set SIGNALR_NEGOTIATE=auto to let the service sign client tokens, with the SignalR REST API Owner role."
+			err.Message += fmt.Sprintf(" Or set %s to let the service sign client tokens, with the SignalR REST API Owner role.", e.opts.negotiateAuto())
 		}
 	case s == http.StatusForbidden && k == kindGenerateToken:
 		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed for the service to sign client tokens.%s", who, e.uri, assignHint)
@@ -151,12 +151,12 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 	case s == http.StatusForbidden:
 		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed to %s.%s", who, e.uri, op, assignHint)
 	case s >= 300 && s < 400:
-		err.Message = fmt.Sprintf("the service answered with a redirect to %q, which is not followed so that no token goes elsewhere: set serviceUri (or serverEndpoint) in %s to the address the service answers at", redirectTarget(resp), e.setting)
+		err.Message = fmt.Sprintf("the service answered with a redirect to %q, which is not followed so that no token goes elsewhere: set %s to the address the service answers at", redirectTarget(resp), e.uriSetting("serviceUri (or serverEndpoint)", true))
 		err.Err = errRedirect
 	case s == http.StatusNotFound && err.Code != "":
 		err.Message = "the service reports that the named hub, group, user or connection does not exist"
 	case s == http.StatusNotFound:
-		err.Message = fmt.Sprintf("no SignalR Service answers at this address: check serviceUri and serverEndpoint in %s", e.setting)
+		err.Message = "no SignalR Service answers at this address: check " + e.uriSetting("serviceUri and serverEndpoint", true)
 	case s == http.StatusTooManyRequests:
 		err.Message = "the service throttles this resource; retry later or scale the resource up"
 	case s >= 500:
@@ -165,6 +165,31 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 		err.Message = "unexpected reply"
 	}
 	return err
+}
+
+// switchToEntra says how to move an endpoint from its access key to
+// Microsoft Entra ID.
+func (e *Endpoint) switchToEntra() string {
+	if e.setting == "" {
+		return "create the client with NewFromCredential and a credential instead of the access key"
+	}
+	return "replace the AccessKey with serviceUri and credential settings"
+}
+
+// configuredIn names where the credential was configured.
+func (e *Endpoint) configuredIn() string {
+	if e.setting == "" {
+		return "the credential"
+	}
+	return e.setting
+}
+
+// setTenant says how to choose the tenant a credential asks.
+func (e *Endpoint) setTenant() string {
+	if e.setting == "" {
+		return "Set the credential's tenant (such as azidentity's TenantID option)"
+	}
+	return "Set tenantId"
 }
 
 // errRedirect marks a reply that redirected elsewhere.

@@ -191,7 +191,7 @@ func TestOptionsInvalid(t *testing.T) {
 			t.Errorf("error %v, want %q", err, tt.want)
 		}
 	}
-	if _, err := New(nil, nil); err == nil || !strings.Contains(err.Error(), "AzureSignalRConnectionString") {
+	if _, err := New(nil, nil); err == nil || !strings.Contains(err.Error(), "no SignalR endpoint given") {
 		t.Errorf("no endpoints: error %v", err)
 	}
 }

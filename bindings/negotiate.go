@@ -56,7 +56,7 @@ func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claim
 	if e.opts.Negotiate != NegotiateAuto || !errors.As(err, &keyErr) || keyErr.Status != http.StatusForbidden {
 		return "", e.waitError(err)
 	}
-	e.logOnce("negotiate", "SignalR auth API refuses the identity; the service signs client tokens instead (SIGNALR_NEGOTIATE=auto)",
+	e.logOnce("negotiate", "SignalR auth API refuses the identity; the service signs client tokens instead ("+e.opts.negotiateAuto()+")",
 		"identity", e.auth.Identity(), "reason", keyErr.Message)
 	tok, err := e.serviceToken(ctx, hub, userID, claims)
 	var genErr *Error
@@ -94,7 +94,7 @@ func (e *Endpoint) GenerateToken(ctx context.Context, hub, userID string) (strin
 		return "", err
 	}
 	if e.cred == nil {
-		return "", fmt.Errorf("%s: %s uses an access key; tokens are signed locally", op, e.setting)
+		return "", fmt.Errorf("%s: %s uses an access key; tokens are signed locally", op, e.label())
 	}
 	q := url.Values{"api-version": {generateTokenVersion}}
 	if userID != "" {
@@ -128,7 +128,11 @@ func (e *Endpoint) signClient(ph, userID string, claims []Claim, key []byte, kid
 	if err != nil {
 		return "", fmt.Errorf("sign the client token: %w", err)
 	}
-	if err := checkTokenLen(tok, len(claims)); err != nil {
+	claimsFrom := "the claims passed to ConnectionInfo"
+	if e.opts.appSettings {
+		claimsFrom = e.opts.name("ClaimTypes")
+	}
+	if err := checkTokenLen(tok, len(claims), claimsFrom); err != nil {
 		return "", err
 	}
 	return tok, nil

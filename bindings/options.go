@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/signalr-entra/handler/settings"
@@ -65,6 +66,9 @@ type Options struct {
 	// to slog.Default().
 	Logger *slog.Logger
 
+	// appSettings says the endpoints come from the app settings
+	// (settings.Load): messages then name those settings (see name).
+	appSettings bool
 	// manual stops New from starting the background loop, so that tests
 	// drive it with Client.tick.
 	manual bool
@@ -75,39 +79,41 @@ type Options struct {
 	healthRetry time.Duration
 }
 
-// withDefaults returns a validated copy of o with defaults filled in.
-func (o *Options) withDefaults() (Options, error) {
+// withDefaults returns a validated copy of o with defaults filled in;
+// appSettings says the endpoints come from the app settings.
+func (o *Options) withDefaults(appSettings bool) (Options, error) {
 	var out Options
 	if o != nil {
 		out = *o
 	}
+	out.appSettings = appSettings
 	switch {
 	case out.TokenLifetime == 0:
 		out.TokenLifetime = defaultTokenLifetime
 	case out.TokenLifetime < time.Minute || out.TokenLifetime > maxTokenLifetime:
-		return out, fmt.Errorf("invalid token lifetime %s (SIGNALR_TOKEN_LIFETIME): valid values are 1m to 24h, such as 1h", out.TokenLifetime)
+		return out, fmt.Errorf("invalid token lifetime %s (%s): valid values are 1m to 24h, such as 1h", out.TokenLifetime, out.name("TokenLifetime"))
 	}
 	switch out.Negotiate {
 	case "":
 		out.Negotiate = NegotiateAuto
 	case NegotiateAuto, NegotiateLocal, NegotiateService:
 	default:
-		return out, fmt.Errorf("invalid negotiate mode %q (SIGNALR_NEGOTIATE): valid values are auto, local and service", string(out.Negotiate))
+		return out, fmt.Errorf("invalid negotiate mode %q (%s): valid values are auto, local and service", string(out.Negotiate), out.name("Negotiate"))
 	}
 	switch {
 	case out.KeyWait == 0:
 		out.KeyWait = defaultKeyWait
 	case out.KeyWait < 0:
-		return out, fmt.Errorf("invalid key wait %s (SIGNALR_KEY_WAIT): it must be positive, such as 10s", out.KeyWait)
+		return out, fmt.Errorf("invalid key wait %s (%s): it must be positive, such as 10s", out.KeyWait, out.name("KeyWait"))
 	}
 	switch {
 	case out.KeyRefresh == 0:
 		out.KeyRefresh = defaultKeyRefresh
 	case out.KeyRefresh < time.Second || out.KeyRefresh > keyUse:
-		return out, fmt.Errorf("invalid key refresh interval %s (SIGNALR_KEY_REFRESH): valid values are 1s to 85m, such as 1h", out.KeyRefresh)
+		return out, fmt.Errorf("invalid key refresh interval %s (%s): valid values are 1s to 85m, such as 1h", out.KeyRefresh, out.name("KeyRefresh"))
 	}
 	if out.Application != "" && !settings.ValidHubName(out.Application) {
-		return out, fmt.Errorf("invalid application name %q (SIGNALR_APPLICATION): it must start with a letter and hold at most 128 letters, digits and _`,.[]", out.Application)
+		return out, fmt.Errorf("invalid application name %q (%s): it must start with a letter and hold at most 128 letters, digits and _`,.[]", out.Application, out.name("Application"))
 	}
 	if out.HTTPClient == nil {
 		out.HTTPClient = defaultHTTPClient()
@@ -131,6 +137,25 @@ func (o *Options) withDefaults() (Options, error) {
 		out.healthRetry = 3 * time.Second
 	}
 	return out, nil
+}
+
+// name is what messages call an option: its app setting, such as
+// SIGNALR_KEY_WAIT, when the endpoints come from the app settings, else its
+// field, such as Options.KeyWait. The app settings are settings.Handler's
+// fields of the same names, whose tags name them.
+func (o *Options) name(field string) string {
+	if f, ok := reflect.TypeFor[settings.Handler]().FieldByName(field); ok && o.appSettings {
+		return f.Tag.Get("envconfig")
+	}
+	return "Options." + field
+}
+
+// negotiateAuto is how to ask for NegotiateAuto, in the words of name.
+func (o *Options) negotiateAuto() string {
+	if o.appSettings {
+		return o.name("Negotiate") + "=auto"
+	}
+	return o.name("Negotiate") + " = NegotiateAuto"
 }
 
 func defaultHTTPClient() *http.Client {

@@ -130,7 +130,7 @@ func (e *Endpoint) once(ctx context.Context, r request) (int, []byte, error) {
 	}
 	resp, err := e.opts.HTTPClient.Do(req)
 	if err != nil {
-		return 0, nil, &Error{Op: r.op, Endpoint: e.uri, Message: "the service could not be reached; check the network path and serviceUri in " + e.setting, Err: redactURLError(err), transport: true}
+		return 0, nil, &Error{Op: r.op, Endpoint: e.uri, Message: "the service could not be reached; check the network path and " + e.uriSetting("serviceUri", true), Err: redactURLError(err), transport: true}
 	}
 	// Reading the body to its end lets the connection be reused.
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))

@@ -126,9 +126,10 @@ func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) ([]byt
 }
 
 // checkTokenLen enforces the service's limit with a message saying what to cut.
-func checkTokenLen(token string, claims int) error {
+// claimsOption names where the claims come from.
+func checkTokenLen(token string, claims int, claimsOption string) error {
 	if len(token) > maxTokenLen {
-		return fmt.Errorf("the client access token is %d characters long, over the service's limit of %d: copy fewer or shorter claims into it (SIGNALR_CLAIM_TYPES; %d claims now)", len(token), maxTokenLen, claims)
+		return fmt.Errorf("the client access token is %d characters long, over the service's limit of %d: copy fewer or shorter claims into it (%s; %d claims now)", len(token), maxTokenLen, claimsOption, claims)
 	}
 	return nil
 }

@@ -30,6 +30,23 @@
     el.textContent = detail ? `${state}: ${detail}` : state;
   }
 
+  /**
+   * refusal turns a handler's error reply into a sentence: its JSON
+   * {"error": "...", "correlationId": "..."} becomes the error itself, with
+   * the correlation id only where the handler's log holds more (5xx).
+   */
+  function refusal(what, status, body) {
+    let detail = body.trim();
+    try {
+      const reply = JSON.parse(detail);
+      if (typeof reply?.error === 'string') {
+        detail = reply.error;
+        if (status >= 500 && reply.correlationId) detail += ` (correlation id ${reply.correlationId} in the handler's log)`;
+      }
+    } catch { /* not JSON: shown as it came */ }
+    return `${what} answered ${status}${detail ? `: ${detail}` : ''}`;
+  }
+
   function span(cls, text) {
     const s = document.createElement('span');
     s.className = cls;
@@ -98,14 +115,27 @@
       this.userId = userId;
       this.inner = new signalR.DefaultHttpClient(logger);
       this.handler = new URL(api);
+      // refused is the handler's last refusal, as a sentence.
+      this.refused = null;
     }
 
-    send(request) {
+    async send(request) {
       const u = new URL(request.url);
-      if (this.userId && u.origin === this.handler.origin && u.pathname.startsWith(`${this.handler.pathname}/`)) {
+      const toHandler = u.origin === this.handler.origin && u.pathname.startsWith(`${this.handler.pathname}/`);
+      if (this.userId && toHandler) {
         request.headers = { ...request.headers, [USER_ID_HEADER]: this.userId };
       }
-      return this.inner.send(request);
+      try {
+        return await this.inner.send(request);
+      } catch (err) {
+        // The client's own message quotes the reply's JSON as it came, then
+        // ": Status code '404'".
+        if (toHandler && err instanceof signalR.HttpError) {
+          const body = err.message.replace(/: Status code '\d+'$/, '');
+          this.refused = refusal(`The handler's ${u.pathname.slice(this.handler.pathname.length + 1)}`, err.statusCode, body);
+        }
+        throw err;
+      }
     }
 
     getCookieString(url) { return this.inner.getCookieString(url); }
@@ -125,9 +155,10 @@
     if (connection) return;
     const name = $('name').value.trim();
     const hub = $('hub').value.trim();
+    const httpClient = new HandlerHttpClient(name);
     const c = new signalR.HubConnectionBuilder()
       .withUrl(endpoint('', hub), {
-        httpClient: new HandlerHttpClient(name),
+        httpClient,
         // The handler needs no cookies.
         withCredentials: false,
       })
@@ -156,7 +187,7 @@
         connection = null;
         setConnected(false);
       }
-      setState('Failed', err.message);
+      setState('Failed', httpClient.refused ?? err.message);
     }
   }
 
@@ -184,12 +215,7 @@
         $('text').value = '';
         return;
       }
-      let reason = `${r.status} ${r.statusText}`;
-      try {
-        const body = await r.json();
-        if (body.error) reason += `: ${body.error}`;
-      } catch { /* not JSON: the status says enough */ }
-      status.textContent = `Not sent (${reason})`;
+      status.textContent = `Not sent: ${refusal("the handler's messages", r.status, await r.text())}`;
     } catch (err) {
       status.textContent = `Not sent: ${err.message}`;
     }

@@ -118,6 +118,11 @@ test('the demo page connects as the named user and shows what the handler sends'
     };
 
     assert.equal(await tab.eval(`document.getElementById('api').textContent`), `${s.url}/api`);
+    // Empty fields look empty: no greyed example text that reads as a
+    // value; the labels say what empty means.
+    assert.deepEqual(await tab.eval(`[...document.querySelectorAll('input')].filter((i) => i.placeholder).map((i) => i.id)`), []);
+    assert.deepEqual(await tab.eval(`[...document.querySelectorAll('input')].filter((i) => i.value).map((i) => i.id)`), ['hub']);
+    assert.match(await tab.eval(`document.getElementById('name').labels[0].textContent`), /empty: anonymous/);
     await tab.eval(`document.getElementById('name').value = 'alice'; document.getElementById('connect').click()`);
     await until(async () => {
       const st = await state();
@@ -174,6 +179,22 @@ test('the demo page connects as the named user and shows what the handler sends'
       return st.startsWith('Not sent') && st;
     }, 10000, 'the page to report the failed send');
     assert.equal(unsent, 'Not sent: Failed to fetch');
+
+    // A hub the handler does not serve: its refusal reads as a sentence,
+    // not as the reply's JSON.
+    const wrong = await browser.open(`${page}?hub=nope`);
+    await wrong.eval(`document.getElementById('connect').click()`);
+    const refused = await until(async () => {
+      const st = await wrong.eval(`document.getElementById('state').textContent`);
+      return st.startsWith('Failed') && st;
+    }, 10000, 'the page to report the refused hub');
+    assert.equal(refused, `Failed: The handler's negotiate answered 404: hub "nope" is not served here; the hubs are chat (SIGNALR_HUBS)`);
+    await wrong.eval(`document.getElementById('text').value = 'to nowhere'; document.getElementById('send').click()`);
+    const notSent = await until(async () => {
+      const st = await wrong.eval(`document.getElementById('send-state').textContent`);
+      return st.startsWith('Not sent') && st;
+    }, 10000, 'the page to report the refused send');
+    assert.equal(notSent, `Not sent: the handler's messages answered 404: hub "nope" is not served here; the hubs are chat (SIGNALR_HUBS)`);
   } finally {
     await browser.close();
   }

@@ -42,7 +42,8 @@ options:
                          registration NAME-upstream, which the handler checks
   --zip FILE             package to deploy (default: handler.zip)
   --dry-run              print every command, with values and secrets masked,
-                         and run none (nothing is contacted, az is not needed)
+                         and run none (nothing is contacted; az, when installed,
+                         only names the current subscription from its profile)
   -h, --help             this help
 EOF
 }
@@ -114,8 +115,9 @@ fi
 [[ $storage =~ ^[a-z0-9]{3,24}$ ]] || die "invalid --storage \"$storage\": use 3-24 lowercase letters and digits"
 if ! $dry_run; then
 	command -v az >/dev/null || die "the Azure CLI (az) is not on PATH: install it (https://aka.ms/azure-cli), run az login, or use --dry-run"
-	[[ -f $zip ]] || die "package \"$zip\" not found: run make package first, or name it with --zip"
 fi
+# A dry run checks the package too, so that it shows what the real run would do.
+[[ -f $zip ]] || die "package \"$zip\" not found: run make package first, or name it with --zip"
 
 # Values printed in place of a secret.
 secrets=()
@@ -213,9 +215,20 @@ grant() {
 		--role "$role" --scope "$scope" -o none
 }
 
-$dry_run && say "# dry run: nothing below was run"
-# Stops here, with az's own advice, when nobody is signed in.
-$dry_run || capture subscription az account show --query id -o tsv
+if $dry_run; then
+	say "# dry run: nothing below was run"
+	# The subscription the real run would use: az reads its local profile for
+	# this, without a request.
+	if command -v az >/dev/null && current=$(az account show --query '[name, id]' -o tsv 2>/dev/null) && [[ -n $current ]]; then
+		say "# subscription: ${current//$'\n'/ }, the Azure CLI's current one (az account set --subscription <id> chooses another)"
+	else
+		say "# subscription: the Azure CLI's current one at run time; az is not installed or not signed in here (az login, then az account show)"
+	fi
+else
+	# Stops here, with az's own advice, when nobody is signed in.
+	capture subscription az account show --query id -o tsv
+	say "# subscription: $subscription (az account set --subscription <id> chooses another)"
+fi
 
 run az group create --name "$rg" --location "$region" -o none
 
@@ -267,9 +280,10 @@ app)
 	capture client_id az ad app list --display-name "$registration" --query '[0].appId' -o tsv
 	ensure az ad sp show --id "$client_id" --query id -o tsv -- az ad sp create --id "$client_id" -o none
 	capture principal_id az ad sp show --id "$client_id" --query id -o tsv
-	# Without --append the reset replaces this registration's secrets, so it
-	# keeps exactly one: each run rotates it.
-	secret client_secret az ad app credential reset --id "$client_id" --display-name "$app" --years 1 --query password -o tsv
+	# --append adds a secret and keeps the registration's others, which may
+	# be in use elsewhere; old ones expire after their year, or delete them.
+	say "# --append: the existing secrets of $registration are kept (az ad app credential list --id <client id>; az ad app credential delete removes old ones)"
+	secret client_secret az ad app credential reset --id "$client_id" --append --display-name "$app" --years 1 --query password -o tsv
 	secret_value=$client_secret
 	if [[ -n $key_vault ]]; then
 		kv_secret=$app-signalr-client-secret

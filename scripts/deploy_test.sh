@@ -43,21 +43,28 @@ absent() {
 	fi
 }
 
-# An az that must never run: dry runs contact nothing.
+# An az that must never run: dry runs contact nothing. Only the local read
+# of the current subscription answers.
 mkdir "$tmp/forbidden"
 cat >"$tmp/forbidden/az" <<EOF
 #!/usr/bin/env bash
+if [[ "\$*" == "account show --query [name, id] -o tsv" ]]; then
+	printf 'Contoso Dev\n0000aaaa-0000-0000-0000-000000000001\n'
+	exit 0
+fi
 echo "az \$*" >>"$tmp/az-called"
 exit 97
 EOF
 chmod +x "$tmp/forbidden/az"
+# The package the dry runs check for, as make package leaves it.
+: >"$tmp/handler.zip"
 
 # dry VARIANT ARGS... runs a dry run into $tmp/VARIANT.out.
 dry() {
 	local variant=$1
 	shift
 	rm -f "$tmp/az-called"
-	if PATH="$tmp/forbidden:$PATH" bash scripts/deploy.sh --name chat-demo --region westeurope --dry-run "$@" \
+	if PATH="$tmp/forbidden:$PATH" bash scripts/deploy.sh --name chat-demo --region westeurope --dry-run --zip "$tmp/handler.zip" "$@" \
 		>"$tmp/$variant.out" 2>"$tmp/$variant.err"; then
 		pass
 	else
@@ -83,10 +90,12 @@ common_head=(
 	'\|\| az functionapp create -g chat-demo-rg -n chat-demo --storage-account chatdemost --consumption-plan-location westeurope --runtime custom --os-type Linux --functions-version 4'
 )
 role="\\|\\| az role assignment create --assignee-object-id \"\\\$principal_id\" --assignee-principal-type ServicePrincipal --role $OWNER --scope \"\\\$signalr_id\""
-zip='^az functionapp deployment source config-zip -g chat-demo-rg -n chat-demo --src handler.zip'
+zip="^az functionapp deployment source config-zip -g chat-demo-rg -n chat-demo --src $tmp/handler.zip"
 
 dry system
-in_order "system" "$tmp/system.out" "${common_head[@]}" \
+in_order "system" "$tmp/system.out" \
+	'^# subscription: Contoso Dev 0000aaaa-0000-0000-0000-000000000001, the Azure CLI.s current one' \
+	"${common_head[@]}" \
 	'^principal_id=\$\(az functionapp identity assign -g chat-demo-rg -n chat-demo --query principalId -o tsv\)$' \
 	"$role" \
 	"^az functionapp config appsettings set -g chat-demo-rg -n chat-demo --settings ${S}serviceUri=https://chat-demo.service.signalr.net SIGNALR_HUBS=default ${S}credential=managedidentity " \
@@ -110,7 +119,8 @@ in_order "app" "$tmp/app.out" "${common_head[@]}" \
 	'\|\| az ad app create --display-name chat-demo-signalr ' \
 	'\|\| az ad sp create --id "\$client_id"' \
 	'^principal_id=\$\(az ad sp show --id "\$client_id" --query id -o tsv\)$' \
-	'^client_secret=\$\(az ad app credential reset --id "\$client_id" .*--query password -o tsv\)$' \
+	'^# --append: the existing secrets of chat-demo-signalr are kept' \
+	'^client_secret=\$\(az ad app credential reset --id "\$client_id" --append .*--query password -o tsv\)$' \
 	"$role" \
 	"^az functionapp config appsettings set .*\"${S}tenantId=\\\$tenant_id\" \"${S}clientId=\\\$client_id\" '${S}clientSecret=\\*\\*\\*'" \
 	"^az functionapp config appsettings delete .*--setting-names ${S}credential " \
@@ -170,6 +180,13 @@ refused '--key-vault holds' --name chat-demo --region westeurope --key-vault kv 
 refused 'invalid --sku "Premium_P1"' --name chat-demo --region westeurope --sku Premium_P1 --dry-run
 refused 'unknown argument "--yes"' --name chat-demo --region westeurope --yes
 refused 'make package' --name chat-demo --region westeurope --zip "$tmp/missing.zip"
+refused 'missing.zip" not found: run make package first' --name chat-demo --region westeurope --zip "$tmp/missing.zip" --dry-run
+# Without az the dry run still works, and says where the subscription will come from.
+if PATH=/usr/bin:/bin bash scripts/deploy.sh --name chat-demo --region westeurope --dry-run --zip "$tmp/handler.zip" >"$tmp/noaz.out" 2>&1; then
+	in_order "dry run without az" "$tmp/noaz.out" '^# subscription: the Azure CLI.s current one at run time; az is not installed'
+else
+	fail "dry run without az exited $?: $(cat "$tmp/noaz.out")"
+fi
 if PATH="$tmp/forbidden:$PATH" bash scripts/deploy.sh --help | grep -q -- '--dry-run'; then pass; else fail "--help does not list --dry-run"; fi
 
 # A real run against a stand-in az: existing resources are kept, absent ones
@@ -205,6 +222,7 @@ fi
 absent "real run trace" "$tmp/real.err" 'Sup3r'
 absent "real run output" "$tmp/real.out" 'Sup3r'
 in_order "real run trace" "$tmp/real.err" \
+	'^\+ # subscription: 00000000-0000-0000-0000-00000000000s ' \
 	'^\+ az signalr update .*--disable-local-auth true' \
 	"^\\+ az functionapp config appsettings set .*'${S}clientSecret=\\*\\*\\*'"
 in_order "real run calls" "$tmp/standin.log" \

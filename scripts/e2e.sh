@@ -9,7 +9,7 @@ bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/handler" ./cmd/handler
 go build -o "$bin/emulator" ./cmd/emulator
-(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+bash scripts/npm_ci.sh
 flags=(--test --test-concurrency=1)
 # A test that times out leaves its clients open; force-exit ends the file
 # anyway, and the harness kills the processes the file started on exit.

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the README's commands as written: the quick start's curl lines against
-# `make run`, the Functions Core Tools block up to `func start` (which needs
-# Core Tools: `handler check -offline` stands in for it), and the deploy
-# block with its dry run. Prints "N passed, N failed".
+# `make run` and its Ctrl-C, the Functions Core Tools block up to `func start`
+# (which needs Core Tools: `handler check -offline` stands in for it), and the
+# deploy block with its dry run. The last two run in a copy of the repository,
+# so that they leave the user's dist/ and handler.zip alone. Prints
+# "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 passed=0 failed=0
@@ -52,27 +54,101 @@ if grep -q '^Ready' "$work/run.log"; then
 else
 	fail "make run did not get ready; its output:"; cat "$work/run.log" >&2
 fi
-kill -INT -- -"$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null; run_pid=
+# Ctrl-C, as a terminal sends it to the whole process group: a clean stop
+# is a success.
+kill -INT -- -"$run_pid" 2>/dev/null
+wait "$run_pid" 2>/dev/null
+status=$?
+run_pid=
+if ((status == 0)) && grep -q '^run: stopped$' "$work/run.log" && ! grep -q '^make: \*\*\*' "$work/run.log"; then
+	ok "Ctrl-C stops make run with status 0"
+else
+	fail "Ctrl-C: make run ended with status $status; its last lines:"; tail -n 3 "$work/run.log" >&2
+fi
+
+# The rest runs in a copy, as a fresh clone would, with the user's dist/,
+# handler.zip and node_modules left out and left alone.
+repo=$(pwd)
+mkdir "$work/repo"
+tar -C "$repo" --exclude=./.git --exclude=./dist --exclude=./handler.zip --exclude=./e2e/node_modules -cf - . | tar -C "$work/repo" -xf -
+cd "$work/repo"
 
 # Local development: every line before `func start`, then the handler's own
 # check in the same folder, since Core Tools are not installed here.
 dev=$(block "Local development with Functions Core Tools" | sed 's/ *#.*//')
 printf '%s\n' "$dev" | grep -q '^cd dist && func start$' || fail "the local development block changed; update this test"
-if (set -e; eval "$(printf '%s\n' "$dev" | grep -v 'func start')"
-	cd dist
-	sed -i 's|https://<name>.service.signalr.net|https://contoso.service.signalr.net|' local.settings.json
-	env -i PATH="$PATH" ./handler check -offline >"$work/check.log"); then
-	ok "make build, the example settings and handler check -offline"
-else
-	fail "local development block"; cat "$work/check.log" >&2
-fi
+(set -e; eval "$(printf '%s\n' "$dev" | grep -v 'func start')") >"$work/build.log" 2>&1 || { fail "local development block"; cat "$work/build.log" >&2; }
 [[ -x dist/handler && -f dist/host.json && -f dist/negotiate/function.json ]] && ok "dist is an app root" || fail "dist is not an app root"
+# The example copied unchanged still holds placeholders: the check names the
+# setting to fill in, and which local.settings.json it read, from the
+# repository root as well.
+env -i PATH="$PATH" dist/handler check -offline >"$work/check.log" 2>&1
+status=$?
+if ((status == 1)) && grep -q "^local settings: read $PWD/dist/local.settings.json " "$work/check.log" &&
+	grep -q '^error: AzureSignalRConnectionString:serviceUri: value "https://<name>.service.signalr.net" holds the placeholder <name>' "$work/check.log"; then
+	ok "dist/handler check from the repository root reads dist/local.settings.json and refuses its placeholder"
+else
+	fail "dist/handler check -offline with the example unchanged (status $status):"; cat "$work/check.log" >&2
+fi
+sed -i 's|https://<name>.service.signalr.net"|https://contoso.service.signalr.net"|' dist/local.settings.json
+if (cd dist && env -i PATH="$PATH" ./handler check -offline >"$work/check.log" 2>&1); then
+	ok "make build, the example settings filled in and handler check -offline"
+else
+	fail "handler check -offline with the example filled in"; cat "$work/check.log" >&2
+fi
+cp dist/local.settings.json "$work/settings.json"
+make build >"$work/build.log" 2>&1 || { fail "make build"; cat "$work/build.log" >&2; }
+cmp -s dist/local.settings.json "$work/settings.json" && ok "make build keeps dist/local.settings.json" || fail "make build lost dist/local.settings.json"
 
 # Deploy: make package and the dry run, as written.
 if (set -e; eval "$(block "Deploy" | sed 's/ *#.*//')" >"$work/deploy.log"); then
 	grep -q 'az signalr create' "$work/deploy.log" && ok "make package and the deploy dry run" || fail "the dry run printed no az signalr create"
 else
 	fail "deploy block"; cat "$work/deploy.log" >&2
+fi
+cmp -s dist/local.settings.json "$work/settings.json" && ok "make package keeps dist/local.settings.json" || fail "make package lost dist/local.settings.json"
+# Zip entry names are stored as plain text.
+[[ -s handler.zip ]] && ! grep -aq 'local\.settings\.json' handler.zip &&
+	ok "handler.zip leaves local.settings.json out" || fail "handler.zip is missing or holds local.settings.json"
+make clean >/dev/null 2>&1
+[[ ! -e dist/handler ]] && cmp -s dist/local.settings.json "$work/settings.json" &&
+	ok "make clean keeps dist/local.settings.json" || fail "make clean removed dist/local.settings.json or left dist/handler"
+
+# make test installs the client for the end-to-end tests once per lock file.
+mkdir "$work/npm"
+cat >"$work/npm/npm" <<EOF
+#!/usr/bin/env bash
+echo "npm \$*" >>"$work/npm.calls"
+mkdir -p node_modules
+EOF
+chmod +x "$work/npm/npm"
+for _ in 1 2; do PATH="$work/npm:$PATH" bash scripts/npm_ci.sh >/dev/null; done
+echo >>e2e/package-lock.json
+PATH="$work/npm:$PATH" bash scripts/npm_ci.sh >/dev/null
+calls=$(wc -l <"$work/npm.calls" 2>/dev/null || echo 0)
+((calls == 2)) && ok "npm ci runs again only when e2e/package-lock.json changed" || fail "npm ci ran $calls times for two lock files"
+
+# make test runs every suite and sums them up in its last line: here with
+# stand-ins for the suites (this copy is thrown away), one of them failing.
+cat >"$work/go" <<'EOF'
+#!/usr/bin/env bash
+[[ $1 == test ]] && printf 'ok  \tgithub.com/signalr-entra/handler/bindings\t1.0s\nok  \tgithub.com/signalr-entra/handler/settings\t1.0s\n'
+exit 0
+EOF
+printf '#!/usr/bin/env bash\necho "3 passed, 0 failed"\n' >scripts/deploy_test.sh
+printf '#!/usr/bin/env bash\necho "1 passed, 1 failed"\nexit 1\n' >scripts/readme_test.sh
+printf '#!/usr/bin/env bash\nprintf "# pass 40\\n# fail 0\\n"\n' >scripts/e2e.sh
+chmod +x "$work/go"
+make test GO="$work/go" >"$work/test.log" 2>&1
+status=$?
+want="make test: 1 of 5 suites FAILED: go vet ok; go test 2 packages ok, 0 failed; deploy 3 passed, 0 failed; README FAILED (1 passed, 1 failed); e2e 40 passed, 0 failed"
+# After a failure make adds its own "make: *** … Error 1", and under another
+# make "make[1]: Leaving directory …".
+last=$(grep -Ev '^make(\[[0-9]+\])?: ' "$work/test.log" | tail -n 1)
+if ((status != 0)) && [[ $last == "$want" ]]; then
+	ok "make test runs every suite and ends with one summary line"
+else
+	fail "make test (status $status) ended with \"$last\", want \"$want\""
 fi
 
 # The stand-in's flags the quick start names.

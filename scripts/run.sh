@@ -4,7 +4,8 @@
 # x-ms-signalr-userid header, the stand-in's system-assigned managed
 # identity as SignalR Service Owner), and the demo chat page on
 # 127.0.0.1:8080 (needs Node.js; e2e/node_modules is installed once).
-# Ctrl-C stops them all.
+# Ctrl-C stops them all, and the run ends with status 0: being stopped is
+# how it is meant to end.
 #
 # Nothing leaves loopback: the handler starts from an empty environment
 # plus the stand-in's env file, so IDENTITY_ENDPOINT always points at the
@@ -52,8 +53,7 @@ stop() {
 	rm -rf "$work"
 }
 trap stop EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'echo "run: stopped" >&2; exit 0' INT TERM
 
 # alive says whether a process we started still runs.
 alive() { kill -0 "$1" 2>/dev/null; }
@@ -71,13 +71,10 @@ await() {
 	alive "$pid" || { echo "run: $name exited; see its output above" >&2; exit 1; }
 }
 
-# The demo page serves the browser client from e2e/node_modules: install it
-# when missing, or when the lock file changed since npm ci last ran.
-if [[ -n $demo ]] && { [[ ! -f e2e/node_modules/.package-lock.json ]] ||
-	[[ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]] ||
-	[[ ! -f e2e/node_modules/@microsoft/signalr/dist/browser/signalr.min.js ]]; }; then
-	echo "installing the SignalR client for the demo page (npm ci in e2e) ..."
-	(cd e2e && npm ci --no-audit --no-fund --loglevel=error) ||
+# The demo page serves the browser client from e2e/node_modules, installed
+# once per lock file.
+if [[ -n $demo ]]; then
+	bash scripts/npm_ci.sh ||
 		{ echo "run: npm ci in e2e failed; see its output above (it needs the npm registry once)" >&2; exit 1; }
 fi
 
@@ -131,7 +128,15 @@ ${demo_line:+$demo_line
 }Ctrl-C stops $stopped.
 EOF
 
-# Any process ending ends the run; the trap stops the others.
-wait -n "$emulator_pid" "$handler_pid" $demo_pid || true
-echo "run: a process exited; stopping" >&2
+# Any process ending ends the run; the trap stops the others. The handler
+# and the stand-in end with 0 only when signalled: a Ctrl-C whose signal
+# reached them before this script (or that this script may not trap, when
+# started in the background) is a stop all the same.
+status=0
+wait -n "$emulator_pid" "$handler_pid" $demo_pid || status=$?
+if ((status == 0)); then
+	echo "run: stopped" >&2
+	exit 0
+fi
+echo "run: a process exited with status $status; stopping the others" >&2
 exit 1

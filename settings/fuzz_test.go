@@ -80,3 +80,43 @@ func FuzzRedactPassword(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseEndpoint reads arbitrary connection strings as a Go program
+// hands them over: no panic, an endpoint or an error, and never the access
+// key or client secret in the error or the warnings.
+func FuzzParseEndpoint(f *testing.F) {
+	f.Add("Endpoint=https://<name>.service.signalr.net;AccessKey=TOPSECRET;Version=1.0;")
+	f.Add("Endpoint=https://a.service.signalr.net;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=TOPSECRET")
+	f.Add("Endpoint=http://127.0.0.1;Port=99999;AccessKey=TOPSECRET")
+	f.Add("Endpoint=https://a.service.signalr.net;AuthType=azure;ClientSecret=TOPSECRET")
+	f.Fuzz(func(t *testing.T, s string) {
+		e, warnings, err := ParseEndpoint("connection string", s, nil)
+		if err == nil && e.ServiceURI == nil {
+			t.Fatalf("no error and no service URI from %q", s)
+		}
+		out := strings.Join(warnings, "\n")
+		if err != nil {
+			out += err.Error()
+		}
+		if strings.Contains(out, "TOPSECRET") {
+			t.Fatalf("a secret shows in %q", out)
+		}
+	})
+}
+
+// FuzzNearMiss compares arbitrary setting names with the expected ones: no
+// panic, and a hint only for a name that is not itself expected.
+func FuzzNearMiss(f *testing.F) {
+	f.Add("AzureSignalRConnectionString_serviceUri")
+	f.Add("Azure_SignalR_Endpoints_east")
+	f.Add("#AzureSignalRConnectionString")
+	f.Fuzz(func(t *testing.T, name string) {
+		if strings.ContainsAny(name, "=\x00") {
+			return
+		}
+		s := newAppSettings([]string{name + "=x"})
+		if hint := nearMiss(s, DefaultConnectionSetting); hint != "" && !strings.Contains(hint, name) {
+			t.Fatalf("hint %q does not name %q", hint, name)
+		}
+	})
+}

@@ -320,6 +320,10 @@ func (b *builder) fromConnectionString(cs setting, name string, typ setting) *En
 
 // checked builds an endpoint, or nil when that records an error.
 func (b *builder) checked(setting, name string, f fields) *Endpoint {
+	if errs := placeholders(f); len(errs) > 0 {
+		b.errs = append(b.errs, errs...)
+		return nil
+	}
 	before := len(b.errs)
 	e := b.endpoint(setting, name, f)
 	if len(b.errs) > before {
@@ -417,6 +421,7 @@ func missingConnection(s appSettings, connection string) error {
 	if len(empty) > 0 {
 		problem += fmt.Sprintf("; %s is empty", strings.Join(empty, " and "))
 	}
+	problem += nearMiss(s, connection)
 	if key(connection) != key(DefaultConnectionSetting) {
 		if _, ok := s.get(DefaultConnectionSetting); ok || len(s.children(DefaultConnectionSetting)) > 0 {
 			problem += fmt.Sprintf("; %s settings exist, but SIGNALR_CONNECTION_SETTING names %s instead", DefaultConnectionSetting, connection)

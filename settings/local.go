@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // LocalSettingsFile is the file `func start` reads app settings from.
@@ -34,10 +36,37 @@ func ReadLocalSettings(path string) (map[string]string, error) {
 	return ls.Values, nil
 }
 
+// FindLocalSettings returns the first local.settings.json found in dirs, in
+// order, as an absolute path, and every path it looked at; path is "" when
+// none exists. The handler looks in its working directory, as `func start`
+// does, then beside its executable, so that dist/handler run from elsewhere
+// finds dist/local.settings.json.
+func FindLocalSettings(dirs ...string) (path string, looked []string) {
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		p, err := filepath.Abs(filepath.Join(dir, LocalSettingsFile))
+		if err != nil || seen[p] {
+			continue
+		}
+		seen[p] = true
+		looked = append(looked, p)
+		if info, err := os.Stat(p); err == nil && !info.IsDir() {
+			return p, looked
+		}
+	}
+	return "", looked
+}
+
+// isComment reports whether an app setting's name is a comment: the
+// example local.settings.json documents settings under names starting
+// with "#", which nothing reads.
+func isComment(name string) bool { return strings.HasPrefix(name, "#") }
+
 // UseLocalSettings reads path, when it exists, and copies its Values into
 // the process environment where no setting of the same name (in either
 // spelling and any case) is set, as `func start` does: the environment
-// wins, and AZURE_* values reach azidentity. It returns the names it set.
+// wins, and AZURE_* values reach azidentity. Comment names (isComment) are
+// skipped. It returns the names it set.
 func UseLocalSettings(path string) ([]string, error) {
 	values, err := ReadLocalSettings(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -49,6 +78,9 @@ func UseLocalSettings(path string) ([]string, error) {
 	env := newAppSettings(os.Environ())
 	var set []string
 	for name, value := range values {
+		if isComment(name) {
+			continue
+		}
 		if _, ok := env.get(name); ok {
 			continue
 		}

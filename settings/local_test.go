@@ -82,3 +82,57 @@ func TestUseLocalSettingsMissingFile(t *testing.T) {
 		t.Errorf("UseLocalSettings = %v, %v; want nothing for a missing file", set, err)
 	}
 }
+
+// TestFindLocalSettings looks in the working directory first, as func start
+// does, then beside the executable: dist/handler run from the repository
+// root finds dist/local.settings.json.
+func TestFindLocalSettings(t *testing.T) {
+	root := t.TempDir()
+	dist := filepath.Join(root, "dist")
+	if err := os.Mkdir(dist, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	put := func(dir string) {
+		if err := os.WriteFile(filepath.Join(dir, LocalSettingsFile), []byte(`{"Values": {}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(root)
+	inRoot, inDist := filepath.Join(root, LocalSettingsFile), filepath.Join(dist, LocalSettingsFile)
+
+	path, looked := FindLocalSettings(".", dist)
+	if path != "" || !cmp.Equal(looked, []string{inRoot, inDist}) {
+		t.Errorf("none: FindLocalSettings = %q, %q; want none, looked at %q", path, looked, []string{inRoot, inDist})
+	}
+	put(dist)
+	if path, _ := FindLocalSettings(".", dist); path != inDist {
+		t.Errorf("beside the executable: FindLocalSettings = %q, want %q", path, inDist)
+	}
+	put(root)
+	if path, _ := FindLocalSettings(".", dist); path != inRoot {
+		t.Errorf("both: FindLocalSettings = %q, want the working directory's %q", path, inRoot)
+	}
+	// The executable in the working directory: one place, looked at once.
+	if _, looked := FindLocalSettings(".", root); len(looked) != 1 {
+		t.Errorf("same directory twice: looked at %q", looked)
+	}
+}
+
+// TestUseLocalSettingsSkipsComments keeps the example's "#" keys out of the
+// environment: they document settings and are read by nothing.
+func TestUseLocalSettingsSkipsComments(t *testing.T) {
+	cleanEnv(t, nil)
+	path := writeFile(t, `{"Values": {"#AZURE_CLIENT_SECRET": "", "#AzureSignalRConnectionString (access key)": "Endpoint=https://<name>.service.signalr.net;AccessKey=<key>;Version=1.0;", "SIGNALR_HUBS": "chat"}}`)
+	t.Setenv("SIGNALR_HUBS", "")
+	os.Unsetenv("SIGNALR_HUBS")
+	set, err := UseLocalSettings(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"SIGNALR_HUBS"}, set); diff != "" {
+		t.Errorf("exported (-want +got):\n%s", diff)
+	}
+	if _, ok := os.LookupEnv("#AZURE_CLIENT_SECRET"); ok {
+		t.Error("a comment key reached the environment")
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,7 +15,7 @@ import (
 )
 
 // runCheck runs `handler check`: it resolves the app settings (and a
-// local.settings.json in the working directory) as `serve` would and reports
+// local.settings.json, found as `serve` finds it) as `serve` would and reports
 // each endpoint, how it authenticates and every warning, without a secret.
 // Unless -offline, it then asks Entra ID and each SignalR Service what the
 // identity may do (check_online.go). It returns the exit code: 0 when the
@@ -30,9 +31,21 @@ func runCheckWith(args []string, stdout, stderr io.Writer, opts *checkOptions) i
 	fs.SetOutput(stderr)
 	offline := fs.Bool("offline", false, "resolve the settings only, without any network call")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	local := fs.String("local-settings", settings.LocalSettingsFile, "local.settings.json to read when it exists; the environment wins")
+	local := fs.String("local-settings", "", "the local.settings.json to read (default: the one in the working directory, else beside the executable); the environment wins")
 	timeout := fs.Duration("timeout", 30*time.Second, "bound on the whole online check")
-	if err := fs.Parse(args); err != nil {
+	// Help asked for goes to stdout and is no error; a wrong flag's usage
+	// goes to stderr after flag's message.
+	usage := func(w io.Writer) {
+		fmt.Fprintln(w, "usage: handler check [-offline] [-json] [-local-settings file] [-timeout 30s]")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	fs.Usage = func() {}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		usage(stdout)
+		return 0
+	} else if err != nil {
+		usage(stderr)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -47,8 +60,12 @@ func runCheckWith(args []string, stdout, stderr io.Writer, opts *checkOptions) i
 	if !*offline {
 		r.Mode = "online"
 	}
-	exported, err := settings.UseLocalSettings(*local)
-	r.LocalSettings = exported
+	var err error
+	r.LocalSettings, err = useLocalSettings(*local)
+	if err != nil && *local != "" && r.LocalSettings.File == "" {
+		fmt.Fprintf(stderr, "check: -local-settings: %v\n", err)
+		return 2
+	}
 	var cfg *settings.Config
 	if err == nil {
 		var lo settings.LoadOptions
@@ -96,14 +113,14 @@ type checkReport struct {
 	OK   bool   `json:"ok"`
 	// Hub and Negotiate are what the online checks used: the first hub of
 	// SIGNALR_HUBS and SIGNALR_NEGOTIATE.
-	Hub           string           `json:"hub,omitempty"`
-	Negotiate     string           `json:"negotiate,omitempty"`
-	LocalSettings []string         `json:"localSettings,omitempty"`
-	Endpoints     []endpointReport `json:"endpoints"`
-	Warnings      []string         `json:"warnings"`
-	Errors        []string         `json:"errors"`
-	Notes         []string         `json:"notes,omitempty"`
-	Upstream      *upstreamReport  `json:"upstream,omitempty"`
+	Hub           string               `json:"hub,omitempty"`
+	Negotiate     string               `json:"negotiate,omitempty"`
+	LocalSettings *localSettingsReport `json:"localSettings"`
+	Endpoints     []endpointReport     `json:"endpoints"`
+	Warnings      []string             `json:"warnings"`
+	Errors        []string             `json:"errors"`
+	Notes         []string             `json:"notes,omitempty"`
+	Upstream      *upstreamReport      `json:"upstream,omitempty"`
 }
 
 type endpointReport struct {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +39,24 @@ type onlineCase struct {
 	wantFix []string
 	// wantText are in the human report.
 	wantText []string
+	// noIdentityEndpoint leaves IDENTITY_ENDPOINT unset, as on a
+	// developer's machine; only with AZURE_TOKEN_CREDENTIALS=dev.
+	noIdentityEndpoint bool
+}
+
+// appRegistration registers an app with the secret TOPSECRET-APP in the
+// stand-in's tenant and returns settings for it with the keys of keys.
+func appRegistration(keys func(*emulator.Server, emulator.Principal) map[string]string) func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+	return func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+		app, err := srv.AddApplication(emulator.App{ClientID: "a5a50000-0000-4000-8000-0000000000a5", Secret: "TOPSECRET-APP", Roles: []emulator.Role{emulator.ServiceOwner}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := keys(srv, app)
+		env["AzureSignalRConnectionString__serviceUri"] = srv.URL
+		env["AzureSignalRConnectionString__authorityHost"] = srv.AuthorityURL
+		return env, nil
+	}
 }
 
 // userIdentity returns settings for a user-assigned managed identity
@@ -242,6 +262,73 @@ func TestCheckOnline(t *testing.T) {
 		},
 		wantText: []string{"CANNOT WORK: no Microsoft Entra ID token"},
 	}, {
+		name: "app registration with a wrong secret",
+		setup: appRegistration(func(srv *emulator.Server, app emulator.Principal) map[string]string {
+			return map[string]string{"AzureSignalRConnectionString__tenantId": srv.TenantID, "AzureSignalRConnectionString__clientId": app.ClientID,
+				"AzureSignalRConnectionString__clientSecret": "TOPSECRET-WRONG"}
+		}),
+		wantCode:      1,
+		wantChecks:    []string{"token FAIL", "health ok"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix: []string{
+			"Entra ID has no such client secret for app a5a50000-0000-4000-8000-0000000000a5 (AADSTS7000215): AzureSignalRConnectionString__clientSecret holds a wrong secret",
+			"az ad app credential reset --id a5a50000-0000-4000-8000-0000000000a5 --append --display-name signalr-handler --query password -o tsv",
+		},
+	}, {
+		name: "app registration unknown in the tenant",
+		setup: appRegistration(func(srv *emulator.Server, app emulator.Principal) map[string]string {
+			return map[string]string{"AzureSignalRConnectionString__tenantId": srv.TenantID, "AzureSignalRConnectionString__clientId": "a6a60000-0000-4000-8000-0000000000a6",
+				"AzureSignalRConnectionString__clientSecret": "TOPSECRET-APP"}
+		}),
+		wantCode:      1,
+		wantChecks:    []string{"token FAIL", "health ok"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix: []string{
+			"has no app with client id a6a60000-0000-4000-8000-0000000000a6 (AADSTS700016). Check AzureSignalRConnectionString__clientId",
+			"az ad sp create --id a6a60000-0000-4000-8000-0000000000a6",
+		},
+	}, {
+		name: "app registration in an unknown tenant",
+		setup: appRegistration(func(srv *emulator.Server, app emulator.Principal) map[string]string {
+			return map[string]string{"AzureSignalRConnectionString__tenantId": "0e0e0000-0000-4000-8000-0000000000c3", "AzureSignalRConnectionString__clientId": app.ClientID,
+				"AzureSignalRConnectionString__clientSecret": "TOPSECRET-APP"}
+		}),
+		wantCode:      1,
+		wantChecks:    []string{"token FAIL", "health ok"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix: []string{
+			"Entra ID has no tenant 0e0e0000-0000-4000-8000-0000000000c3 (AADSTS90002). Set AzureSignalRConnectionString__tenantId to the tenant id of the SignalR resource",
+			"az account show --query tenantId -o tsv",
+		},
+	}, {
+		name: "DefaultAzureCredential with no one signed in",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			// Only the developer tools, and none of them installed.
+			return map[string]string{"AzureSignalRConnectionString__serviceUri": srv.URL, "AZURE_TOKEN_CREDENTIALS": "dev", "PATH": t.TempDir()}, nil
+		},
+		noIdentityEndpoint: true,
+		wantCode:           1,
+		wantChecks:         []string{"token FAIL", "health ok"},
+		wantFunctions:      "FAIL FAIL FAIL",
+		wantFix:            []string{"DefaultAzureCredential found no one signed in on this machine", "Install the Azure CLI (https://aka.ms/installazurecli), then sign in", "\n  az login\n"},
+	}, {
+		name: "DefaultAzureCredential with the Azure CLI signed out",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			// What az prints when no one is signed in.
+			dir := t.TempDir()
+			script := "#!/bin/sh\necho \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n"
+			if err := os.WriteFile(filepath.Join(dir, "az"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return map[string]string{"AzureSignalRConnectionString__serviceUri": srv.URL, "AzureSignalRConnectionString__tenantId": srv.TenantID,
+				"AZURE_TOKEN_CREDENTIALS": "dev", "PATH": dir + ":/bin:/usr/bin"}, nil
+		},
+		noIdentityEndpoint: true,
+		wantCode:           1,
+		wantChecks:         []string{"token FAIL", "health ok"},
+		wantFunctions:      "FAIL FAIL FAIL",
+		wantFix:            []string{"Sign in with the account that holds a SignalR role on the resource:\n  az login --tenant " + emulator.DefaultTenantID + "\n"},
+	}, {
 		name: "access key",
 		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
 			return map[string]string{"AzureSignalRConnectionString": srv.ConnectionString(), "SIGNALR_HUBS": "chat,news"}, nil
@@ -272,8 +359,13 @@ func TestCheckOnline(t *testing.T) {
 			}
 			defer srv.Close()
 			env, principal := tt.setup(t, srv)
-			// Never IMDS: the managed identity endpoint is the stand-in's.
-			env["IDENTITY_ENDPOINT"], env["IDENTITY_HEADER"] = srv.IdentityEndpoint, srv.IdentityHeader
+			// Never IMDS: the managed identity endpoint is the stand-in's,
+			// or no managed identity is in the chain at all.
+			if !tt.noIdentityEndpoint {
+				env["IDENTITY_ENDPOINT"], env["IDENTITY_HEADER"] = srv.IdentityEndpoint, srv.IdentityHeader
+			} else if env["AZURE_TOKEN_CREDENTIALS"] != "dev" {
+				t.Fatal("without the stand-in's identity endpoint, a managed identity would probe IMDS")
+			}
 			checkEnv(t, env, "")
 			secrets := []string{"TOPSECRET", "eyJ", accessKeyOf(t, srv)}
 

@@ -58,7 +58,7 @@ func TestCheckOfflineReport(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		"read local.settings.json: Azure:SignalR:Endpoints:west:clientSecret, Azure:SignalR:Endpoints:west:serviceUri\n",
+		"local.settings.json (2 values; set: Azure:SignalR:Endpoints:west:clientSecret, Azure:SignalR:Endpoints:west:serviceUri)\n",
 		"endpoint (named connection) from AzureSignalRConnectionString\n  service URI:     https://a.service.signalr.net\n  type:            primary\n",
 		"  credential:      ManagedIdentityCredential\n  identity:        user-assigned managed identity with client id 11111111-1111-1111-1111-111111111111\n",
 		"endpoint east from Azure__SignalR__Endpoints__east\n  service URI:     https://east.service.signalr.net\n",
@@ -155,7 +155,7 @@ func TestCheckEncryptedLocalSettings(t *testing.T) {
 	if code := runCheck([]string{"-offline"}, &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	if out := stdout.String(); !strings.Contains(out, "error: local.settings.json is encrypted") || strings.Contains(out, "TOPSECRET") {
+	if out := stdout.String(); !strings.Contains(out, "local.settings.json is encrypted") || !strings.Contains(out, "local settings: cannot use ") || strings.Contains(out, "TOPSECRET") {
 		t.Errorf("report:\n%s", out)
 	}
 }
@@ -164,6 +164,19 @@ func TestCheckUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := runCheck([]string{"-offline", "extra"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `unexpected argument "extra"`) {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+	// Help asked for is not an error: exit 0, on stdout.
+	for _, arg := range []string{"-h", "-help", "--help"} {
+		stdout.Reset()
+		stderr.Reset()
+		if code := runCheck([]string{arg}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "-local-settings") || stderr.Len() != 0 {
+			t.Errorf("check %s: exit %d, stdout %q, stderr %q; want 0 and the flags on stdout", arg, code, stdout.String(), stderr.String())
+		}
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := runCheck([]string{"-bogus"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "-local-settings") {
+		t.Errorf("check -bogus: exit %d, stderr %q; want 2 and the flags on stderr", code, stderr.String())
 	}
 }
 

@@ -25,8 +25,13 @@ var checkLabels = map[string]string{
 // write prints the report for people: each endpoint's settings, then,
 // online, each call's outcome with its fix and what each function can do.
 func (r *checkReport) write(w io.Writer) {
-	if len(r.LocalSettings) > 0 {
-		fmt.Fprintf(w, "read %s: %s\n", settings.LocalSettingsFile, strings.Join(r.LocalSettings, ", "))
+	if l := r.LocalSettings; l != nil && l.Unusable {
+		fmt.Fprintf(w, "local settings: cannot use %s: see the error below\n", l.File)
+	} else if l != nil && l.File != "" {
+		fmt.Fprintf(w, "local settings: read %s (%d values; set: %s)\n", l.File, l.Count, orNone(strings.Join(l.Set, ", ")))
+	} else if l != nil {
+		fmt.Fprintf(w, "local settings: no %s at %s (-local-settings names another); the environment alone is used\n",
+			settings.LocalSettingsFile, strings.Join(l.LookedFor, " or "))
 	}
 	if r.Hub != "" {
 		fmt.Fprintf(w, "checking hub %s with SIGNALR_NEGOTIATE=%s\n", r.Hub, r.Negotiate)
@@ -107,6 +112,13 @@ func (r *checkReport) write(w io.Writer) {
 		// A network failure or a timeout: the checks say what failed.
 		fmt.Fprintf(w, "%s check failed: %d function(s) cannot work; see the checks above\n", r.Mode, failing)
 	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // indent puts n spaces before every line of s but the first, so that

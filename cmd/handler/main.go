@@ -5,8 +5,8 @@
 //
 // Under the Functions host (FUNCTIONS_WORKER_RUNTIME or
 // FUNCTIONS_APP_ROOT_PATH set) the app settings come from the environment;
-// standalone, a local.settings.json in the working directory fills in what
-// the environment lacks.
+// standalone, a local.settings.json in the working directory (or else beside
+// the executable) fills in what the environment lacks.
 package main
 
 import (
@@ -66,13 +66,15 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
 	standalone := !underHost()
 	if standalone {
-		names, err := settings.UseLocalSettings(settings.LocalSettingsFile)
+		local, err := useLocalSettings("")
 		if err != nil {
 			fmt.Fprintln(stderr, "handler:", err)
 			return 1
 		}
-		if len(names) > 0 {
-			log.Info("read settings from "+settings.LocalSettingsFile, "settings", names)
+		if local.File != "" {
+			log.Info("read settings from "+local.File, "count", local.Count, "set", local.Set)
+		} else {
+			log.Info("no "+settings.LocalSettingsFile+" found: the settings come from the environment", "lookedFor", local.LookedFor)
 		}
 	}
 	cfg, err := settings.Load(nil)

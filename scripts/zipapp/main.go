@@ -1,5 +1,7 @@
 // Command zipapp zips a Functions app root for zip deployment, keeping each
-// file's mode so that the handler executable stays executable on Linux.
+// file's mode so that the handler executable stays executable on Linux. It
+// leaves out the root's local.settings.json: local settings and secrets, which
+// make build keeps in the app root and Azure never reads.
 //
 //	go run ./scripts/zipapp DIR OUT.zip
 package main
@@ -24,8 +26,12 @@ func main() {
 	}
 }
 
-// zipDir writes every regular file under dir to out, named relative to dir
-// with forward slashes, with its Unix mode bits.
+// localSettings is the file of local settings in an app root.
+const localSettings = "local.settings.json"
+
+// zipDir writes every regular file under dir but the root's
+// local.settings.json to out, named relative to dir with forward slashes,
+// with its Unix mode bits.
 func zipDir(dir, out string) (err error) {
 	f, err := os.Create(out)
 	if err != nil {
@@ -49,7 +55,7 @@ func zipDir(dir, out string) (err error) {
 			return fmt.Errorf("%s is not a regular file; the app root must hold plain files only", path)
 		}
 		rel, err := filepath.Rel(dir, path)
-		if err != nil {
+		if err != nil || rel == localSettings {
 			return err
 		}
 		// FileInfoHeader records the mode in the Unix external attributes,

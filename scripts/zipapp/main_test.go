@@ -24,6 +24,10 @@ func TestZipDirKeepsModes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Local settings, secrets among them, stay out of the package.
+	if err := os.WriteFile(filepath.Join(dir, "local.settings.json"), []byte(`{"Values": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(t.TempDir(), "app.zip")
 	if err := zipDir(dir, out); err != nil {
 		t.Fatal(err)

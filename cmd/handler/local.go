@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/signalr-entra/handler/settings"
+)
+
+// localSettingsReport says which local.settings.json was read, or where it
+// was looked for, and what it set.
+type localSettingsReport struct {
+	// File is the file read, "" when none was found.
+	File string `json:"file,omitempty"`
+	// LookedFor lists where it was looked for, in order.
+	LookedFor []string `json:"lookedFor"`
+	// Count is how many values it set (the environment wins; "#" comment
+	// keys are skipped).
+	Count int `json:"count"`
+	// Set lists those of them that hold a value: the settings that matter.
+	Set []string `json:"set,omitempty"`
+	// Unusable is true when File exists but could not be read.
+	Unusable bool `json:"unusable,omitempty"`
+}
+
+// useLocalSettings copies a local.settings.json into the environment: the
+// file named (which must exist), else the first found in the working
+// directory, as `func start` reads it, or beside the executable, so that
+// dist/handler run from the repository root reads dist/local.settings.json.
+func useLocalSettings(named string) (*localSettingsReport, error) {
+	r := &localSettingsReport{}
+	if named != "" {
+		abs, err := filepath.Abs(named)
+		if err != nil {
+			return r, err
+		}
+		r.LookedFor = []string{abs}
+		if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+			return r, fmt.Errorf("%s does not exist", abs)
+		}
+		r.File = abs
+	} else {
+		dirs := []string{"."}
+		if exe, err := os.Executable(); err == nil {
+			dirs = append(dirs, filepath.Dir(exe))
+		}
+		r.File, r.LookedFor = settings.FindLocalSettings(dirs...)
+	}
+	if r.File == "" {
+		return r, nil
+	}
+	names, err := settings.UseLocalSettings(r.File)
+	if err != nil {
+		r.Unusable = true
+		return r, err
+	}
+	r.Count = len(names)
+	for _, n := range names {
+		if os.Getenv(n) != "" {
+			r.Set = append(r.Set, n)
+		}
+	}
+	sort.Strings(r.Set)
+	return r, nil
+}

@@ -1,0 +1,101 @@
+package settings
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// maxNearMiss is the largest edit distance, after separators are dropped,
+// at which a setting counts as a misspelling of an expected name: a typo or
+// two in a 40-character name, not another setting.
+const maxNearMiss = 2
+
+// nearMiss names the setting closest to what a connection would be read
+// from, for when none was found: "AzureSignalRConnectionString_serviceUri"
+// (one underscore) or a misspelled prefix. It returns "" when no setting is
+// close.
+func nearMiss(s appSettings, connection string) string {
+	wanted := []string{connection, "ConnectionStrings__" + connection, connection + "__serviceUri"}
+	for _, k := range sortedSectionKeys() {
+		wanted = append(wanted, connection+"__"+sectionKeys[k])
+	}
+	type miss struct {
+		name, want string
+		distance   int
+	}
+	exact := map[string]bool{}
+	for _, w := range wanted {
+		exact[key(w)] = true
+	}
+	var best *miss
+	for _, v := range s {
+		if isComment(v.Name) || exact[key(v.Name)] {
+			continue
+		}
+		for _, w := range wanted {
+			lw := loose(w)
+			d := distance(loose(v.Name), lw)
+			if d > min(maxNearMiss, len(lw)/8) {
+				continue
+			}
+			if m := (miss{v.Name, w, d}); best == nil || m.distance < best.distance ||
+				m.distance == best.distance && m.name < best.name {
+				best = &m
+			}
+		}
+		// Azure__SignalR__Endpoints__<name> with one underscore or a typo.
+		lv, lp := loose(v.Name), loose(EndpointsPrefix)
+		if len(lv) > len(lp) && !strings.HasPrefix(key(v.Name), key(EndpointsPrefix)+"__") {
+			if d := distance(lv[:len(lp)], lp); d <= maxNearMiss && (best == nil || d < best.distance) {
+				best = &miss{v.Name, EndpointsPrefix + "__<name>", d}
+			}
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	hint := fmt.Sprintf("; %s is set, which is close to %s: did you mean that?", best.name, best.want)
+	if best.distance == 0 {
+		hint += ` Names separate sections with two underscores ("__"), or ":" in local.settings.json`
+	}
+	return hint
+}
+
+// loose is a setting's name for comparing spellings: lower case, without
+// the separators "_" and ":".
+func loose(name string) string {
+	return strings.NewReplacer("_", "", ":", "").Replace(strings.ToLower(name))
+}
+
+func sortedSectionKeys() []string {
+	keys := make([]string, 0, len(sectionKeys))
+	for k := range sectionKeys {
+		if k != "serviceuri" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// distance is the Levenshtein distance between a and b, in bytes.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
