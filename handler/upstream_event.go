@@ -108,12 +108,18 @@ func (e *Event) Send(ctx context.Context, m bindings.Message) error {
 	return e.svc.Send(ctx, e.Hub, m)
 }
 
+// Apply changes group membership in the event's hub, of any connection or
+// user.
+func (e *Event) Apply(ctx context.Context, a bindings.GroupAction) error {
+	return e.svc.Apply(ctx, e.Hub, a)
+}
+
 // AddToGroup adds the calling connection to group.
 func (e *Event) AddToGroup(ctx context.Context, group string) error {
-	return e.svc.Apply(ctx, e.Hub, bindings.GroupAction{Action: bindings.ActionAdd, ConnectionID: e.ConnectionID, GroupName: group})
+	return e.Apply(ctx, bindings.GroupAction{Action: bindings.ActionAdd, ConnectionID: e.ConnectionID, GroupName: group})
 }
 
 // RemoveFromGroup removes the calling connection from group.
 func (e *Event) RemoveFromGroup(ctx context.Context, group string) error {
-	return e.svc.Apply(ctx, e.Hub, bindings.GroupAction{Action: bindings.ActionRemove, ConnectionID: e.ConnectionID, GroupName: group})
+	return e.Apply(ctx, bindings.GroupAction{Action: bindings.ActionRemove, ConnectionID: e.ConnectionID, GroupName: group})
 }

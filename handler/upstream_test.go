@@ -220,6 +220,9 @@ func TestUpstreamEventHelpersUseTheCallingConnection(t *testing.T) {
 		if err := e.AddToGroup(ctx, group); err != nil {
 			return nil, err
 		}
+		if err := e.Apply(ctx, bindings.GroupAction{Action: bindings.ActionAdd, UserID: e.UserID, GroupName: group + "-members"}); err != nil {
+			return nil, err
+		}
 		return nil, e.Send(ctx, bindings.Message{GroupName: group, Target: "joined", Arguments: []json.RawMessage{json.RawMessage(`"` + e.UserID + `"`)}})
 	})
 	rec := httptest.NewRecorder()
@@ -227,13 +230,14 @@ func TestUpstreamEventHelpersUseTheCallingConnection(t *testing.T) {
 	if rec.Code != 200 {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	if diff := cmp.Diff([]bindings.GroupAction{{Action: bindings.ActionAdd, ConnectionID: "conn-1", GroupName: "room1"}}, svc.applied); diff != "" {
+	if diff := cmp.Diff([]bindings.GroupAction{{Action: bindings.ActionAdd, ConnectionID: "conn-1", GroupName: "room1"},
+		{Action: bindings.ActionAdd, UserID: "alice", GroupName: "room1-members"}}, svc.applied); diff != "" {
 		t.Errorf("group actions (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]bindings.Message{{GroupName: "room1", Target: "joined", Arguments: []json.RawMessage{json.RawMessage(`"alice"`)}}}, svc.sent); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"chat", "chat"}, svc.hubs); diff != "" {
+	if diff := cmp.Diff([]string{"chat", "chat", "chat"}, svc.hubs); diff != "" {
 		t.Errorf("hubs (-want +got):\n%s", diff)
 	}
 }

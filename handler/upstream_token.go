@@ -28,6 +28,9 @@ const (
 	// keyRetryInterval is the wait after a failed first fetch, when no key
 	// is at hand at all.
 	keyRetryInterval = 5 * time.Second
+	// keyMaxAge is how long keys are used before they are fetched again, in
+	// the background: a key the authority withdrew is trusted a day at most.
+	keyMaxAge = 24 * time.Hour
 	// tokenLeeway allows for clocks a little apart.
 	tokenLeeway = time.Minute
 	// maxDocumentBytes bounds an OpenID configuration or key set.
@@ -61,6 +64,7 @@ type tokenValidator struct {
 type keySet struct {
 	issuers []string
 	keys    map[string]*rsa.PublicKey
+	fetched time.Time
 }
 
 // serviceClaims are the claims checked beyond the registered ones.
@@ -137,6 +141,9 @@ func tokenRefusal(err error, audience string) *refusal {
 // keys again, at most once a minute.
 func (v *tokenValidator) key(ctx context.Context, kid string) (*rsa.PublicKey, *keySet, error) {
 	if set := v.set.Load(); set != nil && set.keys[kid] != nil {
+		if v.now().Sub(set.fetched) >= keyMaxAge {
+			v.refreshInBackground()
+		}
 		return set.keys[kid], set, nil
 	}
 	v.fetchMu.Lock()
@@ -167,11 +174,39 @@ func (v *tokenValidator) key(ctx context.Context, kid string) (*rsa.PublicKey, *
 		v.log.Error("fetching the OpenID configuration for upstream tokens failed; upstream requests are refused until it succeeds", "error", err)
 		return nil, nil, fmt.Errorf("the OpenID keys could not be fetched: %w", err)
 	}
+	fresh.fetched = v.now()
 	v.set.Store(fresh)
 	if fresh.keys[kid] == nil {
 		return nil, nil, errUnknownKey
 	}
 	return fresh.keys[kid], fresh, nil
+}
+
+// refreshInBackground fetches the keys again while requests go on with the
+// ones at hand, unless a fetch is under way or one was tried within the
+// minute. A failure keeps the keys at hand.
+func (v *tokenValidator) refreshInBackground() {
+	if !v.fetchMu.TryLock() {
+		return
+	}
+	if v.now().Sub(v.lastFetch) < keyRefreshInterval {
+		v.fetchMu.Unlock()
+		return
+	}
+	v.lastFetch = v.now()
+	go func() {
+		defer v.fetchMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		fresh, err := fetchKeySet(ctx, v.client, v.configURLs, v.log)
+		if err != nil {
+			v.lastErr = err
+			v.log.Warn("refreshing the OpenID keys for upstream tokens failed; the keys at hand stay in use", "error", err)
+			return
+		}
+		fresh.fetched = v.now()
+		v.set.Store(fresh)
+	}()
 }
 
 // openIDConfiguration holds the fields of an OpenID configuration used here.

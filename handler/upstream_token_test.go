@@ -324,3 +324,34 @@ func TestUpstreamTokenAndSignatureBothRequired(t *testing.T) {
 		}
 	}
 }
+
+func TestUpstreamTokenKeysRefreshedDaily(t *testing.T) {
+	a := newTestAuthority(t)
+	clock := &testClock{now: time.Now()}
+	var logs bytes.Buffer
+	h := newTokenHandler(t, a, clock, "", &logs)
+	if got := postWithToken(h, "Authorization", a.token(t, "key-1", serviceClaimsAt(clock.Now()))); got != 200 {
+		t.Fatalf("status %d", got)
+	}
+	// The authority withdraws key-1 for key-2. A day on, a token under
+	// key-1 is still taken while the keys are fetched again behind it...
+	withdrawn := a.token(t, "key-1", serviceClaimsAt(clock.Now().Add(25*time.Hour)))
+	a.mu.Lock()
+	a.keys = map[string]*rsa.PrivateKey{"key-2": newRSAKey(t)}
+	a.mu.Unlock()
+	clock.Add(25 * time.Hour)
+	if got := postWithToken(h, "Authorization", withdrawn); got != 200 {
+		t.Fatalf("status %d while the keys refresh", got)
+	}
+	// ...and refused once they are.
+	deadline := time.Now().Add(5 * time.Second)
+	for postWithToken(h, "Authorization", withdrawn) != 401 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a withdrawn key is still trusted after the daily refresh; %d fetches", a.fetches.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := a.fetches.Load(); n != 2 {
+		t.Errorf("%d key fetches, want 2", n)
+	}
+}
