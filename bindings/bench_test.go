@@ -1,6 +1,8 @@
 package bindings
 
 import (
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -70,5 +72,21 @@ func TestSequentialSendsReuseConnections(t *testing.T) {
 	t.Logf("1000 sequential sends opened %d TCP connections", f.conns.Load())
 	if n := f.conns.Load(); n > 2 {
 		t.Errorf("1000 sends opened %d connections, want at most 2", n)
+	}
+}
+
+// BenchmarkDecodeMessages decodes bodies of several sizes; with -benchmem,
+// B/op over the body's size is the memory a request costs per byte.
+func BenchmarkDecodeMessages(b *testing.B) {
+	bodies := messageBodies()
+	for _, name := range slices.Sorted(maps.Keys(bodies)) {
+		body := bodies[name]
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = DecodeMessages(body, 0)
+			}
+		})
 	}
 }

@@ -195,15 +195,19 @@ func (c *Client) Send(ctx context.Context, hub string, m Message) error {
 	})
 }
 
-// Apply changes group membership on every online endpoint: of the
-// connection when a.ConnectionID is set, else of the user (C#
-// SignalRGroupAction's rules). A membership change is safe to repeat, so it
-// fails when any online endpoint failed it.
+// Apply changes group membership on every online endpoint, or on those
+// named in a.Endpoints: of the connection when a.ConnectionID is set, else
+// of the user (C# SignalRGroupAction's rules). A membership change is safe
+// to repeat, so it fails when any endpoint failed it.
 func (c *Client) Apply(ctx context.Context, hub string, a GroupAction) error {
 	if err := a.validate(); err != nil {
 		return fmt.Errorf("invalid group action: %w", err)
 	}
-	return c.fanOut(ctx, "group "+string(a.Action), nil, true, func(ctx context.Context, e *Endpoint) error {
+	targets, err := c.targets(a.Endpoints)
+	if err != nil {
+		return err
+	}
+	return c.fanOut(ctx, "group "+string(a.Action), targets, true, func(ctx context.Context, e *Endpoint) error {
 		conn := a.ConnectionID != ""
 		switch {
 		case a.Action == ActionAdd && conn:

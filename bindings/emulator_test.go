@@ -77,7 +77,7 @@ func TestEmulatorLocalAuthDisabled(t *testing.T) {
 	ep := settings.Endpoint{Setting: "AzureSignalRConnectionString", ServiceURI: mustURL(t, srv.URL), AccessKey: "k", Auth: settings.Auth{Kind: "AccessKey"}}
 	c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{})
 	err = c.Send(ctx(), "chat", Message{Target: "t"})
-	if e := asError(t, err); e.Status != http.StatusUnauthorized || !strings.Contains(e.Message, "local authentication is likely disabled") {
+	if e := asError(t, err); e.Status != http.StatusUnauthorized || !strings.Contains(e.Message, "local authentication is disabled on the resource") {
 		t.Errorf("error %v", err)
 	}
 }

@@ -263,6 +263,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (e *Endpoint) now() time.Time { return e.opts.Now() }
 
 func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, time.Time, time.Time, error) {
+	// Entra's own bound: a hung call fails and is retried in the
+	// background, not waited out.
+	ctx, cancel := context.WithTimeout(ctx, e.opts.FetchTimeout)
+	defer cancel()
 	tok, err := e.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{e.scope}})
 	if err != nil {
 		err = &Error{
@@ -312,8 +316,11 @@ func (e *Endpoint) fetchKey(ctx context.Context) (tempKey, time.Time, time.Time,
 	return k, issued.Add(e.opts.KeyRefresh), issued.Add(keyUse), nil
 }
 
+// opAccessKey names the auth API call in errors.
+const opAccessKey = "get the temporary access key"
+
 func (e *Endpoint) getAccessKey(ctx context.Context) (tempKey, error) {
-	const op = "get the temporary access key"
+	const op = opAccessKey
 	_, body, err := e.do(ctx, request{op: op, kind: kindAuthAPI, method: http.MethodGet, path: "/api/v1/auth/accessKey"})
 	if err != nil {
 		return tempKey{}, err
@@ -340,16 +347,17 @@ func (e *Endpoint) GetAccessKey(ctx context.Context) (keyID string, err error) {
 
 // waitError explains that the first key did not come in time.
 func (e *Endpoint) waitError(err error) error {
-	// Only a bare errWait: a fetch that itself ran out of time while waiting
-	// for the Entra token comes explained already.
-	if err != errWait {
+	// Only a bare errWait, or negotiate's own bound (KeyWait too) ending
+	// the wait: a fetch that itself ran out of time while waiting for the
+	// Entra token comes explained already.
+	if err != errWait && err != context.DeadlineExceeded {
 		return err
 	}
 	return &Error{
-		Op:       "get the temporary access key",
+		Op:       opAccessKey,
 		Endpoint: e.uri,
 		Message:  fmt.Sprintf("no answer within %s (%s): the auth API or Microsoft Entra ID is slow or unreachable; check the network path to both", e.opts.KeyWait, e.opts.name("KeyWait")),
-		Err:      err,
+		Err:      errWait,
 	}
 }
 

@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,7 +30,8 @@ type Error struct {
 	Err error
 
 	retryAfter time.Duration
-	transport  bool // no reply came
+	transport  bool   // no reply came
+	tokenGen   uint64 // of the Entra token the request carried
 }
 
 func (e *Error) Error() string {
@@ -75,6 +77,14 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// InputError reports input that breaks one of the service's rules or
+// limits, found before any request was made: the caller's to fix.
+type InputError struct {
+	Message string
+}
+
+func (e *InputError) Error() string { return e.Message }
+
 // EndpointsError reports an operation sent to several endpoints of which at
 // least one failed. errors.As finds each endpoint's *Error through it.
 type EndpointsError struct {
@@ -119,9 +129,9 @@ func (e *EndpointsError) Unwrap() []error {
 
 const assignHint = " Assign it on that resource (or on its resource group or subscription); role assignments take up to 30 minutes to apply. A network rule of the resource (firewall, private endpoint) can also answer 403."
 
-// statusError describes a failed reply for the user: which role is missing,
-// which tenant is wrong, or which endpoint setting to check.
-func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error {
+// statusError describes a failed reply (with its body) for the user: which
+// role is missing, which tenant is wrong, or which endpoint setting to check.
+func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response, body []byte) *Error {
 	err := &Error{
 		Op:         op,
 		Endpoint:   e.uri,
@@ -133,7 +143,7 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 	who := e.auth.Identity()
 	switch s := resp.StatusCode; {
 	case s == http.StatusUnauthorized && e.accessKey != nil:
-		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s (%s): local authentication is likely disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: %s and assign the identity a SignalR role.", e.uri, e.label(), who, e.switchToEntra())
+		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s (%s): %s", e.uri, e.label(), who, e.accessKeyRefusal(body))
 	case s == http.StatusUnauthorized:
 		err.Message = fmt.Sprintf("%s did not accept the Entra ID token of %s: the token is from the wrong tenant or authority host (tenant %s, authority host %s, as configured in %s). %s to the tenant of the SignalR resource (for a multitenant app, the tenant it is provisioned in) and, in a sovereign cloud, that cloud's authority host.", e.uri, who, orDefault(e.auth.TenantID), orDefault(e.auth.AuthorityHost), e.configuredIn(), e.setTenant())
 	case s == http.StatusForbidden && e.accessKey != nil:
@@ -165,6 +175,28 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response) *Error
 		err.Message = "unexpected reply"
 	}
 	return err
+}
+
+// accessKeyRefusal says why the service refused the access key, as far as
+// its reply tells: the service answers a wrong key with an invalid
+// signature, and a resource with local authentication disabled, which has
+// deleted its keys, with a key it does not have. The reply is read, never
+// quoted.
+func (e *Endpoint) accessKeyRefusal(body []byte) string {
+	var reply struct{ Message string }
+	_ = json.Unmarshal(body, &reply)
+	text := strings.ToLower(reply.Message)
+	copyTo := e.setting
+	if copyTo == "" {
+		copyTo = "the client's connection string"
+	}
+	switch {
+	case strings.Contains(text, "disabled"):
+		return "local authentication is disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: " + e.switchToEntra() + " and assign the identity a SignalR role."
+	case strings.Contains(text, "signature is invalid"):
+		return fmt.Sprintf("the key is not one of the resource's current keys (regenerated, or copied wrong). Copy the current connection string from the resource's Keys page into %s, or better, switch to Microsoft Entra ID.", copyTo)
+	}
+	return fmt.Sprintf("the key is wrong (regenerated, or copied wrong), or local authentication is disabled on the resource, which deletes its access keys. Check the resource's Keys page: copy the current connection string into %s, or switch to Microsoft Entra ID.", copyTo)
 }
 
 // switchToEntra says how to move an endpoint from its access key to

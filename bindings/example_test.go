@@ -42,9 +42,9 @@ func ExampleDecodeMessages() {
 	ms, err := bindings.DecodeMessages([]byte(`[
 		{"target": "newMessage", "arguments": ["hello"], "groupName": "room1"},
 		{"target": "newMessage", "arguments": {"text": "hello"}}
-	]`))
+	]`), 100)
 	fmt.Println(len(ms), err)
-	ms, _ = bindings.DecodeMessages([]byte(`{"target": "newMessage", "arguments": ["hello"], "userId": "ada"}`))
+	ms, _ = bindings.DecodeMessages([]byte(`{"target": "newMessage", "arguments": ["hello"], "userId": "ada"}`), 100)
 	fmt.Println(ms[0].UserID, ms[0].Target, string(ms[0].Arguments[0]))
 	// Output:
 	// 0 message 1: arguments is "{\"text\": \"hello\"}", not an array: put the arguments in [ ]
@@ -53,7 +53,7 @@ func ExampleDecodeMessages() {
 
 // Group actions accept the action in any case.
 func ExampleDecodeGroupActions() {
-	as, err := bindings.DecodeGroupActions([]byte(`{"action": "Add", "userId": "ada", "groupName": "room1"}`))
+	as, err := bindings.DecodeGroupActions([]byte(`{"action": "Add", "userId": "ada", "groupName": "room1"}`), 100)
 	fmt.Println(as[0].Action, as[0].UserID, as[0].GroupName, err)
 	// Output: add ada room1 <nil>
 }
@@ -94,7 +94,7 @@ func ExampleClient_Send() {
 	c := exampleClient(srv.URL)
 	defer c.Close()
 
-	ms, _ := bindings.DecodeMessages([]byte(`{"target": "newMessage", "arguments": ["hi"], "groupName": "room1"}`))
+	ms, _ := bindings.DecodeMessages([]byte(`{"target": "newMessage", "arguments": ["hi"], "groupName": "room1"}`), 100)
 	fmt.Println(c.Send(context.Background(), "Chat", ms[0]))
 
 	err := c.Send(context.Background(), "chat", bindings.Message{Target: "newMessage", GroupName: "admins"})
@@ -119,7 +119,7 @@ func ExampleClient_Apply() {
 	as, _ := bindings.DecodeGroupActions([]byte(`[
 		{"action": "add", "userId": "ada", "groupName": "room1"},
 		{"action": "removeAll", "userId": "ada"}
-	]`))
+	]`), 100)
 	for _, a := range as {
 		fmt.Println(c.Apply(context.Background(), "chat", a))
 	}

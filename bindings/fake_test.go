@@ -70,6 +70,7 @@ type reply struct {
 	status     int
 	code       string // x-ms-error-code
 	retryAfter string
+	body       string
 }
 
 // seen is a request the fake service received.
@@ -149,6 +150,7 @@ func (f *fakeService) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", rep.retryAfter)
 		}
 		w.WriteHeader(rep.status)
+		_, _ = w.Write([]byte(rep.body))
 		return
 	}
 	switch {

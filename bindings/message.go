@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Message is a message to clients, as the C# extension's SignalRMessage:
@@ -69,69 +73,124 @@ type GroupAction struct {
 	UserID       string `json:"userId,omitempty"`
 	ConnectionID string `json:"connectionId,omitempty"`
 	GroupName    string `json:"groupName,omitempty"`
+	// Endpoints names the endpoints to apply the action on, as in Message.
+	Endpoints []string `json:"endpoints,omitempty"`
 }
 
-// DecodeMessages reads one message object or an array of them, and checks
-// each; an error names the item's index and field.
-func DecodeMessages(data []byte) ([]Message, error) {
-	items, err := splitItems("message", data)
+// The fields each kind of item may hold: SignalRMessage's and
+// SignalRGroupAction's JSON properties, plus excluded.
+var (
+	messageFields     = []string{"connectionId", "userId", "groupName", "target", "arguments", "endpoints", "excluded"}
+	groupActionFields = []string{"connectionId", "userId", "groupName", "action", "endpoints"}
+)
+
+// ItemLimitError reports a request holding more items than allowed.
+type ItemLimitError struct {
+	Kind string // "message" or "group action"
+	Max  int
+}
+
+func (e *ItemLimitError) Error() string {
+	return fmt.Sprintf("more than %d %ss in one request", e.Max, e.Kind)
+}
+
+// DecodeMessages reads one message object or an array of them, checking
+// each as it is read, so that a bad item costs no more than the items
+// before it; an error names the item's index and field. Unknown fields are
+// refused: a misspelled address (user for userId) would otherwise send to
+// everyone. maxItems, when positive, bounds the number of items
+// (*ItemLimitError).
+func DecodeMessages(data []byte, maxItems int) ([]Message, error) {
+	out := []Message{}
+	err := eachItem("message", data, maxItems, func(i int, d *json.Decoder) error {
+		m, err := decodeMessage(i, d)
+		if err == nil {
+			out = append(out, m)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]Message, len(items))
-	for i, raw := range items {
-		// Arguments are checked apart, to say so when they are no array.
-		var w struct {
-			ConnectionID string            `json:"connectionId"`
-			UserID       string            `json:"userId"`
-			GroupName    string            `json:"groupName"`
-			Target       string            `json:"target"`
-			Arguments    json.RawMessage   `json:"arguments"`
-			Endpoints    []json.RawMessage `json:"endpoints"`
-			Excluded     []string          `json:"excluded"`
-		}
-		if err := decodeObject(raw, &w); err != nil {
-			return nil, itemError("message", i, err)
-		}
-		m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Excluded: w.Excluded}
-		for j, it := range w.Endpoints {
-			ref, err := endpointRef(it)
-			if err != nil {
-				return nil, fmt.Errorf("message %d: endpoints item %d %w", i, j, err)
-			}
-			m.Endpoints = append(m.Endpoints, ref)
-		}
-		if args := bytes.TrimSpace(w.Arguments); len(args) > 0 && !bytes.Equal(args, []byte("null")) {
-			if args[0] != '[' {
-				return nil, fmt.Errorf("message %d: arguments is %s, not an array: put the arguments in [ ]", i, abbreviate(args))
-			}
-			if err := json.Unmarshal(args, &m.Arguments); err != nil {
-				return nil, itemError("message", i, err)
-			}
-		}
-		if err := m.validate(); err != nil {
-			return nil, fmt.Errorf("message %d: %w", i, err)
-		}
-		out[i] = m
 	}
 	return out, nil
 }
 
-// DecodeGroupActions reads one group action object or an array of them, and
-// checks each; an error names the item's index and field.
-func DecodeGroupActions(data []byte) ([]GroupAction, error) {
-	items, err := splitItems("group action", data)
+func decodeMessage(i int, d *json.Decoder) (Message, error) {
+	// Arguments are checked apart, to say so when they are no array.
+	var w struct {
+		ConnectionID string            `json:"connectionId"`
+		UserID       string            `json:"userId"`
+		GroupName    string            `json:"groupName"`
+		Target       string            `json:"target"`
+		Arguments    json.RawMessage   `json:"arguments"`
+		Endpoints    []json.RawMessage `json:"endpoints"`
+		Excluded     []string          `json:"excluded"`
+	}
+	if err := d.Decode(&w); err != nil {
+		return Message{}, itemError("message", i, err, messageFields)
+	}
+	m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Excluded: w.Excluded}
+	var err error
+	if m.Endpoints, err = endpointRefs("message", i, w.Endpoints); err != nil {
+		return Message{}, err
+	}
+	if args := bytes.TrimSpace(w.Arguments); len(args) > 0 && !bytes.Equal(args, []byte("null")) {
+		if args[0] != '[' {
+			return Message{}, fmt.Errorf("message %d: arguments is %s, not an array: put the arguments in [ ]", i, abbreviate(args))
+		}
+		if err := json.Unmarshal(args, &m.Arguments); err != nil {
+			return Message{}, itemError("message", i, err, messageFields)
+		}
+	}
+	if err := m.validate(); err != nil {
+		return Message{}, fmt.Errorf("message %d: %w", i, err)
+	}
+	return m, nil
+}
+
+// DecodeGroupActions reads one group action object or an array of them,
+// checking each as it is read; an error names the item's index and field.
+// Unknown fields are refused, and maxItems bounds the items as in
+// DecodeMessages.
+func DecodeGroupActions(data []byte, maxItems int) ([]GroupAction, error) {
+	out := []GroupAction{}
+	err := eachItem("group action", data, maxItems, func(i int, d *json.Decoder) error {
+		var w struct {
+			Action       Action            `json:"action"`
+			UserID       string            `json:"userId"`
+			ConnectionID string            `json:"connectionId"`
+			GroupName    string            `json:"groupName"`
+			Endpoints    []json.RawMessage `json:"endpoints"`
+		}
+		if err := d.Decode(&w); err != nil {
+			return itemError("group action", i, err, groupActionFields)
+		}
+		a := GroupAction{Action: w.Action, UserID: w.UserID, ConnectionID: w.ConnectionID, GroupName: w.GroupName}
+		var err error
+		if a.Endpoints, err = endpointRefs("group action", i, w.Endpoints); err != nil {
+			return err
+		}
+		if err := a.validate(); err != nil {
+			return fmt.Errorf("group action %d: %w", i, err)
+		}
+		out = append(out, a)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]GroupAction, len(items))
-	for i, raw := range items {
-		if err := decodeObject(raw, &out[i]); err != nil {
-			return nil, itemError("group action", i, err)
+	return out, nil
+}
+
+// endpointRefs reads the endpoints of item i.
+func endpointRefs(kind string, i int, items []json.RawMessage) ([]string, error) {
+	var out []string
+	for j, it := range items {
+		ref, err := endpointRef(it)
+		if err != nil {
+			return nil, fmt.Errorf("%s %d: endpoints item %d %w", kind, i, j, err)
 		}
-		if err := out[i].validate(); err != nil {
-			return nil, fmt.Errorf("group action %d: %w", i, err)
-		}
+		out = append(out, ref)
 	}
 	return out, nil
 }
@@ -200,44 +259,63 @@ func (a *GroupAction) validate() error {
 	return nil
 }
 
-// splitItems returns the objects of data: itself, or the items of an array.
-func splitItems(kind string, data []byte) ([]json.RawMessage, error) {
+// eachItem calls decode for each object of data, in order: data itself,
+// or the items of an array, read one at a time from one decoder, so that
+// an error stops the work where it is found and no item is copied first.
+// The decoder refuses unknown fields (see itemError).
+func eachItem(kind string, data []byte, maxItems int, decode func(i int, d *json.Decoder) error) error {
 	data = bytes.TrimSpace(data)
 	switch {
 	case len(data) == 0:
-		return nil, fmt.Errorf("no %s: the body is empty; send a JSON object or an array of them", kind)
-	case data[0] == '{':
-		return []json.RawMessage{data}, nil
-	case data[0] == '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(data, &items); err != nil {
-			return nil, fmt.Errorf("the %ss are not valid JSON: %w", kind, err)
-		}
-		for i, it := range items {
-			if t := bytes.TrimSpace(it); len(t) == 0 || t[0] != '{' {
-				return nil, fmt.Errorf("%s %d is %s, not an object", kind, i, abbreviate(t))
-			}
-		}
-		return items, nil
+		return fmt.Errorf("no %s: the body is empty; send a JSON object or an array of them", kind)
+	case data[0] != '{' && data[0] != '[':
+		return fmt.Errorf("the body %s is not a %s: send a JSON object or an array of them", abbreviate(data), kind)
+	case !utf8.Valid(data):
+		// Decoding would replace such bytes in names without a word.
+		return fmt.Errorf("the %ss hold bytes that are not UTF-8: send names and arguments as UTF-8 text", kind)
 	}
-	return nil, fmt.Errorf("the body %s is not a %s: send a JSON object or an array of them", abbreviate(data), kind)
-}
-
-// decodeObject decodes one object; unknown fields are ignored, as in the
-// C# extension.
-func decodeObject(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
-	if err := d.Decode(v); err != nil {
-		return err
+	d.DisallowUnknownFields()
+	if data[0] == '{' {
+		if err := decode(0, d); err != nil {
+			return err
+		}
+		if rest := bytes.TrimSpace(data[d.InputOffset():]); len(rest) > 0 {
+			return fmt.Errorf("%s 0 is followed by %s: send one JSON object or an array", kind, abbreviate(rest))
+		}
+		return nil
 	}
-	if d.More() {
-		return errors.New("data follows the object")
+	notJSON := func(err error) error { return fmt.Errorf("the %ss are not valid JSON: %w", kind, err) }
+	if _, err := d.Token(); err != nil {
+		return notJSON(err)
+	}
+	for i := 0; d.More(); i++ {
+		if maxItems > 0 && i == maxItems {
+			return &ItemLimitError{Kind: kind, Max: maxItems}
+		}
+		if next := bytes.TrimLeft(data[d.InputOffset():], " \t\r\n,"); len(next) > 0 && next[0] != '{' {
+			var it json.RawMessage
+			if err := d.Decode(&it); err != nil {
+				return notJSON(err)
+			}
+			return fmt.Errorf("%s %d is %s, not an object", kind, i, abbreviate(it))
+		}
+		if err := decode(i, d); err != nil {
+			return err
+		}
+	}
+	if _, err := d.Token(); err != nil {
+		return notJSON(err)
+	}
+	if rest := bytes.TrimSpace(data[d.InputOffset():]); len(rest) > 0 {
+		return fmt.Errorf("the %ss are followed by %s: send one JSON array", kind, abbreviate(rest))
 	}
 	return nil
 }
 
-// itemError names the field of a type error.
-func itemError(kind string, i int, err error) error {
+// itemError names the field of a type error, and the field meant by an
+// unknown one.
+func itemError(kind string, i int, err error, fields []string) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
 		return fmt.Errorf("%s %d: field %s is a JSON %s, want a %s", kind, i, te.Field, te.Value, te.Type)
@@ -246,7 +324,65 @@ func itemError(kind string, i int, err error) error {
 	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%s %d is not valid JSON: %w", kind, i, err)
 	}
+	if field, ok := unknownField(err); ok {
+		hint := "the fields are " + strings.Join(fields, ", ")
+		if m := meantField(field, fields); m != "" {
+			hint = fmt.Sprintf("did you mean %q? (%s)", m, hint)
+		}
+		return fmt.Errorf("%s %d: unknown field %q: %s. It is refused so that a misspelled address never reaches more clients than meant", kind, i, field, hint)
+	}
 	return fmt.Errorf("%s %d: %w", kind, i, err)
+}
+
+// unknownField returns the field named by encoding/json's error for an
+// unknown field, which has no type of its own.
+func unknownField(err error) (string, bool) {
+	q, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	if !ok {
+		return "", false
+	}
+	f, uerr := strconv.Unquote(q)
+	return f, uerr == nil
+}
+
+// fieldAliases are other words for a field, by fieldKey.
+var fieldAliases = map[string]string{
+	"method": "target", "arg": "arguments", "param": "arguments", "parameter": "arguments",
+	"exclude": "excluded", "except": "excluded", "type": "action", "op": "action", "operation": "action",
+}
+
+// meantField guesses the known field a misspelled one stands for: user,
+// users, user_id and userIds all mean userId; group and group_name mean
+// groupName.
+func meantField(field string, known []string) string {
+	k := fieldKey(field)
+	if a, ok := fieldAliases[k]; ok && slices.Contains(known, a) {
+		return a
+	}
+	for _, f := range known {
+		if fieldKey(f) == k {
+			return f
+		}
+	}
+	return ""
+}
+
+// fieldKey is a field name lower-cased, without separators, a plural s, or
+// an id or name suffix.
+func fieldKey(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '_' || r == '-' || r == '.' || r == ' ' {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
+	s = strings.TrimSuffix(s, "s")
+	for _, suffix := range []string{"id", "name"} {
+		if t, ok := strings.CutSuffix(s, suffix); ok && t != "" {
+			return t
+		}
+	}
+	return s
 }
 
 // abbreviate quotes at most 40 bytes of data for an error.

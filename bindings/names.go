@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/signalr-entra/handler/settings"
 )
@@ -21,17 +22,27 @@ func ValidateHub(hub string) error {
 
 // validateName checks a group, user or connection id: 1 to 1024 characters,
 // not only white space (the service's group pattern, applied to all three),
-// and not "." or "..".
+// not "." or "..", and UTF-8.
 func validateName(kind, v string) error {
 	switch {
 	case strings.TrimSpace(v) == "":
-		return fmt.Errorf("invalid %s %q: it must not be empty or only white space", kind, v)
+		return &InputError{fmt.Sprintf("invalid %s %q: it must not be empty or only white space", kind, v)}
 	case v == "." || v == "..":
 		// As a path segment it would be removed by URL normalization,
 		// sending to the whole hub instead (path escaping keeps dots).
-		return fmt.Errorf("invalid %s %q: a name of only dots would be read as a step in the URL path; choose another", kind, v)
+		return &InputError{fmt.Sprintf("invalid %s %q: a name of only dots would be read as a step in the URL path; choose another", kind, v)}
+	}
+	return checkText(kind, v)
+}
+
+// checkText refuses a name over the service's 1024-byte limit, or not
+// UTF-8, which would reach the service with its bad bytes replaced.
+func checkText(kind, v string) error {
+	switch {
 	case len(v) > maxNameLen:
-		return fmt.Errorf("invalid %s %q…: it is %d bytes long, at most %d are allowed", kind, v[:32], len(v), maxNameLen)
+		return &InputError{fmt.Sprintf("invalid %s %q…: it is %d bytes long, over the limit of %d bytes", kind, strings.ToValidUTF8(v[:32], ""), len(v), maxNameLen)}
+	case !utf8.ValidString(v):
+		return &InputError{fmt.Sprintf("invalid %s: it holds bytes that are not UTF-8; send UTF-8 text", kind)}
 	}
 	return nil
 }

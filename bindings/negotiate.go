@@ -17,10 +17,18 @@ const generateTokenVersion = "2023-07-01"
 // ConnectionInfo returns where a client of the hub connects on this endpoint
 // and the token it shows there, for the user (when userID is not empty)
 // with claims. In Entra mode the token is signed as Options.Negotiate says.
+// It answers within Options.KeyWait, whatever the service and Entra ID do.
 func (e *Endpoint) ConnectionInfo(ctx context.Context, hub, userID string, claims []Claim) (*ConnectionInfo, error) {
 	if err := ValidateHub(hub); err != nil {
 		return nil, err
 	}
+	if userID != "" {
+		if err := checkText("user id", userID); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.opts.KeyWait)
+	defer cancel()
 	ph := prefixedHub(e.opts.Application, hub)
 	info := &ConnectionInfo{URL: e.clientBase + "/client/?hub=" + ph}
 	now := e.now()
@@ -43,7 +51,7 @@ func (e *Endpoint) ConnectionInfo(ctx context.Context, hub, userID string, claim
 // localToken signs with the temporary key; in auto mode a 403 from the auth
 // API turns to the service signing instead.
 func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claims []Claim, now, exp time.Time) (string, error) {
-	k, err := e.key.get(ctx, e.opts.KeyWait)
+	k, _, err := e.key.get(ctx, e.opts.KeyWait)
 	if err == nil {
 		// A token must not outlive the key that signed it by much: the
 		// service forgets the key 90 minutes after issuing it.

@@ -33,6 +33,8 @@ const (
 	// also never outlives the 90-minute life of the key that signed it.
 	maxTokenLifetime = 24 * time.Hour
 	defaultKeyWait   = 10 * time.Second
+	// defaultFetchTimeout bounds one call to Entra ID or the auth API.
+	defaultFetchTimeout = 10 * time.Second
 	// defaultKeyRefresh follows the seeds: rotate the temporary key once an hour.
 	defaultKeyRefresh = time.Hour
 	// requestTimeout is the C# SDK's timeout for one request.
@@ -51,6 +53,10 @@ type Options struct {
 	// KeyWait bounds how long a request waits for the first temporary access
 	// key. Defaults to 10s.
 	KeyWait time.Duration
+	// FetchTimeout bounds each call to Microsoft Entra ID and to the auth
+	// API; a call that takes longer fails and is retried in the
+	// background with back-off. Defaults to 10s.
+	FetchTimeout time.Duration
 	// KeyRefresh is how often the temporary access key is replaced.
 	// Defaults to 1h; at most 85m, since a key is never used past that age.
 	KeyRefresh time.Duration
@@ -105,6 +111,12 @@ func (o *Options) withDefaults(appSettings bool) (Options, error) {
 		out.KeyWait = defaultKeyWait
 	case out.KeyWait < 0:
 		return out, fmt.Errorf("invalid key wait %s (%s): it must be positive, such as 10s", out.KeyWait, out.name("KeyWait"))
+	}
+	switch {
+	case out.FetchTimeout == 0:
+		out.FetchTimeout = defaultFetchTimeout
+	case out.FetchTimeout < 0:
+		return out, fmt.Errorf("invalid fetch timeout %s: it must be positive, such as 10s", out.FetchTimeout)
 	}
 	switch {
 	case out.KeyRefresh == 0:

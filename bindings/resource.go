@@ -9,8 +9,8 @@ import (
 )
 
 const (
-	// fetchTimeout bounds one fetch of a key or token, as the C# SDK's
-	// request timeout does.
+	// fetchTimeout bounds one fetch of a key or token with its retries;
+	// each call inside has its own shorter bound (Options.FetchTimeout).
 	fetchTimeout   = requestTimeout
 	backoffStart   = 3 * time.Second
 	backoffCeiling = 5 * time.Minute
@@ -36,11 +36,18 @@ type resource[T any] struct {
 	err       error // of the last fetch
 	failures  int
 	retryAt   time.Time // no fetch before this after a failure
+	// gen counts the values fetched, so that a refusal of one value
+	// renews it once however many requests saw the refusal.
+	gen       uint64
+	renewals  int       // renewals in a row, for their back-off
+	renewAt   time.Time // no renewal before this
+	lastRenew time.Time
 }
 
 type flight[T any] struct {
 	done chan struct{}
 	v    T
+	gen  uint64
 	err  error
 }
 
@@ -51,34 +58,72 @@ var errWait = errors.New("timed out waiting")
 // the background when it is due. Otherwise it starts a fetch (or joins the
 // one running) and waits for it up to wait. While a failed fetch's back-off
 // lasts and no valid value exists, it returns that failure without waiting.
-func (r *resource[T]) get(ctx context.Context, wait time.Duration) (T, error) {
+// gen identifies the value for renew.
+func (r *resource[T]) get(ctx context.Context, wait time.Duration) (v T, gen uint64, err error) {
 	var zero T
 	r.mu.Lock()
 	now := r.now()
 	if r.has && now.Before(r.expiresAt) {
-		v := r.v
+		v, gen := r.v, r.gen
 		if !now.Before(r.refreshAt) {
 			r.startLocked(now)
 		}
 		r.mu.Unlock()
-		return v, nil
+		return v, gen, nil
 	}
 	f := r.startLocked(now)
 	if f == nil {
 		err := r.err
 		r.mu.Unlock()
-		return zero, err
+		return zero, 0, err
 	}
 	r.mu.Unlock()
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-f.done:
-		return f.v, f.err
+		return f.v, f.gen, f.err
 	case <-ctx.Done():
-		return zero, ctx.Err()
+		return zero, 0, ctx.Err()
 	case <-timer.C:
-		return zero, errWait
+		return zero, 0, errWait
+	}
+}
+
+// renew drops value gen, which the service refused, and starts fetching a
+// new one. Of many requests refused with the same value, one renews; the
+// others find it renewed. Renewals back off as fetches do (3s, doubling
+// up to 5min), so that a credential the service keeps refusing is not
+// fetched for every request. fresh reports whether a value newer than gen
+// is there or coming; dropped, whether this call dropped gen.
+func (r *resource[T]) renew(gen uint64) (fresh, dropped bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if gen != r.gen {
+		return true, false
+	}
+	now := r.now()
+	if now.Before(r.renewAt) {
+		return r.inflight != nil, false
+	}
+	if now.Sub(r.lastRenew) > 2*backoffCeiling {
+		r.renewals = 0
+	}
+	r.renewals++
+	r.lastRenew, r.renewAt = now, now.Add(backoff(r.renewals, 0))
+	r.has = false
+	r.err, r.retryAt = nil, time.Time{}
+	r.startLocked(now)
+	return true, true
+}
+
+// renewLatest renews the current value, whichever it is.
+func (r *resource[T]) renewLatest() {
+	r.mu.Lock()
+	gen, has := r.gen, r.has
+	r.mu.Unlock()
+	if has {
+		r.renew(gen)
 	}
 }
 
@@ -119,6 +164,7 @@ func (r *resource[T]) run(f *flight[T]) {
 	cancel()
 	r.mu.Lock()
 	if err == nil {
+		r.gen++
 		r.v, r.has, r.refreshAt, r.expiresAt = v, true, refreshAt, expiresAt
 		r.err, r.failures, r.retryAt = nil, 0, time.Time{}
 	} else {
@@ -127,7 +173,7 @@ func (r *resource[T]) run(f *flight[T]) {
 		r.retryAt = r.now().Add(backoff(r.failures, retryAfterOf(err)))
 	}
 	r.inflight = nil
-	f.v, f.err = v, err
+	f.v, f.gen, f.err = v, r.gen, err
 	r.mu.Unlock()
 	close(f.done)
 }

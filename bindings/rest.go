@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -74,13 +75,20 @@ func shouldRetry(k reqKind, err error) bool {
 
 // do sends r, retrying as retryable allows (at most 3 tries, Retry-After
 // honoured, never past ctx's deadline), and returns the status and body of
-// the last reply, or an *Error.
+// the last reply, or an *Error. After a 401 to an Entra token it gets a new
+// token and temporary key and tries once more (see renewCredentials).
 func (e *Endpoint) do(ctx context.Context, r request) (int, []byte, error) {
 	delay := e.opts.retryBase
+	renewed := false
 	for try := 1; ; try++ {
 		status, body, err := e.once(ctx, r)
 		if err == nil {
 			return status, body, nil
+		}
+		if !renewed && ctx.Err() == nil && e.renewCredentials(r.op, err) {
+			renewed = true
+			try--
+			continue
 		}
 		if try == maxTries || ctx.Err() != nil || !shouldRetry(r.kind, err) {
 			return status, body, err
@@ -110,6 +118,13 @@ func (e *Endpoint) once(ctx context.Context, r request) (int, []byte, error) {
 		q.Set("api-version", apiVersion)
 	}
 	target := e.serverBase + r.path
+	if r.kind == kindAuthAPI {
+		// The auth API's own bound, short of the request's: a hung call
+		// fails and is retried in the background, not waited out.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.opts.FetchTimeout)
+		defer cancel()
+	}
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
@@ -121,11 +136,13 @@ func (e *Endpoint) once(ctx context.Context, r request) (int, []byte, error) {
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	var tokenGen uint64
 	if r.kind != kindHealth {
-		auth, err := e.authorization(ctx, target)
+		auth, gen, err := e.authorization(ctx, target)
 		if err != nil {
 			return 0, nil, err
 		}
+		tokenGen = gen
 		req.Header.Set("Authorization", auth)
 	}
 	resp, err := e.opts.HTTPClient.Do(req)
@@ -144,30 +161,56 @@ func (e *Endpoint) once(ctx context.Context, r request) (int, []byte, error) {
 	case resp.StatusCode == http.StatusNotFound && r.notFound && resp.Header.Get("x-ms-error-code") != "":
 		return resp.StatusCode, data, nil
 	}
-	return resp.StatusCode, data, e.statusError(r.op, r.kind, resp)
+	serr := e.statusError(r.op, r.kind, resp, data)
+	serr.tokenGen = tokenGen
+	return resp.StatusCode, data, serr
 }
 
 // authorization is the bearer of a request to target (a URL without query):
-// the Entra token itself in Entra mode, else a short-lived token signed with
-// the access key whose audience is the request URL.
-func (e *Endpoint) authorization(ctx context.Context, target string) (string, error) {
+// the Entra token itself in Entra mode (with its generation, for renew),
+// else a short-lived token signed with the access key whose audience is
+// the request URL.
+func (e *Endpoint) authorization(ctx context.Context, target string) (string, uint64, error) {
 	if e.accessKey != nil {
 		now := e.now()
 		claims, err := json.Marshal(newTimeClaims(target, now, now.Add(restTokenLife)))
 		if err != nil {
-			return "", fmt.Errorf("sign the REST token: %w", err)
+			return "", 0, fmt.Errorf("sign the REST token: %w", err)
 		}
 		tok, err := signToken(e.accessKey, e.kid, claims)
 		if err != nil {
-			return "", fmt.Errorf("sign the REST token: %w", err)
+			return "", 0, fmt.Errorf("sign the REST token: %w", err)
 		}
-		return "Bearer " + tok, nil
+		return "Bearer " + tok, 0, nil
 	}
-	tok, err := e.token.get(ctx, e.opts.KeyWait)
+	tok, gen, err := e.token.get(ctx, e.opts.KeyWait)
 	if err != nil {
-		return "", e.waitError(err)
+		return "", 0, e.waitError(err)
 	}
-	return "Bearer " + tok.Token, nil
+	return "Bearer " + tok.Token, gen, nil
+}
+
+// renewCredentials answers a 401 to an Entra token: the service no longer
+// takes the token (revoked, or the service restarted), and likely forgot
+// the temporary key too, whose client tokens it would refuse alike. It
+// drops both and fetches new ones, logged; the renewal backs off while the
+// refusals go on. It reports whether the request is worth one more try.
+func (e *Endpoint) renewCredentials(op string, err error) bool {
+	var be *Error
+	if e.token == nil || !errors.As(err, &be) || be.Status != http.StatusUnauthorized || be.tokenGen == 0 {
+		return false
+	}
+	fresh, dropped := e.token.renew(be.tokenGen)
+	if dropped {
+		e.opts.Logger.Warn("SignalR Service refused the Microsoft Entra ID token (401); getting a new token and temporary key",
+			"endpoint", e.uri, "setting", e.setting, "op", op)
+		if e.key != nil && be.Op != opAccessKey {
+			// Negotiations wait for the new key (up to SIGNALR_KEY_WAIT)
+			// rather than sign with one the service may have forgotten.
+			e.key.renewLatest()
+		}
+	}
+	return fresh
 }
 
 // redactURLError drops the query from a *url.Error's URL.

@@ -129,7 +129,7 @@ func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) ([]byt
 // claimsOption names where the claims come from.
 func checkTokenLen(token string, claims int, claimsOption string) error {
 	if len(token) > maxTokenLen {
-		return fmt.Errorf("the client access token is %d characters long, over the service's limit of %d: copy fewer or shorter claims into it (%s; %d claims now)", len(token), maxTokenLen, claimsOption, claims)
+		return &InputError{fmt.Sprintf("the client access token would be %d characters long, over the service's limit of %d: copy fewer or shorter claims into it (%s; %d claims now)", len(token), maxTokenLen, claimsOption, claims)}
 	}
 	return nil
 }

@@ -225,7 +225,7 @@ test('access key with local auth disabled: clients and REST calls are refused, a
 
   const sent = await s.post('/api/messages', { target: TARGET, arguments: ['hello'] });
   const err = await refused(s, sent, 401);
-  assert.match(err, /local authentication is likely disabled on the resource/);
+  assert.match(err, /local authentication is disabled on the resource/);
   assert.match(err, /Switch to Microsoft Entra ID/);
   s.assertNoSecrets([key]);
 }));

@@ -50,6 +50,7 @@ func (s *Server) mint(p Principal, tenant, resource string) (string, time.Time, 
 	if p.ResourceID != "" {
 		claims["xms_mirid"] = p.ResourceID
 	}
+	claims[epochClaim] = s.epoch()
 	signed, err := signRS256(claims, s.signing.current())
 	return signed, exp, err
 }
@@ -79,6 +80,9 @@ func (s *Server) verifyEntra(token string) (entraCaller, error) {
 		jwt.WithAudience(SignalRResource, SignalRResource+"/"))
 	if err != nil {
 		return entraCaller{}, err
+	}
+	if s.revoked(claims) {
+		return entraCaller{}, errors.New("the token has been revoked")
 	}
 	c := entraCaller{}
 	c.objectID, _ = claims["oid"].(string)

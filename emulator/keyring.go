@@ -70,6 +70,17 @@ func (k *keyRing) lookup(id string) (value string, known bool, err error) {
 	return t.value, true, nil
 }
 
+// forget drops every temporary key, keeping the service's own.
+func (k *keyRing) forget() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id := range k.keys {
+		if id != serviceKeyID {
+			delete(k.keys, id)
+		}
+	}
+}
+
 func (k *keyRing) serviceKey() string {
 	v, _, _ := k.lookup(serviceKeyID)
 	return v
@@ -81,12 +92,13 @@ func (k *keyRing) serviceKey() string {
 func (s *Server) hmacKey(t *jwt.Token) (any, error) {
 	kid, _ := t.Header["kid"].(string)
 	v, known, err := s.keys.lookup(kid)
+	_, disabled := s.localAuth()
 	switch {
 	case err == nil:
 		return []byte(v), nil
 	case known:
 		return nil, err
-	case s.opts.LocalAuthDisabled:
+	case disabled:
 		return nil, fmt.Errorf("%w (local auth is disabled, so the access key does not sign tokens)", err)
 	}
 	set := jwt.VerificationKeySet{}

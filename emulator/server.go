@@ -96,14 +96,14 @@ type Server struct {
 	keys           *keyRing
 	hubs           *hubs
 
-	mu           sync.Mutex
-	primaryKey   string
-	secondaryKey string
-	offset       time.Duration
-	counts       Counts
-	faults       map[Kind]Fault
-	delays       map[Kind]time.Duration
-	down         atomic.Bool
+	mu     sync.Mutex
+	offset time.Duration
+	counts Counts
+	faults map[Kind]Fault
+	delays map[Kind]time.Duration
+	down   atomic.Bool
+	// tokenEpoch is stamped into Entra tokens; see RevokeTokens.
+	tokenEpoch int
 
 	ctx    context.Context // canceled by Close, ends client connections
 	cancel context.CancelFunc
@@ -173,8 +173,6 @@ func NewServer(opts *Options) (*Server, error) {
 		rules:          rules,
 		upstreamClient: newUpstreamClient(),
 		unpublishedKey: unpublished,
-		primaryKey:     o.AccessKey,
-		secondaryKey:   o.SecondaryAccessKey,
 	}
 	s.signing.add(key)
 	s.keys = newKeyRing(s.Now)
@@ -285,9 +283,7 @@ func (s *Server) WriteCACert(path string) error {
 // service, in the form local tools use.
 func (s *Server) ConnectionString() string {
 	u, _ := url.Parse(s.URL)
-	s.mu.Lock()
-	key := s.primaryKey
-	s.mu.Unlock()
+	key, _ := s.localAuth()
 	return fmt.Sprintf("Endpoint=http://%s;Port=%s;AccessKey=%s;Version=1.0;", u.Hostname(), u.Port(), key)
 }
 

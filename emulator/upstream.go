@@ -413,27 +413,27 @@ func (s *Server) ServiceIdentity() Principal { return s.dir.service }
 // accessKeys are the resource's keys, primary first; none with local auth
 // disabled.
 func (s *Server) accessKeys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.opts.LocalAuthDisabled {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return []string{s.primaryKey, s.secondaryKey}
+	return []string{s.opts.AccessKey, s.opts.SecondaryAccessKey}
 }
 
-// RegenerateAccessKey gives the resource a new primary or secondary access
-// key, as the portal's "Regenerate" does: tokens signed with the old key
-// stop working, and upstream signatures use the new one. It returns the
-// new key.
+// RegenerateAccessKey gives the resource a new random primary or secondary
+// access key, as the portal's "Regenerate" does: tokens signed with the old
+// key stop working, and upstream signatures use the new one. It returns the
+// new key. SetAccessKey sets the primary to a key of the caller's.
 func (s *Server) RegenerateAccessKey(secondary bool) string {
 	k := randomKey()
+	if !secondary {
+		s.SetAccessKey(k)
+		return k
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if secondary {
-		s.secondaryKey = k
-	} else {
-		s.primaryKey = k
-	}
+	s.opts.SecondaryAccessKey = k
 	return k
 }
 

@@ -28,9 +28,14 @@ func TestAuthAPIFaults(t *testing.T) {
 		minTook time.Duration
 	}{
 		{
-			name:       "401 names the tenant to set",
+			name:       "401 once is answered with a new token",
 			fault:      emulator.Fault{Times: 1, Status: 401},
-			wantStatus: 502, wantCalls: 1,
+			wantStatus: 200, wantCalls: 2,
+		},
+		{
+			name:       "401 again with the new token names the tenant to set",
+			fault:      emulator.Fault{Times: 2, Status: 401},
+			wantStatus: 502, wantCalls: 2,
 			wantLog: "the token is from the wrong tenant or authority host",
 		},
 		{

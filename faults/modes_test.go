@@ -50,7 +50,7 @@ func TestAccessKeyLocalAuthDisabled(t *testing.T) {
 	if r.status != http.StatusBadGateway || len(r.Failed) != 1 {
 		t.Errorf("send: %d %s, want 502 with item 0 failed", r.status, r.body)
 	}
-	s.wantLog(t, "messages item failed", r.CorrelationID, "local authentication is likely disabled", "Switch to Microsoft Entra ID")
+	s.wantLog(t, "messages item failed", r.CorrelationID, "local authentication is disabled on the resource", "Switch to Microsoft Entra ID")
 }
 
 // TestClientSecretCredential configures an app registration's client secret

@@ -41,6 +41,9 @@ type config struct {
 	// wrap, when set, wraps the handler, such as to give requests a
 	// deadline as the Functions host does.
 	wrap func(http.Handler) http.Handler
+	// handler are the handler's options; Hubs, Standalone, Logger and
+	// DrainTimeout are filled in.
+	handler handler.Options
 }
 
 // stack is the whole handler in one process: the stand-in of SignalR
@@ -48,6 +51,7 @@ type config struct {
 // on loopback.
 type stack struct {
 	emu     *emulator.Server
+	rec     *recorder
 	logs    *logSink
 	secrets *secrets
 	client  *bindings.Client
@@ -92,7 +96,8 @@ func newStack(t *testing.T, c config) *stack {
 		bo.KeyWait = 2 * time.Second
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	bo.HTTPClient = &http.Client{Transport: &recorder{base: base, secrets: s.secrets}, Timeout: 20 * time.Second}
+	s.rec = &recorder{base: base, secrets: s.secrets}
+	bo.HTTPClient = &http.Client{Transport: s.rec, Timeout: 20 * time.Second}
 	t.Cleanup(base.CloseIdleConnections)
 	client, err := bindings.New(eps, &bo)
 	if err != nil {
@@ -100,7 +105,9 @@ func newStack(t *testing.T, c config) *stack {
 	}
 	t.Cleanup(func() { client.Close() })
 	s.client = client
-	h, err := handler.New(client, &handler.Options{Hubs: []string{hub}, Standalone: true, Logger: log, DrainTimeout: 5 * time.Second})
+	ho := c.handler
+	ho.Hubs, ho.Standalone, ho.Logger, ho.DrainTimeout = []string{hub}, true, log, 5*time.Second
+	h, err := handler.New(client, &ho)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,9 +177,18 @@ type failure struct {
 // call sends a request to the handler as a caller does.
 func (s *stack) call(t *testing.T, ctx context.Context, method, path, body string) result {
 	t.Helper()
+	return s.callWith(t, ctx, method, path, body, nil)
+}
+
+// callWith is call with more request headers.
+func (s *stack) callWith(t *testing.T, ctx context.Context, method, path, body string, header http.Header) result {
+	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, s.url+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -320,15 +336,37 @@ func (s *secrets) snapshot() map[string]string {
 
 // recorder is the bindings' transport: it notes the bearer tokens sent and
 // the temporary keys the auth API hands out, so that checkLogs can look
-// for them.
+// for them, and the most sends in flight at once.
 type recorder struct {
 	base    http.RoundTripper
 	secrets *secrets
+
+	mu          sync.Mutex
+	sending     int
+	maxInFlight int
+}
+
+// maxSends returns the most sends that were in flight at once.
+func (r *recorder) maxSends() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxInFlight
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if a, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer "); ok {
 		r.secrets.add("a bearer token", a)
+	}
+	if strings.HasSuffix(req.URL.Path, "/:send") {
+		r.mu.Lock()
+		r.sending++
+		r.maxInFlight = max(r.maxInFlight, r.sending)
+		r.mu.Unlock()
+		defer func() {
+			r.mu.Lock()
+			r.sending--
+			r.mu.Unlock()
+		}()
 	}
 	resp, err := r.base.RoundTrip(req)
 	if err != nil || !strings.HasSuffix(req.URL.Path, "/auth/accessKey") {

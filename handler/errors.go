@@ -14,7 +14,11 @@ import (
 func classify(err error) (status int, msg string) {
 	const see = "; the function log has the details under this correlation id"
 	var be *bindings.Error
+	var ie *bindings.InputError
 	switch {
+	case errors.As(err, &ie):
+		// Found before any request: the caller's input breaks a limit.
+		return http.StatusBadRequest, ie.Message
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout, "SignalR Service did not answer in time" + see
 	case errors.Is(err, context.Canceled):

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -12,12 +13,14 @@ import (
 func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn string) {
 	start := time.Now()
 	id := correlationID(r)
+	query, queryErr := url.ParseQuery(r.URL.RawQuery)
 	c := &call{
 		id:       id,
 		function: fn,
 		http:     true,
 		method:   r.Method,
-		query:    r.URL.Query(),
+		query:    query,
+		queryErr: queryErr,
 		header:   r.Header,
 		log:      h.invocationLogger(id, fn, nil),
 	}

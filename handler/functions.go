@@ -3,6 +3,7 @@ package handler
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -33,6 +34,8 @@ type call struct {
 
 	// payload is true when the host posted an invocation payload.
 	payload bool
+	// queryErr is set when the query string could not be read whole.
+	queryErr error
 }
 
 // logDone writes the invocation's record: its status, duration and outcome.
@@ -40,8 +43,11 @@ func (c *call) logDone(status int, start time.Time) {
 	c.log.Info("invocation done", append([]any{"status", status, "durationMs", time.Since(start).Milliseconds()}, c.outcome...)...)
 }
 
-// invoke runs the function and says what to answer.
+// invoke runs the function and says what to answer, within the request's
+// one deadline.
 func (h *Handler) invoke(ctx context.Context, c *call) *reply {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
 	// A payload's body arrives whole; only its size tells it is too large.
 	if int64(len(c.body)) > h.maxBody {
 		c.tooLarge, c.body = true, nil
@@ -56,11 +62,11 @@ func (h *Handler) invoke(ctx context.Context, c *call) *reply {
 	case fnNegotiate:
 		return h.negotiate(ctx, c)
 	case fnMessages:
-		return deliver(ctx, h, c, "SignalRMessage", bindings.DecodeMessages, h.svc.Send)
+		return deliver(ctx, h, c, "SignalRMessage", bindings.DecodeMessages, messageAddress, h.svc.Send)
 	case fnUpstream:
 		return h.upstreamEvent(ctx, c)
 	default:
-		return deliver(ctx, h, c, "SignalRGroupAction", bindings.DecodeGroupActions, h.svc.Apply)
+		return deliver(ctx, h, c, "SignalRGroupAction", bindings.DecodeGroupActions, memberAddress, h.svc.Apply)
 	}
 }
 
@@ -89,10 +95,10 @@ func (h *Handler) negotiate(ctx context.Context, c *call) *reply {
 	return rep
 }
 
-// deliver decodes the body as one item or an array of items and hands each
-// to do, in order, so that callers learn which went through.
+// deliver decodes the body as one item or an array of items and hands them
+// to do (see sendAll), so that callers learn which went through.
 func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
-	decode func([]byte) ([]T, error), do func(context.Context, string, T) error) *reply {
+	decode func([]byte, int) ([]T, error), address func(T) address, do func(context.Context, string, T) error) *reply {
 	if c.http && c.method != http.MethodPost {
 		return methodNotAllowed(c, "POST")
 	}
@@ -107,17 +113,26 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 	if len(bytes.TrimSpace(c.body)) == 0 {
 		return errorReply(http.StatusBadRequest, c, fmt.Sprintf("the body is empty: send one %s as a JSON object, or a JSON array of them", kind))
 	}
-	items, err := decode(c.body)
-	if err != nil {
+	items, err := decode(c.body, h.maxItems)
+	var tooMany *bindings.ItemLimitError
+	switch {
+	case errors.As(err, &tooMany):
+		return errorReply(http.StatusRequestEntityTooLarge, c,
+			fmt.Sprintf("the body holds more than %d items (SIGNALR_MAX_ITEMS); send fewer items per request", h.maxItems))
+	case err != nil:
 		c.log.Warn("invalid "+c.function+" body", "error", err)
 		return errorReply(http.StatusBadRequest, c, err.Error())
 	}
+	errs := sendAll(ctx, items, address, func(ctx context.Context, item T) error { return do(ctx, hub, item) })
 	accepted := make([]int, 0, len(items))
 	var failed []failure
 	status := 0
-	for i, item := range items {
-		if err := do(ctx, hub, item); err != nil {
+	for i, err := range errs {
+		if err != nil {
 			st, msg := classify(err)
+			if errors.Is(err, errNotSent) {
+				msg = "not sent: the request's time ran out before its turn; it is safe to send again"
+			}
 			c.log.Error(c.function+" item failed", "hub", hub, "index", i, "status", st, "error", err)
 			failed = append(failed, failure{Index: i, Error: msg})
 			if status == 0 {
@@ -140,7 +155,15 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 }
 
 // hub is the hub the call names in its hub query parameter, or the default.
+// A query that cannot be read, or names the hub twice, is refused rather
+// than read as naming none.
 func (h *Handler) hub(c *call) (string, *reply) {
+	if c.queryErr != nil {
+		return "", errorReply(http.StatusBadRequest, c, "the query string cannot be read ("+c.queryErr.Error()+"): percent-encode it correctly")
+	}
+	if n := len(c.query["hub"]); n > 1 {
+		return "", errorReply(http.StatusBadRequest, c, fmt.Sprintf("the query names hub %d times: name it once", n))
+	}
 	name := c.query.Get("hub")
 	if name == "" {
 		return h.hubs[0], nil

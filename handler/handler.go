@@ -25,6 +25,16 @@ type Service interface {
 // Options.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultMaxItems bounds the items of messages and groups requests when
+// Options.MaxItems is zero.
+const DefaultMaxItems = 1000
+
+// DefaultRequestTimeout bounds a request when Options.RequestTimeout is
+// zero: well inside the server's write timeout (3 min) and the host's
+// function timeout (5 min at least), so that the caller always gets an
+// answer saying which items went through.
+const DefaultRequestTimeout = time.Minute
+
 // Options configure a Handler. The zero value is usable.
 type Options struct {
 	// Hubs are the hubs served; the first is the default for requests that
@@ -44,6 +54,12 @@ type Options struct {
 	// MaxBodyBytes bounds the body of a messages or groups request.
 	// Defaults to DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxItems bounds the messages or group actions of one request.
+	// Defaults to DefaultMaxItems.
+	MaxItems int
+	// RequestTimeout bounds the work of one request; items not through by
+	// then are reported failed. Defaults to DefaultRequestTimeout.
+	RequestTimeout time.Duration
 	// CORSOrigins are the browser origins allowed to call negotiate; "*"
 	// allows any origin (without credentials). Defaults to none, or to the
 	// loopback origins when Standalone.
@@ -72,6 +88,8 @@ type Handler struct {
 	appService   bool
 	claimTypes   map[string]bool
 	maxBody      int64
+	maxItems     int
+	timeout      time.Duration
 	cors         *cors
 	standalone   bool
 	log          *slog.Logger
@@ -103,6 +121,15 @@ func New(svc Service, opts *Options) (*Handler, error) {
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	switch {
+	case o.MaxItems < 0:
+		return nil, fmt.Errorf("invalid SIGNALR_MAX_ITEMS value %d: use a positive number of items, such as 1000", o.MaxItems)
+	case o.MaxItems == 0:
+		o.MaxItems = DefaultMaxItems
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
+	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 10 * time.Second
 	}
@@ -124,6 +151,8 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		appService:   o.AppServiceAuthentication,
 		claimTypes:   map[string]bool{},
 		maxBody:      o.MaxBodyBytes,
+		maxItems:     o.MaxItems,
+		timeout:      o.RequestTimeout,
 		cors:         c,
 		standalone:   o.Standalone,
 		log:          o.Logger,
@@ -138,6 +167,11 @@ func New(svc Service, opts *Options) (*Handler, error) {
 	}
 	h.mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		// The host's readiness probe: any answer will do, so answer at once.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			c := &call{id: correlationID(r), method: r.Method}
+			writeJSON(w, methodNotAllowed(c, "GET, HEAD"))
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 	})
 	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups} {

@@ -259,7 +259,11 @@ func TestPayloadOwnTriggerFolders(t *testing.T) {
 		t.Run(tt.path, func(t *testing.T) {
 			svc := &fakeService{}
 			h := newTestHandler(t, svc, nil)
-			body := `{"Data":{"queueItem":"{\"target\":\"a\",\"action\":\"add\",\"userId\":\"u\",\"groupName\":\"g\"}"}}`
+			// Unknown fields are refused: each folder gets its own kind.
+			body := `{"Data":{"queueItem":"{\"target\":\"a\",\"userId\":\"u\"}"}}`
+			if strings.HasPrefix(tt.path, "/groups") {
+				body = `{"Data":{"queueItem":"{\"action\":\"add\",\"userId\":\"u\",\"groupName\":\"g\"}"}}`
+			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("POST", tt.path, strings.NewReader(body)))
 			if rec.Code != tt.wantCode || len(svc.sent) != tt.wantSent || len(svc.applied) != tt.wantAppl {

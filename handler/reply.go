@@ -98,6 +98,11 @@ func correlationID(r *http.Request) string {
 	if id := r.Header.Get(invocationIDHeader); plainID(id) {
 		return id
 	}
+	return newCorrelationID()
+}
+
+// newCorrelationID is a random id for a request that brings none.
+func newCorrelationID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

@@ -1,9 +1,12 @@
 package handler
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,7 +28,7 @@ func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:     slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(jsonErrorListener{ln}) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
@@ -44,4 +47,47 @@ func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	h.log.Info("shut down")
 	return nil
+}
+
+// plain431 is the reply net/http writes straight to the connection, past
+// any handler, when a request's headers are over Server.MaxHeaderBytes.
+var plain431 = []byte("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
+
+// jsonErrorListener gives its connections jsonErrorConn.
+type jsonErrorListener struct{ net.Listener }
+
+func (l jsonErrorListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return jsonErrorConn{c}, nil
+}
+
+// jsonErrorConn turns net/http's plain-text 431 into the JSON of every
+// other error; net/http offers no hook for it.
+type jsonErrorConn struct{ net.Conn }
+
+// CloseWrite lets net/http half-close the connection after the 431, so
+// that the reply is read rather than lost to a reset, as without the wrapper.
+func (c jsonErrorConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c jsonErrorConn) Write(p []byte) (int, error) {
+	if !bytes.Equal(p, plain431) {
+		return c.Conn.Write(p)
+	}
+	body, _ := json.Marshal(errorBody{
+		Error:         fmt.Sprintf("the request headers are larger than %d bytes: send fewer or shorter headers", http.DefaultMaxHeaderBytes),
+		CorrelationID: newCorrelationID(),
+	})
+	reply := fmt.Sprintf("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", jsonContentType, len(body), body)
+	if _, err := io.WriteString(c.Conn, reply); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

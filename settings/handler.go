@@ -36,6 +36,8 @@ type Handler struct {
 	KeyRefresh time.Duration `envconfig:"SIGNALR_KEY_REFRESH" default:"1h"`
 	// MaxBodyBytes bounds the body of messages and groups requests.
 	MaxBodyBytes int64 `envconfig:"SIGNALR_MAX_BODY_BYTES" default:"1048576"`
+	// MaxItems bounds the messages or group actions of one request.
+	MaxItems int `envconfig:"SIGNALR_MAX_ITEMS" default:"1000"`
 	// Application is the application name the service prefixes to hubs.
 	Application string `envconfig:"SIGNALR_APPLICATION"`
 	// CORSOrigins are the origins allowed to call the handler standalone.
@@ -129,6 +131,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.MaxBodyBytes <= 0 {
 		bad("SIGNALR_MAX_BODY_BYTES", fmt.Sprintf("limit %d is not positive", h.MaxBodyBytes), "Use a positive number of bytes, such as 1048576")
+	}
+	if h.MaxItems <= 0 {
+		bad("SIGNALR_MAX_ITEMS", fmt.Sprintf("limit %d is not positive", h.MaxItems), "Use a positive number of messages or group actions per request, such as 1000")
 	}
 	if h.Port < 1 || h.Port > 65535 {
 		bad("FUNCTIONS_CUSTOMHANDLER_PORT", fmt.Sprintf("port %d is out of range", h.Port), "Use a port from 1 to 65535")

@@ -200,8 +200,11 @@ func (p *probe) runAccessKey(ctx context.Context) {
 	p.checkHealth(ctx)
 	_, err := p.e.UserExists(ctx, p.hub, p.user)
 	c := p.add(checkRESTRead, err, fmt.Sprintf("the service accepted a token signed with the access key (HEAD user %s in hub %s)", p.user, p.hub), "")
-	if statusOf(err) == http.StatusUnauthorized {
-		c.Detail += ". Local authentication is likely disabled on the resource, which deletes its access keys: tokens signed with them stop working"
+	var be *bindings.Error
+	if errors.As(err, &be) && be.Status == http.StatusUnauthorized {
+		// The bindings say what the reply tells of a wrong key or local
+		// authentication disabled (a HEAD reply tells neither: both then).
+		c.Detail += ". " + be.Message
 		c.Fix = localAuthFix(p.s)
 	}
 	f := &functionsReport{}

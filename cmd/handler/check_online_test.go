@@ -216,7 +216,20 @@ func TestCheckOnline(t *testing.T) {
 			"Azure__SignalR__Endpoints__east__credential = managedidentity",
 			`--role "SignalR Service Owner"`,
 		},
-		wantText: []string{"401 Unauthorized", "Local authentication is likely disabled on the resource"},
+		// The check reads with HEAD, whose reply has no body to tell why.
+		wantText: []string{"401 Unauthorized", "the key is wrong (regenerated, or copied wrong), or local authentication is disabled"},
+	}, {
+		name: "access key regenerated",
+		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {
+			old := srv.ConnectionString()
+			srv.SetAccessKey("a-new-key-of-the-resource")
+			return map[string]string{"Azure__SignalR__Endpoints__east": old}, nil
+		},
+		wantCode:      1,
+		wantChecks:    []string{"health ok", "restRead FAIL"},
+		wantFunctions: "FAIL FAIL FAIL",
+		wantFix:       []string{"Azure__SignalR__Endpoints__east__credential = managedidentity"},
+		wantText:      []string{"401 Unauthorized", "the key is wrong (regenerated, or copied wrong), or local authentication is disabled"},
 	}, {
 		name: "EnvironmentCredential wins in DefaultAzureCredential",
 		setup: func(t *testing.T, srv *emulator.Server) (map[string]string, *principalReport) {

@@ -106,6 +106,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 		AppServiceAuthentication: hc.AppServiceAuthentication,
 		ClaimTypes:               hc.ClaimTypes,
 		MaxBodyBytes:             hc.MaxBodyBytes,
+		MaxItems:                 hc.MaxItems,
 		CORSOrigins:              hc.CORSOrigins,
 		Standalone:               standalone,
 		Logger:                   log,
