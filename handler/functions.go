@@ -31,11 +31,10 @@ type call struct {
 	// outcome holds what the function adds to the invocation's one log
 	// record, such as the hub: one record per request keeps logging cheap.
 	outcome []any
-
-	// payload is true when the host posted an invocation payload.
-	payload bool
 	// queryErr is set when the query string could not be read whole.
 	queryErr error
+	// payload is true when the host posted an invocation payload.
+	payload bool
 }
 
 // logDone writes the invocation's record: its status, duration and outcome.
