@@ -12,16 +12,9 @@ import (
 
 // payloadReply is what the host expects back in payload mode.
 type payloadReply struct {
-	Outputs     payloadOutputs `json:"Outputs"`
+	Outputs     map[string]any `json:"Outputs"`
 	Logs        []string       `json:"Logs"`
 	ReturnValue any            `json:"ReturnValue"`
-}
-
-// payloadOutputs are the output bindings by name: the function folders'
-// http output, res, for an HTTP trigger, and none otherwise. A struct
-// rather than a map, whose encoding sorts keys by reflection.
-type payloadOutputs struct {
-	Res *httpOutput `json:"res,omitempty"`
 }
 
 // httpOutput is an http output binding value. Some host versions require
@@ -33,13 +26,17 @@ type httpOutput struct {
 	Headers    map[string]string `json:"headers"`
 }
 
+// httpOutputName is the http output binding name the function folders use.
+const httpOutputName = "res"
+
 // payloadOverhead is room in an invocation payload beyond the caller's body,
 // for headers, identities and metadata.
 const payloadOverhead = 1 << 20
 
 // payloadNeeds says what each function reads of a payload's HTTP trigger:
 // negotiate the hub, the origin and, when they can name the user, the
-// identities and the headers that do; messages and groups the body.
+// identities and the headers that do; messages and groups the body;
+// upstream the body and the service's headers.
 func (h *Handler) payloadNeeds() map[string]*needs {
 	negotiate := &needs{query: []string{"hub"}, headers: []string{"Origin"}}
 	if h.appService {
@@ -50,7 +47,11 @@ func (h *Handler) payloadNeeds() map[string]*needs {
 		negotiate.headers = append(negotiate.headers, http.CanonicalHeaderKey(h.userIDHeader))
 	}
 	send := &needs{query: []string{"hub"}, headers: []string{"Origin", "Content-Type"}, body: true}
-	return map[string]*needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send}
+	upstream := &needs{body: true, headers: []string{"Content-Type", "Authorization", "Authentication"}}
+	for _, name := range []string{headerConnectionID, headerHub, headerCategory, headerEvent, headerUserID, headerUserClaims, headerClientQuery, headerSignature} {
+		upstream.headers = append(upstream.headers, http.CanonicalHeaderKey(name))
+	}
+	return map[string]*needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send, fnUpstream: upstream}
 }
 
 // payloadBuffers hold payloads while they are served: nothing read from
@@ -66,7 +67,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 	start := time.Now()
 	id := correlationID(r)
 	logs := &logCollector{}
-	c := &call{id: id, function: fn, http: true, log: h.invocationLogger(id, fn, logs)}
+	c := &call{id: id, function: fn, http: true, payload: true, log: h.invocationLogger(id, fn, logs)}
 	if r.Method != http.MethodPost {
 		writeJSON(w, errorReply(http.StatusMethodNotAllowed, c, "the host posts invocations to /"+fn+"; callers use /api/"+fn))
 		return
@@ -115,14 +116,17 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 			return
 		}
 	}
-	var out payloadReply
+	out := payloadReply{Outputs: make(map[string]any, 1+len(rep.outputs))}
 	if c.http {
 		h.cors.decorate(rep, c.header.Get("Origin"))
 		headers := map[string]string{"Content-Type": jsonContentType}
 		for k, vs := range rep.header {
 			headers[k] = vs[0]
 		}
-		out.Outputs.Res = &httpOutput{StatusCode: rep.status, Status: rep.status, Body: rep.body, Headers: headers}
+		out.Outputs[httpOutputName] = &httpOutput{StatusCode: rep.status, Status: rep.status, Body: rep.body, Headers: headers}
+	}
+	for name, v := range rep.outputs {
+		out.Outputs[name] = v
 	}
 	c.logDone(rep.status, start)
 	out.Logs = logs.lines()
