@@ -167,7 +167,11 @@ test('the demo page connects as the named user and shows what the handler sends'
     await tab.eval(`document.getElementById('invoke').click()`);
     assert.equal(await until(async () => (await invokeState()).endsWith('.') && invokeState(), 10000, 'the hub call to complete'),
       'broadcast completed with no result.');
-    const called = s.handlerLog().filter((r) => r.function === 'upstream' && r.event === 'broadcast');
+    // The handler sends its reply before writing the record.
+    const called = await until(() => {
+      const records = s.handlerLog().filter((r) => r.function === 'upstream' && r.event === 'broadcast');
+      return records.length > 0 && records;
+    }, 2000, "the upstream call's log record");
     assert.deepEqual(called.map((r) => [r.status, r.category, r.hub]), [[200, 'messages', 'chat']]);
     await tab.eval(`document.getElementById('args').value = '{"not": "an array"}'; document.getElementById('invoke').click()`);
     assert.equal(await invokeState(), 'The arguments are not a JSON array: it is not an array');
