@@ -1,6 +1,7 @@
 // The chat demo: connects a @microsoft/signalr client through the handler's
-// negotiate, lists every invocation it receives, and sends messages through
-// the handler's messages function. Everything received is shown with
+// negotiate, lists every invocation it receives, sends messages through
+// the handler's messages function, and calls hub methods through the
+// service, which posts them to the handler's upstream function. Everything received is shown with
 // textContent: no user data ever becomes markup.
 'use strict';
 
@@ -146,6 +147,7 @@
   function setConnected(on) {
     $('connect').disabled = on;
     $('disconnect').disabled = !on;
+    $('invoke').disabled = !on;
     $('name').disabled = on;
     $('hub').disabled = on;
   }
@@ -221,7 +223,34 @@
     }
   }
 
+  /** invoke calls a hub method through the service and shows what comes back. */
+  async function invoke(event) {
+    event.preventDefault();
+    const status = $('invoke-state');
+    const c = connection;
+    if (!c) return;
+    const method = $('method').value.trim();
+    let args;
+    try {
+      args = JSON.parse($('args').value.trim() || '[]');
+      if (!Array.isArray(args)) throw new Error('it is not an array');
+    } catch (err) {
+      status.textContent = `The arguments are not a JSON array: ${err.message}`;
+      return;
+    }
+    status.textContent = 'Invoking…';
+    try {
+      const result = await c.invoke(method, ...args);
+      status.textContent = result === undefined || result === null
+        ? `${method} completed with no result.`
+        : `${method} returned ${JSON.stringify(result)}`;
+    } catch (err) {
+      status.textContent = `${method} failed: ${err.message}`;
+    }
+  }
+
   $('connect-form').addEventListener('submit', connect);
+  $('invoke-form').addEventListener('submit', invoke);
   $('disconnect').addEventListener('click', disconnect);
   $('send-form').addEventListener('submit', send);
 })();

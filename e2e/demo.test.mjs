@@ -97,7 +97,11 @@ test('the demo page connects as the named user and shows what the handler sends'
   const origin = `http://127.0.0.1:${demoPort}`;
   // Under a (pretend) host the handler allows no browser origin unless told;
   // standalone it would allow loopback, but it could not take a free port.
-  await s.start({ emulatorFlags: ['-identity', 'system=ServiceOwner'], handlerEnv: { SIGNALR_CORS_ORIGINS: origin } });
+  // Hub calls go upstream to the handler, as in make run.
+  const port = await freePort();
+  const rule = { urlTemplate: `http://127.0.0.1:${port}/api/upstream`, auth: { type: 'ManagedIdentity', managedIdentity: { resource: 'api://signalr-upstream' } } };
+  await s.startEmulator(['-identity', 'system=ServiceOwner', '-upstream', JSON.stringify(rule)]);
+  await s.startHandler({ SIGNALR_CORS_ORIGINS: origin }, { port });
   const page = await startDemo(s, demoPort);
 
   const browser = await Browser.launch(chromiumPath, (line) => s.clientLog.push(`[browser] ${line}`));
@@ -121,7 +125,9 @@ test('the demo page connects as the named user and shows what the handler sends'
     // Empty fields look empty: no greyed example text that reads as a
     // value; the labels say what empty means.
     assert.deepEqual(await tab.eval(`[...document.querySelectorAll('input')].filter((i) => i.placeholder).map((i) => i.id)`), []);
-    assert.deepEqual(await tab.eval(`[...document.querySelectorAll('input')].filter((i) => i.value).map((i) => i.id)`), ['hub']);
+    // Values are real defaults that are used as they stand: the hub, and the
+    // hub call the "Call the hub" box makes.
+    assert.deepEqual(await tab.eval(`[...document.querySelectorAll('input')].filter((i) => i.value).map((i) => i.id)`), ['hub', 'method', 'args']);
     assert.match(await tab.eval(`document.getElementById('name').labels[0].textContent`), /empty: anonymous/);
     await tab.eval(`document.getElementById('name').value = 'alice'; document.getElementById('connect').click()`);
     await until(async () => {
@@ -155,6 +161,17 @@ test('the demo page connects as the named user and shows what the handler sends'
       { target: TARGET, from: 'carol', text: 'hello, everyone' },
       { target: TARGET, from: 'alice', text: 'hello from the page' },
     ]);
+    // Calling the hub: the service posts the call to the handler's upstream
+    // function, which completes it with no result; bad arguments never leave.
+    const invokeState = () => tab.eval(`document.getElementById('invoke-state').textContent`);
+    await tab.eval(`document.getElementById('invoke').click()`);
+    assert.equal(await until(async () => (await invokeState()).endsWith('.') && invokeState(), 10000, 'the hub call to complete'),
+      'broadcast completed with no result.');
+    const called = s.handlerLog().filter((r) => r.function === 'upstream' && r.event === 'broadcast');
+    assert.deepEqual(called.map((r) => [r.status, r.category, r.hub]), [[200, 'messages', 'chat']]);
+    await tab.eval(`document.getElementById('args').value = '{"not": "an array"}'; document.getElementById('invoke').click()`);
+    assert.equal(await invokeState(), 'The arguments are not a JSON array: it is not an array');
+
     const negotiated = s.handlerLog().filter((r) => r.msg === 'invocation done' && r.function === 'negotiate' && r.status === 200);
     assert.deepEqual(negotiated.map((r) => [r.hub, r.authenticated]), [['chat', true]]);
 

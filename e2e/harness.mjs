@@ -176,11 +176,13 @@ export class Stack {
   /**
    * startHandler runs bin/handler with handlerEnv and waits until GET /
    * answers, as the Functions host does. With wait false it returns at once
-   * (for handlers expected to refuse their settings).
+   * (for handlers expected to refuse their settings). port, when given, is
+   * where it listens (an upstream rule names it before the handler starts);
+   * program is another binary scripts/e2e.sh built, such as the chat example.
    */
-  async startHandler(overrides = {}, { wait = true } = {}) {
-    const port = await freePort();
-    const p = new Proc('handler', bin('handler'), [], { env: this.handlerEnv(port, overrides), cwd: this.dir });
+  async startHandler(overrides = {}, { wait = true, port, program = 'handler' } = {}) {
+    port ??= await freePort();
+    const p = new Proc(program, bin(program), [], { env: this.handlerEnv(port, overrides), cwd: this.dir });
     this.procs.push(p);
     this.handler = p;
     this.url = `http://127.0.0.1:${port}`;
@@ -237,10 +239,13 @@ export class Stack {
     return r;
   }
 
-  /** connect starts a real SignalR client for the user through the handler. */
-  async connect(user, { hub } = {}) {
+  /**
+   * connect starts a real SignalR client for the user through the handler,
+   * speaking protocol when given (the JSON protocol otherwise).
+   */
+  async connect(user, { hub, protocol } = {}) {
     const base = hub ? `${this.url}/api?hub=${encodeURIComponent(hub)}` : `${this.url}/api`;
-    return this.startClient(new Client(this, user, base, {}));
+    return this.startClient(new Client(this, user, base, { protocol }));
   }
 
   /**
@@ -321,14 +326,17 @@ export class Client {
         if (level >= LogLevel.Information) stack.clientLog.push(`[${user ?? 'anonymous'}] ${LogLevel[level]}: ${msg}`);
       },
     };
-    this.conn = new HubConnectionBuilder()
+    // options.protocol, when set, is the hub protocol, such as MessagePack.
+    const { protocol, ...urlOptions } = options;
+    let builder = new HubConnectionBuilder()
       .withUrl(url, {
         headers: user ? { [USER_HEADER]: user } : {},
         transport: HttpTransportType.WebSockets,
-        ...options,
+        ...urlOptions,
       })
-      .configureLogging(logger)
-      .build();
+      .configureLogging(logger);
+    if (protocol) builder = builder.withHubProtocol(protocol);
+    this.conn = builder.build();
     this.conn.on(TARGET, (...args) => { this.got.push(args); });
   }
 

@@ -27,7 +27,9 @@ type entraError struct {
 func (s *Server) authorityHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.openIDConfiguration)
+	mux.HandleFunc("GET /{tenant}/.well-known/openid-configuration", s.openIDConfigurationV1)
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.keySet)
+	mux.HandleFunc("GET /{tenant}/discovery/keys", s.keySet)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.authorityToken)
 	return mux
 }
@@ -74,14 +76,52 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// keySet publishes the token signing key, so anyone can verify tokens.
+// openIDConfigurationV1 is the tenant's v1 document, whose issuer is the
+// iss of v1.0 access tokens such as the service's upstream tokens. As in
+// Entra ID, its keys are the common ones.
+func (s *Server) openIDConfigurationV1(w http.ResponseWriter, r *http.Request) {
+	tenant := r.PathValue("tenant")
+	if !s.dir.tenantKnown(tenant) {
+		s.unknownTenant(w, tenant)
+		return
+	}
+	base := s.AuthorityURL + tenant
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                s.issuerV1(tenant),
+		"token_endpoint":                        base + "/oauth2/token",
+		"authorization_endpoint":                base + "/oauth2/authorize",
+		"end_session_endpoint":                  base + "/oauth2/logout",
+		"jwks_uri":                              s.AuthorityURL + "common/discovery/keys",
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
+		"response_types_supported":              []string{"code", "id_token", "code id_token", "token id_token", "token"},
+		"subject_types_supported":               []string{"pairwise"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"tenant_region_scope":                   "NA",
+		"cloud_instance_name":                   "emulator",
+	})
+}
+
+// jwk is one published key of a key set.
+type jwk struct {
+	Kty string `json:"kty"`
+	Use string `json:"use"`
+	Kid string `json:"kid"`
+	Alg string `json:"alg"`
+	N   string `json:"n"`
+	E   string `json:"e"`
+}
+
+// keySet publishes the token signing keys, so anyone can verify tokens.
+// The keys are the same for every tenant, as Entra ID's are.
 func (s *Server) keySet(w http.ResponseWriter, r *http.Request) {
-	pub := s.signingKey.PublicKey
 	enc := base64.RawURLEncoding.EncodeToString
-	writeJSON(w, http.StatusOK, map[string]any{"keys": []map[string]any{{
-		"kty": "RSA", "use": "sig", "kid": entraKeyID, "alg": "RS256",
-		"n": enc(pub.N.Bytes()), "e": enc(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
+	var keys []jwk
+	for _, k := range s.signing.published() {
+		pub := k.key.PublicKey
+		keys = append(keys, jwk{Kty: "RSA", Use: "sig", Kid: k.kid, Alg: "RS256",
+			N: enc(pub.N.Bytes()), E: enc(big.NewInt(int64(pub.E)).Bytes())})
+	}
+	writeJSON(w, http.StatusOK, map[string][]jwk{"keys": keys})
 }
 
 // tokenReply is Entra ID's token endpoint reply.

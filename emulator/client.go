@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,7 +73,7 @@ func (s *Server) negotiate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hubName := r.URL.Query().Get("hub")
-	user, err := s.verifyClientToken(r, hubName)
+	user, _, err := s.verifyClientToken(r, hubName)
 	if err != nil {
 		unauthorized(w, err)
 		return
@@ -105,7 +106,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
 	q := r.URL.Query()
 	hubName := q.Get("hub")
-	user, err := s.verifyClientToken(r, hubName)
+	user, claims, err := s.verifyClientToken(r, hubName)
 	if err != nil {
 		unauthorized(w, err)
 		return
@@ -130,7 +131,24 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(1 << 20)
-	s.serve(s.ctx, &conn{id: id, hub: strings.ToLower(hubName), user: user, ws: ws, out: make(chan outMsg, outBuffer)})
+	s.serve(s.ctx, &conn{id: id, hub: strings.ToLower(hubName), user: user, claims: claims,
+		query: clientQuery(r.URL.RawQuery), ws: ws, out: make(chan outMsg, outBuffer)})
+}
+
+// clientQuery is the connect request's query as upstream gets it: raw,
+// with its "?", less the access_token a browser puts there, which must not
+// travel on to apps and their logs.
+func clientQuery(raw string) string {
+	var kept []string
+	for _, part := range strings.Split(raw, "&") {
+		if part != "" && !strings.HasPrefix(part, "access_token=") && part != "access_token" {
+			kept = append(kept, part)
+		}
+	}
+	if len(kept) == 0 {
+		return ""
+	}
+	return "?" + strings.Join(kept, "&")
 }
 
 // bearer returns the request's bearer token from the Authorization header,
@@ -149,29 +167,50 @@ func unauthorized(w http.ResponseWriter, err error) {
 
 // verifyClientToken checks a client access token: HS256 with a key the
 // service has, lifetime, and aud {scheme}://{host}/client/?hub={hub} with
-// no port. It returns the user id.
-func (s *Server) verifyClientToken(r *http.Request, hubName string) (string, error) {
+// no port. It returns the user id and the token's claims.
+func (s *Server) verifyClientToken(r *http.Request, hubName string) (user string, claims []string, err error) {
 	if !hubPattern.MatchString(hubName) {
-		return "", fmt.Errorf("invalid hub %q; a hub starts with a letter and has at most 128 letters, digits and _`,.[]", hubName)
+		return "", nil, fmt.Errorf("invalid hub %q; a hub starts with a letter and has at most 128 letters, digits and _`,.[]", hubName)
 	}
 	token := bearer(r)
 	if token == "" {
-		return "", errors.New("no access token; send it as a Bearer token or in access_token")
+		return "", nil, errors.New("no access token; send it as a Bearer token or in access_token")
 	}
-	claims := jwt.MapClaims{}
-	if _, err := jwt.ParseWithClaims(token, claims, s.hmacKey, jwt.WithValidMethods([]string{"HS256"}),
-		jwt.WithTimeFunc(s.Now), jwt.WithExpirationRequired()); err != nil {
-		return "", fmt.Errorf("the access token is not valid: %w", err)
+	mc := jwt.MapClaims{}
+	if _, err := jwt.ParseWithClaims(token, mc, s.hmacKey, jwt.WithValidMethods([]string{"HS256"}),
+		jwt.WithTimeFunc(s.Now), jwt.WithExpirationRequired(), jwt.WithJSONNumber()); err != nil {
+		return "", nil, fmt.Errorf("the access token is not valid: %w", err)
 	}
-	auds, _ := claims.GetAudience()
+	auds, _ := mc.GetAudience()
 	if !s.clientAudienceOK(r, auds, hubName) {
-		return "", fmt.Errorf("the access token's audience %q is not %s://%s/client/?hub=%s (no port)", []string(auds), scheme(r), hostname(r), strings.ToLower(hubName))
+		return "", nil, fmt.Errorf("the access token's audience %q is not %s://%s/client/?hub=%s (no port)", []string(auds), scheme(r), hostname(r), strings.ToLower(hubName))
 	}
-	if u, ok := claims["asrs.s.uid"].(string); ok {
-		return u, nil
+	user, ok := mc["asrs.s.uid"].(string)
+	if !ok {
+		user, _ = mc["nameid"].(string)
 	}
-	u, _ := claims["nameid"].(string)
-	return u, nil
+	return user, claimStrings(mc), nil
+}
+
+// claimStrings lists claims as .NET writes a Claim, "type: value", one per
+// value of an array, sorted by type for a stable order.
+func claimStrings(mc jwt.MapClaims) []string {
+	types := make([]string, 0, len(mc))
+	for t := range mc {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	var out []string
+	for _, t := range types {
+		values, ok := mc[t].([]any)
+		if !ok {
+			values = []any{mc[t]}
+		}
+		for _, v := range values {
+			out = append(out, fmt.Sprintf("%s: %v", t, v))
+		}
+	}
+	return out
 }
 
 func (s *Server) clientAudienceOK(r *http.Request, auds []string, hubName string) bool {

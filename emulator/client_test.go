@@ -55,18 +55,18 @@ func connect(t *testing.T, s *Server, token, hub string, inQuery bool) *testClie
 }
 
 // next returns the next message that is not a ping, or an error.
-func (c *testClient) next() (hubMessage, error) {
+func (c *testClient) next() (jsonMessage, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
 		_, data, err := c.ws.Read(ctx)
 		if err != nil {
-			return hubMessage{}, err
+			return jsonMessage{}, err
 		}
 		recs, _ := splitRecords(data)
 		for _, r := range recs {
-			m, err := parseHubMessage(r)
-			if err != nil {
+			var m jsonMessage
+			if err := json.Unmarshal(r, &m); err != nil {
 				return m, err
 			}
 			if m.Type != msgPing {
@@ -259,7 +259,7 @@ func TestHandshakeRefusesOtherProtocols(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
-	_ = ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"messagepack\",\"version\":1}\x1e"))
+	_ = ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"blazorpack\",\"version\":1}\x1e"))
 	_, data, err := ws.Read(ctx)
 	if err != nil || !strings.Contains(string(data), `"error"`) {
 		t.Errorf("reply %q, %v; want a handshake error", data, err)

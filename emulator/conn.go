@@ -1,36 +1,49 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 )
 
-// outMsg is a record for a client; last closes the connection after it.
+// outMsg is a framed message for a client; last closes the connection
+// after it.
 type outMsg struct {
 	data []byte
 	last bool
 }
 
-// conn is one client's WebSocket connection speaking the JSON hub protocol.
+// conn is one client's WebSocket connection.
 type conn struct {
 	id, hub, user string
-	ws            *websocket.Conn
-	out           chan outMsg
-	closing       sync.Once
+	// claims are the client token's claims as "type: value", and query is
+	// the connect request's query with its leading "?", for upstream.
+	claims  []string
+	query   string
+	ws      *websocket.Conn
+	proto   hubProtocol // set by the handshake
+	out     chan outMsg
+	closing sync.Once
 }
 
-// outBuffer is how many records may wait for a slow client before the
+// outBuffer is how many messages may wait for a slow client before the
 // service gives up on it.
 const outBuffer = 256
 
-// send queues an invocation record; a client too slow to keep up is dropped.
-func (c *conn) send(rec []byte) {
+// maxPending bounds the bytes of an unfinished message kept between frames.
+const maxPending = 1 << 20
+
+// send queues a framed message; a client too slow to keep up is dropped.
+func (c *conn) send(msg []byte) {
 	select {
-	case c.out <- outMsg{data: rec}:
+	case c.out <- outMsg{data: msg}:
 	default:
 		c.drop()
 	}
@@ -40,7 +53,7 @@ func (c *conn) send(rec []byte) {
 func (c *conn) close(reason string) {
 	c.closing.Do(func() {
 		select {
-		case c.out <- outMsg{data: record(hubMessage{Type: msgClose, Error: reason}), last: true}:
+		case c.out <- outMsg{data: c.proto.closeMessage(reason), last: true}:
 		default:
 			c.drop()
 		}
@@ -53,12 +66,18 @@ func (c *conn) drop() { _ = c.ws.CloseNow() }
 // handshakeTimeout bounds the wait for the client's handshake.
 const handshakeTimeout = 15 * time.Second
 
-// serve runs the connection until it ends: handshake, then a writer with
-// pings and a reader that answers what a serverless hub can.
+// abruptClose is the disconnected event's error for a client gone without
+// a WebSocket close, in the words of .NET's WebSocket, which the service
+// passes on.
+const abruptClose = "The remote party closed the WebSocket connection without completing the close handshake."
+
+// serve runs the connection until it ends: handshake, the connected event,
+// then a writer with pings and a reader that hands invocations upstream
+// one at a time, as the service does; last the disconnected event.
 func (s *Server) serve(ctx context.Context, c *conn) {
 	defer c.drop()
 	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
-	rest, err := s.handshake(hctx, c)
+	pending, err := s.handshake(hctx, c)
 	cancel()
 	if err != nil {
 		s.log.Info("client handshake failed", "connectionId", c.id, "err", err)
@@ -67,78 +86,134 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	// Registered before the handshake reply, so a client that has its
 	// reply is already reachable by REST calls.
 	s.register(c)
-	defer s.unregister(c)
-	if err := c.ws.Write(ctx, websocket.MessageText, record(struct{}{})); err != nil {
+	if err := c.ws.Write(ctx, c.proto.frameType(), record(struct{}{})); err != nil {
+		s.unregister(c)
 		return
 	}
 
 	ctx, cancel = context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.write(ctx, c, cancel) })
+	errMsg := s.read(ctx, c, pending)
 	// Stop the writer before waiting for it: it may sit idle until the next
 	// ping, and the connection stays listed until serve returns.
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
+	cancel()
+	wg.Wait()
+	s.unregister(c)
+	s.disconnected(c, errMsg)
+}
+
+// read posts the connected event, then reads the client's messages until
+// the connection ends. It returns the disconnected event's error: none
+// when the client closed or the connection was ended here, else why it
+// broke.
+func (s *Server) read(ctx context.Context, c *conn, pending []byte) string {
+	s.post(ctx, c, upstreamEvent{category: categoryConnections, event: eventConnected,
+		contentType: contentTypeJSON, body: []byte(`{"type":10}`)})
 	for {
-		for _, rec := range rest {
-			if !s.handle(c, rec) {
-				return
+		msgs, rest, err := c.proto.split(pending)
+		for _, m := range msgs {
+			if !s.handle(ctx, c, m) {
+				return ""
 			}
+		}
+		if err == nil && len(rest) > maxPending {
+			err = fmt.Errorf("a message is over %d bytes", maxPending)
+		}
+		if err != nil {
+			c.close("Connection closed with an error. " + err.Error())
+			return err.Error()
 		}
 		_, data, err := c.ws.Read(ctx)
 		if err != nil {
-			return
+			if websocket.CloseStatus(err) == -1 && ctx.Err() == nil {
+				return abruptClose
+			}
+			return ""
 		}
-		rest, _ = splitRecords(data)
+		pending = append(rest, data...)
 	}
 }
 
-// handshake reads the client's handshake and answers a bad one; it returns
-// the records that came after it in the same frame.
-func (s *Server) handshake(ctx context.Context, c *conn) ([][]byte, error) {
+// disconnected posts the disconnected event: {"Type":11}, with "Error"
+// when there is one. Nothing is posted while the server closes.
+func (s *Server) disconnected(c *conn, errMsg string) {
+	if s.ctx.Err() != nil {
+		return
+	}
+	body, _ := json.Marshal(struct {
+		Type  int
+		Error string `json:",omitempty"`
+	}{11, errMsg})
+	s.post(s.ctx, c, upstreamEvent{category: categoryConnections, event: eventDisconnected, contentType: contentTypeJSON, body: body})
+}
+
+// handshake reads the client's handshake, picks its protocol and answers a
+// bad one; it returns the bytes that came after it in the same frame.
+func (s *Server) handshake(ctx context.Context, c *conn) ([]byte, error) {
 	_, data, err := c.ws.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	recs, _ := splitRecords(data)
-	if len(recs) == 0 {
+	i := bytes.IndexByte(data, recordSeparator)
+	if i < 0 {
 		return nil, errors.New("the handshake is not terminated by 0x1E")
 	}
-	if _, err := parseHandshake(recs[0]); err != nil {
+	p, err := parseHandshake(data[:i])
+	if err != nil {
 		_ = c.ws.Write(ctx, websocket.MessageText, record(map[string]string{"error": err.Error()}))
 		return nil, err
 	}
-	return recs[1:], nil
+	c.proto = p
+	return data[i+1:], nil
 }
 
-// handle acts on one record from the client; false ends the connection.
-func (s *Server) handle(c *conn, rec []byte) bool {
-	m, err := parseHubMessage(rec)
+// handle acts on one message from the client; false ends the connection.
+func (s *Server) handle(ctx context.Context, c *conn, msg []byte) bool {
+	m, err := c.proto.parse(msg)
 	if err != nil {
 		c.close("Connection closed with an error. " + err.Error())
 		return true
 	}
-	switch m.Type {
+	switch m.typ {
 	case msgClose:
 		return false
 	case msgInvocation:
-		// In serverless mode with no upstream, nothing can run the
-		// invocation; a caller waiting for a result is told so.
-		if m.InvocationID != "" {
-			c.send(record(hubMessage{Type: msgCompletion, InvocationID: m.InvocationID, Error: "No server available: the hub is in serverless mode with no upstream."}))
-		}
+		s.invoke(ctx, c, m)
 	}
 	return true
 }
 
-// write sends queued records and a ping every PingInterval.
+// invoke posts an invocation upstream and, when the client awaits it,
+// answers as the service does: a 200 body goes to the client as it is (a
+// framed completion written by the app), an empty 200 or a 204 completes
+// with no result, any other status fails the invocation.
+func (s *Server) invoke(ctx context.Context, c *conn, m clientMessage) {
+	reply, ok := s.post(ctx, c, upstreamEvent{category: categoryMessages, event: m.target,
+		contentType: c.proto.contentType(), body: m.upstream})
+	if m.invocationID == "" {
+		return
+	}
+	switch {
+	case !ok:
+		c.send(c.proto.completion(m.invocationID, noUpstream))
+	case reply.status == http.StatusOK && reply.tooLarge:
+		c.send(c.proto.completion(m.invocationID, "Invocation failed, response too large."))
+	case reply.status == http.StatusOK && len(reply.body) > 0:
+		c.send(reply.body)
+	case reply.status == http.StatusOK, reply.status == http.StatusNoContent:
+		c.send(c.proto.completion(m.invocationID, ""))
+	default:
+		c.send(c.proto.completion(m.invocationID, fmt.Sprintf("Invocation failed, status code %d", reply.status)))
+	}
+}
+
+// write sends queued messages and a ping every PingInterval.
 func (s *Server) write(ctx context.Context, c *conn, stop context.CancelFunc) {
 	defer stop()
 	t := time.NewTicker(s.opts.PingInterval)
 	defer t.Stop()
-	ping := record(hubMessage{Type: msgPing})
+	ping := c.proto.ping()
 	for {
 		var m outMsg
 		select {
@@ -148,7 +223,7 @@ func (s *Server) write(ctx context.Context, c *conn, stop context.CancelFunc) {
 			m = outMsg{data: ping}
 		case m = <-c.out:
 		}
-		if err := c.ws.Write(ctx, websocket.MessageText, m.data); err != nil {
+		if err := c.ws.Write(ctx, c.proto.frameType(), m.data); err != nil {
 			return
 		}
 		if m.last {

@@ -71,7 +71,8 @@ type assignment struct {
 // assignments on the one SignalR resource.
 type directory struct {
 	mu          sync.Mutex
-	system      Principal
+	system      Principal // the app's system-assigned identity
+	service     Principal // the SignalR resource's own identity
 	users       []Principal
 	apps        []*appPrincipal
 	assignments map[string][]assignment // by object id

@@ -13,11 +13,18 @@
 //
 // SignalR Service is played with its role-based access (Role, Server.Assign),
 // the auth API handing out temporary keys, :generateToken, client negotiate
-// and WebSocket connections speaking the JSON hub protocol, and every
-// operation of the REST API 2022-06-01 with real bookkeeping of
-// connections, users and groups. Tests steer it with a movable clock
+// and WebSocket connections speaking the JSON or MessagePack hub protocol,
+// every operation of the REST API 2022-06-01 with real bookkeeping of
+// connections, users and groups, and upstream (Options.Upstream): each
+// connection, disconnection and client invocation posted to the first
+// matching rule's URL with the X-ASRS-* headers, a signature per access key
+// and, with managed identity auth, a v1.0 token of the resource's own
+// identity (Server.ServiceIdentity), the reply passed back to the client.
+// The authority publishes its keys under the tenant's v1 and v2.0 OpenID
+// configuration; Server.RotateSigningKey rolls them. Tests steer it with a movable clock
 // (Server.Advance), counters (Server.Counts) and fault injection
-// (Server.Fail, Server.Inject, Server.Delay, Server.DropConnections).
+// (Server.Fail, Server.Inject, Server.Delay, Server.DropConnections,
+// Options.UpstreamTokenFlaw, Server.RegenerateAccessKey).
 //
 // See Example for a start; cmd/emulator runs it as a process.
 package emulator

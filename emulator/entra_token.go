@@ -15,12 +15,17 @@ import (
 // SignalRResource is the Entra resource (audience) of SignalR Service.
 const SignalRResource = "https://signalr.azure.com"
 
-// entraKeyID names the emulator's token signing key in token headers.
-const entraKeyID = "emulator-entra"
-
-// issuer is the iss claim of tokens from a tenant.
+// issuer is the iss claim of v2.0 tokens from a tenant, and the issuer of
+// its v2.0 OpenID configuration.
 func (s *Server) issuer(tenant string) string {
 	return s.AuthorityURL + tenant + "/v2.0"
+}
+
+// issuerV1 is the iss claim of v1.0 tokens from a tenant, and the issuer of
+// its v1 OpenID configuration: Entra ID's shape https://sts.windows.net/{tenant}/
+// on the stand-in's own host.
+func (s *Server) issuerV1(tenant string) string {
+	return s.AuthorityURL + tenant + "/"
 }
 
 // mint signs an Entra access token for the principal, in the tenant, for
@@ -46,10 +51,14 @@ func (s *Server) mint(p Principal, tenant, resource string) (string, time.Time, 
 		claims["xms_mirid"] = p.ResourceID
 	}
 	claims[epochClaim] = s.epoch()
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	t.Header["kid"] = entraKeyID
-	signed, err := t.SignedString(s.signingKey)
+	signed, err := signRS256(claims, s.signing.current())
 	return signed, exp, err
+}
+
+func signRS256(claims jwt.Claims, key signingKey) (string, error) {
+	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t.Header["kid"] = key.kid
+	return t.SignedString(key.key)
 }
 
 // entraCaller is who an accepted Entra token speaks for.
@@ -62,10 +71,11 @@ type entraCaller struct {
 func (s *Server) verifyEntra(token string) (entraCaller, error) {
 	claims := jwt.MapClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		if kid, _ := t.Header["kid"].(string); kid != entraKeyID {
-			return nil, fmt.Errorf("the token's signing key %q is not one of the tenant's keys", kid)
+		kid, _ := t.Header["kid"].(string)
+		if pub, ok := s.signing.public(kid); ok {
+			return pub, nil
 		}
-		return &s.signingKey.PublicKey, nil
+		return nil, fmt.Errorf("the token's signing key %q is not one of the tenant's keys", kid)
 	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(s.Now), jwt.WithExpirationRequired(),
 		jwt.WithAudience(SignalRResource, SignalRResource+"/"))
 	if err != nil {

@@ -48,6 +48,8 @@ type Counts struct {
 	GenerateTokens   int // :generateToken requests
 	Negotiations     int // client negotiate requests
 	Connections      int // WebSocket connections accepted
+	Upstream         int // upstream requests posted
+	UpstreamTokens   int // upstream tokens minted (the others came from the cache)
 	// REST counts REST requests by operation id of the service's REST
 	// API description, such as "SignalR_Broadcast".
 	REST map[string]int

@@ -18,8 +18,8 @@ func FuzzHubProtocol(f *testing.F) {
 		n := len(rest)
 		for _, r := range recs {
 			n += len(r) + 1
-			if m, err := parseHubMessage(r); err == nil && m.Type <= 0 {
-				t.Fatalf("parsed a message with type %d", m.Type)
+			if m, err := (jsonProtocol{}).parse(r); err == nil && m.typ <= 0 {
+				t.Fatalf("parsed a message with type %d", m.typ)
 			}
 			_, _ = parseHandshake(r)
 		}
@@ -43,6 +43,38 @@ func FuzzParseRoute(f *testing.F) {
 		op := restOpsByKey[rt.op]
 		if op == nil || op.method != method || rt.hub == "" {
 			t.Fatalf("parseRoute(%q, %q) = %+v", method, path, rt)
+		}
+	})
+}
+
+// FuzzMessagePack reads client frames of the MessagePack hub protocol: the
+// length prefixes must account for every byte, and an invocation read must
+// write an upstream body that reads back the same.
+func FuzzMessagePack(f *testing.F) {
+	f.Add(prefixed([]byte("\x95\x01\x80\xa10\xa4echo\x92\xa2hi\x02")))
+	f.Add(append(prefixed([]byte("\x96\x01\x80\xc0\xa1t\x91\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00\x90")), prefixed([]byte("\x91\x06"))...))
+	f.Add([]byte("\x80\x80\x80\x80\x80\x01"))
+	f.Add(prefixed([]byte("\x95\x01\xde\xff\xff\xc0\xa1t\x90")))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		msgs, rest, err := splitPrefixed(data)
+		// Each message has a prefix of 1 to 5 bytes; what is left is the
+		// unfinished end of the data.
+		n := len(rest)
+		for _, m := range msgs {
+			n += len(m)
+		}
+		if err == nil && (!bytes.HasSuffix(data, rest) || n+len(msgs) > len(data) || n+5*len(msgs) < len(data)) {
+			t.Fatalf("%d messages and rest %q do not cover the %d bytes", len(msgs), rest, len(data))
+		}
+		for _, m := range msgs {
+			cm, err := (msgpackProtocol{}).parse(m)
+			if err != nil || cm.typ != msgInvocation {
+				continue
+			}
+			again, err := (msgpackProtocol{}).parse(cm.upstream)
+			if err != nil || again.invocationID != cm.invocationID || again.target != cm.target || !bytes.Equal(again.upstream, cm.upstream) {
+				t.Fatalf("upstream body %q of %q reads back as %+v, %v", cm.upstream, m, again, err)
+			}
 		}
 	})
 }

@@ -32,7 +32,7 @@ func entraToken(t *testing.T, s *Server, id string) string {
 }
 
 // sign makes an HS256 token with the key and kid.
-func sign(t *testing.T, key, kid string, claims jwt.MapClaims) string {
+func sign(t testing.TB, key, kid string, claims jwt.MapClaims) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
 	if kid != "" {
@@ -46,7 +46,7 @@ func sign(t *testing.T, key, kid string, claims jwt.MapClaims) string {
 }
 
 // clientToken signs a client token for the hub the way an app server does.
-func clientToken(t *testing.T, s *Server, key, kid, hub, user string) string {
+func clientToken(t testing.TB, s *Server, key, kid, hub, user string) string {
 	now := s.Now()
 	return sign(t, key, kid, jwt.MapClaims{
 		"aud": "http://127.0.0.1/client/?hub=" + strings.ToLower(hub), "asrs.s.uid": user,

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/coder/websocket"
 )
 
 // recordSeparator ends every message of the JSON hub protocol.
@@ -16,6 +18,12 @@ const (
 	msgCompletion = 3
 	msgPing       = 6
 	msgClose      = 7
+)
+
+// Result kinds of a MessagePack completion.
+const (
+	resultError = 1
+	resultVoid  = 2
 )
 
 // splitRecords cuts the complete records off data; rest is an unfinished
@@ -37,46 +45,248 @@ type handshake struct {
 	Version  int    `json:"version"`
 }
 
-func parseHandshake(rec []byte) (handshake, error) {
+// parseHandshake reads the handshake and picks the client's protocol.
+func parseHandshake(rec []byte) (hubProtocol, error) {
 	var h handshake
 	if err := json.Unmarshal(rec, &h); err != nil {
-		return h, fmt.Errorf("the handshake is not JSON: %w", err)
+		return nil, fmt.Errorf("the handshake is not JSON: %w", err)
 	}
-	if h.Protocol != "json" {
-		return h, fmt.Errorf("the protocol %q is not supported; use \"json\"", h.Protocol)
+	var p hubProtocol
+	switch h.Protocol {
+	case "json":
+		p = jsonProtocol{}
+	case "messagepack":
+		p = msgpackProtocol{}
+	default:
+		return nil, fmt.Errorf("the protocol %q is not supported; use \"json\" or \"messagepack\"", h.Protocol)
 	}
 	if h.Version != 1 {
-		return h, fmt.Errorf("version %d of the json protocol is not supported; use 1", h.Version)
+		return nil, fmt.Errorf("version %d of the %s protocol is not supported; use 1", h.Version, h.Protocol)
 	}
-	return h, nil
+	return p, nil
 }
 
-// hubMessage is a hub protocol message, with the fields the stand-in uses.
-type hubMessage struct {
-	Type           int               `json:"type"`
-	InvocationID   string            `json:"invocationId,omitempty"`
-	Target         string            `json:"target,omitempty"`
-	Arguments      []json.RawMessage `json:"arguments,omitempty"`
-	Error          string            `json:"error,omitempty"`
-	AllowReconnect bool              `json:"allowReconnect,omitempty"`
+// clientMessage is a message from a client, with what the stand-in uses.
+type clientMessage struct {
+	typ          int
+	invocationID string
+	target       string
+	// upstream is an invocation as the service posts it upstream: written
+	// again by the protocol, without its framing.
+	upstream []byte
 }
 
-func parseHubMessage(rec []byte) (hubMessage, error) {
-	var m hubMessage
+// hubProtocol is a client's hub protocol: how its messages are framed,
+// read and written. Every message written is framed.
+type hubProtocol interface {
+	// frameType is the WebSocket message type of the protocol's frames.
+	frameType() websocket.MessageType
+	// contentType is the type of its upstream invocation bodies.
+	contentType() string
+	// split cuts complete messages off data; rest waits for more.
+	split(data []byte) (msgs [][]byte, rest []byte, err error)
+	parse(msg []byte) (clientMessage, error)
+	// invocation calls a client method with JSON arguments.
+	invocation(target string, args []json.RawMessage) ([]byte, error)
+	// completion ends an invocation, failed when errMsg is set.
+	completion(invocationID, errMsg string) []byte
+	ping() []byte
+	closeMessage(errMsg string) []byte
+}
+
+// jsonProtocol is the JSON hub protocol: JSON records ended by 0x1E.
+type jsonProtocol struct{}
+
+// jsonMessage is a JSON hub protocol message, with the fields the stand-in
+// uses, in the order the service writes them.
+type jsonMessage struct {
+	Type         int               `json:"type"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	InvocationID string            `json:"invocationId,omitempty"`
+	Target       string            `json:"target,omitempty"`
+	Arguments    []json.RawMessage `json:"arguments,omitempty"`
+	Error        string            `json:"error,omitempty"`
+}
+
+func (jsonProtocol) frameType() websocket.MessageType { return websocket.MessageText }
+func (jsonProtocol) contentType() string              { return contentTypeJSON }
+
+func (jsonProtocol) split(data []byte) ([][]byte, []byte, error) {
+	msgs, rest := splitRecords(data)
+	return msgs, rest, nil
+}
+
+func (jsonProtocol) parse(rec []byte) (clientMessage, error) {
+	var m jsonMessage
 	if err := json.Unmarshal(rec, &m); err != nil {
-		return m, fmt.Errorf("the message is not JSON: %w", err)
+		return clientMessage{}, fmt.Errorf("the message is not JSON: %w", err)
 	}
 	if m.Type <= 0 {
-		return m, errors.New("the message has no type")
+		return clientMessage{}, errors.New("the message has no type")
 	}
-	if m.Type == msgInvocation && m.Target == "" {
-		return m, errors.New("the invocation has no target")
+	cm := clientMessage{typ: m.Type, invocationID: m.InvocationID, target: m.Target}
+	if m.Type != msgInvocation {
+		return cm, nil
 	}
-	return m, nil
+	if m.Target == "" {
+		return clientMessage{}, errors.New("the invocation has no target")
+	}
+	// The upstream body always has arguments, even none.
+	args := struct {
+		Type         int               `json:"type"`
+		Headers      map[string]string `json:"headers,omitempty"`
+		InvocationID string            `json:"invocationId,omitempty"`
+		Target       string            `json:"target"`
+		Arguments    []json.RawMessage `json:"arguments"`
+	}{m.Type, m.Headers, m.InvocationID, m.Target, m.Arguments}
+	if args.Arguments == nil {
+		args.Arguments = []json.RawMessage{}
+	}
+	up, err := json.Marshal(args)
+	if err != nil {
+		return clientMessage{}, fmt.Errorf("the invocation's arguments are not JSON: %w", err)
+	}
+	cm.upstream = up
+	return cm, nil
 }
 
-// record encodes a message as one record.
+func (jsonProtocol) invocation(target string, args []json.RawMessage) ([]byte, error) {
+	if args == nil {
+		args = []json.RawMessage{}
+	}
+	b, err := json.Marshal(struct {
+		Type      int               `json:"type"`
+		Target    string            `json:"target"`
+		Arguments []json.RawMessage `json:"arguments"`
+	}{msgInvocation, target, args})
+	return append(b, recordSeparator), err
+}
+
+func (jsonProtocol) completion(id, errMsg string) []byte {
+	return record(jsonMessage{Type: msgCompletion, InvocationID: id, Error: errMsg})
+}
+
+func (jsonProtocol) ping() []byte { return record(jsonMessage{Type: msgPing}) }
+
+func (jsonProtocol) closeMessage(errMsg string) []byte {
+	return record(jsonMessage{Type: msgClose, Error: errMsg})
+}
+
+// record encodes a value as one JSON record.
 func record(v any) []byte {
 	b, _ := json.Marshal(v)
 	return append(b, recordSeparator)
+}
+
+// msgpackProtocol is the MessagePack hub protocol: each message a
+// MessagePack array with a VarInt length prefix.
+type msgpackProtocol struct{}
+
+func (msgpackProtocol) frameType() websocket.MessageType { return websocket.MessageBinary }
+func (msgpackProtocol) contentType() string              { return contentTypeMsgPack }
+
+func (msgpackProtocol) split(data []byte) ([][]byte, []byte, error) {
+	return splitPrefixed(data)
+}
+
+// parse reads a message: an array whose first element is the type. An
+// invocation is [1, headers, invocationId or nil, target, arguments,
+// streamIds?]; its upstream body drops the stream ids, which the service
+// does not take.
+func (msgpackProtocol) parse(msg []byte) (clientMessage, error) {
+	u := &unpacker{b: msg}
+	n, err := u.arrayLen()
+	if err != nil || n == 0 {
+		return clientMessage{}, errors.New("the message is not a MessagePack array")
+	}
+	typ, err := u.int()
+	if err != nil || typ <= 0 {
+		return clientMessage{}, errors.New("the message does not start with its type")
+	}
+	cm := clientMessage{typ: int(typ)}
+	if typ != msgInvocation {
+		return cm, nil
+	}
+	if n < 5 {
+		return clientMessage{}, fmt.Errorf("the invocation has %d elements; it needs 5", n)
+	}
+	headers, err := u.raw()
+	if err != nil {
+		return clientMessage{}, fmt.Errorf("the invocation's headers: %w", err)
+	}
+	if cm.invocationID, err = u.str(); err != nil {
+		return clientMessage{}, fmt.Errorf("the invocation id: %w", err)
+	}
+	if cm.target, err = u.str(); err != nil || cm.target == "" {
+		return clientMessage{}, errors.New("the invocation has no target")
+	}
+	argStart := u.i
+	if _, err := u.arrayLen(); err != nil {
+		return clientMessage{}, fmt.Errorf("the invocation's arguments are not an array: %w", err)
+	}
+	u.i = argStart
+	args, err := u.raw()
+	if err != nil {
+		return clientMessage{}, fmt.Errorf("the invocation's arguments: %w", err)
+	}
+	p := &packer{}
+	p.array(5)
+	p.int(msgInvocation)
+	p.b = append(p.b, headers...)
+	p.strOrNil(cm.invocationID)
+	p.str(cm.target)
+	p.b = append(p.b, args...)
+	cm.upstream = p.b
+	return cm, nil
+}
+
+func (msgpackProtocol) invocation(target string, args []json.RawMessage) ([]byte, error) {
+	p := &packer{}
+	p.array(5)
+	p.int(msgInvocation)
+	p.mapOf(0)
+	p.nil()
+	p.str(target)
+	p.array(len(args))
+	for _, a := range args {
+		if err := p.json(a); err != nil {
+			return nil, err
+		}
+	}
+	return prefixed(p.b), nil
+}
+
+func (msgpackProtocol) completion(id, errMsg string) []byte {
+	p := &packer{}
+	if errMsg == "" {
+		p.array(4)
+	} else {
+		p.array(5)
+	}
+	p.int(msgCompletion)
+	p.mapOf(0)
+	p.str(id)
+	if errMsg == "" {
+		p.int(resultVoid)
+	} else {
+		p.int(resultError)
+		p.str(errMsg)
+	}
+	return prefixed(p.b)
+}
+
+func (msgpackProtocol) ping() []byte {
+	p := &packer{}
+	p.array(1)
+	p.int(msgPing)
+	return prefixed(p.b)
+}
+
+func (msgpackProtocol) closeMessage(errMsg string) []byte {
+	p := &packer{}
+	p.array(3)
+	p.int(msgClose)
+	p.strOrNil(errMsg)
+	p.bool(false)
+	return prefixed(p.b)
 }

@@ -87,11 +87,12 @@ func (k *keyRing) serviceKey() string {
 }
 
 // hmacKey finds the key that signed an HS256 token: a temporary key by its
-// kid, or else the resource's access key, unless local auth is disabled.
+// kid, or else either access key of the resource, unless local auth is
+// disabled.
 func (s *Server) hmacKey(t *jwt.Token) (any, error) {
 	kid, _ := t.Header["kid"].(string)
 	v, known, err := s.keys.lookup(kid)
-	key, disabled := s.localAuth()
+	_, disabled := s.localAuth()
 	switch {
 	case err == nil:
 		return []byte(v), nil
@@ -100,5 +101,9 @@ func (s *Server) hmacKey(t *jwt.Token) (any, error) {
 	case disabled:
 		return nil, fmt.Errorf("%w (local auth is disabled, so the access key does not sign tokens)", err)
 	}
-	return []byte(key), nil
+	set := jwt.VerificationKeySet{}
+	for _, k := range s.accessKeys() {
+		set.Keys = append(set.Keys, []byte(k))
+	}
+	return set, nil
 }

@@ -41,14 +41,25 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, rt route, op *r
 	excluded := q["excluded"]
 	switch op.kind {
 	case RESTSend:
-		rec, err := readPayload(r)
+		p, err := readPayload(r)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "", "BadRequest", err.Error())
 			return
 		}
+		frames := map[hubProtocol][]byte{}
 		for _, c := range s.hubs.pick(rt.hub, selection{all: rt.user == "" && rt.group == "" && rt.connection == "",
 			user: rt.user, group: rt.group, connection: rt.connection, excluded: excluded}, now) {
-			c.send(rec)
+			// Written once per protocol, not once per connection.
+			f, ok := frames[c.proto]
+			if !ok {
+				if f, err = c.proto.invocation(p.Target, p.Arguments); err != nil {
+					s.log.Warn("a message cannot be written in a client's protocol", "connectionId", c.id, "err", err)
+				}
+				frames[c.proto] = f
+			}
+			if f != nil {
+				c.send(f)
+			}
 		}
 	case GenerateToken:
 		s.generateToken(w, r, rt)
@@ -136,30 +147,23 @@ func notFound(w http.ResponseWriter, code string) {
 	w.WriteHeader(http.StatusNotFound)
 }
 
-// readPayload reads a send's body and makes the invocation record.
-func readPayload(r *http.Request) ([]byte, error) {
+// readPayload reads a send's body.
+func readPayload(r *http.Request) (payload, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading the body: %w", err)
+		return payload{}, fmt.Errorf("reading the body: %w", err)
 	}
 	if len(body) > maxPayload {
-		return nil, fmt.Errorf("the body is over %d bytes", maxPayload)
+		return payload{}, fmt.Errorf("the body is over %d bytes", maxPayload)
 	}
 	var p payload
 	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, fmt.Errorf("the body is not a JSON message {\"target\", \"arguments\"}: %w", err)
+		return payload{}, fmt.Errorf("the body is not a JSON message {\"target\", \"arguments\"}: %w", err)
 	}
 	if p.Target == "" {
-		return nil, fmt.Errorf("the message has no target; set \"target\" to the client method to invoke")
+		return payload{}, fmt.Errorf("the message has no target; set \"target\" to the client method to invoke")
 	}
-	if p.Arguments == nil {
-		p.Arguments = []json.RawMessage{}
-	}
-	return record(struct {
-		Type      int               `json:"type"`
-		Target    string            `json:"target"`
-		Arguments []json.RawMessage `json:"arguments"`
-	}{msgInvocation, p.Target, p.Arguments}), nil
+	return p, nil
 }
 
 // addUserToGroup records a membership: ttl seconds long, a year without

@@ -3,7 +3,6 @@ package emulator
 import (
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -31,9 +30,12 @@ type Options struct {
 	// SystemIdentityRoles are assigned to the system-assigned identity.
 	// Defaults to none.
 	SystemIdentityRoles []Role
-	// AccessKey is the resource's access key, as in its connection string.
-	// Defaults to a random key.
+	// AccessKey is the resource's primary access key, as in its connection
+	// string. Defaults to a random key.
 	AccessKey string
+	// SecondaryAccessKey is the resource's secondary access key; tokens
+	// signed with either key are accepted. Defaults to a random key.
+	SecondaryAccessKey string
 	// LocalAuthDisabled refuses tokens signed with the access key, as
 	// "disable local auth" does. Entra ID keeps working.
 	LocalAuthDisabled bool
@@ -56,6 +58,14 @@ type Options struct {
 	ServiceAddr, IdentityAddr, AuthorityAddr string
 	// Logger receives request logs. Defaults to discarding them.
 	Logger *slog.Logger
+	// Upstream are the service's upstream rules, in order: each client
+	// connection, disconnection and invocation goes to the first rule
+	// matching its hub, category and event. Defaults to none: events go
+	// nowhere, and a client awaiting an invocation gets an error.
+	Upstream []UpstreamRule
+	// UpstreamTokenFlaw spoils the bearer tokens of upstream requests, to
+	// test that an app refuses them. Defaults to sound tokens.
+	UpstreamTokenFlaw TokenFlaw
 }
 
 // Server plays SignalR Service and Entra ID on loopback.
@@ -72,14 +82,19 @@ type Server struct {
 	// TenantID is the resource tenant.
 	TenantID string
 
-	opts       Options
-	log        *slog.Logger
-	signingKey *rsa.PrivateKey
-	servers    []*httptest.Server
-	authority  *httptest.Server
-	dir        directory
-	keys       *keyRing
-	hubs       *hubs
+	opts    Options
+	log     *slog.Logger
+	signing signingKeys
+	// unpublishedKey signs TokenUnknownKey tokens.
+	unpublishedKey signingKey
+	rules          []rule
+	upstreamClient *http.Client
+	upstreamTokens upstreamTokenCache
+	servers        []*httptest.Server
+	authority      *httptest.Server
+	dir            directory
+	keys           *keyRing
+	hubs           *hubs
 
 	mu     sync.Mutex
 	offset time.Duration
@@ -107,6 +122,18 @@ func NewServer(opts *Options) (*Server, error) {
 	if o.AccessKey == "" {
 		o.AccessKey = randomKey()
 	}
+	if o.SecondaryAccessKey == "" {
+		o.SecondaryAccessKey = randomKey()
+	}
+	switch o.UpstreamTokenFlaw {
+	case "", TokenExpired, TokenUnknownKey, TokenOtherTenant:
+	default:
+		return nil, fmt.Errorf("emulator: invalid Options.UpstreamTokenFlaw %q; use %q, %q, %q or none", o.UpstreamTokenFlaw, TokenExpired, TokenUnknownKey, TokenOtherTenant)
+	}
+	rules, err := compileRules(o.Upstream)
+	if err != nil {
+		return nil, err
+	}
 	if o.KeyLifetime <= 0 {
 		o.KeyLifetime = 90 * time.Minute
 	}
@@ -125,25 +152,35 @@ func NewServer(opts *Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := newSigningKey()
 	if err != nil {
-		return nil, fmt.Errorf("emulator: generating the token signing key: %w", err)
+		return nil, err
+	}
+	var unpublished signingKey
+	if o.UpstreamTokenFlaw == TokenUnknownKey {
+		if unpublished, err = newSigningKey(); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{
 		TenantID:       o.TenantID,
 		IdentityHeader: randomKey(),
 		opts:           o,
 		log:            o.Logger,
-		signingKey:     key,
 		faults:         map[Kind]Fault{},
 		delays:         map[Kind]time.Duration{},
 		hubs:           newHubs(),
+		rules:          rules,
+		upstreamClient: newUpstreamClient(),
+		unpublishedKey: unpublished,
 	}
+	s.signing.add(key)
 	s.keys = newKeyRing(s.Now)
 	s.counts.REST = map[string]int{}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.dir.assignments = map[string][]assignment{}
 	s.dir.system = Principal{Kind: SystemAssignedIdentity, TenantID: o.TenantID, ClientID: newUUID(), ObjectID: newUUID()}
+	s.dir.service = Principal{Kind: SystemAssignedIdentity, TenantID: o.TenantID, ClientID: newUUID(), ObjectID: newUUID()}
 	s.Assign(s.dir.system.ObjectID, o.SystemIdentityRoles...)
 
 	service, err := s.start(o.ServiceAddr, s.serviceHandler(), false)

@@ -1,5 +1,5 @@
 // Package handler speaks the Azure Functions custom handler protocol for the
-// SignalR functions negotiate, messages and groups.
+// SignalR functions negotiate, messages, groups and upstream.
 //
 // One [Handler] serves every way a request can arrive:
 //
@@ -13,6 +13,15 @@
 //     arrives at /api/negotiate, /api/messages or /api/groups;
 //   - standalone, without a host: the same /api routes, with CORS for local
 //     browser pages.
+//
+// The upstream function takes what SignalR Service posts about clients:
+// invocations of hub methods and connects and disconnects, at /upstream
+// (payload) and /api/upstream and below (forwarded, standalone). Each
+// request must pass the checks [UpstreamOptions] configures, the access
+// keys' signature and the service's managed identity token; with none,
+// every request is refused. [Handler.HandleEvent] registers a Go function
+// for an event, whose result completes an invocation the client awaits.
+// See ExampleHandler_HandleEvent and examples/chat.
 //
 // GET / answers at once: the host polls it until the handler is ready.
 // The handler talks to SignalR Service only through a [Service], which

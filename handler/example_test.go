@@ -2,14 +2,20 @@ package handler_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/handler"
+	"github.com/signalr-entra/handler/settings"
 )
 
 // service stands in for *bindings.Client.
@@ -47,4 +53,44 @@ func ExampleNew() {
 	// Output:
 	// 200 application/json; charset=utf-8
 	// 202 {"accepted":[0],"routes":[{"index":0,"took":["https://contoso.service.signalr.net"],"failed":[],"skipped":[]}]}
+}
+
+func ExampleHandler_HandleEvent() {
+	const accessKey = "the resource's access key"
+	h, err := handler.New(service{}, &handler.Options{
+		Hubs:     []string{"chat"},
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Upstream: handler.UpstreamOptions{AccessKeys: []settings.Secret{accessKey}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	h.HandleEvent("chat", "add", func(ctx context.Context, e *handler.Event) (any, error) {
+		var a, b int
+		if err := errors.Join(e.Argument(0, &a), e.Argument(1, &b)); err != nil {
+			return nil, err
+		}
+		return a + b, nil
+	})
+
+	// A client awaits connection.invoke("add", 1, 2): the service posts the
+	// invocation upstream, signed with its access key.
+	req := httptest.NewRequest("POST", "/api/upstream/chat/messages/add",
+		strings.NewReader(`{"type":1,"invocationId":"0","target":"add","arguments":[1,2]}`))
+	mac := hmac.New(sha256.New, []byte(accessKey))
+	mac.Write([]byte("conn-1"))
+	req.Header = http.Header{
+		"Content-Type":         {"application/json"},
+		"X-Asrs-Connection-Id": {"conn-1"},
+		"X-Asrs-Hub":           {"chat"},
+		"X-Asrs-Category":      {"messages"},
+		"X-Asrs-Event":         {"add"},
+		"X-Asrs-Signature":     {"sha256=" + hex.EncodeToString(mac.Sum(nil))},
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	// The service passes the completion on to the client as it is.
+	fmt.Printf("%d %q\n", rec.Code, rec.Body)
+	// Output:
+	// 200 "{\"type\":3,\"invocationId\":\"0\",\"result\":3}\x1e"
 }

@@ -33,6 +33,8 @@ type call struct {
 	outcome []any
 	// queryErr is set when the query string could not be read whole.
 	queryErr error
+	// payload is true when the host posted an invocation payload.
+	payload bool
 }
 
 // logDone writes the invocation's record: its status, duration and outcome.
@@ -60,6 +62,8 @@ func (h *Handler) invoke(ctx context.Context, c *call) *reply {
 		return h.negotiate(ctx, c)
 	case fnMessages:
 		return deliver(ctx, h, c, "SignalRMessage", bindings.DecodeMessages, messageAddress, h.svc.SendRouted)
+	case fnUpstream:
+		return h.upstreamEvent(ctx, c)
 	default:
 		return deliver(ctx, h, c, "SignalRGroupAction", bindings.DecodeGroupActions, memberAddress, h.svc.ApplyRouted)
 	}
@@ -186,11 +190,8 @@ func (h *Handler) hub(c *call) (string, *reply) {
 	if name == "" {
 		return h.hubs[0], nil
 	}
-	for _, hub := range h.hubs {
-		// The service lowercases hub names, so case does not tell hubs apart.
-		if strings.EqualFold(hub, name) {
-			return hub, nil
-		}
+	if hub, ok := h.servedHub(name); ok {
+		return hub, nil
 	}
 	return "", errorReply(http.StatusNotFound, c,
 		"hub "+truncateQuote(name)+" is not served here; the hubs are "+strings.Join(h.hubs, ", ")+" (SIGNALR_HUBS)")

@@ -74,6 +74,9 @@ type Options struct {
 	// DrainTimeout bounds how long Serve waits for requests in flight when
 	// its context ends. Defaults to 10s.
 	DrainTimeout time.Duration
+	// Upstream authenticates the upstream function's requests. Defaults to
+	// refusing them all.
+	Upstream UpstreamOptions
 }
 
 // Handler is an http.Handler for the custom handler protocol: payload routes
@@ -93,6 +96,7 @@ type Handler struct {
 	log          *slog.Logger
 	drain        time.Duration
 	mux          *http.ServeMux
+	up           *upstream
 }
 
 // New returns a Handler that serves the functions with svc.
@@ -137,6 +141,10 @@ func New(svc Service, opts *Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	up, err := newUpstream(o.Upstream, o.Logger)
+	if err != nil {
+		return nil, err
+	}
 	h := &Handler{
 		svc:          svc,
 		hubs:         o.Hubs,
@@ -151,6 +159,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		log:          o.Logger,
 		drain:        o.DrainTimeout,
 		mux:          http.NewServeMux(),
+		up:           up,
 	}
 	for _, t := range o.ClaimTypes {
 		if t = strings.TrimSpace(t); t != "" {
@@ -170,6 +179,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		h.mux.HandleFunc("/"+fn, func(w http.ResponseWriter, r *http.Request) { h.servePayload(w, r, fn) })
 		h.mux.HandleFunc("/api/"+fn, func(w http.ResponseWriter, r *http.Request) { h.serveForwarded(w, r, fn) })
 	}
+	h.mux.HandleFunc("/"+fnUpstream, func(w http.ResponseWriter, r *http.Request) { h.servePayload(w, r, fnUpstream) })
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if fn := triggerFunction(r.URL.Path); fn != "" && r.Method == http.MethodPost {
 			h.servePayload(w, r, fn)
@@ -181,7 +191,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		}
 		id := correlationID(r)
 		writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
-			Error:         "no function at " + r.URL.Path + "; the functions are negotiate, messages and groups",
+			Error:         "no function at " + r.URL.Path + "; the functions are negotiate, messages, groups and upstream",
 			CorrelationID: id,
 		}})
 	})
@@ -247,12 +257,16 @@ func triggerFunction(path string) string {
 
 // forwardedFunction maps /api/<function> in any case to the function: the
 // host matches routes without regard to case and forwards the path as the
-// caller spelled it.
+// caller spelled it. The upstream function's route, upstream/{*path}, takes
+// any path below it too, whatever URL template the upstream rule has.
 func forwardedFunction(path string) string {
-	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups} {
+	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnUpstream} {
 		if strings.EqualFold(path, "/api/"+fn) {
 			return fn
 		}
+	}
+	if len(path) > len("/api/upstream/") && strings.EqualFold(path[:len("/api/upstream/")], "/api/upstream/") {
+		return fnUpstream
 	}
 	return ""
 }

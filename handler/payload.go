@@ -37,7 +37,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 	start := time.Now()
 	id := correlationID(r)
 	logs := &logCollector{}
-	c := &call{id: id, function: fn, http: true, log: h.invocationLogger(id, fn, logs)}
+	c := &call{id: id, function: fn, http: true, payload: true, log: h.invocationLogger(id, fn, logs)}
 	if r.Method != http.MethodPost {
 		writeJSON(w, errorReply(http.StatusMethodNotAllowed, c, "the host posts invocations to /"+fn+"; callers use /api/"+fn))
 		return
@@ -85,6 +85,9 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 			headers[k] = vs[0]
 		}
 		out.Outputs[httpOutputName] = httpOutput{StatusCode: rep.status, Status: rep.status, Body: rep.body, Headers: headers}
+	}
+	for name, v := range rep.outputs {
+		out.Outputs[name] = v
 	}
 	c.logDone(rep.status, start)
 	out.Logs = logs.lines()

@@ -24,7 +24,17 @@ type reply struct {
 	status int
 	header http.Header
 	body   any
+	// outputs are payload outputs beside the http one, by binding name.
+	outputs map[string]any
 }
+
+// rawBody is a body sent as it is, such as a hub protocol completion, or
+// nothing at all; its content type, if any, is in the reply's header.
+type rawBody []byte
+
+// MarshalJSON makes the body a string in a payload reply's http output,
+// which the host writes out unchanged.
+func (b rawBody) MarshalJSON() ([]byte, error) { return json.Marshal(string(b)) }
 
 // errorBody is what callers see of a failure: short, safe, and a correlation
 // id to find the details in the log.
@@ -89,13 +99,18 @@ func errorReply(status int, c *call, msg string) *reply {
 
 // writeJSON writes rep as a raw HTTP reply.
 func writeJSON(w http.ResponseWriter, rep *reply) {
+	for k, vs := range rep.header {
+		w.Header()[k] = vs
+	}
+	if raw, ok := rep.body.(rawBody); ok {
+		w.WriteHeader(rep.status)
+		_, _ = w.Write(raw)
+		return
+	}
 	b, err := json.Marshal(rep.body)
 	if err != nil {
 		// Every body is built from plain types; this cannot fail.
 		panic(err)
-	}
-	for k, vs := range rep.header {
-		w.Header()[k] = vs
 	}
 	w.Header().Set("Content-Type", jsonContentType)
 	w.WriteHeader(rep.status)

@@ -36,6 +36,10 @@ options:
   --key-vault VAULT      with --app: keep the secret in this existing Key Vault
                          (RBAC permission model) and reference it from the
                          app setting, rather than storing it in the setting
+  --upstream             send client invocations and connection events to the
+                         upstream function: the SignalR resource's own
+                         identity signs each request with a token for an app
+                         registration NAME-upstream, which the handler checks
   --zip FILE             package to deploy (default: handler.zip)
   --dry-run              print every command, with values and secrets masked,
                          and run none (nothing is contacted; az, when installed,
@@ -55,11 +59,12 @@ die() {
 }
 
 name="" region="" rg="" app="" storage="" sku=Standard_S1 plan=consumption hubs=default
-identity="" key_vault="" zip="" dry_run=false
+identity="" key_vault="" zip="" dry_run=false upstream=false
 while (($#)); do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
 	--dry-run) dry_run=true; shift; continue ;;
+	--upstream) upstream=true; shift; continue ;;
 	--app) [[ -z $identity || $identity == app ]] || die "--app and --identity $identity exclude each other: pick one"
 		identity=app; shift; continue ;;
 	--name | --region | --resource-group | --function-app | --storage | --sku | --plan | --hubs | --identity | --key-vault | --zip)
@@ -124,7 +129,7 @@ word() {
 	if [[ $a =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
 		printf '%s' "$a"
 	elif $dry_run && [[ $a == *'$'* ]]; then
-		printf '"%s"' "$a"
+		printf '"%s"' "${a//\"/\\\"}"
 	else
 		printf "'%s'" "${a//\'/\'\\\'\'}"
 	fi
@@ -306,6 +311,26 @@ esac
 
 grant "$principal_id" "$SIGNALR_SERVICE_OWNER" "$signalr_id"
 
+if $upstream; then
+	# The service's own identity gets a token for this app registration and
+	# sends it with every upstream request; the handler accepts no other.
+	upstream_registration=$app-upstream
+	[[ $identity == app ]] || capture tenant_id az account show --query tenantId -o tsv
+	ensure az ad app list --display-name "$upstream_registration" --query '[0].appId' -o tsv -- \
+		az ad app create --display-name "$upstream_registration" --sign-in-audience AzureADMyOrg -o none
+	capture audience az ad app list --display-name "$upstream_registration" --query '[0].appId' -o tsv
+	# Entra ID issues tokens only for an app with a service principal here.
+	ensure az ad sp show --id "$audience" --query id -o tsv -- az ad sp create --id "$audience" -o none
+	capture signalr_principal_id az signalr identity assign -g "$rg" -n "$name" --identity '[system]' --query identity.principalId -o tsv
+	capture app_host az functionapp show -g "$rg" -n "$app" --query defaultHostName -o tsv
+	run az signalr upstream update -g "$rg" -n "$name" \
+		--template "url-template=https://$app_host/api/upstream/{hub}/{category}/{event}" "hub-pattern=$hubs" "category-pattern=*" "event-pattern=*" -o none
+	# az signalr upstream update has no auth keys: add auth to the rule it wrote.
+	run az resource update --ids "$signalr_id" \
+		--set "properties.upstream.templates[0].auth={\"type\":\"ManagedIdentity\",\"managedIdentity\":{\"resource\":\"$audience\"}}" -o none
+	settings+=("SIGNALR_UPSTREAM_AUDIENCE=$audience" "SIGNALR_UPSTREAM_TENANT=$tenant_id" "SIGNALR_UPSTREAM_IDENTITY=$signalr_principal_id")
+fi
+
 # -o none: the reply lists every setting with its value, secrets included.
 run az functionapp config appsettings set -g "$rg" -n "$app" --settings "${settings[@]}" -o none
 # Keys of another identity variant left by an earlier run would change how
@@ -317,7 +342,9 @@ run az functionapp deployment source config-zip -g "$rg" -n "$app" --src "$zip" 
 $dry_run && exit 0
 cat >&2 <<EOF
 
-deploy: $app is deployed; negotiate at https://$app.azurewebsites.net/api/negotiate
+deploy: $app is deployed; negotiate at https://$app.azurewebsites.net/api/negotiate${upstream_registration:+
+  Upstream: the service posts client invocations and connection events to
+  https://$app_host/api/upstream/..., signed with a token for $audience.}
   The role assignment can take up to 30 minutes to apply: until then the
   service answers 401/403. Verify with docs/DEPLOY.md, "Verify".
   Tear down: az group delete --name $rg${registration:+

@@ -138,6 +138,28 @@ in_order "vault" "$tmp/vault.out" \
 	"'${S}clientSecret=@Microsoft.KeyVault\\(VaultName=kv-demo;SecretName=chat-demo-signalr-client-secret\\)'"
 absent "vault" "$tmp/vault.out" '\$client_secret"? -o|--value'
 
+# --upstream: the service's identity, a rule with managed identity auth for
+# an app registration, and the settings the handler checks tokens with.
+dry upstream --upstream --hubs chat,news
+in_order "upstream" "$tmp/upstream.out" "${common_head[@]}" \
+	"$role" \
+	'^tenant_id=\$\(az account show --query tenantId -o tsv\)$' \
+	'\|\| az ad app create --display-name chat-demo-upstream --sign-in-audience AzureADMyOrg -o none$' \
+	'^audience=\$\(az ad app list --display-name chat-demo-upstream --query .\[0\]\.appId. -o tsv\)$' \
+	'\|\| az ad sp create --id "\$audience" -o none$' \
+	"^signalr_principal_id=\\\$\\(az signalr identity assign -g chat-demo-rg -n chat-demo --identity '\\[system\\]' --query identity.principalId -o tsv\\)$" \
+	'^app_host=\$\(az functionapp show -g chat-demo-rg -n chat-demo --query defaultHostName -o tsv\)$' \
+	"^az signalr upstream update -g chat-demo-rg -n chat-demo --template \"url-template=https://\\\$app_host/api/upstream/\\{hub\\}/\\{category\\}/\\{event\\}\" hub-pattern=chat,news 'category-pattern=\\*' 'event-pattern=\\*' -o none$" \
+	'^az resource update --ids "\$signalr_id" --set "properties\.upstream\.templates\[0\]\.auth=\{\\"type\\":\\"ManagedIdentity\\",\\"managedIdentity\\":\{\\"resource\\":\\"\$audience\\"\}\}" -o none$' \
+	"^az functionapp config appsettings set .*SIGNALR_HUBS=chat,news ${S}credential=managedidentity \"SIGNALR_UPSTREAM_AUDIENCE=\\\$audience\" \"SIGNALR_UPSTREAM_TENANT=\\\$tenant_id\" \"SIGNALR_UPSTREAM_IDENTITY=\\\$signalr_principal_id\" " \
+	"$zip"
+# The transcript is a script: the JSON of the rule's auth survives the shell.
+auth_line=$(grep '^az resource update' "$tmp/upstream.out")
+got=$(audience=11111111-1111-1111-1111-111111111111 signalr_id=id bash -c "set -- ${auth_line#az resource update }; printf '%s\n' \"\$4\"")
+want='properties.upstream.templates[0].auth={"type":"ManagedIdentity","managedIdentity":{"resource":"11111111-1111-1111-1111-111111111111"}}'
+if [[ $got == "$want" ]]; then pass; else fail "upstream: the --set value reads as $got, want $want"; fi
+absent "system" "$tmp/system.out" 'upstream|SIGNALR_UPSTREAM'
+
 # Refused arguments: exit 2 and a message naming the argument.
 refused() {
 	local want=$1 out

@@ -9,6 +9,7 @@ bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/handler" ./cmd/handler
 go build -o "$bin/emulator" ./cmd/emulator
+go build -o "$bin/chat" ./examples/chat
 bash scripts/npm_ci.sh
 flags=(--test --test-concurrency=1)
 # A test that times out leaves its clients open; force-exit ends the file

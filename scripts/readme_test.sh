@@ -154,7 +154,7 @@ fi
 # The stand-in's flags the quick start names.
 help=$(go run ./cmd/emulator -h 2>&1)
 for flag in $(grep -o '`-[a-z-]*`' README.md | tr -d '`' | sort -u); do
-	case $flag in -identity | -app | -app-cert | -access-key | -local-auth-disabled | -key-lifetime | -propagation) ;; *) continue ;; esac
+	case $flag in -identity | -app | -app-cert | -access-key | -local-auth-disabled | -key-lifetime | -propagation | -upstream | -upstream-token-flaw) ;; *) continue ;; esac
 	grep -qE -- "^  $flag( |$)" <<<"$help" && ok "emulator -h lists $flag" || fail "emulator -h does not list $flag, which README.md names"
 done
 

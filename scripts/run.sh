@@ -2,7 +2,8 @@
 # make run: the local stand-in of SignalR Service and Entra ID, the
 # handler standalone on 127.0.0.1:7071 (hub "chat", user id from the
 # x-ms-signalr-userid header, the stand-in's system-assigned managed
-# identity as SignalR Service Owner), and the demo chat page on
+# identity as SignalR Service Owner, upstream events posted to the handler
+# with a managed identity token), and the demo chat page on
 # 127.0.0.1:8080 (needs Node.js; e2e/node_modules is installed once).
 # Ctrl-C stops them all, and the run ends with status 0: being stopped is
 # how it is meant to end.
@@ -82,7 +83,11 @@ echo "building into $work ..."
 go build -o "$work/emulator" ./cmd/emulator
 go build -o "$work/handler" ./cmd/handler
 
-"$work/emulator" -identity system=ServiceOwner -env-file "$work/env" &
+# Upstream goes to the handler with a managed identity token for the
+# resource below; the env file then names it, the tenant and the
+# resource's identity in the SIGNALR_UPSTREAM_* settings the handler checks.
+"$work/emulator" -identity system=ServiceOwner -env-file "$work/env" \
+	-upstream '{"urlTemplate":"http://127.0.0.1:7071/api/upstream","auth":{"type":"ManagedIdentity","managedIdentity":{"resource":"api://signalr-upstream"}}}' &
 emulator_pid=$!
 # The stand-in writes its env file (atomically) once it listens.
 for _ in $(seq 100); do
@@ -117,7 +122,9 @@ cat <<EOF
 
 Ready. Point a SignalR client at
     http://127.0.0.1:$port/api
-with the header  x-ms-signalr-userid: <a user id>  (hub "chat"), then try:
+with the header  x-ms-signalr-userid: <a user id>  (hub "chat"). Its hub calls
+(connection.invoke) go upstream to http://127.0.0.1:$port/api/upstream with a
+managed identity token. Then try:
 
     curl -i -X POST http://127.0.0.1:$port/api/messages -H 'Content-Type: application/json' \\
         -d '{"target":"newMessage","arguments":["hello, everyone"]}'

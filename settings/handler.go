@@ -44,6 +44,16 @@ type Handler struct {
 	CORSOrigins []string `envconfig:"SIGNALR_CORS_ORIGINS"`
 	// Port is where the handler listens, given by the Functions host.
 	Port int `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT" default:"7071"`
+	// UpstreamAudience, when set, makes upstream requests carry a token for
+	// it: the resource of the upstream rule's ManagedIdentity auth.
+	UpstreamAudience string `envconfig:"SIGNALR_UPSTREAM_AUDIENCE"`
+	// UpstreamTenant is the tenant of the SignalR resource's identity.
+	UpstreamTenant string `envconfig:"SIGNALR_UPSTREAM_TENANT"`
+	// UpstreamIdentity is the object id or app id upstream tokens must name.
+	UpstreamIdentity string `envconfig:"SIGNALR_UPSTREAM_IDENTITY"`
+	// AuthorityHost is Entra ID's host, which azidentity reads too; "" means
+	// public Azure.
+	AuthorityHost string `envconfig:"AZURE_AUTHORITY_HOST"`
 }
 
 // ValidHubName reports whether name follows the service's rule for hub and

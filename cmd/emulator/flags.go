@@ -55,14 +55,15 @@ func (f identityFlag) Set(v string) error {
 	return nil
 }
 
-// appFlag collects raw "[tenant/]clientId:secret=Roles" values. It parses
-// them later, in parseApp, because the flag package quotes a refused value
-// in its error, and these hold secrets.
-type appFlag struct{ raw *[]string }
+// rawFlag collects the raw values of a repeatable flag, to be parsed after
+// the flags (parseApp, parseAppCert, parseUpstream): the flag package
+// quotes a refused value in its error and then dumps its usage, and these
+// values may hold secrets (a client secret, a function key in a URL).
+type rawFlag struct{ raw *[]string }
 
-func (f appFlag) String() string { return "" }
+func (f rawFlag) String() string { return "" }
 
-func (f appFlag) Set(v string) error {
+func (f rawFlag) Set(v string) error {
 	*f.raw = append(*f.raw, v)
 	return nil
 }
@@ -88,18 +89,6 @@ func parseApp(v string) (emulator.App, error) {
 
 // appCertUsage is the -app-cert form, for its usage line and its errors.
 const appCertUsage = "[tenant/]clientId:<PEM path>=Roles"
-
-// appCertFlag collects raw -app-cert values; parseAppCert reads them after
-// the flags, so that a bad one gets this command's error rather than the
-// flag package's usage dump.
-type appCertFlag struct{ raw *[]string }
-
-func (f appCertFlag) String() string { return "" }
-
-func (f appCertFlag) Set(v string) error {
-	*f.raw = append(*f.raw, v)
-	return nil
-}
 
 // splitAppCert splits "[tenant/]clientId:<PEM path>=Roles". The client id
 // ends at the first ":", so the path may hold "/" and ":"; the roles start

@@ -2,10 +2,16 @@
 // Microsoft Entra ID on loopback until SIGINT or SIGTERM, for make run and
 // the end-to-end tests. With -env-file it writes the environment a handler
 // needs to use it.
+//
+// Two signals change it while it runs, as tests need: SIGUSR1 rotates the
+// authority's token signing key (emulator.Server.RotateSigningKey), and
+// SIGUSR2 regenerates the resource's primary access key
+// (emulator.Server.RegenerateAccessKey).
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,7 +42,8 @@ func main() {
 // run starts the stand-in with the flags and serves until ctx ends.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	var p principalFlags
-	var apps, appCerts []string
+	var apps, appCerts, upstream []string
+	var flaw string
 	o := emulator.Options{}
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -45,13 +52,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&o.AuthorityAddr, "authority-addr", "127.0.0.1:0", "loopback `address` of the https Entra authority")
 	fs.StringVar(&o.TenantID, "tenant", emulator.DefaultTenantID, "resource tenant `id`")
 	fs.Var(identityFlag{&p}, "identity", "managed identity and roles: system=Roles or user:<clientId>=Roles (repeatable; Roles such as ServiceOwner,RESTAPIOwner)")
-	fs.Var(appFlag{&apps}, "app", "app registration: [tenant/]clientId:secret=Roles (repeatable)")
-	fs.Var(appCertFlag{&appCerts}, "app-cert", "app registration with a certificate credential: "+appCertUsage+" (repeatable; the first CERTIFICATE block of the PEM file, which may also hold the key)")
+	fs.Var(rawFlag{&apps}, "app", "app registration: [tenant/]clientId:secret=Roles (repeatable)")
+	fs.Var(rawFlag{&appCerts}, "app-cert", "app registration with a certificate credential: "+appCertUsage+" (repeatable; the first CERTIFICATE block of the PEM file, which may also hold the key)")
 	fs.StringVar(&o.AccessKey, "access-key", "", "access key of the resource (default random)")
 	fs.BoolVar(&o.LocalAuthDisabled, "local-auth-disabled", false, "refuse access-key tokens, as \"disable local auth\" does")
 	fs.DurationVar(&o.KeyLifetime, "key-lifetime", 90*time.Minute, "lifetime of temporary keys from the auth API")
 	fs.DurationVar(&o.TokenLifetime, "token-lifetime", time.Hour, "lifetime of Entra tokens (at least 5m)")
 	fs.DurationVar(&o.Propagation, "propagation", 0, "delay before role assignments take effect")
+	fs.Var(rawFlag{&upstream}, "upstream", "upstream `rule` as the resource's settings spell it, JSON such as "+upstreamExample+" (repeatable, first match wins)")
+	fs.StringVar(&flaw, "upstream-token-flaw", "", "spoil upstream tokens with this `flaw`: expired, unknown-key or other-tenant (for tests)")
 	envFile := fs.String("env-file", "", "write the handler's environment to this `file`")
 	caFile := fs.String("ca-file", "", "write the authority's CA certificate to this `file` (default beside -env-file)")
 	verbose := fs.Bool("v", false, "log every request")
@@ -77,6 +86,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		registrations = append(registrations, a)
 	}
+	for _, raw := range upstream {
+		r, err := parseUpstream(raw)
+		if err != nil {
+			return err
+		}
+		o.Upstream = append(o.Upstream, r)
+	}
+	o.UpstreamTokenFlaw = emulator.TokenFlaw(flaw)
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
@@ -110,7 +127,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := srv.WriteCACert(*caFile); err != nil {
 		return err
 	}
-	env := environment(srv, *caFile, o.LocalAuthDisabled)
+	env := environment(srv, *caFile, o.LocalAuthDisabled, o.Upstream)
 	if *envFile != "" {
 		if err := writeEnvFile(*envFile, env); err != nil {
 			return err
@@ -118,15 +135,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "SignalR Service  %s\nIdentity         %s\nAuthority        %s (tenant %s)\nCA certificate   %s\n",
 		srv.URL, srv.IdentityEndpoint, srv.AuthorityURL, srv.TenantID, *caFile)
+	for _, r := range o.Upstream {
+		fmt.Fprintf(stderr, "Upstream         %s\n", r.URLTemplate)
+	}
 	log.Info("emulator ready", "service", srv.URL, "envFile", *envFile)
+	onSignals(ctx, srv, log)
 	<-ctx.Done()
 	log.Info("emulator stopping")
 	return nil
 }
 
 // environment is what a handler needs to use the stand-in with the
-// system-assigned managed identity.
-func environment(srv *emulator.Server, caFile string, localAuthDisabled bool) map[string]string {
+// system-assigned managed identity, and to check the upstream tokens of
+// the first rule with managed identity auth.
+func environment(srv *emulator.Server, caFile string, localAuthDisabled bool, upstream []emulator.UpstreamRule) map[string]string {
 	env := map[string]string{
 		"IDENTITY_ENDPOINT":                        srv.IdentityEndpoint,
 		"IDENTITY_HEADER":                          srv.IdentityHeader,
@@ -138,7 +160,31 @@ func environment(srv *emulator.Server, caFile string, localAuthDisabled bool) ma
 	if !localAuthDisabled {
 		env["SIGNALR_EMULATOR_CONNECTION_STRING"] = srv.ConnectionString()
 	}
+	for _, r := range upstream {
+		if r.Auth != nil && r.Auth.ManagedIdentity != nil && strings.EqualFold(r.Auth.Type, emulator.UpstreamAuthManagedIdentity) {
+			env["SIGNALR_UPSTREAM_AUDIENCE"] = r.Auth.ManagedIdentity.Resource
+			env["SIGNALR_UPSTREAM_TENANT"] = srv.TenantID
+			env["SIGNALR_UPSTREAM_IDENTITY"] = srv.ServiceIdentity().ObjectID
+			break
+		}
+	}
 	return env
+}
+
+// upstreamExample is a rule for -upstream's usage and errors.
+const upstreamExample = `{"urlTemplate":"http://127.0.0.1:7071/api/upstream","auth":{"type":"ManagedIdentity","managedIdentity":{"resource":"api://signalr-upstream"}}}`
+
+// parseUpstream reads an -upstream rule: the JSON of one of the resource's
+// upstream templates, with no unknown fields, so a misspelt pattern does
+// not silently match everything.
+func parseUpstream(raw string) (emulator.UpstreamRule, error) {
+	var r emulator.UpstreamRule
+	d := json.NewDecoder(strings.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&r); err != nil {
+		return r, fmt.Errorf("invalid -upstream %q: %v; give one rule as JSON with urlTemplate and optional hubPattern, categoryPattern, eventPattern and auth, such as %s", raw, err, upstreamExample)
+	}
+	return r, nil
 }
 
 // writeEnvFile writes shell-quoted KEY='value' lines, atomically, so a

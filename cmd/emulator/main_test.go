@@ -21,6 +21,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,6 +88,9 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-app-cert", "c1=ServiceOwner"}, `invalid -app-cert "c1=ServiceOwner"`},
 		{[]string{"-service-addr", "0.0.0.0:0"}, "loopback"},
 		{[]string{"extra"}, "unexpected arguments"},
+		{[]string{"-upstream", `{"url":"http://127.0.0.1/"}`}, `unknown field "url"`},
+		{[]string{"-upstream", `{"urlTemplate":"https://contoso.example/api/upstream"}`}, "only to loopback"},
+		{[]string{"-upstream-token-flaw", "stale"}, `UpstreamTokenFlaw "stale"`},
 	}
 	for _, tt := range tests {
 		err := run(context.Background(), tt.args, &syncBuffer{})

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -81,6 +82,11 @@ func runCheckWith(args []string, stdout, stderr io.Writer, opts *checkOptions) i
 	default:
 		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 		checkOnline(ctx, cfg, opts, *timeout, &r)
+		var openIDClient *http.Client
+		if opts != nil {
+			openIDClient = opts.OpenIDClient
+		}
+		checkUpstreamOnline(ctx, cfg, openIDClient, &r)
 		cancel()
 	}
 	if *asJSON {
@@ -114,6 +120,7 @@ type checkReport struct {
 	Warnings      []string             `json:"warnings"`
 	Errors        []string             `json:"errors"`
 	Notes         []string             `json:"notes,omitempty"`
+	Upstream      *upstreamReport      `json:"upstream,omitempty"`
 }
 
 type endpointReport struct {
@@ -160,6 +167,7 @@ func (r *checkReport) fill(cfg *settings.Config, err error) {
 			AuthorityHost: e.Auth.AuthorityHost, Certificate: e.Auth.CertificatePath, TokenFile: e.Auth.TokenFilePath,
 		})
 	}
+	r.fillUpstream(cfg)
 }
 
 // flatten lists the problems that errors.Join put together, one a line.

@@ -28,6 +28,9 @@ type checkOptions struct {
 	// HTTPClient sends the requests to SignalR Service. Defaults to the
 	// bindings' client.
 	HTTPClient *http.Client
+	// OpenIDClient fetches the upstream token check's OpenID
+	// configuration. Defaults to the handler's client.
+	OpenIDClient *http.Client
 }
 
 // checkResult is the outcome of one call of the online check.

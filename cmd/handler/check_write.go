@@ -88,6 +88,10 @@ func (r *checkReport) write(w io.Writer) {
 			}
 		}
 	}
+	r.Upstream.write(w)
+	if r.Upstream != nil && !r.Upstream.OK {
+		failing++
+	}
 	for _, s := range r.Warnings {
 		fmt.Fprintln(w, "warning:", s)
 	}

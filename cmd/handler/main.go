@@ -30,7 +30,7 @@ func main() {
 }
 
 const usage = `usage:
-  handler [serve]   serve negotiate, messages and groups on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT (default 7071)
+  handler [serve]   serve negotiate, messages, groups and upstream on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT (default 7071)
   handler check     check the settings, the identity and its roles against the service; -offline for settings only, -h for flags`
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -110,6 +110,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 		CORSOrigins:              hc.CORSOrigins,
 		Standalone:               standalone,
 		Logger:                   log,
+		Upstream:                 upstreamOptions(cfg),
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "handler:", err)
@@ -131,4 +132,22 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 		return 1
 	}
 	return 0
+}
+
+// upstreamOptions hands the upstream settings to the handler: the access
+// keys of every endpoint sign upstream requests.
+func upstreamOptions(cfg *settings.Config) handler.UpstreamOptions {
+	hc := cfg.Handler
+	o := handler.UpstreamOptions{
+		Audience:      hc.UpstreamAudience,
+		Tenant:        hc.UpstreamTenant,
+		Identity:      hc.UpstreamIdentity,
+		AuthorityHost: hc.AuthorityHost,
+	}
+	for _, ep := range cfg.Endpoints {
+		if ep.AccessKey != "" {
+			o.AccessKeys = append(o.AccessKeys, ep.AccessKey)
+		}
+	}
+	return o
 }

@@ -30,6 +30,7 @@ type config struct {
 	concurrency int
 	starts      int
 	count       int
+	upstream    bool
 }
 
 func main() {
@@ -40,13 +41,19 @@ func main() {
 	flag.IntVar(&c.concurrency, "concurrency", 1000, "concurrent negotiations of the memory run")
 	flag.IntVar(&c.starts, "starts", 20, "start-ups of each program for the start-up median")
 	flag.IntVar(&c.count, "count", 3, "runs of each Go benchmark (the median is kept)")
+	flag.BoolVar(&c.upstream, "upstream", false, "measure only the upstream invocation round trip against negotiate and send (its own section of -out)")
 	flag.Parse()
 	if c.duration <= 0 || c.duration > 5*time.Minute || c.workers < 1 || c.workers > 1000 ||
 		c.concurrency < 1 || c.concurrency > 5000 || c.starts < 1 || c.starts > 200 || c.count < 1 || c.count > 20 {
 		fmt.Fprintln(os.Stderr, "bench: out-of-range flag; use -duration in (0,5m], -workers 1..1000, -concurrency 1..5000, -starts 1..200, -count 1..20")
 		os.Exit(2)
 	}
-	if err := run(c, strings.Join(append([]string{"go run ./scripts/bench"}, os.Args[1:]...), " ")); err != nil {
+	command := strings.Join(append([]string{"go run ./scripts/bench"}, os.Args[1:]...), " ")
+	measure := run
+	if c.upstream {
+		measure = runUpstream
+	}
+	if err := measure(c, command); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

@@ -35,6 +35,9 @@ type Options struct {
 	// HandlerEnv are extra settings of the handler, such as
 	// SIGNALR_KEY_REFRESH.
 	HandlerEnv map[string]string
+	// HandlerPort is where the handler listens, for an upstream rule that
+	// names it before the handler starts. Defaults to a free port.
+	HandlerPort int
 }
 
 // Start runs the stand-in with its system-assigned identity as SignalR
@@ -64,10 +67,12 @@ func Start(bins Binaries, o Options) (*Stack, error) {
 		return nil, fmt.Errorf("the stand-in wrote no %s within 10s", envFile)
 	}
 	env := HandlerEnv(s.EmulatorEnv, o.HandlerEnv)
-	port, err := FreePort()
-	if err != nil {
-		emu.Stop()
-		return nil, err
+	port := o.HandlerPort
+	if port == 0 {
+		if port, err = FreePort(); err != nil {
+			emu.Stop()
+			return nil, err
+		}
 	}
 	env["FUNCTIONS_CUSTOMHANDLER_PORT"] = strconv.Itoa(port)
 	app := filepath.Join(o.Dir, "app")

@@ -1,0 +1,143 @@
+// Command chat is a complete chat app built on this module's packages. It
+// serves what the handler executable serves (negotiate, messages, groups)
+// and answers the hub methods clients invoke, which SignalR Service posts
+// to the upstream function:
+//
+//	broadcast(text)          everyone gets newMessage(from, text)
+//	sendToUser(user, text)   that user's connections get newMessage(from, text)
+//	joinGroup(group)         the calling connection joins group
+//	leaveGroup(group)        the calling connection leaves group
+//	sendToGroup(group, text) the group gets newMessage(from, text)
+//	whoAmI()                 returns {"connectionId", "userId"}
+//
+// and tells everyone userJoined(from) and userLeft(from) as clients come
+// and go. It reads the handler's app settings and serves the first hub of
+// SIGNALR_HUBS. To run it under the Functions host, build it and name it in
+// host.json's defaultExecutablePath instead of handler.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/handler"
+	"github.com/signalr-entra/handler/settings"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "chat:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves on ln until ctx ends; a nil ln means
+// 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
+func run(ctx context.Context, ln net.Listener) error {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := settings.Load(nil)
+	if err != nil {
+		return err
+	}
+	hc := cfg.Handler
+	client, err := bindings.New(cfg.Endpoints, &bindings.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	upstream := handler.UpstreamOptions{Audience: hc.UpstreamAudience, Tenant: hc.UpstreamTenant, Identity: hc.UpstreamIdentity, AuthorityHost: hc.AuthorityHost}
+	for _, ep := range cfg.Endpoints {
+		upstream.AccessKeys = append(upstream.AccessKeys, ep.AccessKey)
+	}
+	h, err := handler.New(client, &handler.Options{Hubs: hc.Hubs, UserIDHeader: hc.UserIDHeader, Logger: log, Upstream: upstream})
+	if err != nil {
+		return err
+	}
+	register(h, hc.Hubs[0])
+	if ln == nil {
+		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(hc.Port))); err != nil {
+			return err
+		}
+	}
+	return h.Serve(ctx, ln)
+}
+
+// register answers the chat's hub methods and connection events.
+func register(h *handler.Handler, hub string) {
+	h.HandleEvent(hub, handler.EventConnected, func(ctx context.Context, e *handler.Event) (any, error) {
+		return nil, e.Send(ctx, bindings.Message{Target: "userJoined", Arguments: args(sender(e)), Excluded: []string{e.ConnectionID}})
+	})
+	h.HandleEvent(hub, handler.EventDisconnected, func(ctx context.Context, e *handler.Event) (any, error) {
+		return nil, e.Send(ctx, bindings.Message{Target: "userLeft", Arguments: args(sender(e))})
+	})
+	h.HandleEvent(hub, "broadcast", func(ctx context.Context, e *handler.Event) (any, error) {
+		var text string
+		if err := e.Argument(0, &text); err != nil {
+			return nil, err
+		}
+		return nil, e.Send(ctx, bindings.Message{Target: "newMessage", Arguments: args(sender(e), text)})
+	})
+	h.HandleEvent(hub, "sendToUser", func(ctx context.Context, e *handler.Event) (any, error) {
+		var user, text string
+		if err := errors.Join(e.Argument(0, &user), e.Argument(1, &text)); err != nil {
+			return nil, err
+		}
+		if user == "" {
+			return nil, errors.New("sendToUser needs a user id")
+		}
+		return nil, e.Send(ctx, bindings.Message{UserID: user, Target: "newMessage", Arguments: args(sender(e), text)})
+	})
+	h.HandleEvent(hub, "joinGroup", func(ctx context.Context, e *handler.Event) (any, error) {
+		var group string
+		if err := e.Argument(0, &group); err != nil {
+			return nil, err
+		}
+		return nil, e.AddToGroup(ctx, group)
+	})
+	h.HandleEvent(hub, "leaveGroup", func(ctx context.Context, e *handler.Event) (any, error) {
+		var group string
+		if err := e.Argument(0, &group); err != nil {
+			return nil, err
+		}
+		return nil, e.RemoveFromGroup(ctx, group)
+	})
+	h.HandleEvent(hub, "sendToGroup", func(ctx context.Context, e *handler.Event) (any, error) {
+		var group, text string
+		if err := errors.Join(e.Argument(0, &group), e.Argument(1, &text)); err != nil {
+			return nil, err
+		}
+		return nil, e.Send(ctx, bindings.Message{GroupName: group, Target: "newMessage", Arguments: args(sender(e), text)})
+	})
+	h.HandleEvent(hub, "whoAmI", func(ctx context.Context, e *handler.Event) (any, error) {
+		return map[string]string{"connectionId": e.ConnectionID, "userId": e.UserID}, nil
+	})
+}
+
+// sender names the caller: its user id, or its connection id when the
+// client signed in as nobody.
+func sender(e *handler.Event) string {
+	if e.UserID != "" {
+		return e.UserID
+	}
+	return e.ConnectionID
+}
+
+// args encodes message arguments; strings always encode.
+func args(vs ...string) []json.RawMessage {
+	out := make([]json.RawMessage, len(vs))
+	for i, v := range vs {
+		out[i], _ = json.Marshal(v)
+	}
+	return out
+}

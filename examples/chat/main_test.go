@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/signalr-entra/handler/emulator"
+)
+
+const accessKey = "Y2hhdC1leGFtcGxlLWFjY2Vzcy1rZXktZm9yLXRlc3Rz"
+
+// chat is the example app serving on loopback against the stand-in.
+type chat struct {
+	t   *testing.T
+	emu *emulator.Server
+	url string
+}
+
+func startChat(t *testing.T) *chat {
+	t.Helper()
+	emu, err := emulator.NewServer(&emulator.Options{AccessKey: accessKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	t.Setenv("AzureSignalRConnectionString", emu.ConnectionString())
+	t.Setenv("SIGNALR_HUBS", "chat")
+	t.Setenv("SIGNALR_USERID_HEADER", "x-ms-signalr-userid")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	return &chat{t: t, emu: emu, url: "http://" + ln.Addr().String()}
+}
+
+// client is a SignalR client of the chat hub, connected as user.
+type client struct {
+	id       string
+	messages chan string // "target(arguments…)" of each invocation received
+}
+
+// connect negotiates through the app, connects to the stand-in as
+// @microsoft/signalr does, and returns the client with its connection id.
+func (c *chat) connect(user string) *client {
+	t := c.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	before := c.emu.Connections("chat")
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"/api/negotiate?hub=chat", nil)
+	req.Header.Set("x-ms-signalr-userid", user)
+	var info struct{ URL, AccessToken string }
+	postJSON(t, req, &info)
+	u, _ := url.Parse(info.URL)
+	u.Path += "negotiate"
+	u.RawQuery += "&negotiateVersion=1"
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+info.AccessToken)
+	var n struct{ ConnectionToken string }
+	postJSON(t, req, &n)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(info.URL, "http")+"&id="+url.QueryEscape(n.ConnectionToken),
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + info.AccessToken}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	if err := ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := ws.Read(ctx); err != nil || string(data) != "{}\x1e" {
+		t.Fatalf("handshake reply %q, %v", data, err)
+	}
+	cl := &client{messages: make(chan string, 100)}
+	go cl.read(ws)
+	for _, ci := range c.emu.Connections("chat") {
+		if !slices.Contains(before, ci) {
+			cl.id = ci.ID
+		}
+	}
+	if cl.id == "" {
+		t.Fatal("the stand-in lists no new connection")
+	}
+	return cl
+}
+
+func postJSON(t *testing.T, req *http.Request, v any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %v", req.URL, resp.StatusCode, err)
+	}
+}
+
+func (cl *client) read(ws *websocket.Conn) {
+	for {
+		_, data, err := ws.Read(context.Background())
+		if err != nil {
+			return
+		}
+		for _, rec := range bytes.Split(data, []byte{0x1e}) {
+			var m struct {
+				Type      int
+				Target    string
+				Arguments []json.RawMessage
+			}
+			if json.Unmarshal(rec, &m) == nil && m.Type == 1 {
+				var args []string
+				for _, a := range m.Arguments {
+					args = append(args, string(a))
+				}
+				cl.messages <- m.Target + "(" + strings.Join(args, ",") + ")"
+			}
+		}
+	}
+}
+
+// received returns what cl got up to and including until.
+func (cl *client) received(t *testing.T, until string) []string {
+	t.Helper()
+	var got []string
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-cl.messages:
+			got = append(got, m)
+			if m == until {
+				return got
+			}
+		case <-timeout:
+			t.Fatalf("%q never arrived; got %q", until, got)
+		}
+	}
+}
+
+// invoke posts what the service posts upstream when cl invokes target, and
+// returns the status and the body passed back to the client.
+func (c *chat) invoke(cl *client, user, target, invocationID string, arguments ...any) (int, string) {
+	c.t.Helper()
+	body, _ := json.Marshal(map[string]any{"type": 1, "invocationId": invocationID, "target": target, "arguments": arguments})
+	return c.post(cl, user, "messages", target, body)
+}
+
+func (c *chat) post(cl *client, user, category, event string, body []byte) (int, string) {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.url+"/api/upstream/chat/"+category+"/"+event, bytes.NewReader(body))
+	mac := hmac.New(sha256.New, []byte(accessKey))
+	mac.Write([]byte(cl.id))
+	req.Header = http.Header{
+		"Content-Type":         {"application/json"},
+		"X-ASRS-Connection-Id": {cl.id},
+		"X-ASRS-Hub":           {"chat"},
+		"X-ASRS-Category":      {category},
+		"X-ASRS-Event":         {event},
+		"X-ASRS-User-Id":       {user},
+		"X-ASRS-Signature":     {"sha256=" + strings.ToUpper(hex.EncodeToString(mac.Sum(nil)))},
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestChat(t *testing.T) {
+	c := startChat(t)
+	alice, bob := c.connect("alice"), c.connect("bob")
+	ok := func(status int, body string) {
+		t.Helper()
+		if status != http.StatusOK || body != "" {
+			t.Fatalf("status %d body %q, want 200 and no body", status, body)
+		}
+	}
+	ok(c.post(bob, "bob", "connections", "connected", []byte(`{"type":10}`)))
+	ok(c.invoke(alice, "alice", "joinGroup", "1", "room"))
+	ok(c.invoke(bob, "bob", "sendToGroup", "", "room", "to the room"))
+	ok(c.invoke(alice, "alice", "sendToUser", "2", "bob", "psst"))
+	ok(c.invoke(alice, "alice", "leaveGroup", "3", "room"))
+	ok(c.invoke(bob, "bob", "sendToGroup", "", "room", "nobody hears"))
+	ok(c.invoke(bob, "bob", "broadcast", "", "bye"))
+
+	if diff := cmp.Diff([]string{`userJoined("bob")`, `newMessage("bob","to the room")`, `newMessage("bob","bye")`}, alice.received(t, `newMessage("bob","bye")`)); diff != "" {
+		t.Errorf("alice received (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{`newMessage("alice","psst")`, `newMessage("bob","bye")`}, bob.received(t, `newMessage("bob","bye")`)); diff != "" {
+		t.Errorf("bob received (-want +got):\n%s", diff)
+	}
+
+	status, body := c.invoke(alice, "alice", "whoAmI", "4")
+	if want := `{"type":3,"invocationId":"4","result":{"connectionId":"` + alice.id + `","userId":"alice"}}` + "\x1e"; status != http.StatusOK || body != want {
+		t.Errorf("whoAmI: %d %q, want %q", status, body, want)
+	}
+	status, body = c.invoke(alice, "alice", "sendToUser", "5", "", "to nobody")
+	if want := `{"type":3,"invocationId":"5","error":"sendToUser needs a user id"}` + "\x1e"; status != http.StatusOK || body != want {
+		t.Errorf("sendToUser without a user: %d %q, want %q", status, body, want)
+	}
+}

@@ -1,0 +1,64 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/signalr-entra/handler/settings"
+)
+
+// These measure one awaited upstream invocation in-process: checks, decoding,
+// the Go function and the framed completion, with no HTTP round trip and a
+// service that does nothing. Compare BenchmarkNegotiateForwardedWarmKey.
+
+func BenchmarkUpstreamInvocationJSON(b *testing.B) {
+	h := newBenchUpstreamHandler(b, UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}})
+	body := []byte(`{"type":1,"invocationId":"1","target":"Echo","arguments":["hi",{"n":42}]}`)
+	benchmarkServe(b, h, func() *http.Request {
+		return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", "application/json", body)
+	})
+}
+
+func BenchmarkUpstreamInvocationMsgpack(b *testing.B) {
+	h := newBenchUpstreamHandler(b, UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}})
+	body := readTestdata(b, "echo.msgpack")
+	benchmarkServe(b, h, func() *http.Request {
+		return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", "application/x-msgpack", body)
+	})
+}
+
+func BenchmarkUpstreamInvocationToken(b *testing.B) {
+	a := newTestAuthority(b)
+	h := newBenchUpstreamHandler(b, UpstreamOptions{Audience: testAudience, Tenant: testTenant,
+		AuthorityHost: a.URL, HTTPClient: a.Client()})
+	token := a.token(b, "key-1", serviceClaimsAt(time.Now()))
+	body := []byte(`{"type":1,"invocationId":"1","target":"Echo","arguments":["hi",{"n":42}]}`)
+	benchmarkServe(b, h, func() *http.Request {
+		r := upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", "application/json", body)
+		r.Header.Del(headerSignature)
+		r.Header.Set("Authorization", "Bearer "+token)
+		return r
+	})
+}
+
+func BenchmarkUpstreamInvocationPayload(b *testing.B) {
+	h := newBenchUpstreamHandler(b, UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}})
+	payload := readTestdata(b, "invocation.payload.json")
+	benchmarkServe(b, h, func() *http.Request {
+		r := httptest.NewRequest("POST", "/upstream", bytes.NewReader(payload))
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	})
+}
+
+func newBenchUpstreamHandler(b *testing.B, up UpstreamOptions) *Handler {
+	h := newTestHandler(b, &fakeService{}, &Options{Hubs: []string{"chat"}, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Upstream: up})
+	h.HandleEvent("chat", "Echo", func(ctx context.Context, e *Event) (any, error) { return e.Arguments, nil })
+	return h
+}

@@ -1,0 +1,127 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/signalr-entra/handler/bindings"
+)
+
+// The categories and connection events of upstream requests, as the service
+// names them in X-ASRS-Category and X-ASRS-Event. Any other event of the
+// messages category is the target of a client's invocation.
+const (
+	CategoryConnections = "connections"
+	CategoryMessages    = "messages"
+	EventConnected      = "connected"
+	EventDisconnected   = "disconnected"
+)
+
+// Event is one upstream event: a client connected, disconnected, or invoked
+// a hub method. In payload mode the handler also writes it, as JSON, to the
+// function's events output.
+type Event struct {
+	// Hub is the hub, as SIGNALR_HUBS spells it.
+	Hub string `json:"hub"`
+	// Category is CategoryConnections or CategoryMessages.
+	Category string `json:"category"`
+	// Event is EventConnected, EventDisconnected or the invocation's target,
+	// in the client's spelling.
+	Event        string `json:"event"`
+	ConnectionID string `json:"connectionId"`
+	// UserID is the user the client's access token names, or "".
+	UserID string `json:"userId"`
+	// Claims are the client's claims; of several with one type, the first.
+	Claims map[string]string `json:"claims"`
+	// Query is the query of the client's connection request; a repeated
+	// key's values are joined with commas.
+	Query map[string]string `json:"query"`
+	// Arguments are the invocation's arguments as JSON, whatever protocol
+	// the client speaks; MessagePack binary data becomes base64 strings.
+	Arguments []json.RawMessage `json:"arguments"`
+	// InvocationID is set when the client awaits the invocation's result.
+	InvocationID string `json:"invocationId"`
+	// Error is why a connection closed; "" when it closed cleanly.
+	Error string `json:"error"`
+
+	svc Service
+}
+
+// EventFunc handles an upstream event. For an invocation the client awaits,
+// the result (encoded as JSON, or as MessagePack for MessagePack clients)
+// completes the call, or err's text fails it; a nil result completes it
+// with no result. An error from a connected event refuses the connection
+// with 403, as the C# extension does; otherwise results are ignored.
+type EventFunc func(ctx context.Context, e *Event) (result any, err error)
+
+// eventKey matches events as the C# extension does: without regard to case.
+type eventKey struct{ hub, category, event string }
+
+func newEventKey(hub, category, event string) eventKey {
+	return eventKey{strings.ToLower(hub), category, strings.ToLower(event)}
+}
+
+// HandleEvent registers fn for event of hub: EventConnected,
+// EventDisconnected, or the target of a hub method clients invoke. Names
+// match without regard to case. Events with no function registered are
+// accepted and complete with no result. HandleEvent panics, as
+// http.HandleFunc does, when the hub is not served, the event is empty, fn
+// is nil, or the event already has a function.
+func (h *Handler) HandleEvent(hub, event string, fn EventFunc) {
+	served, ok := h.servedHub(hub)
+	switch {
+	case !ok:
+		panic(fmt.Sprintf("handler: HandleEvent: hub %q is not served; the hubs are %s", hub, strings.Join(h.hubs, ", ")))
+	case event == "":
+		panic("handler: HandleEvent: empty event")
+	case fn == nil:
+		panic("handler: HandleEvent: nil EventFunc")
+	}
+	category := CategoryMessages
+	if isConnectionEvent(event) {
+		category = CategoryConnections
+	}
+	key := newEventKey(served, category, event)
+	h.up.mu.Lock()
+	defer h.up.mu.Unlock()
+	if h.up.funcs[key] != nil {
+		panic(fmt.Sprintf("handler: HandleEvent: event %q of hub %q already has a function", event, hub))
+	}
+	h.up.funcs[key] = fn
+}
+
+// Argument decodes the i-th argument into v, as json.Unmarshal does.
+func (e *Event) Argument(i int, v any) error {
+	if i < 0 || i >= len(e.Arguments) {
+		return fmt.Errorf("%s has %d arguments; there is no argument %d", e.Event, len(e.Arguments), i)
+	}
+	if err := json.Unmarshal(e.Arguments[i], v); err != nil {
+		return fmt.Errorf("argument %d of %s: %w", i, e.Event, err)
+	}
+	return nil
+}
+
+// Send sends m to clients of the event's hub.
+func (e *Event) Send(ctx context.Context, m bindings.Message) error {
+	_, err := e.svc.SendRouted(ctx, e.Hub, m)
+	return err
+}
+
+// Apply changes group membership in the event's hub, of any connection or
+// user.
+func (e *Event) Apply(ctx context.Context, a bindings.GroupAction) error {
+	_, err := e.svc.ApplyRouted(ctx, e.Hub, a)
+	return err
+}
+
+// AddToGroup adds the calling connection to group.
+func (e *Event) AddToGroup(ctx context.Context, group string) error {
+	return e.Apply(ctx, bindings.GroupAction{Action: bindings.ActionAdd, ConnectionID: e.ConnectionID, GroupName: group})
+}
+
+// RemoveFromGroup removes the calling connection from group.
+func (e *Event) RemoveFromGroup(ctx context.Context, group string) error {
+	return e.Apply(ctx, bindings.GroupAction{Action: bindings.ActionRemove, ConnectionID: e.ConnectionID, GroupName: group})
+}
