@@ -171,14 +171,23 @@ func (c *Client) noneOnline(op string) error {
 // m.Endpoints, as the C# SDK's DefaultMessageRouter routes. An offline
 // endpoint is skipped; the send fails only when no endpoint took it, so
 // that a caller's retry cannot deliver the message twice. Which endpoints
-// took it, and which skipped or failed it, is logged when there are several.
+// took it, and which skipped or failed it, is logged when there are
+// several; SendRouted also returns it.
 func (c *Client) Send(ctx context.Context, hub string, m Message) error {
+	_, err := c.SendRouted(ctx, hub, m)
+	return err
+}
+
+// SendRouted is Send that also says which endpoints took m, skipped it or
+// failed it, with or without an error: a send some endpoint took succeeds
+// though another failed it.
+func (c *Client) SendRouted(ctx context.Context, hub string, m Message) (Route, error) {
 	if err := m.validate(); err != nil {
-		return fmt.Errorf("invalid message: %w", err)
+		return Route{}, fmt.Errorf("invalid message: %w", err)
 	}
-	targets, err := c.targets(m.Endpoints)
+	targets, err := c.targets("message", m.Endpoints)
 	if err != nil {
-		return err
+		return Route{}, err
 	}
 	p := Payload{Target: m.Target, Arguments: m.Arguments}
 	return c.fanOut(ctx, "send", targets, false, func(ctx context.Context, e *Endpoint) error {
@@ -198,14 +207,22 @@ func (c *Client) Send(ctx context.Context, hub string, m Message) error {
 // Apply changes group membership on every online endpoint, or on those
 // named in a.Endpoints: of the connection when a.ConnectionID is set, else
 // of the user (C# SignalRGroupAction's rules). A membership change is safe
-// to repeat, so it fails when any endpoint failed it.
+// to repeat, so it fails when any endpoint failed it. ApplyRouted also
+// says which endpoints took it.
 func (c *Client) Apply(ctx context.Context, hub string, a GroupAction) error {
+	_, err := c.ApplyRouted(ctx, hub, a)
+	return err
+}
+
+// ApplyRouted is Apply that also says which endpoints took a, skipped it
+// or failed it, with or without an error.
+func (c *Client) ApplyRouted(ctx context.Context, hub string, a GroupAction) (Route, error) {
 	if err := a.validate(); err != nil {
-		return fmt.Errorf("invalid group action: %w", err)
+		return Route{}, fmt.Errorf("invalid group action: %w", err)
 	}
-	targets, err := c.targets(a.Endpoints)
+	targets, err := c.targets("group action", a.Endpoints)
 	if err != nil {
-		return err
+		return Route{}, err
 	}
 	return c.fanOut(ctx, "group "+string(a.Action), targets, true, func(ctx context.Context, e *Endpoint) error {
 		conn := a.ConnectionID != ""
@@ -226,9 +243,23 @@ func (c *Client) Apply(ctx context.Context, hub string, a GroupAction) error {
 	})
 }
 
+// Route says where one send or group action went, by the endpoints'
+// service URIs, which carry no key.
+type Route struct {
+	// Took lists the endpoints that took it.
+	Took []string
+	// Failed lists the endpoints it was sent to that failed it.
+	Failed []string
+	// Skipped lists the endpoints left out because their health check
+	// failed; none has been sent it.
+	Skipped []string
+}
+
 // targets returns the endpoints with the given names or service URIs (a
-// name may hold a primary and a secondary), nil when none are named.
-func (c *Client) targets(names []string) ([]*Endpoint, error) {
+// name may hold a primary and a secondary), nil when none are named. A
+// name that matches none is the caller's input to fix; what names it is
+// kind, such as "message".
+func (c *Client) targets(kind string, names []string) ([]*Endpoint, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
@@ -246,37 +277,47 @@ func (c *Client) targets(names []string) ([]*Endpoint, error) {
 		if !matched {
 			var known []string
 			for _, e := range c.endpoints {
-				known = append(known, fmt.Sprintf("%q", e.name))
+				if e.name == "" {
+					known = append(known, e.uri+" (unnamed)")
+				} else {
+					known = append(known, fmt.Sprintf("%q (%s)", e.name, e.uri))
+				}
 			}
-			return nil, fmt.Errorf("message names endpoint %q, which is not configured; configured endpoints: %v", n, known)
+			return nil, &InputError{fmt.Sprintf("the %s's endpoints names %s, which matches no configured endpoint: name one by its name or service URI (%s), or leave endpoints out to use every online one",
+				kind, abbreviate([]byte(n)), strings.Join(known, ", "))}
 		}
 	}
 	return out, nil
 }
 
 // fanOut runs f on every target at once: the named ones, else every online
-// endpoint. With one endpoint its error is returned as is. With several, an
-// *EndpointsError lists every result when none took the operation, or, with
-// strict, when any failed it; otherwise the failures are logged only.
-func (c *Client) fanOut(ctx context.Context, op string, named []*Endpoint, strict bool, f func(context.Context, *Endpoint) error) error {
+// endpoint, and says where the operation went. With one endpoint its error
+// is returned as is. With several, an *EndpointsError lists every result
+// when none took the operation, or, with strict, when any failed it;
+// otherwise the failures are logged only.
+func (c *Client) fanOut(ctx context.Context, op string, named []*Endpoint, strict bool, f func(context.Context, *Endpoint) error) (Route, error) {
 	if len(c.endpoints) == 1 {
 		e := c.endpoints[0]
 		err := f(ctx, e)
 		e.logChange("rest", err)
-		return err
+		if err != nil {
+			return Route{Failed: []string{e.uri}}, err
+		}
+		return Route{Took: []string{e.uri}}, nil
 	}
-	targets, skipped := named, []string(nil)
+	var route Route
+	targets := named
 	if targets == nil {
 		for _, e := range c.endpoints {
 			if e.Healthy() {
 				targets = append(targets, e)
 			} else {
-				skipped = append(skipped, e.uri)
+				route.Skipped = append(route.Skipped, e.uri)
 			}
 		}
 	}
 	if len(targets) == 0 {
-		return c.noneOnline(op)
+		return route, c.noneOnline(op)
 	}
 	res := make([]EndpointResult, len(targets))
 	var wg sync.WaitGroup
@@ -288,28 +329,27 @@ func (c *Client) fanOut(ctx context.Context, op string, named []*Endpoint, stric
 		})
 	}
 	wg.Wait()
-	var took, failed []string
 	for _, r := range res {
 		if r.Err == nil {
-			took = append(took, r.Endpoint)
+			route.Took = append(route.Took, r.Endpoint)
 		} else {
-			failed = append(failed, r.Endpoint)
+			route.Failed = append(route.Failed, r.Endpoint)
 		}
 	}
-	if len(failed) > 0 && (len(took) == 0 || strict) {
-		return &EndpointsError{Op: op, Results: res, Skipped: skipped}
+	if len(route.Failed) > 0 && (len(route.Took) == 0 || strict) {
+		return route, &EndpointsError{Op: op, Results: res, Skipped: route.Skipped}
 	}
-	if len(failed) > 0 {
-		c.opts.Logger.Warn("SignalR "+op+" reached only some endpoints", "took", took, "failed", failed, "skipped", skipped,
-			"error", &EndpointsError{Op: op, Results: res, Skipped: skipped})
-		return nil
+	if len(route.Failed) > 0 {
+		c.opts.Logger.Warn("SignalR "+op+" reached only some endpoints", "took", route.Took, "failed", route.Failed, "skipped", route.Skipped,
+			"error", &EndpointsError{Op: op, Results: res, Skipped: route.Skipped})
+		return route, nil
 	}
 	// An offline endpoint is logged once when its health changes; each
 	// send only says where it went.
-	attrs := []any{"took", took}
-	if len(skipped) > 0 {
-		attrs = append(attrs, "skipped", skipped)
+	attrs := []any{"took", route.Took}
+	if len(route.Skipped) > 0 {
+		attrs = append(attrs, "skipped", route.Skipped)
 	}
 	c.opts.Logger.Info("SignalR "+op+" routed", attrs...)
-	return nil
+	return route, nil
 }

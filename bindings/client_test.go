@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -179,9 +180,75 @@ func TestSendToEveryEndpoint(t *testing.T) {
 	if len(fakes["east"].requests()) != 2 || len(fakes["west"].requests()) != 2 {
 		t.Error("a message naming east by its URI went elsewhere")
 	}
-	err := c.Send(ctx(), "chat", Message{Target: "t", Endpoints: []string{"north"}})
-	if err == nil || !strings.Contains(err.Error(), `endpoint "north"`) || !strings.Contains(err.Error(), `"east"`) {
-		t.Errorf("unknown endpoint: %v", err)
+}
+
+// TestUnknownEndpointIsInputError: a name in endpoints that matches no
+// endpoint is the caller's to fix, worded for what named it, and nothing
+// is sent.
+func TestUnknownEndpointIsInputError(t *testing.T) {
+	c, fakes, _ := threeEndpoints(t)
+	known := fmt.Sprintf(`"east" (%s), "west" (%s), "backup" (%s)`, fakes["east"].URL, fakes["west"].URL, fakes["backup"].URL)
+	for _, tt := range []struct {
+		kind string
+		err  error
+	}{
+		{"message", c.Send(ctx(), "chat", Message{Target: "t", Endpoints: []string{"east", "north"}})},
+		{"group action", c.Apply(ctx(), "chat", GroupAction{Action: ActionAdd, UserID: "u", GroupName: "g", Endpoints: []string{"north"}})},
+	} {
+		var ie *InputError
+		if !errors.As(tt.err, &ie) {
+			t.Fatalf("%s naming an unknown endpoint: %v, want an *InputError", tt.kind, tt.err)
+		}
+		want := "the " + tt.kind + `'s endpoints names "north", which matches no configured endpoint: name one by its name or service URI (` + known + "), or leave endpoints out to use every online one"
+		if d := cmp.Diff(want, ie.Message); d != "" {
+			t.Errorf("message (-want +got):\n%s", d)
+		}
+	}
+	for n, f := range fakes {
+		if r := f.requests(); len(r) != 0 {
+			t.Errorf("%s got %+v, want nothing sent", n, r)
+		}
+	}
+}
+
+// TestRouteSaysWhereItWent: SendRouted and ApplyRouted return which
+// endpoints took the item, failed it or were skipped as offline, by
+// service URI, whether or not the whole operation failed.
+func TestRouteSaysWhereItWent(t *testing.T) {
+	c, fakes, _ := threeEndpoints(t)
+	east, west, backup := fakes["east"].URL, fakes["west"].URL, fakes["backup"].URL
+	route, err := c.SendRouted(ctx(), "chat", Message{Target: "t"})
+	if d := cmp.Diff(Route{Took: []string{east, west, backup}}, route); err != nil || d != "" {
+		t.Errorf("send to all: %v, route (-want +got):\n%s", err, d)
+	}
+	fakes["east"].on("HEAD /api/health", reply{status: 503})
+	c.tick(ctx())
+	fakes["west"].on("POST /api/hubs/chat/:send", reply{status: 500})
+	route, err = c.SendRouted(ctx(), "chat", Message{Target: "t"})
+	if d := cmp.Diff(Route{Took: []string{backup}, Failed: []string{west}, Skipped: []string{east}}, route); err != nil || d != "" {
+		t.Errorf("send west failed: %v, route (-want +got):\n%s", err, d)
+	}
+	fakes["west"].on("PUT /api/hubs/chat/users/u/groups/g", reply{status: 403})
+	route, err = c.ApplyRouted(ctx(), "chat", GroupAction{Action: ActionAdd, UserID: "u", GroupName: "g"})
+	if d := cmp.Diff(Route{Took: []string{backup}, Failed: []string{west}, Skipped: []string{east}}, route); err == nil || d != "" {
+		t.Errorf("group action west failed: %v (want an error), route (-want +got):\n%s", err, d)
+	}
+	route, err = c.SendRouted(ctx(), "chat", Message{Target: "t", Endpoints: []string{"backup"}})
+	if d := cmp.Diff(Route{Took: []string{backup}}, route); err != nil || d != "" {
+		t.Errorf("send named backup: %v, route (-want +got):\n%s", err, d)
+	}
+
+	// One endpoint: the same shape.
+	f := newFakeService(t)
+	one, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+	route, err = one.SendRouted(ctx(), "chat", Message{Target: "t"})
+	if d := cmp.Diff(Route{Took: []string{f.URL}}, route); err != nil || d != "" {
+		t.Errorf("one endpoint: %v, route (-want +got):\n%s", err, d)
+	}
+	f.on("POST /api/hubs/chat/:send", reply{status: 500})
+	route, err = one.SendRouted(ctx(), "chat", Message{Target: "t"})
+	if d := cmp.Diff(Route{Failed: []string{f.URL}}, route); err == nil || d != "" {
+		t.Errorf("one endpoint failing: %v (want an error), route (-want +got):\n%s", err, d)
 	}
 }
 

@@ -16,7 +16,9 @@
 // primary (else secondary); messages and group actions go to every online
 // endpoint, skipping those whose background health check fails, and a send
 // some endpoint took is not failed, so a retry cannot duplicate it.
-// ErrNoOnlineEndpoint says none is online.
+// SendRouted and ApplyRouted return a Route: which endpoints took the item,
+// failed it, or were skipped. ErrNoOnlineEndpoint says none is online; a
+// name in endpoints that matches none is an *InputError.
 //
 // A Go program makes a Client from a service URI and any
 // azcore.TokenCredential with NewFromCredential, or from a connection string

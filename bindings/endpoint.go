@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -272,7 +273,7 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, tim
 		err = &Error{
 			Op:       "get a Microsoft Entra ID token",
 			Endpoint: e.uri,
-			Message:  fmt.Sprintf("the credential of %s (%s) could not get a token for scope %s%s.%s", e.auth.Identity(), e.label(), e.scope, credentialHint(e.auth), e.diagnose()),
+			Message:  fmt.Sprintf("the credential of %s (%s) could not get a token for scope %s%s.%s%s", e.auth.Identity(), e.label(), e.scope, credentialHint(e.auth), e.entraFix(err), e.diagnose()),
 			Err:      err,
 		}
 		e.logChange("credential", err)
@@ -284,6 +285,16 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, tim
 		refreshAt = tok.RefreshOn
 	}
 	return tok, refreshAt, tok.ExpiresOn.Add(-time.Minute), nil
+}
+
+// entraFix is the specific fix of a common Entra ID refusal, after a
+// space, or "".
+func (e *Endpoint) entraFix(err error) string {
+	fix := EntraFix(settings.Endpoint{Setting: e.setting, Auth: e.auth}, err, os.Getenv)
+	if fix == "" {
+		return ""
+	}
+	return " " + fix
 }
 
 // diagnose points at the check of the app settings, for endpoints read

@@ -58,9 +58,11 @@ test('broadcast, user and connection messages reach exactly their clients', { ti
   await s.send(msg('to carol', { userId: 'carol' }));
   assert.deepEqual(await drain(s, all), [[], [], [], []]);
 
-  // An array is sent item by item, in order; the reply lists them.
+  // An array is sent item by item, in order; the reply lists them, and
+  // where each went.
   const r = await s.send([msg('first', { userId: 'bob' }), msg('second'), msg('third', { userId: 'bob' })]);
-  assert.deepEqual(r.json, { accepted: [0, 1, 2] });
+  const took = (index) => ({ index, took: [s.serviceURL.replace(/\/$/, '')], failed: [], skipped: [] });
+  assert.deepEqual(r.json, { accepted: [0, 1, 2], routes: [took(0), took(1), took(2)] });
   assert.deepEqual(await drain(s, all), [['second'], ['second'], ['first', 'second', 'third'], ['second']]);
 
   // Arguments keep their JSON types.

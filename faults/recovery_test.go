@@ -116,6 +116,12 @@ func TestAccessKeyRefusals(t *testing.T) {
 	}
 }
 
+// schedulingSlack is how much later than SIGNALR_KEY_WAIT a negotiate may
+// answer on a loaded machine. It stays well below every other bound the
+// answer could come from instead (the 10 s fetch timeout, the caller's
+// 20 s, the hour-long hang), so the tests still tell KEY_WAIT did it.
+const schedulingSlack = 3 * time.Second
+
 // TestHungFetchRecovers hangs Entra ID or the auth API from the start:
 // negotiate answers within SIGNALR_KEY_WAIT while it hangs, and works again
 // soon after the hang ends, since each call has its own short bound.
@@ -133,7 +139,7 @@ func TestHungFetchRecovers(t *testing.T) {
 				start := time.Now()
 				r, _ := s.negotiate(t)
 				took := time.Since(start)
-				if r.status == http.StatusOK || took > keyWait+500*time.Millisecond {
+				if r.status == http.StatusOK || took > keyWait+schedulingSlack {
 					t.Errorf("negotiate while %s hangs: %d after %s, want a failure within %s", kind, r.status, took, keyWait)
 				}
 			}
@@ -164,7 +170,7 @@ func TestServiceSigningWithinKeyWait(t *testing.T) {
 	r, _ := s.negotiate(t)
 	took := time.Since(start)
 	s.emu.Delay(emulator.GenerateToken, 0)
-	if r.status == http.StatusOK || took > keyWait+500*time.Millisecond {
+	if r.status == http.StatusOK || took > keyWait+schedulingSlack {
 		t.Errorf("negotiate: %d after %s, want a failure within %s", r.status, took, keyWait)
 	}
 	if r, _ := s.negotiate(t); r.status != http.StatusOK {

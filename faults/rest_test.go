@@ -151,9 +151,11 @@ func withDeadline(d time.Duration) func(http.Handler) http.Handler {
 func TestSlowServiceBoundedByDeadline(t *testing.T) {
 	t.Parallel()
 	// The stand-in does not notice that the handler hung up until it has
-	// slept this long, which bounds the test's run time.
-	const slow = 2 * time.Second
-	s := newStack(t, config{wrap: withDeadline(300 * time.Millisecond)})
+	// slept this long, which bounds the test's run time. The deadline
+	// applies to every request, the first negotiate and the send after
+	// too: it leaves them time on a loaded machine.
+	const slow = 4 * time.Second
+	s := newStack(t, config{wrap: withDeadline(time.Second)})
 	c := s.connect(t)
 	s.emu.Delay(emulator.RESTSend, slow)
 	start := time.Now()

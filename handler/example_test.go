@@ -24,8 +24,12 @@ type service struct{}
 func (service) ConnectionInfo(ctx context.Context, hub, userID string, claims []bindings.Claim) (*bindings.ConnectionInfo, error) {
 	return &bindings.ConnectionInfo{URL: "https://contoso.service.signalr.net/client/?hub=" + hub, AccessToken: "eyJ..."}, nil
 }
-func (service) Send(ctx context.Context, hub string, m bindings.Message) error      { return nil }
-func (service) Apply(ctx context.Context, hub string, a bindings.GroupAction) error { return nil }
+func (service) SendRouted(ctx context.Context, hub string, m bindings.Message) (bindings.Route, error) {
+	return bindings.Route{Took: []string{"https://contoso.service.signalr.net"}}, nil
+}
+func (service) ApplyRouted(ctx context.Context, hub string, a bindings.GroupAction) (bindings.Route, error) {
+	return bindings.Route{Took: []string{"https://contoso.service.signalr.net"}}, nil
+}
 
 func ExampleNew() {
 	h, err := handler.New(service{}, &handler.Options{
@@ -48,7 +52,7 @@ func ExampleNew() {
 	fmt.Println(rec.Code, rec.Body)
 	// Output:
 	// 200 application/json; charset=utf-8
-	// 202 {"accepted":[0]}
+	// 202 {"accepted":[0],"routes":[{"index":0,"took":["https://contoso.service.signalr.net"],"failed":[],"skipped":[]}]}
 }
 
 func ExampleHandler_HandleEvent() {

@@ -54,22 +54,25 @@ func (f *fakeService) ConnectionInfo(ctx context.Context, hub, userID string, cl
 	}, nil
 }
 
-func (f *fakeService) Send(ctx context.Context, hub string, m bindings.Message) error {
+func (f *fakeService) SendRouted(ctx context.Context, hub string, m bindings.Message) (bindings.Route, error) {
 	if err := f.next("send", hub); err != nil {
-		return err
+		return bindings.Route{Failed: []string{fakeEndpoint}}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, m)
-	return nil
+	return bindings.Route{Took: []string{fakeEndpoint}}, nil
 }
 
-func (f *fakeService) Apply(ctx context.Context, hub string, a bindings.GroupAction) error {
+func (f *fakeService) ApplyRouted(ctx context.Context, hub string, a bindings.GroupAction) (bindings.Route, error) {
 	if err := f.next("apply", hub); err != nil {
-		return err
+		return bindings.Route{Failed: []string{fakeEndpoint}}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.applied = append(f.applied, a)
-	return nil
+	return bindings.Route{Took: []string{fakeEndpoint}}, nil
 }
+
+// fakeEndpoint is the one endpoint fakeService routes to.
+const fakeEndpoint = "https://contoso.service.signalr.net"

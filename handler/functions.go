@@ -61,11 +61,11 @@ func (h *Handler) invoke(ctx context.Context, c *call) *reply {
 	case fnNegotiate:
 		return h.negotiate(ctx, c)
 	case fnMessages:
-		return deliver(ctx, h, c, "SignalRMessage", bindings.DecodeMessages, messageAddress, h.svc.Send)
+		return deliver(ctx, h, c, "SignalRMessage", bindings.DecodeMessages, messageAddress, h.svc.SendRouted)
 	case fnUpstream:
 		return h.upstreamEvent(ctx, c)
 	default:
-		return deliver(ctx, h, c, "SignalRGroupAction", bindings.DecodeGroupActions, memberAddress, h.svc.Apply)
+		return deliver(ctx, h, c, "SignalRGroupAction", bindings.DecodeGroupActions, memberAddress, h.svc.ApplyRouted)
 	}
 }
 
@@ -95,9 +95,9 @@ func (h *Handler) negotiate(ctx context.Context, c *call) *reply {
 }
 
 // deliver decodes the body as one item or an array of items and hands them
-// to do (see sendAll), so that callers learn which went through.
+// to do (see sendAll), so that callers learn which went through, and where.
 func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
-	decode func([]byte, int) ([]T, error), address func(T) address, do func(context.Context, string, T) error) *reply {
+	decode func([]byte, int) ([]T, error), addressOf func(T) address, do func(context.Context, string, T) (bindings.Route, error)) *reply {
 	if c.http && c.method != http.MethodPost {
 		return methodNotAllowed(c, "POST")
 	}
@@ -125,12 +125,29 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 		c.log.Warn("invalid "+c.function+" body", "error", err)
 		return errorReply(http.StatusBadRequest, c, err.Error())
 	}
-	errs := sendAll(ctx, items, address, func(ctx context.Context, item T) error { return do(ctx, hub, item) })
+	// Sent by index, so that each item's route lands in its place.
+	indexes := make([]int, len(items))
+	for i := range indexes {
+		indexes[i] = i
+	}
+	routes := make([]route, len(items))
+	for i := range routes {
+		// An item not sent keeps this empty route.
+		routes[i] = routeOf(i, bindings.Route{})
+	}
+	errs := sendAll(ctx, indexes, func(i int) address { return addressOf(items[i]) }, func(ctx context.Context, i int) error {
+		r, err := do(ctx, hub, items[i])
+		routes[i] = routeOf(i, r)
+		return err
+	})
 	accepted := make([]int, 0, len(items))
 	var failed []failure
-	status := 0
+	status, invalid := 0, 0
 	for i, err := range errs {
 		if err != nil {
+			if errors.As(err, new(*bindings.InputError)) {
+				invalid++
+			}
 			st, msg := classify(err)
 			if errors.Is(err, errNotSent) {
 				msg = "not sent: the request's time ran out before its turn; it is safe to send again"
@@ -146,13 +163,19 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 	}
 	if len(failed) == 0 {
 		c.outcome = append(c.outcome, "hub", hub, "count", len(items))
-		return &reply{status: http.StatusAccepted, body: acceptedBody{Accepted: accepted}}
+		return &reply{status: http.StatusAccepted, body: acceptedBody{Accepted: accepted, Routes: routes}}
+	}
+	summary := fmt.Sprintf("SignalR Service did not accept %d of %d items", len(failed), len(items))
+	if invalid == len(failed) {
+		// Refused here, before any request: the service never saw them.
+		summary = fmt.Sprintf("%d of %d items are invalid; failed says why", len(failed), len(items))
 	}
 	return &reply{status: status, body: partialBody{
-		Error:         fmt.Sprintf("SignalR Service did not accept %d of %d items", len(failed), len(items)),
+		Error:         summary,
 		CorrelationID: c.id,
 		Accepted:      accepted,
 		Failed:        failed,
+		Routes:        routes,
 	}}
 }
 

@@ -14,11 +14,12 @@ import (
 )
 
 // Service is what the handler needs of SignalR Service; *bindings.Client
-// implements it.
+// implements it. The routes of sends and group actions tell callers which
+// endpoints took each item.
 type Service interface {
 	ConnectionInfo(ctx context.Context, hub, userID string, claims []bindings.Claim) (*bindings.ConnectionInfo, error)
-	Send(ctx context.Context, hub string, m bindings.Message) error
-	Apply(ctx context.Context, hub string, a bindings.GroupAction) error
+	SendRouted(ctx context.Context, hub string, m bindings.Message) (bindings.Route, error)
+	ApplyRouted(ctx context.Context, hub string, a bindings.GroupAction) (bindings.Route, error)
 }
 
 // DefaultMaxBodyBytes bounds the body of messages and groups requests when

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
 	"github.com/signalr-entra/handler/settings"
@@ -185,5 +187,132 @@ func TestIntegrationNoSecretsInLogsOrReplies(t *testing.T) {
 				t.Errorf("%s carry %q:\n%s", name, secret, text)
 			}
 		}
+	}
+}
+
+// TestIntegrationRoutesPerItem: with two endpoints, the messages and groups
+// replies say per item which endpoints took it and which failed it, and a
+// name in endpoints that matches none is refused with 400 naming it and
+// the configured endpoints.
+func TestIntegrationRoutesPerItem(t *testing.T) {
+	emus := map[string]*emulator.Server{}
+	var eps []settings.Endpoint
+	for _, name := range []string{"east", "west"} {
+		emu, err := emulator.NewServer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(emu.Close)
+		emu.Assign(emu.SystemIdentity().ObjectID, emulator.ServiceOwner)
+		u, err := url.Parse(emu.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emus[name] = emu
+		eps = append(eps, settings.Endpoint{
+			Name: name, Setting: "Azure__SignalR__Endpoints__" + name, ServiceURI: u, Type: settings.Primary,
+			Credential: emu.Credential(emu.SystemIdentity().ObjectID), Auth: settings.Auth{Kind: "ManagedIdentityCredential"}, Scope: settings.DefaultScope,
+		})
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	client, err := bindings.New(eps, &bindings.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	srv := httptest.NewServer(newTestHandler(t, client, &Options{Standalone: true, Logger: log}))
+	t.Cleanup(srv.Close)
+	east, west := emus["east"].URL, emus["west"].URL
+
+	post := func(path, body string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+			t.Fatal(err)
+		}
+		delete(got, "correlationId")
+		return resp.StatusCode, got
+	}
+	route := func(i int, took, failed []any) map[string]any {
+		return map[string]any{"index": float64(i), "took": took, "failed": failed, "skipped": []any{}}
+	}
+	none := []any{}
+	tests := []struct {
+		name       string
+		path, body string
+		fault      func()
+		wantStatus int
+		want       map[string]any
+	}{
+		{
+			name: "every endpoint or the named one", path: "/api/messages",
+			body:       `[{"target":"a"},{"target":"b","endpoints":["west"]}]`,
+			wantStatus: 202,
+			want: map[string]any{"accepted": []any{0.0, 1.0}, "routes": []any{
+				route(0, []any{east, west}, none), route(1, []any{west}, none)}},
+		},
+		{
+			name: "a send west refused is accepted, and says so", path: "/api/messages",
+			body:       `{"target":"a"}`,
+			fault:      func() { emus["west"].Fail(emulator.RESTSend, 1, http.StatusForbidden, 0) },
+			wantStatus: 202,
+			want:       map[string]any{"accepted": []any{0.0}, "routes": []any{route(0, []any{east}, []any{west})}},
+		},
+		{
+			name: "a group action west refused fails, and says where it went", path: "/api/groups",
+			body:       `{"action":"add","userId":"u","groupName":"g"}`,
+			fault:      func() { emus["west"].Fail(emulator.RESTOther, 1, http.StatusForbidden, 0) },
+			wantStatus: 502,
+			want: map[string]any{
+				"error":    "SignalR Service did not accept 1 of 1 items",
+				"accepted": []any{},
+				"failed": []any{map[string]any{"index": 0.0,
+					"error": "SignalR Service refused the app (403): its identity lacks a role on the resource, or a network rule blocks it; the function log has the details under this correlation id"}},
+				"routes": []any{route(0, []any{east}, []any{west})},
+			},
+		},
+		{
+			name: "unknown endpoint in a message", path: "/api/messages",
+			body:       `[{"target":"a"},{"target":"b","endpoints":["north"]}]`,
+			wantStatus: 400,
+			want: map[string]any{
+				"error":    "1 of 2 items are invalid; failed says why",
+				"accepted": []any{0.0},
+				"failed": []any{map[string]any{"index": 1.0,
+					"error": `the message's endpoints names "north", which matches no configured endpoint: name one by its name or service URI ("east" (` + east + `), "west" (` + west + `)), or leave endpoints out to use every online one`}},
+				"routes": []any{route(0, []any{east, west}, none), route(1, none, none)},
+			},
+		},
+		{
+			name: "unknown endpoint in a group action", path: "/api/groups",
+			body:       `{"action":"add","userId":"u","groupName":"g","endpoints":[{"name":"north"}]}`,
+			wantStatus: 400,
+			want: map[string]any{
+				"error":    "1 of 1 items are invalid; failed says why",
+				"accepted": []any{},
+				"failed": []any{map[string]any{"index": 0.0,
+					"error": `the group action's endpoints names "north", which matches no configured endpoint: name one by its name or service URI ("east" (` + east + `), "west" (` + west + `)), or leave endpoints out to use every online one`}},
+				"routes": []any{route(0, none, none)},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.fault != nil {
+				tt.fault()
+			}
+			status, got := post(tt.path, tt.body)
+			if status != tt.wantStatus {
+				t.Errorf("status %d, want %d", status, tt.wantStatus)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("reply (-want +got):\n%s", d)
+			}
+		})
 	}
 }

@@ -342,6 +342,10 @@ func TestPayloadPartialFailureBody(t *testing.T) {
 		"accepted":      []any{0.0},
 		"failed": []any{map[string]any{"index": 1.0,
 			"error": "SignalR Service refused the app (403): its identity lacks a role on the resource, or a network rule blocks it; the function log has the details under this correlation id"}},
+		"routes": []any{
+			map[string]any{"index": 0.0, "took": []any{fakeEndpoint}, "failed": []any{}, "skipped": []any{}},
+			map[string]any{"index": 1.0, "took": []any{}, "failed": []any{fakeEndpoint}, "skipped": []any{}},
+		},
 	}
 	if diff := cmp.Diff(want, res["body"]); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+
+	"github.com/signalr-entra/handler/bindings"
 )
 
 const (
@@ -49,6 +51,7 @@ type partialBody struct {
 	CorrelationID string    `json:"correlationId"`
 	Accepted      []int     `json:"accepted"`
 	Failed        []failure `json:"failed"`
+	Routes        []route   `json:"routes"`
 }
 
 // failure is one message or group action the service did not accept.
@@ -59,7 +62,29 @@ type failure struct {
 
 // acceptedBody answers messages and groups requests that all went through.
 type acceptedBody struct {
-	Accepted []int `json:"accepted"`
+	Accepted []int   `json:"accepted"`
+	Routes   []route `json:"routes"`
+}
+
+// route says, for the item at Index, which endpoints took it, failed it, or
+// were skipped as offline, by service URI (never a key). The lists are
+// always present, empty when none, so that one endpoint and several give
+// the same shape; an item refused or not sent has all three empty.
+type route struct {
+	Index   int      `json:"index"`
+	Took    []string `json:"took"`
+	Failed  []string `json:"failed"`
+	Skipped []string `json:"skipped"`
+}
+
+func routeOf(i int, r bindings.Route) route {
+	orEmpty := func(l []string) []string {
+		if l == nil {
+			return []string{}
+		}
+		return l
+	}
+	return route{Index: i, Took: orEmpty(r.Took), Failed: orEmpty(r.Failed), Skipped: orEmpty(r.Skipped)}
 }
 
 func (r *reply) setHeader(key, value string) {

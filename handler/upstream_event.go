@@ -105,13 +105,15 @@ func (e *Event) Argument(i int, v any) error {
 
 // Send sends m to clients of the event's hub.
 func (e *Event) Send(ctx context.Context, m bindings.Message) error {
-	return e.svc.Send(ctx, e.Hub, m)
+	_, err := e.svc.SendRouted(ctx, e.Hub, m)
+	return err
 }
 
 // Apply changes group membership in the event's hub, of any connection or
 // user.
 func (e *Event) Apply(ctx context.Context, a bindings.GroupAction) error {
-	return e.svc.Apply(ctx, e.Hub, a)
+	_, err := e.svc.ApplyRouted(ctx, e.Hub, a)
+	return err
 }
 
 // AddToGroup adds the calling connection to group.

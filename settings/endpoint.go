@@ -2,6 +2,7 @@ package settings
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
@@ -94,4 +95,14 @@ func (a Auth) Identity() string {
 	default:
 		return a.Kind
 	}
+}
+
+// SettingName is the app setting that holds key (such as "clientSecret")
+// of the endpoint's section, joined with the separator its setting already
+// uses: ":" in local.settings.json, "__" on Azure.
+func (e Endpoint) SettingName(key string) string {
+	if strings.Contains(e.Setting, ":") && !strings.Contains(e.Setting, "__") {
+		return e.Setting + ":" + key
+	}
+	return e.Setting + "__" + key
 }

@@ -58,15 +58,6 @@ func assignCommand(u *url.URL, p *principalReport, role string) string {
 		oid, kind, role, resourceScope(u))
 }
 
-// settingName joins a connection's prefix and a key with the separator the
-// prefix already uses: ":" in local.settings.json, "__" on Azure.
-func settingName(prefix, key string) string {
-	if strings.Contains(prefix, ":") && !strings.Contains(prefix, "__") {
-		return prefix + ":" + key
-	}
-	return prefix + "__" + key
-}
-
 // roleFix explains a role to assign and how.
 func roleFix(u *url.URL, p *principalReport, role, why string) string {
 	return fmt.Sprintf("Assign the identity %q on the SignalR resource (%s):\n  %s\n%s",
@@ -77,7 +68,7 @@ func roleFix(u *url.URL, p *principalReport, role, why string) string {
 // not the resource's, or the token comes from another cloud's authority.
 func crossTenantFix(e settings.Endpoint, p *principalReport) string {
 	var b strings.Builder
-	tenant := settingName(e.Setting, "tenantId")
+	tenant := e.SettingName("tenantId")
 	if e.Auth.Kind == "ManagedIdentityCredential" {
 		fmt.Fprintf(&b, "A managed identity gets tokens from its own tenant only. To reach a SignalR resource in another tenant, use a multitenant app registration (clientId, clientSecret or a certificate, and %s = the resource's tenant).\n", tenant)
 	} else {
@@ -88,10 +79,10 @@ func crossTenantFix(e settings.Endpoint, p *principalReport) string {
 		fmt.Fprintf(&b, "If the SignalR resource is in another tenant than the app:\n")
 		fmt.Fprintf(&b, "  1. Make the app registration multitenant, and provision it in the resource's tenant (signed in there): az ad sp create --id %s\n", app)
 		fmt.Fprintf(&b, "  2. Set %s (TenantId= in a connection string) to the resource's tenant id: az account show --subscription <subscription of the resource> --query tenantId -o tsv\n", tenant)
-		fmt.Fprintf(&b, "     If the credential must keep another tenantId, add the resource's tenant to %s instead.\n", settingName(e.Setting, "additionallyAllowedTenants"))
+		fmt.Fprintf(&b, "     If the credential must keep another tenantId, add the resource's tenant to %s instead.\n", e.SettingName("additionallyAllowedTenants"))
 		fmt.Fprintf(&b, "  3. Assign the role to the app's service principal in the resource's tenant, whose object id differs from this token's: az ad sp show --id %s --query id -o tsv\n", app)
 	}
-	fmt.Fprintf(&b, "In a sovereign cloud (Azure China, Azure Government), also set %s to that cloud's Entra ID host, such as https://login.chinacloudapi.cn/.", settingName(e.Setting, "authorityHost"))
+	fmt.Fprintf(&b, "In a sovereign cloud (Azure China, Azure Government), also set %s to that cloud's Entra ID host, such as https://login.chinacloudapi.cn/.", e.SettingName("authorityHost"))
 	return b.String()
 }
 
@@ -108,7 +99,7 @@ func localAuthFix(e settings.Endpoint) string {
 		"  (and %[5]s = <client id> for a user-assigned identity)\n"+
 		"then give the identity the %[6]q role, for example:\n  %[7]s\n"+
 		"Its object id is the principalId of `az functionapp identity show -n <app> -g <resource-group>`. %[8]s",
-		e.Setting, settingName(e.Setting, "serviceUri"), uri, settingName(e.Setting, "credential"), settingName(e.Setting, "clientId"),
+		e.Setting, e.SettingName("serviceUri"), uri, e.SettingName("credential"), e.SettingName("clientId"),
 		roleServiceOwner, assignCommand(e.ServiceURI, nil, roleServiceOwner), propagationNote)
 }
 
@@ -117,12 +108,12 @@ func localAuthFix(e settings.Endpoint) string {
 func userAssignedFix(e settings.Endpoint) string {
 	if e.Auth.ResourceID != "" && e.Auth.ClientID == "" {
 		return fmt.Sprintf("No identity with resource id %q is assigned to this app. Set %s to the identity's resource id (az identity show -n <identity> -g <resource-group> --query id -o tsv), and assign the identity to the function app (az functionapp identity assign -n <app> -g <resource-group> --identities <resource id>).",
-			e.Auth.ResourceID, settingName(e.Setting, "managedIdentityResourceId"))
+			e.Auth.ResourceID, e.SettingName("managedIdentityResourceId"))
 	}
 	return fmt.Sprintf("No identity with client id %q is assigned to this app. A user-assigned identity has a client id and an object (principal) id, both GUIDs: %s takes the client id, not the object id. "+
 		"Find it with az identity show -n <identity> -g <resource-group> --query clientId -o tsv (the portal shows it as Client ID on the identity's Overview), "+
 		"and check that the identity is assigned to the function app: az functionapp identity show -n <app> -g <resource-group>.",
-		e.Auth.ClientID, settingName(e.Setting, "clientId"))
+		e.Auth.ClientID, e.SettingName("clientId"))
 }
 
 // environmentCredentialFailedFix explains a token failure of
@@ -132,7 +123,7 @@ func environmentCredentialFailedFix(e settings.Endpoint, vars []string) string {
 	return fmt.Sprintf("DefaultAzureCredential tried the app registration of the AZURE_* variables first, because %s is set, and that failed, so the managed identity was not tried. "+
 		"To use the app's managed identity, set %s = managedidentity (with %s = <client id> for a user-assigned identity), or remove %s, AZURE_CLIENT_ID and AZURE_TENANT_ID from the app settings. "+
 		"To use that app registration, correct AZURE_TENANT_ID, AZURE_CLIENT_ID and %s: the cause above says what Entra ID answered.",
-		strings.Join(vars, ", "), settingName(e.Setting, "credential"), settingName(e.Setting, "clientId"), strings.Join(vars, ", "), strings.Join(vars, ", "))
+		strings.Join(vars, ", "), e.SettingName("credential"), e.SettingName("clientId"), strings.Join(vars, ", "), strings.Join(vars, ", "))
 }
 
 // environmentCredentialFix explains EnvironmentCredential winning inside
@@ -140,5 +131,5 @@ func environmentCredentialFailedFix(e settings.Endpoint, vars []string) string {
 func environmentCredentialFix(e settings.Endpoint, vars []string) string {
 	return fmt.Sprintf("To use the app's managed identity instead, set %s = managedidentity (with %s = <client id> for a user-assigned identity), or remove %s and AZURE_CLIENT_ID from the app settings. "+
 		"To keep this app registration, give it the roles named below.",
-		settingName(e.Setting, "credential"), settingName(e.Setting, "clientId"), strings.Join(vars, ", "))
+		e.SettingName("credential"), e.SettingName("clientId"), strings.Join(vars, ", "))
 }

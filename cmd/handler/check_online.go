@@ -239,7 +239,7 @@ func (p *probe) runEntra(ctx context.Context) {
 			c.Fix = userAssignedFix(p.s)
 		} else if vars := environmentCredentialSet(p.s, p.getenv); len(vars) > 0 {
 			c.Fix = environmentCredentialFailedFix(p.s, vars)
-		} else if fix := entraFix(p.s, err, p.getenv); fix != "" {
+		} else if fix := bindings.EntraFix(p.s, err, p.getenv); fix != "" {
 			c.Fix = fix
 		} else {
 			c.Fix = fmt.Sprintf("Check the identity settings of %s; the cause above says what Entra ID or the managed identity endpoint answered.", p.s.Setting)

@@ -358,11 +358,14 @@ func TestCheckOnline(t *testing.T) {
 			srv.Delay(emulator.AccessKey, time.Minute)
 			return userIdentity(emulator.ServiceOwner)(t, srv)
 		},
-		args:          []string{"-timeout", "1s"},
+		// The token and health checks before the auth API must end within
+		// it even on a loaded machine; it stays under the auth API's own
+		// 10 s bound, so that the check's timeout is what cuts the call.
+		args:          []string{"-timeout", "3s"},
 		wantCode:      1,
 		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead FAIL", "generateToken FAIL", "restWrite FAIL"},
 		wantFunctions: "FAIL FAIL FAIL",
-		wantText:      []string{"no answer within the check's -timeout (1s)", "CANNOT WORK: the check ran out of time", "online check failed: 3 function(s) cannot work; see the checks above\n"},
+		wantText:      []string{"no answer within the check's -timeout (3s)", "CANNOT WORK: the check ran out of time", "online check failed: 3 function(s) cannot work; see the checks above\n"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -533,8 +536,10 @@ func TestCheckOnlineSeveralEndpoints(t *testing.T) {
 		"Azure__SignalR__Endpoints__gone__credential":  "managedidentity",
 		"Azure__SignalR__Endpoints__gone__clientId":    u.ClientID,
 	}, "")
-	// A short timeout cuts the retries of calls to the closed port.
-	r, out := runOnlineJSON(t, srv, []string{"-timeout", "1s"}, 1)
+	// The timeout is far above what the check needs, so that a loaded
+	// machine cannot cut the working endpoints' probes short; the retries
+	// of calls to the closed port take about 10 s.
+	r, out := runOnlineJSON(t, srv, []string{"-timeout", "60s"}, 1)
 	got := map[string]string{}
 	for _, e := range r.Endpoints {
 		f := e.Functions
@@ -620,7 +625,11 @@ func TestCheckOnlineSchemeMismatch(t *testing.T) {
 			env := tt.env(srv, serviceHost, tlsHost)
 			env["IDENTITY_ENDPOINT"], env["IDENTITY_HEADER"] = srv.IdentityEndpoint, srv.IdentityHeader
 			checkEnv(t, env, "")
-			r, out := runOnlineJSON(t, srv, []string{"-timeout", "2s"}, 1)
+			// The scheme check must come from the health check's answer:
+			// a timeout a loaded machine could reach before it (once 2 s)
+			// would leave none. The probes after a mismatch retry for
+			// about 10 s before they fail.
+			r, out := runOnlineJSON(t, srv, []string{"-timeout", "60s"}, 1)
 			rep := strings.NewReplacer("{service}", serviceHost, "{tls}", tlsHost)
 			var scheme *checkResult
 			for i, c := range r.Endpoints[0].Checks {

@@ -28,7 +28,7 @@ func (p *probe) checkHealth(ctx context.Context) error {
 	if u == nil {
 		return err
 	}
-	setting := fmt.Sprintf("%s (%s in a connection string)", settingName(p.s.Setting, field), connectionStringKey[field])
+	setting := fmt.Sprintf("%s (%s in a connection string)", p.s.SettingName(field), connectionStringKey[field])
 	switch {
 	case u.Scheme == "https" && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		p.mismatch = true

@@ -121,19 +121,6 @@ func TestAssignCommand(t *testing.T) {
 	}
 }
 
-func TestSettingName(t *testing.T) {
-	tests := []struct{ prefix, want string }{
-		{"AzureSignalRConnectionString", "AzureSignalRConnectionString__clientId"},
-		{"Azure__SignalR__Endpoints__east", "Azure__SignalR__Endpoints__east__clientId"},
-		{"Azure:SignalR:Endpoints:west", "Azure:SignalR:Endpoints:west:clientId"},
-	}
-	for _, tt := range tests {
-		if got := settingName(tt.prefix, "clientId"); got != tt.want {
-			t.Errorf("settingName(%q) = %q, want %q", tt.prefix, got, tt.want)
-		}
-	}
-}
-
 func TestEnvironmentCredentialWon(t *testing.T) {
 	dac := settings.Endpoint{Auth: settings.Auth{Kind: "DefaultAzureCredential"}}
 	mi := settings.Endpoint{Auth: settings.Auth{Kind: "ManagedIdentityCredential"}}

@@ -1,4 +1,4 @@
-package main
+package bindings
 
 import (
 	"errors"
@@ -28,6 +28,8 @@ func TestEntraFix(t *testing.T) {
 	cert := app
 	cert.Auth.Kind = "ClientCertificateCredential"
 	dac := settings.Endpoint{Setting: "AzureSignalRConnectionString", Auth: settings.Auth{Kind: "DefaultAzureCredential"}}
+	goApp, goDAC := app, dac
+	goApp.Setting, goDAC.Setting = "", ""
 	unavailable := errors.New("DefaultAzureCredential: failed to acquire a token.\nAttempted credentials:\n\tAzureCLICredential: ERROR: Please run 'az login' to setup account.")
 	tests := []struct {
 		name string
@@ -53,10 +55,16 @@ func TestEntraFix(t *testing.T) {
 		{"managed identity endpoint", dac, unavailable, map[string]string{"IDENTITY_ENDPOINT": "http://127.0.0.1:1"}, nil},
 		// A credential that tried and was refused is not "no one signed in".
 		{"refused", dac, &azidentity.AuthenticationFailedError{}, nil, nil},
+		// A Go program's endpoint has no app setting and no check to run.
+		{"wrong secret from Go", goApp, entraReply(401, "invalid_client", "7000215", "Invalid client secret provided."),
+			nil, []string{"the credential's client secret holds a wrong secret", "put its value in the credential's client secret"}},
+		{"unknown tenant from Go", goApp, entraReply(400, "invalid_tenant", "90002", "Tenant 't1' not found."),
+			nil, []string{"Set the credential's tenant ID", "also set the credential's authority host (azcore.ClientOptions.Cloud)"}},
+		{"not signed in from Go", goDAC, unavailable, nil, []string{"\n  az login\nthen try again."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := entraFix(tt.e, tt.err, func(k string) string { return tt.env[k] })
+			got := EntraFix(tt.e, tt.err, func(k string) string { return tt.env[k] })
 			if tt.want == nil && got != "" {
 				t.Errorf("fix = %q, want none", got)
 			}
@@ -65,6 +73,51 @@ func TestEntraFix(t *testing.T) {
 					t.Errorf("fix = %q\nlacks %q", got, w)
 				}
 			}
+			if tt.e.Setting == "" {
+				// az's own field name is no app setting.
+				text := strings.ReplaceAll(got, "--query tenantId", "")
+				for _, w := range handlerWords {
+					if strings.Contains(text, w) {
+						t.Errorf("fix for a Go program's endpoint names %q: %q", w, got)
+					}
+				}
+			}
 		})
+	}
+}
+
+// TestTokenFailureCarriesEntraFix: when the handler runs and Entra ID
+// refuses the app, the error callers log and the client's own log name
+// the specific fix, not only a pointer to the check.
+func TestTokenFailureCarriesEntraFix(t *testing.T) {
+	f := newFakeService(t)
+	clock := newClock()
+	ep := entraEndpoint(t, f, &fakeCred{clock: clock, err: entraReply(401, "invalid_client", "7000215", "Invalid client secret provided.")})
+	ep.Auth = settings.Auth{Kind: "ClientSecretCredential", ClientID: "a1", TenantID: "t1"}
+	c, logs := newTestClient(t, []settings.Endpoint{ep}, Options{Now: clock.Now})
+	_, err := c.ConnectionInfo(ctx(), "chat", "", nil)
+	if err == nil {
+		t.Fatal("negotiate got a key without a token")
+	}
+	fix := EntraFix(ep, errors.New("AADSTS7000215"), func(string) string { return "" })
+	wants := []string{
+		"could not get a token for scope",
+		"AzureSignalRConnectionString__clientSecret holds a wrong secret",
+		"az ad app credential reset --id a1 --append",
+		"Run `handler check` with the same settings for a diagnosis",
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q\nlacks %q", err, w)
+		}
+	}
+	if !strings.Contains(err.Error(), fix) {
+		t.Errorf("error %q\nlacks the fix the check shows: %q", err, fix)
+	}
+	l := logs.String()
+	for _, w := range wants[1:3] {
+		if !strings.Contains(l, w) {
+			t.Errorf("log lacks %q:\n%s", w, l)
+		}
 	}
 }
