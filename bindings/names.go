@@ -2,7 +2,6 @@ package bindings
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -64,21 +63,13 @@ func checkTransport(setting, field string, u *url.URL) error {
 		return nil
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && settings.IsLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
 		return fmt.Errorf("%s: %s %q uses plain http to a host that is not loopback; tokens would cross the network in clear text: use https", setting, field, u.Redacted())
 	default:
 		return fmt.Errorf("%s: %s %q has scheme %q; valid schemes are https (and http to 127.0.0.1 only)", setting, field, u.Redacted(), u.Scheme)
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // baseURL returns u without a trailing slash, the root every path hangs from.

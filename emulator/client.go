@@ -241,9 +241,5 @@ func hostname(r *http.Request) string {
 // sameHost compares host names; all loopback names are one host, since a
 // client may reach 127.0.0.1 through "localhost".
 func sameHost(a, b string) bool {
-	loop := func(h string) bool {
-		ip := net.ParseIP(strings.Trim(h, "[]"))
-		return strings.EqualFold(h, "localhost") || (ip != nil && ip.IsLoopback())
-	}
-	return strings.EqualFold(a, b) || (loop(a) && loop(b))
+	return strings.EqualFold(a, b) || (loopbackHost(a) && loopbackHost(b))
 }

@@ -2,11 +2,12 @@ package handler
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/signalr-entra/handler/settings"
 )
 
 // cors decides which browser origins may call the functions.
@@ -106,16 +107,7 @@ func isLoopbackOrigin(origin string) bool {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
 	}
-	return isLoopbackHost(u.Hostname())
-}
-
-// isLoopbackHost reports whether host names this machine.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return settings.IsLoopback(u.Hostname())
 }
 
 func truncate(s string, n int) string {

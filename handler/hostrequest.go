@@ -212,77 +212,75 @@ func readHeaders(r *jsonReader, hr *hostRequest, n *needs) string {
 
 // readIdentities reads each ClaimsIdentity's AuthenticationType and Claims.
 func readIdentities(r *jsonReader, hr *hostRequest) string {
-	if r.null() {
-		return ""
-	}
-	if r.peek() != '[' {
-		return " (not an array)"
-	}
-	r.enter('[', "")
-	for i := 0; r.more(']', i == 0); i++ {
-		if r.peek() != '{' {
-			return fmt.Sprintf("[%d]", i)
-		}
-		r.enter('{', "")
-		var id identity
-		for k := 0; r.more('}', k == 0); k++ {
-			key := r.key()
-			switch {
-			case bytes.EqualFold(key, []byte("AuthenticationType")):
-				if r.null() {
-					continue
-				}
-				s, ok := r.str()
-				if !ok {
-					return fmt.Sprintf("[%d].AuthenticationType", i)
-				}
-				id.AuthenticationType = s
-			case bytes.EqualFold(key, []byte("Claims")):
-				if e := readClaims(r, &id); e != "" {
-					return fmt.Sprintf("[%d].Claims%s", i, e)
-				}
-			default:
-				r.skip()
-			}
-		}
-		hr.Identities = append(hr.Identities, id)
-	}
-	return ""
-}
-
-func readClaims(r *jsonReader, id *identity) string {
-	if r.null() {
-		return ""
-	}
-	if r.peek() != '[' {
-		return " (not an array)"
-	}
-	r.enter('[', "")
-	for i := 0; r.more(']', i == 0); i++ {
-		if r.peek() != '{' {
-			return fmt.Sprintf("[%d]", i)
-		}
-		r.enter('{', "")
-		var c hostClaim
-		for k := 0; r.more('}', k == 0); k++ {
-			key := r.key()
-			var dst *string
-			switch {
-			case bytes.EqualFold(key, []byte("Type")):
-				dst = &c.Type
-			case bytes.EqualFold(key, []byte("Value")):
-				dst = &c.Value
-			default:
-				r.skip()
-				continue
+	return readObjects(r, func() { hr.Identities = append(hr.Identities, identity{}) }, func(key []byte) string {
+		id := &hr.Identities[len(hr.Identities)-1]
+		switch {
+		case bytes.EqualFold(key, []byte("AuthenticationType")):
+			if r.null() {
+				return ""
 			}
 			s, ok := r.str()
 			if !ok {
-				return fmt.Sprintf("[%d].%s", i, key)
+				return ".AuthenticationType"
 			}
-			*dst = s
+			id.AuthenticationType = s
+		case bytes.EqualFold(key, []byte("Claims")):
+			if e := readClaims(r, id); e != "" {
+				return ".Claims" + e
+			}
+		default:
+			r.skip()
 		}
-		id.Claims = append(id.Claims, c)
+		return ""
+	})
+}
+
+// readClaims reads each claim's Type and Value.
+func readClaims(r *jsonReader, id *identity) string {
+	return readObjects(r, func() { id.Claims = append(id.Claims, hostClaim{}) }, func(key []byte) string {
+		c := &id.Claims[len(id.Claims)-1]
+		var dst *string
+		switch {
+		case bytes.EqualFold(key, []byte("Type")):
+			dst = &c.Type
+		case bytes.EqualFold(key, []byte("Value")):
+			dst = &c.Value
+		default:
+			r.skip()
+			return ""
+		}
+		s, ok := r.str()
+		if !ok {
+			return "." + string(key)
+		}
+		*dst = s
+		return ""
+	})
+}
+
+// readObjects reads a JSON array of objects, null meaning none. For each
+// object it calls add, then field with each key; field reads or skips the
+// value and returns where its shape is wrong, or "". readObjects returns
+// where the shape is wrong, such as "[1].Type", or "".
+func readObjects(r *jsonReader, add func(), field func(key []byte) string) string {
+	if r.null() {
+		return ""
+	}
+	if r.peek() != '[' {
+		return " (not an array)"
+	}
+	r.enter('[', "")
+	for i := 0; r.more(']', i == 0); i++ {
+		if r.peek() != '{' {
+			return fmt.Sprintf("[%d]", i)
+		}
+		r.enter('{', "")
+		add()
+		for k := 0; r.more('}', k == 0); k++ {
+			if e := field(r.key()); e != "" {
+				return fmt.Sprintf("[%d]%s", i, e)
+			}
+		}
 	}
 	return ""
 }

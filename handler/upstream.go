@@ -113,7 +113,7 @@ func openIDConfigurationURLs(authorityHost, tenant string) ([2]string, error) {
 		authorityHost = DefaultAuthorityHost
 	}
 	u, err := url.Parse(authorityHost)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname()))) {
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && settings.IsLoopback(u.Hostname()))) {
 		return [2]string{}, fmt.Errorf("invalid AZURE_AUTHORITY_HOST value %q: use the https URL of the cloud's Entra ID, such as %s", authorityHost, DefaultAuthorityHost)
 	}
 	base := strings.TrimSuffix(u.String(), "/") + "/" + tenant

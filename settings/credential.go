@@ -71,7 +71,7 @@ func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, A
 	}
 	// Instance discovery asks login.microsoftonline.com about the authority,
 	// which a loopback stand-in cannot answer and must never need.
-	noDiscovery := authority != "" && isLoopback(hostOf(authority))
+	noDiscovery := authority != "" && IsLoopback(hostOf(authority))
 
 	secret, cert := f.has("clientsecret"), f.has("clientcertificate") || f.has("clientcertificatepath")
 	if f.has("clientcertificatepassword") && !f.has("clientcertificatepath") {

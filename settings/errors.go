@@ -24,9 +24,10 @@ func (e *SettingError) Error() string {
 	return e.Setting + ": " + e.Problem + ". " + e.Fix
 }
 
-// isLoopback reports whether host names this machine, where plain http and
-// test authorities are allowed.
-func isLoopback(host string) bool {
+// IsLoopback reports whether host names this machine, where plain http and
+// test authorities are allowed. bindings and handler use it too, so that all
+// agree on what loopback is.
+func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
@@ -65,7 +66,7 @@ func parseEndpointURL(setting, value string, keepPath bool) (*url.URL, error) {
 		return nil, &SettingError{setting, "scheme of " + shown + " is not http or https", fix}
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || !keepPath && strings.Trim(u.Path, "/") != "":
 		return nil, &SettingError{setting, "value " + shown + " has more than a scheme, host and port", fix}
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && !IsLoopback(u.Hostname()):
 		return nil, &SettingError{setting, "value " + shown + " uses plain http to a host that is not loopback",
 			"Use https; plain http is allowed only to 127.0.0.1, [::1] or localhost (a local stand-in)"}
 	}
