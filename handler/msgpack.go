@@ -73,41 +73,31 @@ func (r *msgpackReader) length(size int, perItem uint64) (int, error) {
 }
 
 // arrayLen reads an array header.
-func (r *msgpackReader) arrayLen() (int, error) {
-	c, err := r.next()
-	switch {
-	case err != nil:
-		return 0, err
-	case c >= 0x90 && c <= 0x9f:
-		if uint64(c&0x0f) > uint64(len(r.b)) {
-			return 0, errMsgpackShort
-		}
-		return int(c & 0x0f), nil
-	case c == 0xdc:
-		return r.length(2, 1)
-	case c == 0xdd:
-		return r.length(4, 1)
-	}
-	return 0, fmt.Errorf("want a MessagePack array, found %s", msgpackKind(c))
-}
+func (r *msgpackReader) arrayLen() (int, error) { return r.headerLen(0x90, 0xdc, 1, "array") }
 
 // mapLen reads a map header.
-func (r *msgpackReader) mapLen() (int, error) {
+func (r *msgpackReader) mapLen() (int, error) { return r.headerLen(0x80, 0xde, 2, "map") }
+
+// headerLen reads the header of an array or map: fix is its fix type, whose
+// low four bits hold the length, and len16 the type with a 16-bit length,
+// followed by the 32-bit one. Each element takes at least perItem bytes, so a
+// length the rest of the input cannot hold is refused before any allocation.
+func (r *msgpackReader) headerLen(fix, len16 byte, perItem uint64, kind string) (int, error) {
 	c, err := r.next()
 	switch {
 	case err != nil:
 		return 0, err
-	case c >= 0x80 && c <= 0x8f:
-		if 2*uint64(c&0x0f) > uint64(len(r.b)) {
+	case c >= fix && c <= fix|0x0f:
+		if perItem*uint64(c&0x0f) > uint64(len(r.b)) {
 			return 0, errMsgpackShort
 		}
 		return int(c & 0x0f), nil
-	case c == 0xde:
-		return r.length(2, 2)
-	case c == 0xdf:
-		return r.length(4, 2)
+	case c == len16:
+		return r.length(2, perItem)
+	case c == len16+1:
+		return r.length(4, perItem)
 	}
-	return 0, fmt.Errorf("want a MessagePack map, found %s", msgpackKind(c))
+	return 0, fmt.Errorf("want a MessagePack %s, found %s", kind, msgpackKind(c))
 }
 
 // str reads a string; nil reads as ok false.
