@@ -24,8 +24,6 @@ type ConnectionInfo struct {
 }
 
 const (
-	// userIDClaim carries the user id the service routes user messages by.
-	userIDClaim = "asrs.s.uid"
 	// userClaimPrefix renames user claims whose names the service reserves.
 	userClaimPrefix = "asrs.u."
 	// maxTokenLen is the service's limit on a client access token.
@@ -82,6 +80,7 @@ func newTimeClaims(aud string, now, exp time.Time) timeClaims {
 // clientClaims encodes the claims of a client access token.
 func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) ([]byte, error) {
 	fixed, err := json.Marshal(struct {
+		// The service routes user messages by this claim.
 		UserID string `json:"asrs.s.uid,omitempty"`
 		timeClaims
 	}{userID, newTimeClaims(aud, now, exp)})

@@ -151,12 +151,6 @@ func (a *upstreamApp) waitFor(t *testing.T, n int) upstreamRequest {
 	}
 }
 
-func (a *upstreamApp) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.got)
-}
-
 // dialProtocol connects a client speaking the protocol, with the token in
 // the query as browsers send it, and extra query parameters.
 func dialProtocol(t testing.TB, s *Server, token, protocol, extraQuery string) *websocket.Conn {
