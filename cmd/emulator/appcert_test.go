@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -153,19 +152,12 @@ func TestRunAppCert(t *testing.T) {
 	key := rsaKey(t)
 	pemPath, cert := writeCertPEM(t, dir, "app", key)
 	const client = "a9900000-0000-4000-8000-00000000b001"
-	envFile := filepath.Join(dir, "env")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-app-cert", client + ":" + pemPath + "=ServiceOwner", "-env-file", envFile}, &syncBuffer{})
-	}()
+	env, _, stop := startRun(t, "-app-cert", client+":"+pemPath+"=ServiceOwner")
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("run: %v", err)
 		}
 	}()
-	env := readEnvFile(t, envFile)
 
 	ca, err := os.ReadFile(env["SSL_CERT_FILE"])
 	if err != nil {
@@ -185,7 +177,7 @@ func TestRunAppCert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{emulator.SignalRResource + "/.default"}})
+	tok, err := cred.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{emulator.SignalRResource + "/.default"}})
 	if err != nil {
 		t.Fatalf("GetToken with the registered certificate: %v", err)
 	}
@@ -208,28 +200,9 @@ func TestRunAppCert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{emulator.SignalRResource + "/.default"}}); err == nil || !strings.Contains(err.Error(), "AADSTS700027") {
+	if _, err := other.GetToken(t.Context(), policy.TokenRequestOptions{Scopes: []string{emulator.SignalRResource + "/.default"}}); err == nil || !strings.Contains(err.Error(), "AADSTS700027") {
 		t.Errorf("GetToken with another certificate = %v, want AADSTS700027", err)
 	}
-}
-
-// readEnvFile waits for run's env file and reads its KEY='value' lines.
-func readEnvFile(t *testing.T, path string) map[string]string {
-	t.Helper()
-	var data []byte
-	for i := 0; i < 250 && data == nil; i++ {
-		data, _ = os.ReadFile(path)
-		time.Sleep(20 * time.Millisecond)
-	}
-	if data == nil {
-		t.Fatalf("no env file at %s after 5s", path)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		env[k] = strings.Trim(v, "'")
-	}
-	return env
 }
 
 func FuzzSplitAppCert(f *testing.F) {

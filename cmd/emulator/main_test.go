@@ -33,26 +33,46 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
-func TestRunWritesEnvironment(t *testing.T) {
-	dir := t.TempDir()
-	envFile := filepath.Join(dir, "env")
+// startRun runs the command with args and an env file until the test ends or
+// stop is called, and returns the env file's variables once it is written,
+// the command's output, and stop, which ends run and returns its error.
+func startRun(t *testing.T, args ...string) (env map[string]string, out *syncBuffer, stop func() error) {
+	t.Helper()
+	envFile := filepath.Join(t.TempDir(), "env")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var out syncBuffer
-	go func() {
-		done <- run(ctx, []string{"-identity", "system=AppServer", "-identity", "user:u1=RESTAPIOwner",
-			"-app", "t1/c1:secret=ServiceOwner", "-env-file", envFile}, &out)
-	}()
+	out = &syncBuffer{}
+	go func() { done <- run(ctx, append(args, "-env-file", envFile), out) }()
+	stop = sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	})
+	t.Cleanup(func() { stop() })
+	return readEnvFile(t, envFile), out, stop
+}
+
+// readEnvFile waits for run's env file and reads its KEY='value' lines.
+func readEnvFile(t *testing.T, path string) map[string]string {
+	t.Helper()
 	var data []byte
-	for i := 0; i < 100 && data == nil; i++ {
-		data, _ = os.ReadFile(envFile)
+	for i := 0; i < 250 && data == nil; i++ {
+		data, _ = os.ReadFile(path)
 		time.Sleep(20 * time.Millisecond)
+	}
+	if data == nil {
+		t.Fatalf("no env file at %s after 5s", path)
 	}
 	env := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		k, v, _ := strings.Cut(line, "=")
 		env[k] = strings.Trim(v, "'")
 	}
+	return env
+}
+
+func TestRunWritesEnvironment(t *testing.T) {
+	env, out, stop := startRun(t, "-identity", "system=AppServer", "-identity", "user:u1=RESTAPIOwner",
+		"-app", "t1/c1:secret=ServiceOwner")
 	got := []string{env["AzureSignalRConnectionString__credential"], filepath.Base(env["SSL_CERT_FILE"])}
 	if d := cmp.Diff([]string{"managedidentity", "emulator-ca.pem"}, got); d != "" {
 		t.Errorf("env (-want +got):\n%s", d)
@@ -67,12 +87,11 @@ func TestRunWritesEnvironment(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("identity endpoint for user:u1: %d", resp.StatusCode)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("run: %v", err)
 	}
-	if !strings.Contains(out.b.String(), "SignalR Service") {
-		t.Errorf("no banner in %q", out.b.String())
+	if !strings.Contains(out.String(), "SignalR Service") {
+		t.Errorf("no banner in %q", out.String())
 	}
 }
 
