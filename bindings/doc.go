@@ -8,7 +8,10 @@
 // replaced every hour in the background, one fetch at a time), and signs
 // client tokens with it. When the identity may not get the key but holds
 // SignalR REST API Owner, NegotiateAuto lets the service sign instead.
-// REST calls carry the Entra token itself. Failures the user can fix come as
+// REST calls carry the Entra token itself. When the service refuses that
+// token with 401 (it was revoked, or the service restarted), the Client gets
+// a new token and temporary key and tries once more, backing off while the
+// refusals go on. Failures the user can fix come as
 // *Error, naming the missing role, the tenant or the setting to check, and
 // are logged once per change of state.
 //
