@@ -304,7 +304,7 @@ func (p *probe) diagnose(calls entraCalls, health error, pr principalReport, env
 			p.rep.Checks = append(p.rep.Checks, checkResult{
 				Name: checkTenant,
 				Detail: fmt.Sprintf("the service answered 401 to the token from tenant %s: the SignalR resource is in another tenant, or in another cloud than the authority host (%s)",
-					orUnknown(pr.TenantID), orDefault(p.s.Auth.AuthorityHost)),
+					orUnknown(pr.TenantID), orPublicCloud(p.s.Auth.AuthorityHost)),
 				Fix: crossTenantFix(p.s, p.rep.Principal),
 			})
 			p.failing("the service did not accept the token (401): see the tenant check")
@@ -324,7 +324,8 @@ func (p *probe) failing(why string) {
 	}
 }
 
-func orDefault(s string) string {
+// orPublicCloud names the authority host an empty setting means.
+func orPublicCloud(s string) string {
 	if s == "" {
 		return "the public cloud's login.microsoftonline.com"
 	}
