@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/signalr-entra/handler/bindings"
 )
@@ -76,3 +77,17 @@ func (f *fakeService) ApplyRouted(ctx context.Context, hub string, a bindings.Gr
 
 // fakeEndpoint is the one endpoint fakeService routes to.
 const fakeEndpoint = "https://contoso.service.signalr.net"
+
+// errorWanted fails the test unless err contains wantErr; with wantErr ""
+// it checks nothing. It reports whether an error was wanted, which ends the
+// case.
+func errorWanted(t *testing.T, err error, wantErr string) bool {
+	t.Helper()
+	if wantErr == "" {
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("error %v, want %q", err, wantErr)
+	}
+	return true
+}

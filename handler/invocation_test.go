@@ -125,10 +125,7 @@ func TestTriggerData(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := inv.triggerData()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err %v, want one about %q", err, tt.wantErr)
-				}
+			if errorWanted(t, err, tt.wantErr) {
 				return
 			}
 			if err != nil || string(got) != tt.want {
