@@ -149,19 +149,11 @@ func readRequest(r *jsonReader, name string, n *needs) (req *hostRequest, timer 
 // readQuery keeps the needed query parameters. It returns where the shape
 // is wrong, or "".
 func readQuery(r *jsonReader, hr *hostRequest, n *needs) string {
-	if r.null() {
-		return ""
-	}
-	if r.peek() != '{' {
-		return " (not an object)"
-	}
-	r.enter('{', "")
-	for k := 0; r.more('}', k == 0); k++ {
-		key := r.key()
+	return readObject(r, func(key []byte) string {
 		name, ok := n.wantsQuery(key)
 		if !ok {
 			r.skip()
-			continue
+			return ""
 		}
 		v, ok := r.str()
 		if !ok {
@@ -171,26 +163,18 @@ func readQuery(r *jsonReader, hr *hostRequest, n *needs) string {
 			hr.Query = url.Values{}
 		}
 		hr.Query.Set(name, v)
-	}
-	return ""
+		return ""
+	})
 }
 
 // readHeaders keeps the needed headers, matching names without regard to
 // case as HTTP does.
 func readHeaders(r *jsonReader, hr *hostRequest, n *needs) string {
-	if r.null() {
-		return ""
-	}
-	if r.peek() != '{' {
-		return " (not an object)"
-	}
-	r.enter('{', "")
-	for k := 0; r.more('}', k == 0); k++ {
-		key := r.key()
+	return readObject(r, func(key []byte) string {
 		name, ok := n.wantsHeader(key)
 		if !ok {
 			r.skip()
-			continue
+			return ""
 		}
 		if r.peek() != '[' {
 			return fmt.Sprintf("[%q]", name)
@@ -206,8 +190,8 @@ func readHeaders(r *jsonReader, hr *hostRequest, n *needs) string {
 			}
 			hr.Headers[name] = append(hr.Headers[name], v)
 		}
-	}
-	return ""
+		return ""
+	})
 }
 
 // readIdentities reads each ClaimsIdentity's AuthenticationType and Claims.
@@ -274,12 +258,28 @@ func readObjects(r *jsonReader, add func(), field func(key []byte) string) strin
 		if r.peek() != '{' {
 			return fmt.Sprintf("[%d]", i)
 		}
-		r.enter('{', "")
 		add()
-		for k := 0; r.more('}', k == 0); k++ {
-			if e := field(r.key()); e != "" {
-				return fmt.Sprintf("[%d]%s", i, e)
-			}
+		if e := readObject(r, field); e != "" {
+			return fmt.Sprintf("[%d]%s", i, e)
+		}
+	}
+	return ""
+}
+
+// readObject reads a JSON object, null meaning none, calling field with each
+// key; field reads or skips the value and returns where its shape is wrong,
+// or "". readObject returns where the shape is wrong, or "".
+func readObject(r *jsonReader, field func(key []byte) string) string {
+	if r.null() {
+		return ""
+	}
+	if r.peek() != '{' {
+		return " (not an object)"
+	}
+	r.enter('{', "")
+	for k := 0; r.more('}', k == 0); k++ {
+		if e := field(r.key()); e != "" {
+			return e
 		}
 	}
 	return ""
