@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/signalr-entra/handler/internal/loopback"
 	"github.com/signalr-entra/handler/settings"
 )
 
@@ -63,7 +64,7 @@ func checkTransport(setting, field string, u *url.URL) error {
 		return nil
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && settings.IsLoopback(u.Hostname()):
+	case u.Scheme == "http" && loopback.Is(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
 		return fmt.Errorf("%s: %s %q uses plain http to a host that is not loopback; tokens would cross the network in clear text: use https", setting, field, u.Redacted())

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/internal/loopback"
 )
 
 // cors decides which browser origins may call the functions.
@@ -107,7 +107,7 @@ func isLoopbackOrigin(origin string) bool {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return false
 	}
-	return settings.IsLoopback(u.Hostname())
+	return loopback.Is(u.Hostname())
 }
 
 func truncate(s string, n int) string {

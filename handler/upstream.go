@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signalr-entra/handler/internal/loopback"
 	"github.com/signalr-entra/handler/settings"
 )
 
@@ -113,7 +114,7 @@ func openIDConfigurationURLs(authorityHost, tenant string) ([2]string, error) {
 		authorityHost = DefaultAuthorityHost
 	}
 	u, err := url.Parse(authorityHost)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && settings.IsLoopback(u.Hostname()))) {
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback.Is(u.Hostname()))) {
 		return [2]string{}, fmt.Errorf("invalid AZURE_AUTHORITY_HOST value %q: use the https URL of the cloud's Entra ID, such as %s", authorityHost, DefaultAuthorityHost)
 	}
 	base := strings.TrimSuffix(u.String(), "/") + "/" + tenant

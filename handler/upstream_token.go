@@ -19,7 +19,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/signalr-entra/handler/settings"
+
+	"github.com/signalr-entra/handler/internal/loopback"
 )
 
 const (
@@ -287,7 +288,7 @@ func getDocument(ctx context.Context, client *http.Client, rawURL string, v any)
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("%q is not a URL", rawURL)
 	}
-	if u.Scheme != "https" && !(u.Scheme == "http" && settings.IsLoopback(u.Hostname())) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback.Is(u.Hostname())) {
 		return fmt.Errorf("%s is not https; keys are fetched over plain http from loopback only", u.Redacted())
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)

@@ -14,6 +14,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/signalr-entra/handler/internal/loopback"
 )
 
 var (
@@ -71,7 +73,7 @@ func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, A
 	}
 	// Instance discovery asks login.microsoftonline.com about the authority,
 	// which a loopback stand-in cannot answer and must never need.
-	noDiscovery := authority != "" && IsLoopback(hostOf(authority))
+	noDiscovery := authority != "" && loopback.Is(hostOf(authority))
 
 	secret, cert := f.has("clientsecret"), f.has("clientcertificate") || f.has("clientcertificatepath")
 	if f.has("clientcertificatepassword") && !f.has("clientcertificatepath") {

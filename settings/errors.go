@@ -1,11 +1,12 @@
 package settings
 
 import (
-	"net"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/signalr-entra/handler/internal/loopback"
 )
 
 // SettingError is one problem with one app setting. Load joins every problem
@@ -22,17 +23,6 @@ type SettingError struct {
 
 func (e *SettingError) Error() string {
 	return e.Setting + ": " + e.Problem + ". " + e.Fix
-}
-
-// IsLoopback reports whether host names this machine, where plain http and
-// test authorities are allowed. bindings and handler use it too, so that all
-// agree on what loopback is.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // uriPassword finds the password of a URI's user info, even in a URI that
@@ -66,7 +56,7 @@ func parseEndpointURL(setting, value string, keepPath bool) (*url.URL, error) {
 		return nil, &SettingError{setting, "scheme of " + shown + " is not http or https", fix}
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || !keepPath && strings.Trim(u.Path, "/") != "":
 		return nil, &SettingError{setting, "value " + shown + " has more than a scheme, host and port", fix}
-	case u.Scheme == "http" && !IsLoopback(u.Hostname()):
+	case u.Scheme == "http" && !loopback.Is(u.Hostname()):
 		return nil, &SettingError{setting, "value " + shown + " uses plain http to a host that is not loopback",
 			"Use https; plain http is allowed only to 127.0.0.1, [::1] or localhost (a local stand-in)"}
 	}
