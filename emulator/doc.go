@@ -21,10 +21,12 @@
 // and, with managed identity auth, a v1.0 token of the resource's own
 // identity (Server.ServiceIdentity), the reply passed back to the client.
 // The authority publishes its keys under the tenant's v1 and v2.0 OpenID
-// configuration; Server.RotateSigningKey rolls them. Tests steer it with a movable clock
-// (Server.Advance), counters (Server.Counts) and fault injection
-// (Server.Fail, Server.Inject, Server.Delay, Server.DropConnections,
-// Options.UpstreamTokenFlaw, Server.RegenerateAccessKey).
+// configuration; Server.RotateSigningKey rolls them. Tests steer it with a
+// movable clock (Server.Advance), counters (Server.Counts) and fault
+// injection (Server.Fail, Server.Inject, Server.Delay,
+// Server.DropConnections, Options.UpstreamTokenFlaw,
+// Server.RegenerateAccessKey), and play a service restart (Server.Restart,
+// Server.RevokeTokens, Server.ForgetKeys).
 //
 // See Example for a start; cmd/emulator runs it as a process.
 package emulator
