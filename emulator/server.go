@@ -209,7 +209,7 @@ func (s *Server) start(addr string, h http.Handler, tls bool) (*httptest.Server,
 		addr = "127.0.0.1:0"
 	}
 	host, _, err := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+	if err != nil || !loopbackIP(host) {
 		return nil, fmt.Errorf("emulator: invalid listen address %q; use a loopback IP address such as 127.0.0.1:8888 (nothing may listen beyond loopback)", addr)
 	}
 	l, err := net.Listen("tcp", addr)

@@ -167,8 +167,14 @@ func compileRules(rules []UpstreamRule) ([]rule, error) {
 
 // loopbackHost reports whether a host name is a loopback IP or localhost.
 func loopbackHost(h string) bool {
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return strings.EqualFold(h, "localhost") || (ip != nil && ip.IsLoopback())
+	return strings.EqualFold(h, "localhost") || loopbackIP(strings.Trim(h, "[]"))
+}
+
+// loopbackIP reports whether host is a loopback IP address. Listening and
+// dialling take no names, which could resolve beyond loopback.
+func loopbackIP(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // match returns the first rule for the event, or nil.
@@ -318,7 +324,7 @@ func (s *Server) send(ctx context.Context, r *rule, c *conn, ev upstreamEvent, t
 func newUpstreamClient() *http.Client {
 	d := &net.Dialer{Timeout: 10 * time.Second, Control: func(_, address string, _ syscall.RawConn) error {
 		host, _, err := net.SplitHostPort(address)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		if err != nil || !loopbackIP(host) {
 			return fmt.Errorf("the stand-in posts upstream only to loopback, not to %s", address)
 		}
 		return nil
