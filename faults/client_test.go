@@ -5,16 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/signalrtest"
 )
 
 // wsClient is a SignalR client connected to the stand-in through the
@@ -37,17 +35,9 @@ func (s *stack) connect(t *testing.T) *wsClient {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	token := redirect(t, ctx, info)
-	wsURL := "ws" + strings.TrimPrefix(info.URL, "http") + "&id=" + url.QueryEscape(token)
-	ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + info.AccessToken}}})
+	ws, err := signalrtest.Dial(ctx, info.URL, info.AccessToken)
 	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	if err := ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")); err != nil {
 		t.Fatal(err)
-	}
-	if _, data, err := ws.Read(ctx); err != nil || string(data) != "{}\x1e" {
-		t.Fatalf("handshake reply %q, %v", data, err)
 	}
 	c := &wsClient{ws: ws, targets: make(chan string, 1000)}
 	done := make(chan struct{})
@@ -60,32 +50,6 @@ func (s *stack) connect(t *testing.T) *wsClient {
 		<-done
 	})
 	return c
-}
-
-// redirect negotiates with the service as a client does with the handler's
-// reply, and returns the connection token; the service checks the access
-// token there.
-func redirect(t *testing.T, ctx context.Context, info bindings.ConnectionInfo) string {
-	t.Helper()
-	u := mustURL(t, info.URL)
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/negotiate"
-	q := u.Query()
-	q.Set("negotiateVersion", "1")
-	u.RawQuery = q.Encode()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	req.Header.Set("Authorization", "Bearer "+info.AccessToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var n struct {
-		ConnectionToken string `json:"connectionToken"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&n); err != nil || resp.StatusCode != http.StatusOK || n.ConnectionToken == "" {
-		t.Fatalf("the service refused the negotiated token: %d %v", resp.StatusCode, err)
-	}
-	return n.ConnectionToken
 }
 
 // read passes the targets of invocations on until the connection ends.

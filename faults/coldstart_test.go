@@ -11,6 +11,7 @@ import (
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/internal/signalrtest"
 	"github.com/signalr-entra/handler/settings"
 )
 
@@ -97,7 +98,9 @@ func TestColdStartConcurrentNegotiations(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, info := range byURL {
-		redirect(t, ctx, info)
+		if _, err := signalrtest.Redirect(ctx, info.URL, info.AccessToken); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for name, emu := range map[string]*emulator.Server{"first": s.emu, "second": second} {
 		if c := emu.Counts(); c.CredentialTokens != 1 || c.AccessKeys != 1 {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/internal/signalrtest"
 )
 
 const accessKey = "Y2hhdC1leGFtcGxlLWFjY2Vzcy1rZXktZm9yLXRlc3Rz"
@@ -75,25 +75,11 @@ func (c *chat) connect(user string) *client {
 	req.Header.Set("x-ms-signalr-userid", user)
 	var info struct{ URL, AccessToken string }
 	postJSON(t, req, &info)
-	u, _ := url.Parse(info.URL)
-	u.Path += "negotiate"
-	u.RawQuery += "&negotiateVersion=1"
-	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
-	req.Header.Set("Authorization", "Bearer "+info.AccessToken)
-	var n struct{ ConnectionToken string }
-	postJSON(t, req, &n)
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(info.URL, "http")+"&id="+url.QueryEscape(n.ConnectionToken),
-		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + info.AccessToken}}})
+	ws, err := signalrtest.Dial(ctx, info.URL, info.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.CloseNow() })
-	if err := ws.Write(ctx, websocket.MessageText, []byte("{\"protocol\":\"json\",\"version\":1}\x1e")); err != nil {
-		t.Fatal(err)
-	}
-	if _, data, err := ws.Read(ctx); err != nil || string(data) != "{}\x1e" {
-		t.Fatalf("handshake reply %q, %v", data, err)
-	}
 	cl := &client{messages: make(chan string, 100)}
 	go cl.read(ws)
 	for _, ci := range c.emu.Connections("chat") {
