@@ -11,9 +11,13 @@
 //	whoAmI()                 returns {"connectionId", "userId"}
 //
 // and tells everyone userJoined(from) and userLeft(from) as clients come
-// and go. It reads the handler's app settings and serves the first hub of
-// SIGNALR_HUBS. To run it under the Functions host, build it and name it in
-// host.json's defaultExecutablePath instead of handler.
+// and go. It reads the connection settings, SIGNALR_HUBS (it serves the
+// first hub), SIGNALR_USERID_HEADER, FUNCTIONS_CUSTOMHANDLER_PORT and the
+// SIGNALR_UPSTREAM_* settings; to stay short it leaves the executable's
+// other tuning settings (token lifetime, limits, CORS, App Service
+// Authentication) at their defaults. To run it under the Functions host,
+// build it and name it in host.json's defaultExecutablePath instead of
+// handler.
 package main
 
 import (
