@@ -355,3 +355,18 @@ func TestUpstreamPayload(t *testing.T) {
 		}
 	})
 }
+
+// An upstream body over SIGNALR_MAX_BODY_BYTES is refused with 413, not
+// read whole: the limit of messages and groups holds here too.
+func TestUpstreamBodyOverTheLimit(t *testing.T) {
+	h := newTestHandler(t, &fakeService{}, &Options{
+		MaxBodyBytes: 64,
+		Upstream:     UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}},
+	})
+	body := []byte(`{"type":1,"target":"send","arguments":["` + strings.Repeat("x", 100) + `"]}`)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, upstreamRequest("/api/upstream", "chat", "messages", "send", "application/json", body))
+	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "SIGNALR_MAX_BODY_BYTES") {
+		t.Fatalf("status %d, body %s; want 413 naming SIGNALR_MAX_BODY_BYTES", rec.Code, rec.Body.String())
+	}
+}
