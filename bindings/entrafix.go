@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
@@ -15,7 +16,8 @@ import (
 // "AADSTS7000215: Invalid client secret provided", in a credential's
 // error; azidentity quotes Entra's reply, and DefaultAzureCredential's chain
 // keeps only the text of each credential's error.
-var aadstsCode = regexp.MustCompile(`AADSTS(\d+)`)
+// Compiled on first use: only failures need it.
+var aadstsCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`AADSTS(\d+)`) })
 
 // credentialFields name, for an endpoint a Go program built (no app
 // setting), where it set what an app setting would hold.
@@ -59,7 +61,7 @@ func EntraFix(e settings.Endpoint, err error, getenv func(string) string) string
 	}
 	secret, tenantSetting := fixSetting(e, "clientSecret"), fixSetting(e, "tenantId")
 	var code string
-	if m := aadstsCode.FindStringSubmatch(err.Error()); m != nil {
+	if m := aadstsCode().FindStringSubmatch(err.Error()); m != nil {
 		code = m[1]
 	}
 	switch code {

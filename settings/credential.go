@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -18,10 +17,41 @@ import (
 	"github.com/signalr-entra/handler/internal/loopback"
 )
 
-var (
-	guidPattern       = regexp.MustCompile(`^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$`)
-	thumbprintPattern = regexp.MustCompile(`^[0-9a-fA-F]{40}$`)
-)
+// isGUID reports whether s is a GUID in its usual form,
+// 00000000-0000-0000-0000-000000000000 in hexadecimal digits of any case.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return false
+			}
+		} else if !isHexDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isThumbprint reports whether s is a certificate thumbprint: 40
+// hexadecimal digits.
+func isThumbprint(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHexDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
 
 // environmentCredentialVars make DefaultAzureCredential use EnvironmentCredential
 // before the managed identity (the seeds' first trap). AZURE_CLIENT_ID alone
@@ -51,7 +81,7 @@ func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, A
 		}
 	}
 	for _, k := range []string{"clientid", "managedidentityclientid"} {
-		if v := f.value(k); v != "" && !guidPattern.MatchString(v) {
+		if v := f.value(k); v != "" && !isGUID(v) {
 			b.warn("%s: %q is not a GUID. An identity or app is named by its client id (application id), a GUID such as 00000000-0000-0000-0000-000000000000, shown on its Overview page",
 				f.name(prefix, k), v)
 		}
@@ -295,7 +325,7 @@ func (b *builder) clientCertificate(prefix string, f fields, auth Auth, opts azc
 	name, path, password := f.name(prefix, "clientcertificatepath"), f.value("clientcertificatepath"), f.value("clientcertificatepassword")
 	if thumb := f.value("clientcertificate"); thumb != "" {
 		name = f.name(prefix, "clientcertificate")
-		if !thumbprintPattern.MatchString(thumb) {
+		if !isThumbprint(thumb) {
 			b.fail(&SettingError{name, fmt.Sprintf("%q is not a certificate thumbprint", thumb),
 				"Give the 40 hexadecimal digits of the thumbprint, or set clientCertificatePath to a PEM or PFX file"})
 			return nil, auth

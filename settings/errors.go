@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/signalr-entra/handler/internal/loopback"
 )
@@ -28,11 +29,12 @@ func (e *SettingError) Error() string {
 // uriPassword finds the password of a URI's user info, even in a URI that
 // does not parse. It runs to the last "@": a password may hold "@" or "/",
 // and hiding a little too much beats showing part of a secret.
-var uriPassword = regexp.MustCompile(`(?s)(//[^/@:]*):.*@`)
+// Compiled on first use: only errors and checks quote a URI.
+var uriPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)(//[^/@:]*):.*@`) })
 
 // redactPassword hides the password of a URI's user info, so that errors
 // and checks can quote the URI.
-func redactPassword(uri string) string { return uriPassword.ReplaceAllString(uri, "$1:xxxxx@") }
+func redactPassword(uri string) string { return uriPassword().ReplaceAllString(uri, "$1:xxxxx@") }
 
 // parseServiceURL checks a service, client or server endpoint: http or https,
 // a host, nothing after it but an optional "/", and plain http only to loopback

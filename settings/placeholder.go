@@ -2,19 +2,47 @@ package settings
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 )
 
-// placeholder finds a placeholder of the example settings and docs, such as
-// "<name>" in https://<name>.service.signalr.net or "<client id>": no
-// endpoint, id or path holds one, and one copied unchanged would otherwise
-// pass the offline check and fail only at the first request.
-var placeholder = regexp.MustCompile(`<[A-Za-z][A-Za-z0-9 _.-]*>`)
+// findPlaceholder returns the first placeholder of the example settings and
+// docs in v, such as "<name>" in https://<name>.service.signalr.net or
+// "<client id>" (<[A-Za-z][A-Za-z0-9 _.-]*>), or "". No endpoint, id or path
+// holds one, and one copied unchanged would otherwise pass the offline check
+// and fail only at the first request. With whole, only a v that is nothing
+// but a placeholder counts: a secret may hold "<" and ">" of its own.
+// Written out rather than as a regular expression, which would be compiled
+// at every start.
+func findPlaceholder(v string, whole bool) string {
+	for start := 0; start < len(v); start++ {
+		if v[start] != '<' {
+			if whole {
+				return ""
+			}
+			continue
+		}
+		end := start + 1
+		for end < len(v) && placeholderByte(v[end], end == start+1) {
+			end++
+		}
+		if end > start+1 && end < len(v) && v[end] == '>' && (!whole || end == len(v)-1) {
+			return v[start : end+1]
+		}
+		if whole {
+			return ""
+		}
+	}
+	return ""
+}
 
-// wholePlaceholder is a secret that is nothing but a placeholder. A secret
-// may hold "<" and ">" of its own, so only the whole value counts.
-var wholePlaceholder = regexp.MustCompile(`^<[A-Za-z][A-Za-z0-9 _.-]*>$`)
+// placeholderByte says whether c may stand in a placeholder's name: a letter
+// first, then letters, digits, spaces and _.-
+func placeholderByte(c byte, first bool) bool {
+	if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+		return true
+	}
+	return !first && ('0' <= c && c <= '9' || c == ' ' || c == '_' || c == '.' || c == '-')
+}
 
 // placeholderFixes say what to put in place of a placeholder, per key.
 var placeholderFixes = map[string]string{
@@ -34,10 +62,7 @@ var placeholderFixes = map[string]string{
 func placeholders(f fields) []error {
 	var errs []error
 	for k, v := range f {
-		found := placeholder.FindString(v.Value)
-		if secretKeys[k] {
-			found = wholePlaceholder.FindString(v.Value)
-		}
+		found := findPlaceholder(v.Value, secretKeys[k])
 		if found == "" {
 			continue
 		}
