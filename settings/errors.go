@@ -2,10 +2,8 @@ package settings
 
 import (
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/signalr-entra/handler/internal/loopback"
 )
@@ -26,15 +24,28 @@ func (e *SettingError) Error() string {
 	return e.Setting + ": " + e.Problem + ". " + e.Fix
 }
 
-// uriPassword finds the password of a URI's user info, even in a URI that
-// does not parse. It runs to the last "@": a password may hold "@" or "/",
-// and hiding a little too much beats showing part of a secret.
-// Compiled on first use: only errors and checks quote a URI.
-var uriPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)(//[^/@:]*):.*@`) })
-
 // redactPassword hides the password of a URI's user info, so that errors
-// and checks can quote the URI.
-func redactPassword(uri string) string { return uriPassword().ReplaceAllString(uri, "$1:xxxxx@") }
+// and checks can quote the URI, even one that does not parse: from the
+// first "//" whose user name ends in ":" to the last "@" (a password may
+// hold "@" or "/", and hiding a little too much beats showing part of a
+// secret). It follows (?s)(//[^/@:]*):.*@ -> $1:xxxxx@, written out since
+// it runs at every start.
+func redactPassword(uri string) string {
+	at := strings.LastIndexByte(uri, '@')
+	for i := 0; i+1 < at; i++ {
+		if uri[i] != '/' || uri[i+1] != '/' {
+			continue
+		}
+		end := i + 2
+		for end < len(uri) && uri[end] != '/' && uri[end] != '@' && uri[end] != ':' {
+			end++
+		}
+		if end < at && uri[end] == ':' {
+			return uri[:end] + ":xxxxx@" + uri[at+1:]
+		}
+	}
+	return uri
+}
 
 // parseServiceURL checks a service, client or server endpoint: http or https,
 // a host, nothing after it but an optional "/", and plain http only to loopback

@@ -3,6 +3,8 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,8 +44,9 @@ type Handler struct {
 	Application string `envconfig:"SIGNALR_APPLICATION"`
 	// CORSOrigins are the origins allowed to call the handler standalone.
 	CORSOrigins []string `envconfig:"SIGNALR_CORS_ORIGINS"`
-	// Port is where the handler listens, given by the Functions host.
-	Port int `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT" default:"7071"`
+	// Port is where the handler listens, given by the Functions host; read
+	// by ListenPort, which a process calls before the rest to listen early.
+	Port int `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT" ignored:"true"`
 	// UpstreamAudience, when set, makes upstream requests carry a token for
 	// it: the resource of the upstream rule's ManagedIdentity auth.
 	UpstreamAudience string `envconfig:"SIGNALR_UPSTREAM_AUDIENCE"`
@@ -85,20 +88,47 @@ const (
 	MaxKeyRefresh = 85 * time.Minute
 )
 
+// DefaultPort is where the handler listens when FUNCTIONS_CUSTOMHANDLER_PORT
+// is unset, as `func start` does by default.
+const DefaultPort = 7071
+
+// ListenPort reads FUNCTIONS_CUSTOMHANDLER_PORT from the process
+// environment: the port the Functions host gives the handler, DefaultPort
+// when unset. It is read alone so that the handler can listen while it
+// reads the rest.
+func ListenPort() (int, error) {
+	const name = "FUNCTIONS_CUSTOMHANDLER_PORT"
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return DefaultPort, nil
+	}
+	port, err := strconv.Atoi(v)
+	if err != nil || port < 1 || port > 65535 {
+		return 0, &SettingError{name, fmt.Sprintf("invalid value %q", v), "Use a port from 1 to 65535"}
+	}
+	return port, nil
+}
+
 // load reads h from the process environment with envconfig and validates it.
 func (h *Handler) load() error {
+	port, portErr := ListenPort()
 	if err := envconfig.Process("", h); err != nil {
 		var pe *envconfig.ParseError
 		if errors.As(err, &pe) {
-			return &SettingError{pe.KeyName, fmt.Sprintf("invalid value %q: %v", pe.Value, pe.Err), "Use a value of type " + pe.TypeName}
+			err = &SettingError{pe.KeyName, fmt.Sprintf("invalid value %q: %v", pe.Value, pe.Err), "Use a value of type " + pe.TypeName}
 		}
-		return err
+		return errors.Join(err, portErr)
 	}
+	if portErr != nil {
+		// Reported once, beside any other problem: Validate would repeat it.
+		port = DefaultPort
+	}
+	h.Port = port
 	for i, hub := range h.Hubs {
 		h.Hubs[i] = strings.TrimSpace(hub)
 	}
 	h.Negotiate = strings.ToLower(strings.TrimSpace(h.Negotiate))
-	return h.Validate()
+	return errors.Join(portErr, h.Validate())
 }
 
 // Validate checks the handler's settings and joins one *SettingError per problem.

@@ -85,3 +85,39 @@ func TestHandlerSettingsInAnotherCase(t *testing.T) {
 		t.Errorf("hubs (-want +got):\n%s", diff)
 	}
 }
+
+// TestListenPort reads the port alone, as the handler does before the rest
+// of its settings, and Load reports a bad one with the other problems.
+func TestListenPort(t *testing.T) {
+	tests := []struct {
+		value string
+		want  int
+		err   string
+	}{
+		{"", DefaultPort, ""},
+		{"8080", 8080, ""},
+		{" 8080 ", 8080, ""},
+		{"65535", 65535, ""},
+		{"0", 0, `FUNCTIONS_CUSTOMHANDLER_PORT: invalid value "0". Use a port from 1 to 65535`},
+		{"70000", 0, `FUNCTIONS_CUSTOMHANDLER_PORT: invalid value "70000". Use a port from 1 to 65535`},
+		{"http", 0, `FUNCTIONS_CUSTOMHANDLER_PORT: invalid value "http". Use a port from 1 to 65535`},
+	}
+	for _, tt := range tests {
+		cleanEnv(t, map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": tt.value, "SIGNALR_TOKEN_LIFETIME": "1s", "AzureSignalRConnectionString__serviceUri": uri})
+		got, err := ListenPort()
+		if got != tt.want || errText(err) != tt.err {
+			t.Errorf("ListenPort() with %q = %d, %q; want %d, %q", tt.value, got, errText(err), tt.want, tt.err)
+		}
+		_, err = Load(nil)
+		if !strings.Contains(errText(err), "SIGNALR_TOKEN_LIFETIME") || !strings.Contains(errText(err), tt.err) {
+			t.Errorf("Load with port %q: %v; want the lifetime's problem and %q", tt.value, err, tt.err)
+		}
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
