@@ -17,18 +17,41 @@ import (
 // and waits for those in flight, up to Options.DrainTimeout. It returns nil
 // after a clean drain.
 func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
+	return ServeWhenReady(ctx, ln, h.log, func() (*Handler, error) { return h, nil })
+}
+
+// ServeWhenReady answers requests on ln at once and meanwhile builds the
+// handler with build, so that a process can listen first and read its
+// settings, build its credentials and so on while the first connections are
+// accepted: start-up takes the longer of the two rather than their sum.
+// Requests that come before the handler wait for it. If build fails, they
+// get 503 and ServeWhenReady returns build's error; otherwise it serves as
+// Serve does. log receives the server's own errors until the handler takes
+// over.
+func ServeWhenReady(ctx context.Context, ln net.Listener, log *slog.Logger, build func() (*Handler, error)) error {
+	gate := &startGate{built: make(chan struct{})}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           gate,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		// Long enough for a negotiate that waits for the first access key
 		// and a batch of sends with the service's own timeouts.
 		WriteTimeout: 3 * time.Minute,
 		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(jsonErrorListener{ln}) }()
+	h, err := build()
+	gate.h, gate.err = h, err
+	close(gate.built)
+	if err != nil {
+		// Long enough to answer the requests that waited.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		return err
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
@@ -37,7 +60,7 @@ func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 	h.log.Info("shutting down: draining requests in flight", "timeout", h.drain.String())
 	sctx, cancel := context.WithTimeout(context.Background(), h.drain)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	err = srv.Shutdown(sctx)
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), serr)
 	}
@@ -47,6 +70,29 @@ func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	h.log.Info("shut down")
 	return nil
+}
+
+// startGate holds requests until the handler is built.
+type startGate struct {
+	built chan struct{}
+	h     *Handler // set before built closes
+	err   error
+}
+
+func (g *startGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-g.built:
+	case <-r.Context().Done():
+		return
+	}
+	if g.err != nil {
+		writeJSON(w, &reply{status: http.StatusServiceUnavailable, body: errorBody{
+			Error:         "the handler failed to start and is stopping; its log says why",
+			CorrelationID: correlationID(r),
+		}})
+		return
+	}
+	g.h.ServeHTTP(w, r)
 }
 
 // plain431 is the reply net/http writes straight to the connection, past

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -122,5 +123,109 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classify = %d %q, want %d", got, msg, tt.want)
 			}
 		})
+	}
+}
+
+// TestServeWhenReadyHoldsEarlyRequests: a request that comes while the
+// handler is being built waits for it and gets the handler's answer.
+func TestServeWhenReadyHoldsEarlyRequests(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	building, release := make(chan struct{}), make(chan struct{})
+	svc := &fakeService{}
+	done := make(chan error, 1)
+	go func() {
+		done <- ServeWhenReady(ctx, ln, slog.New(slog.DiscardHandler), func() (*Handler, error) {
+			close(building)
+			<-release
+			return newTestHandler(t, svc, nil), nil
+		})
+	}()
+	<-building
+	type result struct {
+		status int
+		err    error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		resp, err := http.Post("http://"+ln.Addr().String()+"/api/messages", "application/json", strings.NewReader(`{"target":"a"}`))
+		if err != nil {
+			resc <- result{err: err}
+			return
+		}
+		resp.Body.Close()
+		resc <- result{status: resp.StatusCode}
+	}()
+	select {
+	case r := <-resc:
+		t.Fatalf("answered before the handler was built: %+v", r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if r := <-resc; r.err != nil || r.status != http.StatusAccepted {
+		t.Errorf("early request: status %d, err %v; want 202 from the built handler", r.status, r.err)
+	}
+	svc.mu.Lock()
+	sent := len(svc.sent)
+	svc.mu.Unlock()
+	if sent != 1 {
+		t.Errorf("the service got %d sends, want 1", sent)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ServeWhenReady returned %v, want nil after a clean drain", err)
+	}
+}
+
+// TestServeWhenReadyBuildFails: the requests that waited get a 503 saying
+// the handler is stopping, and the build's error is returned.
+func TestServeWhenReadyBuildFails(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	building, release := make(chan struct{}), make(chan struct{})
+	broken := errors.New("the app settings are not usable")
+	done := make(chan error, 1)
+	go func() {
+		done <- ServeWhenReady(context.Background(), ln, slog.New(slog.DiscardHandler), func() (*Handler, error) {
+			close(building)
+			<-release
+			return nil, broken
+		})
+	}()
+	<-building
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			resc <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resc <- result{status: resp.StatusCode, body: string(b)}
+	}()
+	time.Sleep(100 * time.Millisecond) // let the request reach the gate
+	close(release)
+	if err := <-done; !errors.Is(err, broken) {
+		t.Errorf("ServeWhenReady returned %v, want the build's error", err)
+	}
+	r := <-resc
+	if r.err != nil || r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "the handler failed to start") {
+		t.Errorf("waiting request: status %d body %s err %v; want 503 saying the handler failed to start", r.status, r.body, r.err)
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener still accepts connections after the build failed")
 	}
 }

@@ -61,6 +61,10 @@ func underHost() bool {
 
 // serve runs the handler until ctx ends. ready, when set, receives the
 // listening address (for tests).
+//
+// It listens first and reads the settings while the first connections wait:
+// under the host, start-up is the time to the first answer of the host's
+// probe, and a failure to start still ends the process with status 1.
 func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) int {
 	// Information goes out in batches, warnings and errors at once.
 	out := handler.NewLineBatcher(stdout)
@@ -79,61 +83,77 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 			log.Info("no "+settings.LocalSettingsFile+" found: the settings come from the environment", "lookedFor", local.LookedFor)
 		}
 	}
-	cfg, err := settings.Load(nil)
+	port, err := settings.ListenPort()
 	if err != nil {
 		// stderr: the host logs it as an error, where users look first.
 		fmt.Fprintln(stderr, "handler: the app settings are not usable:", err)
 		return 1
 	}
-	for _, w := range cfg.Warnings {
-		log.Warn(w)
-	}
-	hc := cfg.Handler
-	client, err := bindings.New(cfg.Endpoints, &bindings.Options{
-		TokenLifetime: hc.TokenLifetime,
-		Negotiate:     bindings.NegotiateMode(hc.Negotiate),
-		KeyWait:       hc.KeyWait,
-		KeyRefresh:    hc.KeyRefresh,
-		Application:   hc.Application,
-		Logger:        log,
-	})
+	ln, err := listenLoopback(ctx, port)
 	if err != nil {
-		fmt.Fprintln(stderr, "handler:", err)
+		fmt.Fprintf(stderr, "handler: cannot listen on 127.0.0.1:%d (FUNCTIONS_CUSTOMHANDLER_PORT): %v\n", port, err)
 		return 1
 	}
-	defer client.Close()
-	h, err := handler.New(client, &handler.Options{
-		Hubs:                     hc.Hubs,
-		UserIDHeader:             hc.UserIDHeader,
-		AppServiceAuthentication: hc.AppServiceAuthentication,
-		ClaimTypes:               hc.ClaimTypes,
-		MaxBodyBytes:             hc.MaxBodyBytes,
-		MaxItems:                 hc.MaxItems,
-		CORSOrigins:              hc.CORSOrigins,
-		Standalone:               standalone,
-		Logger:                   log,
-		Upstream:                 upstreamOptions(cfg),
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "handler:", err)
-		return 1
-	}
-	// Loopback only: the host calls 127.0.0.1, and standalone nothing else
-	// should reach an unauthenticated messages function.
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(hc.Port)))
-	if err != nil {
-		fmt.Fprintf(stderr, "handler: cannot listen on 127.0.0.1:%d (FUNCTIONS_CUSTOMHANDLER_PORT): %v\n", hc.Port, err)
-		return 1
-	}
-	log.Info("listening", "address", ln.Addr().String(), "standalone", standalone, "hubs", hc.Hubs, "endpoints", len(cfg.Endpoints))
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-	if err := h.Serve(ctx, ln); err != nil {
+	var client *bindings.Client
+	err = handler.ServeWhenReady(ctx, ln, log, func() (*handler.Handler, error) {
+		cfg, err := settings.Load(nil)
+		if err != nil {
+			return nil, fmt.Errorf("the app settings are not usable: %w", err)
+		}
+		for _, w := range cfg.Warnings {
+			log.Warn(w)
+		}
+		hc := cfg.Handler
+		client, err = bindings.New(cfg.Endpoints, &bindings.Options{
+			TokenLifetime: hc.TokenLifetime,
+			Negotiate:     bindings.NegotiateMode(hc.Negotiate),
+			KeyWait:       hc.KeyWait,
+			KeyRefresh:    hc.KeyRefresh,
+			Application:   hc.Application,
+			Logger:        log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		h, err := handler.New(client, &handler.Options{
+			Hubs:                     hc.Hubs,
+			UserIDHeader:             hc.UserIDHeader,
+			AppServiceAuthentication: hc.AppServiceAuthentication,
+			ClaimTypes:               hc.ClaimTypes,
+			MaxBodyBytes:             hc.MaxBodyBytes,
+			MaxItems:                 hc.MaxItems,
+			CORSOrigins:              hc.CORSOrigins,
+			Standalone:               standalone,
+			Logger:                   log,
+			Upstream:                 upstreamOptions(cfg),
+		})
+		if err != nil {
+			return nil, err
+		}
+		log.Info("listening", "address", ln.Addr().String(), "standalone", standalone, "hubs", hc.Hubs, "endpoints", len(cfg.Endpoints))
+		return h, nil
+	})
+	if client != nil {
+		client.Close()
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "handler:", err)
 		return 1
 	}
 	return 0
+}
+
+// listenLoopback listens on 127.0.0.1 only: the host calls 127.0.0.1, and
+// standalone nothing else should reach an unauthenticated messages
+// function. Plain TCP: Multipath TCP, which net tries first by default,
+// buys nothing on loopback and costs a probe of the kernel at every start.
+func listenLoopback(ctx context.Context, port int) (net.Listener, error) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	return lc.Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 }
 
 // upstreamOptions hands the upstream settings to the handler: the access
