@@ -29,6 +29,8 @@ type goRun struct {
 type target struct {
 	what, measured, baseline, ratio, goal string
 	met                                   bool
+	// info rows explain other rows and have no target.
+	info bool
 }
 
 func (r *results) add(t target) { r.rows = append(r.rows, t) }
@@ -60,17 +62,24 @@ func ratioRow(what, measured, baseline string, ratio float64, g goal) target {
 	return target{what: what, measured: measured, baseline: baseline, ratio: times(ratio), goal: g.text, met: g.met(ratio)}
 }
 
+func infoRow(what, measured, baseline string, ratio float64) target {
+	return target{what: what, measured: measured, baseline: baseline, ratio: times(ratio), goal: "—", info: true}
+}
+
 func (r *results) markdown(command string, started time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Latest `make bench`\n\n")
 	fmt.Fprintf(&b, "- Machine: %s\n", stack.Machine())
 	fmt.Fprintf(&b, "- Command: `%s`\n", command)
 	fmt.Fprintf(&b, "- Date: %s; 1-minute load average %s at the start, %s at the end\n", started.UTC().Format("2006-01-02 15:04 UTC"), r.load, r.loadEnd)
-	fmt.Fprintf(&b, "- Set-up: cmd/handler and cmd/emulator built as by make build, on loopback; the handler in Entra mode (the stand-in's system-assigned managed identity, SignalR Service Owner) with a warm temporary key, logging JSON to a file; the baselines (scripts/bench/minimal, stdnegotiate, proxy) built the same way; the load generator on the same machine, so all share its cores. Compared runs alternate in slices of about a second (a, b, a, b, …).\n\n")
+	fmt.Fprintf(&b, "- Set-up: cmd/handler and cmd/emulator built as by make build, on loopback; the handler in Entra mode (the stand-in's system-assigned managed identity, SignalR Service Owner) with a warm temporary key, logging JSON to a file; the baselines (scripts/bench/minimal, depsfloor, stdnegotiate, proxy) built the same way; the load generator on the same machine, so all share its cores. Compared runs alternate in slices of about a second (a, b, a, b, …).\n\n")
 	b.WriteString("| Measure | Result | Baseline | Ratio | Target | Met |\n|---|---|---|---|---|---|\n")
 	for _, t := range r.rows {
 		met := "yes"
-		if !t.met {
+		switch {
+		case t.info:
+			met = "—"
+		case !t.met:
 			met = "**no**"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", t.what, t.measured, orDash(t.baseline), orDash(t.ratio), t.goal, met)

@@ -13,6 +13,9 @@ type Binaries struct {
 	Handler, Emulator string
 	// Minimal is the smallest net/http server (start-up baseline).
 	Minimal string
+	// DepsFloor is Minimal linking the handler's required dependencies
+	// (start-up floor).
+	DepsFloor string
 	// StdNegotiate is a negotiate server written with the standard library
 	// only (negotiate baseline).
 	StdNegotiate string
@@ -27,6 +30,7 @@ func Build(root, dir string) (Binaries, error) {
 		Handler:      filepath.Join(dir, "handler"),
 		Emulator:     filepath.Join(dir, "emulator"),
 		Minimal:      filepath.Join(dir, "minimal"),
+		DepsFloor:    filepath.Join(dir, "depsfloor"),
 		StdNegotiate: filepath.Join(dir, "stdnegotiate"),
 		Proxy:        filepath.Join(dir, "proxy"),
 	}
@@ -34,6 +38,7 @@ func Build(root, dir string) (Binaries, error) {
 		"./cmd/handler":                b.Handler,
 		"./cmd/emulator":               b.Emulator,
 		"./scripts/bench/minimal":      b.Minimal,
+		"./scripts/bench/depsfloor":    b.DepsFloor,
 		"./scripts/bench/stdnegotiate": b.StdNegotiate,
 		"./scripts/bench/proxy":        b.Proxy,
 	} {
