@@ -197,7 +197,10 @@ func statusOf(err error) int {
 // runAccessKey checks an access-key endpoint: health, and a REST read
 // signed with the key, which every function then relies on.
 func (p *probe) runAccessKey(ctx context.Context) {
-	p.checkHealth(ctx)
+	if p.checkHealth(ctx); p.mismatch {
+		p.schemeMismatch()
+		return
+	}
 	_, err := p.e.UserExists(ctx, p.hub, p.user)
 	c := p.add(checkRESTRead, err, fmt.Sprintf("the service accepted a token signed with the access key (HEAD user %s in hub %s)", p.user, p.hub), "")
 	var be *bindings.Error
@@ -213,11 +216,7 @@ func (p *probe) runAccessKey(ctx context.Context) {
 		f.Messages = functionReport{OK: true, How: "REST API, signed with the access key"}
 		f.Groups = f.Messages
 	} else {
-		why := "the service refused the access key or could not be reached: see the REST read check"
-		if p.mismatch {
-			why = schemeWhy
-		}
-		f.Negotiate = functionReport{Why: why}
+		f.Negotiate = functionReport{Why: "the service refused the access key or could not be reached: see the REST read check"}
 		f.Messages, f.Groups = f.Negotiate, f.Negotiate
 	}
 	p.rep.Functions = f
@@ -256,6 +255,10 @@ func (p *probe) runEntra(ctx context.Context) {
 	p.add(checkToken, err, fmt.Sprintf("%s got a Microsoft Entra ID token for %s (whose: see principal)", p.s.Auth.Kind, p.s.Scope), "")
 
 	health := p.checkHealth(ctx)
+	if p.mismatch {
+		p.schemeMismatch()
+		return
+	}
 	var calls entraCalls
 	_, calls.auth = p.e.GetAccessKey(ctx)
 	p.add(checkAuthAPI, calls.auth, "the auth API gave a temporary key: client tokens can be signed locally", roleAppServer+" or "+roleServiceOwner)
@@ -285,10 +288,6 @@ func (p *probe) diagnose(calls entraCalls, health error, pr principalReport, env
 	}
 	// Neither tenant nor roles can be judged without the service, or
 	// without its answers.
-	if p.mismatch {
-		p.failing(schemeWhy)
-		return
-	}
 	if health != nil && !errors.Is(health, context.DeadlineExceeded) {
 		p.failing("the service did not answer its health check: see the health check")
 		return
@@ -312,6 +311,15 @@ func (p *probe) diagnose(calls entraCalls, health error, pr principalReport, env
 		}
 	}
 	p.roles(calls)
+}
+
+// schemeMismatch ends the probe of an endpoint whose URI has the wrong
+// scheme: every other call goes to the same address and would fail the
+// same way, after the retries of the auth API (about 10 s).
+func (p *probe) schemeMismatch() {
+	p.rep.Checks[len(p.rep.Checks)-1].Detail += "; the other calls, to the same address, were not tried"
+	why := functionReport{Why: schemeWhy}
+	p.rep.Functions = &functionsReport{Negotiate: why, Messages: why, Groups: why}
 }
 
 // failing gives every function that cannot work the same reason.

@@ -627,8 +627,7 @@ func TestCheckOnlineSchemeMismatch(t *testing.T) {
 			checkEnv(t, env, "")
 			// The scheme check must come from the health check's answer:
 			// a timeout a loaded machine could reach before it (once 2 s)
-			// would leave none. The probes after a mismatch retry for
-			// about 10 s before they fail.
+			// would leave none.
 			r, out := runOnlineJSON(t, srv, []string{"-timeout", "60s"}, 1)
 			rep := strings.NewReplacer("{service}", serviceHost, "{tls}", tlsHost)
 			var scheme *checkResult
@@ -645,6 +644,17 @@ func TestCheckOnlineSchemeMismatch(t *testing.T) {
 			}
 			if f := r.Endpoints[0].Functions; f.Messages.OK || !strings.Contains(f.Messages.Why, "see the scheme check") {
 				t.Errorf("messages = %+v, want it to point at the scheme check", f.Messages)
+			}
+			// The calls after the health check would fail the same way,
+			// the auth API's only after its retries.
+			var names []string
+			for _, c := range r.Endpoints[0].Checks {
+				if c.Name != checkToken {
+					names = append(names, c.Name)
+				}
+			}
+			if diff := cmp.Diff([]string{checkHealth, checkScheme}, names); diff != "" {
+				t.Errorf("checks after a scheme mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
