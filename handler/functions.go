@@ -179,17 +179,26 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 	}}
 }
 
-// hub is the hub the call names in its hub query parameter, or the default.
-// A query that cannot be read, or names the hub twice, is refused rather
-// than read as naming none.
+// hub is the hub the call names in its hub query parameter (in any case, as
+// ASP.NET reads a query), or the default. A query that cannot be read, or
+// names the hub twice, is refused rather than read as naming none.
 func (h *Handler) hub(c *call) (string, *reply) {
 	if c.queryErr != nil {
 		return "", errorReply(http.StatusBadRequest, c, "the query string cannot be read ("+c.queryErr.Error()+"): percent-encode it correctly")
 	}
-	if n := len(c.query["hub"]); n > 1 {
-		return "", errorReply(http.StatusBadRequest, c, fmt.Sprintf("the query names hub %d times: name it once", n))
+	var names []string
+	for k, v := range c.query {
+		if strings.EqualFold(k, "hub") {
+			names = append(names, v...)
+		}
 	}
-	name := c.query.Get("hub")
+	if len(names) > 1 {
+		return "", errorReply(http.StatusBadRequest, c, fmt.Sprintf("the query names hub %d times: name it once", len(names)))
+	}
+	var name string
+	if len(names) == 1 {
+		name = names[0]
+	}
 	if name == "" {
 		return h.hubs[0], nil
 	}

@@ -37,19 +37,18 @@ type needs struct {
 }
 
 // wantsHeader returns the canonical name of header name when it is kept.
-func (n *needs) wantsHeader(name []byte) (string, bool) {
-	for _, h := range n.headers {
-		if len(h) == len(name) && bytes.EqualFold([]byte(h), name) {
-			return h, true
-		}
-	}
-	return "", false
-}
+func (n *needs) wantsHeader(name []byte) (string, bool) { return keptName(n.headers, name) }
 
-func (n *needs) wantsQuery(name []byte) (string, bool) {
-	for _, q := range n.query {
-		if q == string(name) {
-			return q, true
+// wantsQuery returns the name of query parameter name when it is kept,
+// in any case: ASP.NET reads a query without regard to case, and the host
+// passes the caller's spelling on.
+func (n *needs) wantsQuery(name []byte) (string, bool) { return keptName(n.query, name) }
+
+// keptName returns the one of kept that name spells in any case.
+func keptName(kept []string, name []byte) (string, bool) {
+	for _, k := range kept {
+		if len(k) == len(name) && bytes.EqualFold([]byte(k), name) {
+			return k, true
 		}
 	}
 	return "", false
@@ -162,7 +161,9 @@ func readQuery(r *jsonReader, hr *hostRequest, n *needs) string {
 		if hr.Query == nil {
 			hr.Query = url.Values{}
 		}
-		hr.Query.Set(name, v)
+		// Kept twice (hub and Hub) is refused by the function, not
+		// decided here.
+		hr.Query.Add(name, v)
 		return ""
 	})
 }

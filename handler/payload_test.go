@@ -226,6 +226,9 @@ func TestPayloadErrors(t *testing.T) {
 	}{
 		{name: "not JSON", fn: fnMessages, payload: `{"Data":`, wantStatus: 400},
 		{name: "unknown hub", fn: fnNegotiate, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/negotiate?hub=other","Query":{"hub":"other"}}}}`, wantStatus: 200, wantRes: 404},
+		// The host passes the caller's spelling of a query parameter on.
+		{name: "unknown hub, parameter in another case", fn: fnNegotiate, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/negotiate?HUB=other","Query":{"HUB":"other"}}}}`, wantStatus: 200, wantRes: 404},
+		{name: "hub named twice in different cases", fn: fnNegotiate, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/negotiate","Query":{"hub":"chat","Hub":"chat"}}}}`, wantStatus: 200, wantRes: 400},
 		{name: "method not allowed", fn: fnMessages, payload: `{"Data":{"req":{"Method":"GET","Url":"http://x/api/messages","Query":{}}}}`, wantStatus: 200, wantRes: 405},
 		{name: "empty body", fn: fnMessages, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages","Query":{}}}}`, wantStatus: 200, wantRes: 400},
 		{name: "invalid message", fn: fnMessages, payload: `{"Data":{"req":{"Method":"POST","Url":"http://x/api/messages","Body":"[{\"target\":\"a\"},{\"arguments\":[]}]"}}}`, wantStatus: 200, wantRes: 400},
