@@ -29,28 +29,48 @@ func serveInBackground(t *testing.T, h *Handler) (addr string, cancel context.Ca
 	return ln.Addr().String(), cancel, errc
 }
 
+// httpResult is the outcome of a request made in the background.
+type httpResult struct {
+	status int
+	body   string
+	err    error
+}
+
+// requestInBackground sends req and yields its outcome.
+func requestInBackground(req *http.Request) <-chan httpResult {
+	resc := make(chan httpResult, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			resc <- httpResult{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resc <- httpResult{status: resp.StatusCode, body: string(b)}
+	}()
+	return resc
+}
+
+func newRequest(t *testing.T, method, url, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}
+
 func TestServeDrainsInFlight(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	svc := &fakeService{onCall: func() { close(entered); <-release }}
 	h := newTestHandler(t, svc, &Options{DrainTimeout: 5 * time.Second})
 	addr, cancel, done := serveInBackground(t, h)
 
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	resc := make(chan result, 1)
-	go func() {
-		resp, err := http.Post("http://"+addr+"/api/messages", "application/json", strings.NewReader(`{"target":"a"}`))
-		if err != nil {
-			resc <- result{err: err}
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		resc <- result{status: resp.StatusCode, body: string(b)}
-	}()
+	resc := requestInBackground(newRequest(t, "POST", "http://"+addr+"/api/messages", `{"target":"a"}`))
 	<-entered
 	cancel() // as SIGTERM does
 	// New connections are refused once shutdown begins.
@@ -146,20 +166,7 @@ func TestServeWhenReadyHoldsEarlyRequests(t *testing.T) {
 		})
 	}()
 	<-building
-	type result struct {
-		status int
-		err    error
-	}
-	resc := make(chan result, 1)
-	go func() {
-		resp, err := http.Post("http://"+ln.Addr().String()+"/api/messages", "application/json", strings.NewReader(`{"target":"a"}`))
-		if err != nil {
-			resc <- result{err: err}
-			return
-		}
-		resp.Body.Close()
-		resc <- result{status: resp.StatusCode}
-	}()
+	resc := requestInBackground(newRequest(t, "POST", "http://"+ln.Addr().String()+"/api/messages", `{"target":"a"}`))
 	select {
 	case r := <-resc:
 		t.Fatalf("answered before the handler was built: %+v", r)
@@ -199,22 +206,7 @@ func TestServeWhenReadyBuildFails(t *testing.T) {
 		})
 	}()
 	<-building
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	resc := make(chan result, 1)
-	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/")
-		if err != nil {
-			resc <- result{err: err}
-			return
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		resc <- result{status: resp.StatusCode, body: string(b)}
-	}()
+	resc := requestInBackground(newRequest(t, "GET", "http://"+ln.Addr().String()+"/", ""))
 	time.Sleep(100 * time.Millisecond) // let the request reach the gate
 	close(release)
 	if err := <-done; !errors.Is(err, broken) {
