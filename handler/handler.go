@@ -96,7 +96,6 @@ type Handler struct {
 	standalone   bool
 	log          *slog.Logger
 	drain        time.Duration
-	mux          *http.ServeMux
 	up           *upstream
 	// needs are what each function reads of a payload's HTTP trigger.
 	needs map[string]*needs
@@ -161,7 +160,6 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		standalone:   o.Standalone,
 		log:          o.Logger,
 		drain:        o.DrainTimeout,
-		mux:          http.NewServeMux(),
 		up:           up,
 	}
 	for _, t := range o.ClaimTypes {
@@ -170,35 +168,6 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		}
 	}
 	h.needs = h.payloadNeeds()
-	h.mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		// The host's readiness probe: any answer will do, so answer at once.
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			c := &call{id: correlationID(r), method: r.Method}
-			writeJSON(w, methodNotAllowed(c, "GET, HEAD"))
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups} {
-		h.mux.HandleFunc("/"+fn, func(w http.ResponseWriter, r *http.Request) { h.servePayload(w, r, fn) })
-		h.mux.HandleFunc("/api/"+fn, func(w http.ResponseWriter, r *http.Request) { h.serveForwarded(w, r, fn) })
-	}
-	h.mux.HandleFunc("/"+fnUpstream, func(w http.ResponseWriter, r *http.Request) { h.servePayload(w, r, fnUpstream) })
-	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if fn := triggerFunction(r.URL.Path); fn != "" && r.Method == http.MethodPost {
-			h.servePayload(w, r, fn)
-			return
-		}
-		if fn := forwardedFunction(r.URL.Path); fn != "" {
-			h.serveForwarded(w, r, fn)
-			return
-		}
-		id := correlationID(r)
-		writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
-			Error:         "no function at " + r.URL.Path + "; the functions are negotiate, messages, groups and upstream",
-			CorrelationID: id,
-		}})
-	})
 	return h, nil
 }
 
@@ -224,7 +193,42 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, &reply{status: http.StatusInternalServerError, body: errorBody{Error: "internal error", CorrelationID: id}})
 	}()
-	h.mux.ServeHTTP(tw, r)
+	h.route(tw, r)
+}
+
+// route serves a request by its path: the host's readiness probe at /, the
+// payload routes /<function> and a user's own trigger folders beside them
+// (such as /messages-queue), the forwarded and standalone routes
+// /api/<function>. A switch rather than an http.ServeMux, whose every
+// registration walks the caller's stack at start-up.
+func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	switch path {
+	case "/":
+		// The host's readiness probe: any answer will do, so answer at once.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			c := &call{id: correlationID(r), method: r.Method}
+			writeJSON(w, methodNotAllowed(c, "GET, HEAD"))
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream:
+		h.servePayload(w, r, path[1:])
+		return
+	}
+	if fn := triggerFunction(path); fn != "" && r.Method == http.MethodPost {
+		h.servePayload(w, r, fn)
+		return
+	}
+	if fn := forwardedFunction(path); fn != "" {
+		h.serveForwarded(w, r, fn)
+		return
+	}
+	writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
+		Error:         "no function at " + path + "; the functions are negotiate, messages, groups and upstream",
+		CorrelationID: correlationID(r),
+	}})
 }
 
 // trackedWriter notes whether a reply has begun.
