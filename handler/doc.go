@@ -24,6 +24,9 @@
 // See ExampleHandler_HandleEvent and examples/chat.
 //
 // GET / answers at once: the host polls it until the handler is ready.
+// [ServeWhenReady] listens before the handler is built, so that start-up
+// takes the longer of reading the settings and starting the server rather
+// than their sum; requests that come first wait for the handler.
 // The handler talks to SignalR Service only through a [Service], which
 // bindings.Client implements. See ExampleNew.
 package handler
