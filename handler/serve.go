@@ -26,8 +26,8 @@ func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 // accepted: start-up takes the longer of the two rather than their sum.
 // Requests that come before the handler wait for it. If build fails, they
 // get 503 and ServeWhenReady returns build's error; otherwise it serves as
-// Serve does. log receives the server's own errors until the handler takes
-// over.
+// Serve does. log receives the HTTP server's own errors, such as a
+// connection it could not read a request from.
 func ServeWhenReady(ctx context.Context, ln net.Listener, log *slog.Logger, build func() (*Handler, error)) error {
 	gate := &startGate{built: make(chan struct{})}
 	srv := &http.Server{

@@ -257,6 +257,7 @@ func (p *probe) runEntra(ctx context.Context) {
 	health := p.checkHealth(ctx)
 	if p.mismatch {
 		p.schemeMismatch()
+		p.environmentCredential(pr)
 		return
 	}
 	var calls entraCalls
@@ -271,21 +272,30 @@ func (p *probe) runEntra(ctx context.Context) {
 
 	p.rep.Functions = p.functions(calls)
 	p.notNeeded(calls)
-	p.diagnose(calls, health, pr, environmentCredentialWon(p.s, pr, p.getenv))
+	p.environmentCredential(pr)
+	p.diagnose(calls, health, pr)
 }
 
-// diagnose explains why functions cannot work: the credential DefaultAzureCredential
-// chose, an unreachable service, a token from the wrong tenant, or roles.
-func (p *probe) diagnose(calls entraCalls, health error, pr principalReport, envVars []string) {
-	f := p.rep.Functions
-	if len(envVars) > 0 {
-		p.rep.Checks = append(p.rep.Checks, checkResult{
-			Name: checkCredential, OK: f.Negotiate.OK && f.Messages.OK && f.Groups.OK,
-			Detail: fmt.Sprintf("EnvironmentCredential answered inside DefaultAzureCredential: %s is set and the token's app id is AZURE_CLIENT_ID (%s), so the app registration of the AZURE_* variables signs in, not the managed identity",
-				strings.Join(envVars, ", "), pr.AppID),
-			Fix: environmentCredentialFix(p.s, envVars),
-		})
+// environmentCredential names the app registration of the AZURE_* variables
+// when it signed in inside DefaultAzureCredential instead of the managed
+// identity; the check passes only if every function works anyway.
+func (p *probe) environmentCredential(pr principalReport) {
+	envVars := environmentCredentialWon(p.s, pr, p.getenv)
+	if len(envVars) == 0 {
+		return
 	}
+	f := p.rep.Functions
+	p.rep.Checks = append(p.rep.Checks, checkResult{
+		Name: checkCredential, OK: f.Negotiate.OK && f.Messages.OK && f.Groups.OK,
+		Detail: fmt.Sprintf("EnvironmentCredential answered inside DefaultAzureCredential: %s is set and the token's app id is AZURE_CLIENT_ID (%s), so the app registration of the AZURE_* variables signs in, not the managed identity",
+			strings.Join(envVars, ", "), pr.AppID),
+		Fix: environmentCredentialFix(p.s, envVars),
+	})
+}
+
+// diagnose explains why functions cannot work: an unreachable service, a
+// token from the wrong tenant, or roles.
+func (p *probe) diagnose(calls entraCalls, health error, pr principalReport) {
 	// Neither tenant nor roles can be judged without the service, or
 	// without its answers.
 	if health != nil && !errors.Is(health, context.DeadlineExceeded) {
