@@ -186,18 +186,15 @@ func (h *Handler) hub(c *call) (string, *reply) {
 	if c.queryErr != nil {
 		return "", errorReply(http.StatusBadRequest, c, "the query string cannot be read ("+c.queryErr.Error()+"): percent-encode it correctly")
 	}
-	var names []string
+	var name string
+	n := 0
 	for k, v := range c.query {
-		if strings.EqualFold(k, "hub") {
-			names = append(names, v...)
+		if strings.EqualFold(k, "hub") && len(v) > 0 {
+			name, n = v[0], n+len(v)
 		}
 	}
-	if len(names) > 1 {
-		return "", errorReply(http.StatusBadRequest, c, fmt.Sprintf("the query names hub %d times: name it once", len(names)))
-	}
-	var name string
-	if len(names) == 1 {
-		name = names[0]
+	if n > 1 {
+		return "", errorReply(http.StatusBadRequest, c, fmt.Sprintf("the query names hub %d times: name it once", n))
 	}
 	if name == "" {
 		return h.hubs[0], nil
