@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/signalr-entra/handler/internal/loopback"
@@ -62,6 +63,7 @@ func Discover(ctx context.Context, client *http.Client, documents ...string) (*D
 	for kid := range set.keys {
 		d.KeyIDs = append(d.KeyIDs, kid)
 	}
+	slices.Sort(d.KeyIDs)
 	return d, nil
 }
 
