@@ -93,6 +93,8 @@ type Config struct {
 	Audiences []string
 	// Setting names the setting that chose the provider, for errors.
 	Setting string
+	// Purpose names the tokens checked, such as "upstream tokens", for logs.
+	Purpose string
 	// Client fetches the documents. Defaults to a client with a 10s
 	// timeout that follows no redirect (a redirect could lead to http).
 	Client *http.Client
@@ -153,6 +155,9 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Purpose == "" {
+		cfg.Purpose = "tokens"
 	}
 	defaults := []struct {
 		d   *time.Duration
@@ -321,9 +326,9 @@ func (v *Verifier) startFetch() *fetch {
 		close(f.done)
 		if err != nil {
 			if v.keys.Load() == nil {
-				v.cfg.Log.Error("fetching the OpenID configuration failed; tokens are refused until it succeeds", "setting", v.cfg.Setting, "error", err)
+				v.cfg.Log.Error("fetching the OpenID configuration for "+v.cfg.Purpose+" failed; they are refused until it succeeds", "error", err)
 			} else {
-				v.cfg.Log.Warn("refreshing the OpenID keys failed; the keys at hand stay in use", "setting", v.cfg.Setting, "error", err)
+				v.cfg.Log.Warn("refreshing the OpenID keys for "+v.cfg.Purpose+" failed; the keys at hand stay in use", "error", err)
 			}
 		}
 	}()
