@@ -317,20 +317,22 @@ func (v *Verifier) startFetch() *fetch {
 		v.mu.Lock()
 		f.set, f.err = set, err
 		v.lastEnd, v.lastErr = v.cfg.Now(), err
+		held := v.keys.Load() != nil
 		if err == nil {
 			set.fetched = v.lastEnd
 			v.keys.Store(set)
 		}
 		v.inflight = nil
 		v.mu.Unlock()
-		close(f.done)
-		if err != nil {
-			if v.keys.Load() == nil {
-				v.cfg.Log.Error("fetching the OpenID configuration for "+v.cfg.Purpose+" failed; they are refused until it succeeds", "error", err)
-			} else {
-				v.cfg.Log.Warn("refreshing the OpenID keys for "+v.cfg.Purpose+" failed; the keys at hand stay in use", "error", err)
-			}
+		// Logged before the waiters go on, so that what they answer and
+		// the log agree.
+		switch {
+		case err != nil && !held:
+			v.cfg.Log.Error("fetching the OpenID configuration for "+v.cfg.Purpose+" failed; they are refused until it succeeds", "error", err)
+		case err != nil:
+			v.cfg.Log.Warn("refreshing the OpenID keys for "+v.cfg.Purpose+" failed; the keys at hand stay in use", "error", err)
 		}
+		close(f.done)
 	}()
 	return f
 }
