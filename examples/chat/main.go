@@ -65,7 +65,8 @@ func run(ctx context.Context, ln net.Listener) error {
 	for _, ep := range cfg.Endpoints {
 		upstream.AccessKeys = append(upstream.AccessKeys, ep.AccessKey)
 	}
-	h, err := handler.New(client, &handler.Options{Hubs: hc.Hubs, UserIDHeader: hc.UserIDHeader, Logger: log, Upstream: upstream})
+	h, err := handler.New(client, &handler.Options{Hubs: hc.Hubs, UserIDHeader: hc.UserIDHeader, Logger: log, Upstream: upstream,
+		SignIn: handler.SignInOptions{Authority: hc.NegotiateAuthority, Audiences: hc.NegotiateAudiences, UserIDClaim: hc.NegotiateUserIDClaim}})
 	if err != nil {
 		return err
 	}
