@@ -127,8 +127,6 @@ type Verifier struct {
 	// lastEnd is when the last fetch ended; lastErr is its error.
 	lastEnd time.Time
 	lastErr error
-	// fetches counts fetches started, for tests and diagnostics.
-	fetches atomic.Int64
 }
 
 // keySet is what the provider's documents yield.
@@ -211,10 +209,8 @@ func (v *Verifier) Verify(ctx context.Context, token string, claims jwt.Claims) 
 	if len(headerPart) > maxHeaderBytes {
 		return &Error{KindMalformed, fmt.Errorf("the token's header is longer than %d bytes", maxHeaderBytes)}
 	}
-	var header struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-	}
+	// A map, not a struct: encoding/json would match "ALG" to an alg field.
+	var header map[string]any
 	hb, err := base64.RawURLEncoding.DecodeString(headerPart)
 	if err == nil {
 		err = json.Unmarshal(hb, &header)
@@ -222,17 +218,18 @@ func (v *Verifier) Verify(ctx context.Context, token string, claims jwt.Claims) 
 	if err != nil {
 		return &Error{KindMalformed, errors.New("the token's header is not base64url JSON")}
 	}
-	if header.Alg != jwt.SigningMethodRS256.Alg() {
-		return &Error{KindAlgorithm, fmt.Errorf("the token is signed with %q; only RS256 is accepted", header.Alg)}
+	if alg, _ := header["alg"].(string); alg != jwt.SigningMethodRS256.Alg() {
+		return &Error{KindAlgorithm, fmt.Errorf("the token is signed with %q; only RS256 is accepted", alg)}
 	}
-	if header.Kid == "" {
+	kid, _ := header["kid"].(string)
+	if kid == "" {
 		return &Error{KindUnknownKey, errors.New("the token names no key id (kid)")}
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(sigPart)
 	if err != nil {
 		return &Error{KindMalformed, errors.New("the token's signature is not base64url")}
 	}
-	key, set, err := v.key(ctx, header.Kid)
+	key, set, err := v.key(ctx, kid)
 	if err != nil {
 		return err
 	}
@@ -337,7 +334,6 @@ func (v *Verifier) refreshInBackground() {
 func (v *Verifier) startFetch() *fetch {
 	f := &fetch{done: make(chan struct{})}
 	v.inflight = f
-	v.fetches.Add(1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 		defer cancel()
@@ -364,6 +360,3 @@ func (v *Verifier) startFetch() *fetch {
 	}()
 	return f
 }
-
-// Fetches reports how many fetches of the documents were started.
-func (v *Verifier) Fetches() int64 { return v.fetches.Load() }

@@ -220,7 +220,7 @@ func TestVerify(t *testing.T) {
 			t.Errorf("%s: %v, want kind %q", tt.name, err, tt.want)
 		}
 	}
-	if got := v.Fetches(); got != 1 {
+	if got := int64(p.keyGets.Load()); got != 1 {
 		t.Errorf("%d fetches, want 1: an unknown kid right after a fetch must not fetch again", got)
 	}
 }
@@ -272,7 +272,7 @@ func TestWaitersShareOneFetch(t *testing.T) {
 			t.Errorf("waiter %d answered after %s, its deadline was %s", i, took[i], deadline)
 		}
 	}
-	if n := v.Fetches(); n != 1 {
+	if n := int64(p.keyGets.Load()); n != 1 {
 		t.Errorf("%d fetches started for %d waiters, want 1", n, waiters)
 	}
 }
@@ -297,7 +297,7 @@ func TestFetchOutlivesWaiter(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("second waiter, after the keys arrived: %v", err)
 	}
-	if n := v.Fetches(); n != 1 {
+	if n := int64(p.keyGets.Load()); n != 1 {
 		t.Errorf("%d fetches, want 1", n)
 	}
 }
@@ -326,7 +326,7 @@ func TestRetrySpacingFromEnd(t *testing.T) {
 	if err := v.Verify(context.Background(), token, jwt.MapClaims{}); kindOf(err) != KindKeysUnfetched {
 		t.Fatalf("right after the failed fetch: %v, want kind %q", err, KindKeysUnfetched)
 	}
-	if n := v.Fetches(); n != 1 {
+	if n := int64(p.keyGets.Load()); n != 1 {
 		t.Errorf("%d fetches, want 1: the next may start %s after the last ended", n, DefaultRetryEvery)
 	}
 	p.mu.Lock()
@@ -351,7 +351,7 @@ func TestUnknownKeyOncePerMinute(t *testing.T) {
 	for i := range 50 {
 		_ = v.Verify(ctx, p.sign(t, "forged"+string(rune('a'+i%26)), p.claims(c)), jwt.MapClaims{})
 	}
-	if n := v.Fetches(); n != 1 {
+	if n := int64(p.keyGets.Load()); n != 1 {
 		t.Fatalf("%d fetches after 50 forged key ids within the minute, want 1", n)
 	}
 	p.addKey("k2", testKey(t, 1))
@@ -363,7 +363,7 @@ func TestUnknownKeyOncePerMinute(t *testing.T) {
 	if err := v.Verify(ctx, rotated, jwt.MapClaims{}); err != nil {
 		t.Fatalf("new key after the minute: %v", err)
 	}
-	if n := v.Fetches(); n != 2 {
+	if n := int64(p.keyGets.Load()); n != 2 {
 		t.Errorf("%d fetches, want 2", n)
 	}
 }
@@ -389,13 +389,13 @@ func TestBackgroundRefresh(t *testing.T) {
 	}
 	p.setHold(nil)
 	close(hold)
-	for v.Fetches() < 2 || v.keys.Load().keys["k2"] == nil {
+	for int64(p.keyGets.Load()) < 2 || v.keys.Load().keys["k2"] == nil {
 		time.Sleep(time.Millisecond)
 	}
 	if err := v.Verify(ctx, p.sign(t, "k2", p.claims(c)), jwt.MapClaims{}); err != nil {
 		t.Fatalf("first token of the new key: %v", err)
 	}
-	if n := v.Fetches(); n != 2 {
+	if n := int64(p.keyGets.Load()); n != 2 {
 		t.Errorf("%d fetches, want 2: the new key's first token must not fetch", n)
 	}
 }
