@@ -64,6 +64,8 @@ type Host struct {
 	// Service Authentication's X-MS-CLIENT-PRINCIPAL header, as the host
 	// does when WEBSITE_AUTH_ENABLED is set.
 	AppServiceAuthentication bool
+	// Observe, when set, is called with each invocation once it is done.
+	Observe func(Invocation)
 
 	proxy *httputil.ReverseProxy
 	once  sync.Once
@@ -95,6 +97,9 @@ func (h *Host) keep(inv Invocation) {
 	h.mu.Lock()
 	h.log = append(h.log, inv)
 	h.mu.Unlock()
+	if h.Observe != nil {
+		h.Observe(inv)
+	}
 }
 
 // ServeHTTP routes a caller's request to its function and invokes it in
