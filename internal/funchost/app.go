@@ -156,10 +156,10 @@ func (a *App) Function(name string) *Function {
 }
 
 // WithProxying returns a copy of the app with
-// customHandler.enableProxyingHttpRequest turned on, as a user may set it.
-func (a *App) WithProxying() *App {
+// customHandler.enableProxyingHttpRequest set to on, as a user may set it.
+func (a *App) WithProxying(on bool) *App {
 	c := *a
-	c.Proxying = true
+	c.Proxying = on
 	return &c
 }
 

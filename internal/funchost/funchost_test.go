@@ -260,7 +260,7 @@ func TestShippedFunctionsModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []*App{app, app.WithProxying()} {
+	for _, a := range []*App{app, app.WithProxying(true), app.WithProxying(false)} {
 		for _, f := range a.Functions {
 			m := a.Mode(f)
 			if !f.HTTPOnly() && m != Payload {

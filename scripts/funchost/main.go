@@ -7,7 +7,7 @@
 // outputs, logs), so that a test can read the queue outputs the host would
 // have written. Loopback only.
 //
-//	go run ./scripts/funchost -app . -listen 127.0.0.1:7072 -worker http://127.0.0.1:7071 [-proxying]
+//	go run ./scripts/funchost -app . -listen 127.0.0.1:7072 -worker http://127.0.0.1:7071 [-proxying on|off]
 package main
 
 import (
@@ -33,7 +33,7 @@ func main() {
 	appDir := flag.String("app", ".", "the app root (host.json beside the function folders), or the repository root (host.json and functions/)")
 	listen := flag.String("listen", "127.0.0.1:0", "loopback `address` callers reach the host at")
 	worker := flag.String("worker", "", "the handler's `URL`, http://127.0.0.1:<FUNCTIONS_CUSTOMHANDLER_PORT>")
-	proxying := flag.Bool("proxying", false, "turn customHandler.enableProxyingHttpRequest on, whatever host.json says")
+	proxying := flag.String("proxying", "", "`on` or off: customHandler.enableProxyingHttpRequest whatever host.json says (empty: as host.json says)")
 	key := flag.String("key", "", "function `key` that non-anonymous functions require (none: no check)")
 	appService := flag.Bool("app-service-auth", false, "build payload identities from X-MS-CLIENT-PRINCIPAL, as with WEBSITE_AUTH_ENABLED")
 	flag.Parse()
@@ -43,7 +43,7 @@ func main() {
 	}
 }
 
-func run(appDir, listen, worker string, proxying bool, key string, appService bool) error {
+func run(appDir, listen, worker, proxying, key string, appService bool) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil || !loopback.Is(host) {
 		return fmt.Errorf("-listen %q: want a loopback address such as 127.0.0.1:7072", listen)
@@ -52,8 +52,12 @@ func run(appDir, listen, worker string, proxying bool, key string, appService bo
 	if err != nil {
 		return err
 	}
-	if proxying {
-		app = app.WithProxying()
+	switch proxying {
+	case "":
+	case "on", "off":
+		app = app.WithProxying(proxying == "on")
+	default:
+		return fmt.Errorf("-proxying %q: want on or off", proxying)
 	}
 	h, err := funchost.New(app, worker)
 	if err != nil {
