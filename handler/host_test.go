@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
@@ -71,13 +72,18 @@ type hostRig struct {
 }
 
 func newHostRig(t *testing.T, app *funchost.App) *hostRig {
+	return newHostRigWith(t, app, &Options{UserIDHeader: "x-ms-signalr-userid"})
+}
+
+// newHostRigWith is newHostRig with the handler's options (its logger and
+// upstream checks are the rig's).
+func newHostRigWith(t *testing.T, app *funchost.App, opts *Options) *hostRig {
 	t.Helper()
 	r := &hostRig{svc: &fakeService{}, log: &syncBuffer{}}
-	h := newTestHandler(t, r.svc, &Options{
-		UserIDHeader: "x-ms-signalr-userid",
-		Logger:       slog.New(slog.NewJSONHandler(r.log, nil)),
-		Upstream:     upstream.Options{AccessKeys: []settings.Secret{testAccessKey}},
-	})
+	o := *opts
+	o.Logger = slog.New(slog.NewJSONHandler(r.log, nil))
+	o.Upstream = upstream.Options{AccessKeys: []settings.Secret{testAccessKey}}
+	h := newTestHandler(t, r.svc, &o)
 	worker := httptest.NewServer(h)
 	t.Cleanup(worker.Close)
 	var err error
@@ -161,14 +167,18 @@ func TestEveryShippedFunctionInTheHostsMode(t *testing.T) {
 			}
 
 			check("negotiate", r.request(t, "POST", "/api/negotiate?hub=chat&negotiateVersion=1", nil, map[string]string{"x-ms-signalr-userid": "ada"}), 200)
+			r.svc.mu.Lock()
 			if len(r.svc.negs) != 1 || r.svc.negs[0].UserID != "ada" || r.svc.negs[0].Hub != "chat" {
 				t.Errorf("negotiations %+v", r.svc.negs)
 			}
+			r.svc.mu.Unlock()
 			check("messages", r.request(t, "POST", "/api/messages?hub=chat", strings.NewReader(`{"target":"t","arguments":[1]}`), map[string]string{"Content-Type": "application/json"}), 202)
 			check("groups", r.request(t, "POST", "/api/groups", strings.NewReader(`{"action":"add","userId":"ada","groupName":"g"}`), map[string]string{"Content-Type": "application/json"}), 202)
+			r.svc.mu.Lock()
 			if len(r.svc.sent) != 1 || len(r.svc.applied) != 1 {
 				t.Errorf("sent %+v, applied %+v", r.svc.sent, r.svc.applied)
 			}
+			r.svc.mu.Unlock()
 
 			check("upstream-direct, JSON", r.upstreamCall(t, "upstream-direct", "broadcast", "application/json", invocation), 200)
 			// A payload carries the body as text, which garbles MessagePack:
@@ -245,6 +255,36 @@ func TestWhatOnlyProxyingPassesOn(t *testing.T) {
 			status, body, _ = r.do(t, r.request(t, "GET", "/api/negotiate?hub=chat&hub=news", nil, nil))
 			if proxied && (status != 400 || !strings.Contains(body, "names hub 2 times")) || !proxied && status != 404 {
 				t.Errorf("hub named twice: %d %s", status, body)
+			}
+		})
+	}
+}
+
+// App Service Authentication's user reaches negotiate in every mode: by the
+// X-MS-CLIENT-PRINCIPAL headers the platform sets (all a proxied or
+// forwarded request has), and in a payload also by the Identities the host
+// builds from them.
+func TestAppServicePrincipalInEveryMode(t *testing.T) {
+	principal := base64.StdEncoding.EncodeToString([]byte(`{"auth_typ":"aad","claims":[` +
+		`{"typ":"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier","val":"00000000-0000-0000-0000-0000000000aa"},` +
+		`{"typ":"name","val":"Ada Lovelace"}],"name_typ":"name","role_typ":"roles"}`))
+	for _, v := range hostVariants(t) {
+		t.Run(v.name, func(t *testing.T) {
+			r := newHostRigWith(t, v.app, &Options{AppServiceAuthentication: true, ClaimTypes: []string{"name"}})
+			r.host.AppServiceAuthentication = true
+			status, body, inv := r.do(t, r.request(t, "POST", "/api/negotiate", nil, map[string]string{
+				"X-MS-CLIENT-PRINCIPAL-ID":  "00000000-0000-0000-0000-0000000000aa",
+				"X-MS-CLIENT-PRINCIPAL-IDP": "aad",
+				"X-MS-CLIENT-PRINCIPAL":     principal,
+			}))
+			r.svc.mu.Lock()
+			defer r.svc.mu.Unlock()
+			if status != 200 || len(r.svc.negs) != 1 {
+				t.Fatalf("%v: %d %s", inv.Mode, status, body)
+			}
+			n := r.svc.negs[0]
+			if n.UserID != "00000000-0000-0000-0000-0000000000aa" || len(n.Claims) != 1 || n.Claims[0].Value != "Ada Lovelace" {
+				t.Errorf("%v: negotiated %+v", inv.Mode, n)
 			}
 		})
 	}
