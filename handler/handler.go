@@ -283,8 +283,11 @@ func forwardedFunction(path string) string {
 			return fn
 		}
 	}
-	for _, route := range []string{"/api/" + fnUpstream, "/api/" + upstreamDirect} {
-		if len(path) >= len(route) && strings.EqualFold(path[:len(route)], route) && (len(path) == len(route) || path[len(route)] == '/' && len(path) > len(route)+1) {
+	if strings.EqualFold(path, "/api/"+upstreamDirect) {
+		return fnUpstream
+	}
+	for _, below := range []string{"/api/" + fnUpstream + "/", "/api/" + upstreamDirect + "/"} {
+		if len(path) > len(below) && strings.EqualFold(path[:len(below)], below) {
 			return fnUpstream
 		}
 	}

@@ -289,3 +289,24 @@ func TestAppServicePrincipalInEveryMode(t *testing.T) {
 		})
 	}
 }
+
+// The routes the host proxies or forwards to, as the caller spelled them.
+func TestForwardedFunction(t *testing.T) {
+	for path, want := range map[string]string{
+		"/api/negotiate":                         fnNegotiate,
+		"/API/Messages":                          fnMessages,
+		"/api/upstream":                          fnUpstream,
+		"/api/upstream/chat/messages/broadcast":  fnUpstream,
+		"/api/Upstream-Direct":                   fnUpstream,
+		"/api/upstream-direct/chat/messages/add": fnUpstream,
+		"/api/upstream/":                         "",
+		"/api/upstream-direct/":                  "",
+		"/api/upstreamer":                        "",
+		"/api/upstream-directly/x":               "",
+		"/negotiate":                             "",
+	} {
+		if got := forwardedFunction(path); got != want {
+			t.Errorf("forwardedFunction(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
