@@ -185,8 +185,14 @@ else
 	fail "make test (status $status) ended with \"$last\", want \"$want\""
 fi
 
-# The stand-in's flags docs/EMULATOR.md names.
+# The stand-in's help: asked for, it is no failure; it lists the flags
+# docs/EMULATOR.md names and every role.
 help=$(go run ./cmd/emulator -h 2>&1)
+status=$?
+((status == 0)) && ok "go run ./cmd/emulator -h ends with status 0" || fail "go run ./cmd/emulator -h ended with status $status"
+for role in AppServer ServiceOwner RESTAPIOwner RESTAPIReader AccessKeyReader; do
+	grep -qE "^  $role " <<<"$help" && ok "emulator -h lists the role $role" || fail "emulator -h does not list the role $role"
+done
 for flag in $(grep -o '`-[a-z-]*`' docs/EMULATOR.md | tr -d '`' | sort -u); do
 	case $flag in -identity | -app | -app-cert | -access-key | -local-auth-disabled | -key-lifetime | -propagation | -upstream | -upstream-token-flaw) ;; *) continue ;; esac
 	grep -qE -- "^  $flag( |$)" <<<"$help" && ok "emulator -h lists $flag" || fail "emulator -h does not list $flag, which docs/EMULATOR.md names"
