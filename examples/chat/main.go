@@ -23,10 +23,12 @@
 // To run it against the local stand-in, with the repository's demo page
 // (Node.js) and hub calls posted upstream to it, from the repository root:
 //
-//	go run ./cmd/emulator -identity system=ServiceOwner -env-file /tmp/chat.env \
+//	dir=$(mktemp -d)
+//	go run ./cmd/emulator -identity system=ServiceOwner -env-file "$dir/env" \
 //	    -upstream '{"urlTemplate":"http://127.0.0.1:7071/api/upstream","auth":{"type":"ManagedIdentity","managedIdentity":{"resource":"api://signalr-upstream"}}}' &
-//	(set -a; . /tmp/chat.env; SIGNALR_HUBS=chat SIGNALR_USERID_HEADER=x-ms-signalr-userid go run ./examples/chat) &
-//	node demo/serve.mjs    # then open http://127.0.0.1:8080/, connect and call broadcast
+//	until [ -s "$dir/env" ]; do sleep 0.2; done; set -a; . "$dir/env"; set +a
+//	SIGNALR_HUBS=chat SIGNALR_USERID_HEADER=x-ms-signalr-userid go run ./examples/chat &
+//	node demo/serve.mjs   # then open http://127.0.0.1:8080/, connect, and call broadcast
 package main
 
 import (
