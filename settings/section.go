@@ -41,7 +41,9 @@ func readSection(prefix string, children map[string]setting) (fields, []error, [
 		}
 		if k == "accesskey" {
 			// The C# extension reads an access key from a connection string
-			// only; a section key would be ignored and the credential used.
+			// only: a section gives serviceUri, type, the endpoints and a
+			// token credential (IConfigurationExtensions.TryGetEndpointFromIdentity,
+			// Microsoft.Azure.WebJobs.Extensions.SignalRService).
 			warns = append(warns, fmt.Sprintf("%s is ignored: an access key belongs in a connection string, not in a section with serviceUri, which authenticates with a credential instead. "+
 				"Set %s=Endpoint=<serviceUri>;AccessKey=<key>;Version=1.0; in place of the section, or remove %s to use Microsoft Entra ID", v.Name, prefix, v.Name))
 			continue
