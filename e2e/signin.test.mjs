@@ -124,3 +124,32 @@ test('negotiate refuses a missing or bad token with 401 and WWW-Authenticate: Be
   // The same client with a sound token gets in.
   await connect(s, good);
 }));
+
+// Through the Functions host's rule: the host stand-in hands negotiate to
+// the handler proxied (host.json as shipped) or as a payload (proxying
+// off); either way the caller's Authorization header reaches the check,
+// and the 401 with its challenge reaches the caller.
+for (const { name, proxying, mode } of [
+  { name: 'host.json as shipped', proxying: '', mode: 'proxied' },
+  { name: 'proxying off', proxying: 'off', mode: 'payload' },
+]) {
+  test(`${name}: sign-in through the host`, { timeout: 30000 }, withStack(async (s) => {
+    await s.startEmulator(signIn.emulatorFlags);
+    await s.startHandler({ ...signIn.handlerEnv, FUNCTIONS_WORKER_RUNTIME: 'custom' });
+    await s.startHost({ proxying });
+    assert.equal(s.modes.negotiate, mode);
+    const env = s.emulatorEnv;
+    const dave = await userToken(env, 'dave');
+    const c = await connect(s, dave);
+    const sub = jwtClaims(dave).sub;
+    await s.send({ target: TARGET, userId: sub, arguments: [`for dave, ${mode}`] });
+    await until(() => c.got.includes(`for dave, ${mode}`), 5000, 'dave to receive his message');
+
+    const r = await s.post('/api/negotiate', undefined, { [USER_HEADER]: sub });
+    assert.equal(r.status, 401, r.text);
+    assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+    const bad = await s.post('/api/negotiate', undefined, { authorization: 'Bearer x.y.z' });
+    assert.equal(bad.status, 401, bad.text);
+    assert.equal(bad.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+  }));
+}
