@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -217,5 +218,35 @@ func TestSignInTokenIsNoUpstreamCredential(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"reason":"token delegated"`) {
 		t.Errorf("the log does not say the token was a user's:\n%s", logs.String())
+	}
+}
+
+// TestSignInNumericUserID: a numeric user id claim names the user by its
+// digits exactly. Read as a float64, ids above 2^53 that differ in their
+// last digits named the same user.
+func TestSignInNumericUserID(t *testing.T) {
+	srv, err := emulator.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	svc := &fakeService{}
+	h := newSignInHandler(t, srv, svc, &bytes.Buffer{}, func(o *Options) {
+		o.SignIn.UserIDClaim = "uid"
+		o.ClaimTypes = []string{"uid"}
+	})
+	ids := []string{"9007199254740993", "9007199254740992", "12345678901234567890", "-7", "1.5"}
+	for _, id := range ids {
+		tok := userToken(t, srv, "u"+id, map[string]any{"uid": json.Number(id)})
+		if rec := negotiateWith(h, http.Header{"Authorization": {"Bearer " + tok}}); rec.Code != http.StatusOK {
+			t.Fatalf("uid %s: status %d %s", id, rec.Code, rec.Body)
+		}
+	}
+	var got []negotiation
+	for _, id := range ids {
+		got = append(got, negotiation{"chat", id, []bindings.Claim{{Type: "uid", Value: id}}})
+	}
+	if diff := cmp.Diff(got, svc.negs); diff != "" {
+		t.Errorf("negotiations (-want +got):\n%s", diff)
 	}
 }
