@@ -19,8 +19,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -181,22 +179,21 @@ func mustURL(t testing.TB, s string) *url.URL {
 }
 
 // entraEndpoint is an Entra-mode endpoint on the fake service.
-func entraEndpoint(t testing.TB, f *fakeService, cred azcore.TokenCredential) settings.Endpoint {
-	return settings.Endpoint{
-		Setting:    "AzureSignalRConnectionString",
+func entraEndpoint(t testing.TB, f *fakeService, cred azcore.TokenCredential) EndpointConfig {
+	return EndpointConfig{
+		Label:      "AzureSignalRConnectionString",
 		ServiceURI: mustURL(t, f.URL),
 		Credential: cred,
-		Auth:       settings.Auth{Kind: "ManagedIdentityCredential"},
+		Identity:   "system-assigned managed identity",
 	}
 }
 
 // keyEndpoint is an access-key endpoint on the fake service.
-func keyEndpoint(t testing.TB, f *fakeService) settings.Endpoint {
-	return settings.Endpoint{
-		Setting:    "AzureSignalRConnectionString",
+func keyEndpoint(t testing.TB, f *fakeService) EndpointConfig {
+	return EndpointConfig{
+		Label:      "AzureSignalRConnectionString",
 		ServiceURI: mustURL(t, f.URL),
 		AccessKey:  "the-access-key",
-		Auth:       settings.Auth{Kind: "AccessKey"},
 	}
 }
 
@@ -220,12 +217,12 @@ func (l *logBuffer) String() string {
 
 // newTestClient starts a client with no background loop, a fake clock and
 // fast retries.
-func newTestClient(t testing.TB, eps []settings.Endpoint, o Options) (*Client, *logBuffer) {
+func newTestClient(t testing.TB, eps []EndpointConfig, o Options) (*Client, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	o.manual = true
-	if o.retryBase == 0 {
-		o.retryBase = time.Millisecond
+	if o.Retry.RetryDelay == 0 {
+		o.Retry.RetryDelay = time.Millisecond
 	}
 	if o.healthRetry == 0 {
 		o.healthRetry = time.Millisecond

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // parsed decodes a client token signed with secret and returns its kid and
@@ -49,7 +47,7 @@ func wait(ch <-chan struct{}) {
 func TestKeyRotatesHourly(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
 	e := c.Endpoints()[0]
 
 	if got := kidOf(t, c); got != "key-1" {
@@ -75,7 +73,7 @@ func TestKeyRotatesHourly(t *testing.T) {
 func TestKeyRefreshIntervalIsSettable(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyRefresh: 10 * time.Minute})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyRefresh: 10 * time.Minute})
 	e := c.Endpoints()[0]
 
 	if got := kidOf(t, c); got != "key-1" {
@@ -96,7 +94,7 @@ func TestKeyRefreshIntervalIsSettable(t *testing.T) {
 func TestKeyRefreshFailsThenRecovers(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, logs := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	c, logs := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
 	e := c.Endpoints()[0]
 	if got := kidOf(t, c); got != "key-1" {
 		t.Fatalf("first kid = %q", got)
@@ -141,7 +139,7 @@ func TestKeyLifetimeCapsToken(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
 	start := clock.Now()
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
 	kidOf(t, c) // key issued at start
 	clock.Add(50 * time.Minute)
 	info, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
@@ -156,7 +154,7 @@ func TestKeyLifetimeCapsToken(t *testing.T) {
 
 func TestFirstKeyStormMakesOneFetch(t *testing.T) {
 	clock := newClock()
-	var eps []settings.Endpoint
+	var eps []EndpointConfig
 	var fakes []*fakeService
 	var creds []*fakeCred
 	for i := range 2 {
@@ -203,7 +201,7 @@ func TestKeyWaitBound(t *testing.T) {
 	f.block = make(chan struct{})
 	defer close(f.block)
 	clock := newClock()
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyWait: 20 * time.Millisecond})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyWait: 20 * time.Millisecond, OptionNames: map[string]string{"KeyWait": "SIGNALR_KEY_WAIT"}})
 	_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
 	e := asError(t, err)
 	if !errors.Is(err, errWait) || !strings.Contains(e.Message, "SIGNALR_KEY_WAIT") {
@@ -216,8 +214,14 @@ func TestCredentialFailureNamesIdentity(t *testing.T) {
 	clock := newClock()
 	cause := errors.New("ManagedIdentityCredential: no identity assigned")
 	ep := entraEndpoint(t, f, &fakeCred{clock: clock, err: cause})
-	ep.Auth = settings.Auth{Kind: "ManagedIdentityCredential", ClientID: "11111111-2222-3333-4444-555555555555"}
-	c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{Now: clock.Now})
+	ep.Identity = "user-assigned managed identity with client id 11111111-2222-3333-4444-555555555555"
+	ep.Explain = func(err error) string {
+		if !errors.Is(err, cause) {
+			return ""
+		}
+		return "A user-assigned identity is named by its client id, not its object (principal) id; run handler check."
+	}
+	c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now})
 	_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
 	if !errors.Is(err, cause) {
 		t.Fatalf("error %v does not wrap the credential's", err)

@@ -195,7 +195,7 @@ func backoff(n int, retryAfter time.Duration) time.Duration {
 func retryAfterOf(err error) time.Duration {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.retryAfter
+		return e.RetryAfter
 	}
 	return 0
 }

@@ -92,14 +92,20 @@ func newStack(t *testing.T, c config) *stack {
 	if bo.Now == nil {
 		bo.Now = emu.Now
 	}
+	// Messages name the app settings, as in the handler.
+	bo.OptionNames = settings.OptionNames()
+	if bo.Retry.RetryDelay == 0 {
+		// azcore's schedule, faster: a Retry-After still counts in full.
+		bo.Retry.RetryDelay = 50 * time.Millisecond
+	}
 	if bo.KeyWait == 0 {
 		bo.KeyWait = 2 * time.Second
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	s.rec = &recorder{base: base, secrets: s.secrets}
-	bo.HTTPClient = &http.Client{Transport: s.rec, Timeout: 20 * time.Second}
+	bo.Transport = &http.Client{Transport: s.rec, Timeout: 20 * time.Second}
 	t.Cleanup(base.CloseIdleConnections)
-	client, err := bindings.New(eps, &bo)
+	client, err := bindings.New(settings.Configs(eps), &bo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +178,7 @@ type result struct {
 type failure struct {
 	Index int    `json:"index"`
 	Error string `json:"error"`
+	State string `json:"state"`
 }
 
 // call sends a request to the handler as a caller does.
