@@ -1,7 +1,9 @@
 package handler
 
 import (
+	"context"
 	"crypto/rand"
+	"errors"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -67,9 +69,14 @@ type failure struct {
 // itemFailure is the failure of item i with err, whose short message is
 // msg.
 func itemFailure(i int, err error, msg string) failure {
+	const unknown = ": the item may have been delivered, and sending it again may deliver it twice; the function log has the details under this correlation id"
 	state := bindings.OutcomeOf(err)
-	if state == bindings.Unknown {
-		msg = "the answer of SignalR Service was lost on the way back: the item may have been delivered, and sending it again may deliver it twice; the function log has the details under this correlation id"
+	switch {
+	case state != bindings.Unknown:
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		msg = "SignalR Service did not answer in time" + unknown
+	default:
+		msg = "the answer of SignalR Service was lost on the way back" + unknown
 	}
 	return failure{Index: i, Error: msg, State: string(state)}
 }
