@@ -252,12 +252,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 func (e *Endpoint) now() time.Time { return e.opts.Now() }
 
-func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, time.Time, time.Time, error) {
+func (e *Endpoint) fetchEntraToken(ctx context.Context, renewal bool) (azcore.AccessToken, time.Time, time.Time, error) {
 	// Entra's own bound: a hung call fails and is retried in the
 	// background, not waited out.
 	ctx, cancel := context.WithTimeout(ctx, e.opts.FetchTimeout)
 	defer cancel()
-	tok, err := e.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{e.scope}})
+	tok, err := e.getToken(ctx, renewal)
 	if err != nil {
 		err = &Error{
 			Op:       opEntraToken + " for " + e.uri,
@@ -277,6 +277,29 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, tim
 	return tok, refreshAt, tok.ExpiresOn.Add(-time.Minute), nil
 }
 
+// getToken asks the credential for a token. After the service refused the
+// last one (renewal), a plain request would get the same token back from
+// the credential's cache: MSAL keeps managed identity and confidential
+// client tokens in-process, shared by every credential object. A request
+// with claims skips that cache: managedidentity.Client.AcquireToken reads
+// the cache only without claims, and confidential.Client's
+// AcquireTokenSilent refuses claims, so azidentity asks Entra ID
+// (AcquireTokenByCredential). The claims are the continuous access
+// evaluation form, a token not issued before now. Credentials that refuse
+// claims (azidentity's AzureCLICredential and AzurePowerShellCredential
+// ask for an interactive login instead) get a plain request.
+func (e *Endpoint) getToken(ctx context.Context, renewal bool) (azcore.AccessToken, error) {
+	opts := policy.TokenRequestOptions{Scopes: []string{e.scope}}
+	if renewal {
+		fresh := opts
+		fresh.Claims = fmt.Sprintf(`{"access_token":{"nbf":{"essential":true,"value":"%d"}}}`, time.Now().Unix())
+		if tok, err := e.cred.GetToken(ctx, fresh); err == nil {
+			return tok, nil
+		}
+	}
+	return e.cred.GetToken(ctx, opts)
+}
+
 // explainFailure is what the configuration says about a failure of the
 // credential, after a space, or "".
 func (e *Endpoint) explainFailure(err error) string {
@@ -290,7 +313,7 @@ func (e *Endpoint) explainFailure(err error) string {
 }
 
 // fetchKey gets a temporary access key from the auth API.
-func (e *Endpoint) fetchKey(ctx context.Context) (tempKey, time.Time, time.Time, error) {
+func (e *Endpoint) fetchKey(ctx context.Context, _ bool) (tempKey, time.Time, time.Time, error) {
 	issued := e.now()
 	k, err := e.getAccessKey(ctx)
 	e.logChange("accessKey", err)

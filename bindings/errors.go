@@ -218,8 +218,10 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response, body [
 	switch s := resp.StatusCode; {
 	case s == http.StatusUnauthorized && e.accessKey != nil:
 		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s: %s", e.uri, e.label, e.accessKeyRefusal(body))
+	case s == http.StatusUnauthorized && entraRefusal(resp, body) == "tenant":
+		err.Message = fmt.Sprintf("%s refused the Microsoft Entra ID token of %s: the service says it comes from another tenant than the resource's. Set the credential's tenant to the resource's tenant (for a multitenant app, one it is provisioned in) and, in a sovereign cloud, that cloud's authority host%s", e.uri, who, e.checkHint())
 	case s == http.StatusUnauthorized:
-		err.Message = fmt.Sprintf("%s did not accept the Microsoft Entra ID token of %s, and a new token did not help. The token may be from another tenant than the resource's, or from another cloud's authority host, or the credential keeps handing out a token the service revoked. Check the credential's tenant and authority host against the resource's%s", e.uri, who, e.checkHint())
+		err.Message = fmt.Sprintf("%s refused the Microsoft Entra ID token of %s, and its reply does not say why (a revoked, expired or not yet valid token, or one from another tenant or cloud, is refused alike)%s", e.uri, who, e.checkHint())
 	case s == http.StatusForbidden && e.accessKey != nil:
 		err.Message = fmt.Sprintf("%s refused the access key of %s to %s, though an access key needs no role: a network rule of the resource (firewall, private endpoint, public access disabled) blocks this app. Check the resource's Networking settings.", e.uri, e.label, op)
 	case s == http.StatusForbidden && k == kindAuthAPI:
@@ -282,13 +284,29 @@ func (e *Endpoint) accessKeyRefusal(body []byte) string {
 	return fmt.Sprintf("the key is wrong (regenerated, or copied wrong), or local authentication is disabled on the resource, which deletes its access keys. Check the resource's Keys page: copy the current connection string into %s, or switch to Microsoft Entra ID.", copyTo)
 }
 
-// checkHint points at a check of the configuration, when the endpoint's
-// label says where it came from.
+// checkHint points at the configuration of the credential, when the
+// endpoint's label says where it came from.
 func (e *Endpoint) checkHint() string {
 	if !e.labeled {
 		return "."
 	}
-	return " (configured in " + e.label + ")."
+	return "; the credential is configured in " + e.label + "."
+}
+
+// entraRefusal says what the service's 401 tells of an Entra token it
+// refused: "tenant" when its reply (the WWW-Authenticate error_description
+// of RFC 6750, or the ErrorDetail message) names the tenant or issuer, else
+// "". The reply is read, never quoted.
+func entraRefusal(resp *http.Response, body []byte) string {
+	text := strings.ToLower(resp.Header.Get("WWW-Authenticate"))
+	var detail struct{ Message string }
+	if json.Unmarshal(body, &detail) == nil {
+		text += " " + strings.ToLower(detail.Message)
+	}
+	if strings.Contains(text, "tenant") || strings.Contains(text, "issuer") {
+		return "tenant"
+	}
+	return ""
 }
 
 // errRedirect marks a reply that redirected elsewhere.

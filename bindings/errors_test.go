@@ -35,7 +35,9 @@ func TestStatusErrors(t *testing.T) {
 		{"auth API 403", false, authKey, reply{status: 403, code: "Forbidden"}, entra,
 			[]string{"user-assigned managed identity with client id cid lacks the SignalR App Server or SignalR Service Owner role on http://127.0.0.1", "30 minutes"}},
 		{"auth API 401", false, authKey, reply{status: 401}, entra,
-			[]string{"did not accept the Microsoft Entra ID token of user-assigned managed identity with client id cid", "another tenant", "authority host", "configured in AzureSignalRConnectionString"}},
+			[]string{"refused the Microsoft Entra ID token of user-assigned managed identity with client id cid, and its reply does not say why", "configured in AzureSignalRConnectionString", "A new token from the credential was refused too"}},
+		{"auth API 401 naming the tenant", false, authKey, reply{status: 401, body: `{"code":"Unauthorized","message":"The token was issued by tenant 'a', but the resource belongs to tenant 'b'."}`}, entra,
+			[]string{"the service says it comes from another tenant than the resource's", "authority host", "configured in AzureSignalRConnectionString"}},
 		{"auth API 404", false, authKey, reply{status: 404}, entra,
 			[]string{"no SignalR Service answers", "check the service URI and server endpoint of AzureSignalRConnectionString"}},
 		{"REST 403 write", false, sendKey, reply{status: 403}, send,
@@ -43,7 +45,7 @@ func TestStatusErrors(t *testing.T) {
 		{"REST 403 read", false, headKey, reply{status: 403}, read,
 			[]string{"SignalR REST API Reader, SignalR REST API Owner or SignalR Service Owner", "check user"}},
 		{"REST 401 Entra", false, sendKey, reply{status: 401}, send,
-			[]string{"did not accept the Microsoft Entra ID token", "a new token did not help"}},
+			[]string{"refused the Microsoft Entra ID token", "does not say why", "refused too"}},
 		{"access key refused", true, sendKey, reply{status: 401}, send,
 			[]string{"the key is wrong (regenerated, or copied wrong), or local authentication is disabled", "Keys page"}},
 		{"local auth disabled", true, sendKey, reply{status: 401, body: `{"code":"Unauthorized","message":"Local auth is disabled for this resource"}`}, send,
@@ -75,6 +77,10 @@ func TestStatusErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
+			}
+			// A tenant is blamed only when the reply names it.
+			if strings.Contains(err.Error(), "says it comes from another tenant") != strings.Contains(tt.reply.body, "tenant") {
+				t.Errorf("error %q blames the tenant, or does not, against the reply %q", err, tt.reply.body)
 			}
 		})
 	}

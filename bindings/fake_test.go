@@ -48,6 +48,10 @@ type fakeCred struct {
 	mu    sync.Mutex
 	err   error
 	scope string
+	// claims lists the Claims of each request; refuseClaims fails those
+	// with claims, as azidentity's AzureCLICredential does.
+	claims       []string
+	refuseClaims bool
 }
 
 func (f *fakeCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
@@ -56,6 +60,10 @@ func (f *fakeCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (
 	defer f.mu.Unlock()
 	if len(o.Scopes) == 1 {
 		f.scope = o.Scopes[0]
+	}
+	f.claims = append(f.claims, o.Claims)
+	if f.refuseClaims && o.Claims != "" {
+		return azcore.AccessToken{}, errors.New("AzureCLICredential: Azure CLI requires multifactor authentication or additional claims")
 	}
 	if f.err != nil {
 		return azcore.AccessToken{}, f.err

@@ -236,3 +236,31 @@ func TestCredentialFailureNamesIdentity(t *testing.T) {
 		t.Errorf("auth API called without a token")
 	}
 }
+
+// TestRenewalSkipsTheCredentialsCache: after the service refuses the token
+// (401), the new one is asked for with claims (a token not issued before
+// now), which skips the cache of managed identity and confidential client
+// credentials; a credential that refuses claims, as the Azure CLI's does,
+// is asked again plainly.
+func TestRenewalSkipsTheCredentialsCache(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		f := newFakeService(t)
+		clock := newClock()
+		cred := &fakeCred{clock: clock, refuseClaims: refuse}
+		c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, cred)}, Options{Now: clock.Now, Negotiate: NegotiateService})
+		f.on("POST /api/hubs/chat/:send", reply{status: 401}, reply{status: 202})
+		if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
+			t.Fatalf("refuse claims %v: send after a 401: %v", refuse, err)
+		}
+		cred.mu.Lock()
+		got := cred.claims
+		cred.mu.Unlock()
+		want := 3 // the first token, the renewal with claims, and the plain retry
+		if !refuse {
+			want = 2
+		}
+		if len(got) != want || got[0] != "" || !strings.HasPrefix(got[1], `{"access_token":{"nbf":{"essential":true,"value":"`) || refuse && got[2] != "" {
+			t.Errorf("refuse claims %v: token requests with claims %q, want the first plain, then the CAE nbf form%s", refuse, got, map[bool]string{true: ", then plain"}[refuse])
+		}
+	}
+}

@@ -22,8 +22,10 @@ const (
 // follows the same idea).
 type resource[T any] struct {
 	now func() time.Time
-	// fetch gets a new value, when to refresh it, and when to stop using it.
-	fetch func(ctx context.Context) (v T, refreshAt, expiresAt time.Time, err error)
+	// fetch gets a new value, when to refresh it, and when to stop using
+	// it; renewal says the service refused the value before, so a cached
+	// copy will not do.
+	fetch func(ctx context.Context, renewal bool) (v T, refreshAt, expiresAt time.Time, err error)
 	// base ends in-flight fetches when the client closes.
 	base context.Context
 
@@ -42,6 +44,7 @@ type resource[T any] struct {
 	renewals  int       // renewals in a row, for their back-off
 	renewAt   time.Time // no renewal before this
 	lastRenew time.Time
+	renewal   bool // the next fetch replaces a refused value
 }
 
 type flight[T any] struct {
@@ -113,6 +116,7 @@ func (r *resource[T]) renew(gen uint64) (fresh, dropped bool) {
 	r.lastRenew, r.renewAt = now, now.Add(backoff(r.renewals, 0))
 	r.has = false
 	r.err, r.retryAt = nil, time.Time{}
+	r.renewal = true
 	r.startLocked(now)
 	return true, true
 }
@@ -154,13 +158,15 @@ func (r *resource[T]) startLocked(now time.Time) *flight[T] {
 	}
 	f := &flight[T]{done: make(chan struct{})}
 	r.inflight = f
-	go r.run(f)
+	renewal := r.renewal
+	r.renewal = false
+	go r.run(f, renewal)
 	return f
 }
 
-func (r *resource[T]) run(f *flight[T]) {
+func (r *resource[T]) run(f *flight[T], renewal bool) {
 	ctx, cancel := context.WithTimeout(r.base, fetchTimeout)
-	v, refreshAt, expiresAt, err := r.fetch(ctx)
+	v, refreshAt, expiresAt, err := r.fetch(ctx, renewal)
 	cancel()
 	r.mu.Lock()
 	if err == nil {

@@ -185,6 +185,10 @@ func (e *Endpoint) do(ctx context.Context, r request) (int, []byte, error) {
 	status, body, gen, err := e.once(ctx, r)
 	if err != nil && ctx.Err() == nil && e.renewCredentials(r.op, err, gen) {
 		status, body, _, err = e.once(ctx, r)
+		var be *Error
+		if errors.As(err, &be) && be.Status == http.StatusUnauthorized && e.accessKey == nil {
+			be.Message += " A new token from the credential was refused too."
+		}
 	}
 	return status, body, err
 }

@@ -33,10 +33,10 @@ func TestAuthAPIFaults(t *testing.T) {
 			wantStatus: 200, wantCalls: 2,
 		},
 		{
-			name:       "401 again with the new token names the tenant to check",
+			name:       "401 again with the new token blames no tenant the reply does not name",
 			fault:      emulator.Fault{Times: 2, Status: 401},
 			wantStatus: 502, wantCalls: 2,
-			wantLog: "a new token did not help. The token may be from another tenant than the resource's",
+			wantLog: "its reply does not say why (a revoked, expired or not yet valid token, or one from another tenant or cloud, is refused alike); the credential is configured in AzureSignalRConnectionString. A new token from the credential was refused too.",
 		},
 		{
 			name:       "403 names the missing role",

@@ -191,3 +191,46 @@ func TestKeyExpiresWhileEntraDown(t *testing.T) {
 	}
 	s.wantDelivered(t, c, "a")
 }
+
+// TestRevokedTokenWithRealCredential revokes the token a real
+// ManagedIdentityCredential holds in its cache (azidentity, through MSAL,
+// keeps it in-process): the handler's renewal must get a new token from
+// the identity endpoint, not the cached one again, so that the first send
+// after the revocation goes through.
+func TestRevokedTokenWithRealCredential(t *testing.T) {
+	s := newStack(t, config{endpoints: func(s *stack) []settings.Endpoint {
+		ep := s.entraEndpoint(t, emulator.ServiceOwner)
+		useIdentityEndpoint(t, s.emu.IdentityEndpoint, s.emu.IdentityHeader)
+		cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(ep.Auth.ClientID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep.Credential = cred
+		return []settings.Endpoint{ep}
+	}})
+	c := s.connect(t)
+	before := s.emu.Counts().IdentityTokens
+	s.emu.RevokeTokens()
+	start := time.Now()
+	var failed int
+	for {
+		r := s.send(t, broadcasts("after"))
+		if r.status == http.StatusAccepted {
+			break
+		}
+		failed++
+		if time.Since(start) > time.Minute {
+			t.Fatalf("no send went through within a minute of the revocation: %d %s", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("recovered %s after the revocation, after %d failed sends", time.Since(start).Round(time.Millisecond), failed)
+	if failed > 0 {
+		t.Errorf("%d sends failed after the revocation: the renewal got the cached token back", failed)
+	}
+	if n := s.emu.Counts().IdentityTokens - before; n != 1 {
+		t.Errorf("%d identity endpoint calls after the revocation, want 1", n)
+	}
+	c.received(t, "after")
+	s.connect(t)
+}
