@@ -252,12 +252,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 func (e *Endpoint) now() time.Time { return e.opts.Now() }
 
-func (e *Endpoint) fetchEntraToken(ctx context.Context, renewal bool) (azcore.AccessToken, time.Time, time.Time, error) {
+func (e *Endpoint) fetchEntraToken(ctx context.Context, refused *azcore.AccessToken) (azcore.AccessToken, time.Time, time.Time, error) {
 	// Entra's own bound: a hung call fails and is retried in the
 	// background, not waited out.
 	ctx, cancel := context.WithTimeout(ctx, e.opts.FetchTimeout)
 	defer cancel()
-	tok, err := e.getToken(ctx, renewal)
+	tok, err := e.getToken(ctx, refused)
 	if err != nil {
 		err = &Error{
 			Op:       opEntraToken + " for " + e.uri,
@@ -277,27 +277,34 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context, renewal bool) (azcore.Ac
 	return tok, refreshAt, tok.ExpiresOn.Add(-time.Minute), nil
 }
 
-// getToken asks the credential for a token. After the service refused the
-// last one (renewal), a plain request would get the same token back from
-// the credential's cache: MSAL keeps managed identity and confidential
-// client tokens in-process, shared by every credential object. A request
-// with claims skips that cache: managedidentity.Client.AcquireToken reads
-// the cache only without claims, and confidential.Client's
-// AcquireTokenSilent refuses claims, so azidentity asks Entra ID
-// (AcquireTokenByCredential). The claims are the continuous access
-// evaluation form, a token not issued before now. Credentials that refuse
-// claims (azidentity's AzureCLICredential and AzurePowerShellCredential
-// ask for an interactive login instead) get a plain request.
-func (e *Endpoint) getToken(ctx context.Context, renewal bool) (azcore.AccessToken, error) {
+// getToken asks the credential for a token. After the service refused
+// one (refused), a plain request would get it back from the credential's
+// cache: MSAL keeps managed identity and confidential client tokens
+// in-process, shared by every credential object. A request with claims
+// skips that cache: managedidentity.Client.AcquireToken reads the cache
+// only without claims, and confidential.Client's AcquireTokenSilent
+// refuses claims, so azidentity asks Entra ID (AcquireTokenByCredential).
+// The claims are the continuous access evaluation form, a token not issued
+// before now. Credentials that refuse claims (azidentity's
+// AzureCLICredential and AzurePowerShellCredential ask for an interactive
+// login instead) get a plain request; if that hands back the refused
+// token, the failure of the request with claims is the answer.
+func (e *Endpoint) getToken(ctx context.Context, refused *azcore.AccessToken) (azcore.AccessToken, error) {
 	opts := policy.TokenRequestOptions{Scopes: []string{e.scope}}
-	if renewal {
-		fresh := opts
-		fresh.Claims = fmt.Sprintf(`{"access_token":{"nbf":{"essential":true,"value":"%d"}}}`, time.Now().Unix())
-		if tok, err := e.cred.GetToken(ctx, fresh); err == nil {
-			return tok, nil
-		}
+	if refused == nil {
+		return e.cred.GetToken(ctx, opts)
 	}
-	return e.cred.GetToken(ctx, opts)
+	fresh := opts
+	fresh.Claims = fmt.Sprintf(`{"access_token":{"nbf":{"essential":true,"value":"%d"}}}`, time.Now().Unix())
+	tok, err := e.cred.GetToken(ctx, fresh)
+	if err == nil {
+		return tok, nil
+	}
+	plain, perr := e.cred.GetToken(ctx, opts)
+	if perr == nil && plain.Token == refused.Token {
+		return azcore.AccessToken{}, err
+	}
+	return plain, perr
 }
 
 // explainFailure is what the configuration says about a failure of the
@@ -313,7 +320,7 @@ func (e *Endpoint) explainFailure(err error) string {
 }
 
 // fetchKey gets a temporary access key from the auth API.
-func (e *Endpoint) fetchKey(ctx context.Context, _ bool) (tempKey, time.Time, time.Time, error) {
+func (e *Endpoint) fetchKey(ctx context.Context, _ *tempKey) (tempKey, time.Time, time.Time, error) {
 	issued := e.now()
 	k, err := e.getAccessKey(ctx)
 	e.logChange("accessKey", err)

@@ -52,6 +52,9 @@ type fakeCred struct {
 	// with claims, as azidentity's AzureCLICredential does.
 	claims       []string
 	refuseClaims bool
+	// distinct gives each token a number, as a credential that asks Entra
+	// ID each time does; else every token is the same, as from a cache.
+	distinct bool
 }
 
 func (f *fakeCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
@@ -68,7 +71,11 @@ func (f *fakeCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (
 	if f.err != nil {
 		return azcore.AccessToken{}, f.err
 	}
-	return azcore.AccessToken{Token: "entra-token", ExpiresOn: f.clock.Now().Add(24 * time.Hour)}, nil
+	tok := "entra-token"
+	if f.distinct {
+		tok += "-" + strconv.Itoa(len(f.claims))
+	}
+	return azcore.AccessToken{Token: tok, ExpiresOn: f.clock.Now().Add(24 * time.Hour)}, nil
 }
 
 // reply is a scripted answer of the fake service.

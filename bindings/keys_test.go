@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
 )
 
 // parsed decodes a client token signed with secret and returns its kid and
@@ -240,27 +241,42 @@ func TestCredentialFailureNamesIdentity(t *testing.T) {
 // TestRenewalSkipsTheCredentialsCache: after the service refuses the token
 // (401), the new one is asked for with claims (a token not issued before
 // now), which skips the cache of managed identity and confidential client
-// credentials; a credential that refuses claims, as the Azure CLI's does,
-// is asked again plainly.
+// credentials. A credential that refuses claims, as the Azure CLI's does,
+// is asked again plainly; when that hands back the refused token, the
+// refusal of the claims is the error.
 func TestRenewalSkipsTheCredentialsCache(t *testing.T) {
-	for _, refuse := range []bool{false, true} {
+	const cae = `{"access_token":{"nbf":{"essential":true,"value":"`
+	for _, tt := range []struct {
+		name                   string
+		refuseClaims, distinct bool
+		wantClaims             []bool // per token request: with claims
+		wantErr                string
+	}{
+		{"claims taken", false, false, []bool{false, true}, ""},
+		{"claims refused, a new token plainly", true, true, []bool{false, true, false}, ""},
+		{"claims refused, the refused token plainly", true, false, []bool{false, true, false}, "Azure CLI requires multifactor authentication or additional claims"},
+	} {
 		f := newFakeService(t)
 		clock := newClock()
-		cred := &fakeCred{clock: clock, refuseClaims: refuse}
+		cred := &fakeCred{clock: clock, refuseClaims: tt.refuseClaims, distinct: tt.distinct}
 		c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, cred)}, Options{Now: clock.Now, Negotiate: NegotiateService})
 		f.on("POST /api/hubs/chat/:send", reply{status: 401}, reply{status: 202})
-		if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
-			t.Fatalf("refuse claims %v: send after a 401: %v", refuse, err)
+		err := c.Send(ctx(), "chat", Message{Target: "t"})
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: send after a 401: %v, want error %q", tt.name, err, tt.wantErr)
 		}
 		cred.mu.Lock()
 		got := cred.claims
 		cred.mu.Unlock()
-		want := 3 // the first token, the renewal with claims, and the plain retry
-		if !refuse {
-			want = 2
+		var with []bool
+		for _, c := range got {
+			with = append(with, c != "")
+			if c != "" && !strings.HasPrefix(c, cae) {
+				t.Errorf("%s: claims %q, want the CAE nbf form", tt.name, c)
+			}
 		}
-		if len(got) != want || got[0] != "" || !strings.HasPrefix(got[1], `{"access_token":{"nbf":{"essential":true,"value":"`) || refuse && got[2] != "" {
-			t.Errorf("refuse claims %v: token requests with claims %q, want the first plain, then the CAE nbf form%s", refuse, got, map[bool]string{true: ", then plain"}[refuse])
+		if d := cmp.Diff(tt.wantClaims, with); d != "" {
+			t.Errorf("%s: token requests with claims (-want +got):\n%s", tt.name, d)
 		}
 	}
 }

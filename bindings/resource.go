@@ -23,9 +23,9 @@ const (
 type resource[T any] struct {
 	now func() time.Time
 	// fetch gets a new value, when to refresh it, and when to stop using
-	// it; renewal says the service refused the value before, so a cached
-	// copy will not do.
-	fetch func(ctx context.Context, renewal bool) (v T, refreshAt, expiresAt time.Time, err error)
+	// it; refused, when not nil, is the value the service refused, which a
+	// cache may hand back.
+	fetch func(ctx context.Context, refused *T) (v T, refreshAt, expiresAt time.Time, err error)
 	// base ends in-flight fetches when the client closes.
 	base context.Context
 
@@ -44,7 +44,7 @@ type resource[T any] struct {
 	renewals  int       // renewals in a row, for their back-off
 	renewAt   time.Time // no renewal before this
 	lastRenew time.Time
-	renewal   bool // the next fetch replaces a refused value
+	refused   *T // the value the next fetch replaces, after a refusal
 }
 
 type flight[T any] struct {
@@ -114,9 +114,9 @@ func (r *resource[T]) renew(gen uint64) (fresh, dropped bool) {
 	}
 	r.renewals++
 	r.lastRenew, r.renewAt = now, now.Add(backoff(r.renewals, 0))
-	r.has = false
+	refused := r.v
+	r.has, r.refused = false, &refused
 	r.err, r.retryAt = nil, time.Time{}
-	r.renewal = true
 	r.startLocked(now)
 	return true, true
 }
@@ -158,15 +158,15 @@ func (r *resource[T]) startLocked(now time.Time) *flight[T] {
 	}
 	f := &flight[T]{done: make(chan struct{})}
 	r.inflight = f
-	renewal := r.renewal
-	r.renewal = false
-	go r.run(f, renewal)
+	refused := r.refused
+	r.refused = nil
+	go r.run(f, refused)
 	return f
 }
 
-func (r *resource[T]) run(f *flight[T], renewal bool) {
+func (r *resource[T]) run(f *flight[T], refused *T) {
 	ctx, cancel := context.WithTimeout(r.base, fetchTimeout)
-	v, refreshAt, expiresAt, err := r.fetch(ctx, renewal)
+	v, refreshAt, expiresAt, err := r.fetch(ctx, refused)
 	cancel()
 	r.mu.Lock()
 	if err == nil {
