@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
 	"github.com/signalr-entra/handler/settings"
@@ -97,6 +93,7 @@ func TestEntraUnreachableAtStart(t *testing.T) {
 // credential's own retries may absorb it; otherwise negotiate fails with
 // the identity named in the log, and recovers after the back-off.
 func TestEntraServerError(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		failures   int // 500s before the endpoint answers
@@ -109,23 +106,14 @@ func TestEntraServerError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var clientID string
 			s := newStack(t, config{
 				endpoints: func(s *stack) []settings.Endpoint {
+					// A real ManagedIdentityCredential, through the
+					// stand-in's identity endpoint.
 					ep := s.entraEndpoint(t, emulator.ServiceOwner)
-					// A user-assigned identity of its own: the managed
-					// identity token cache is process-wide.
 					clientID = ep.Auth.ClientID
-					useIdentityEndpoint(t, s.emu.IdentityEndpoint, s.emu.IdentityHeader)
-					cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-						ID: azidentity.ClientID(clientID),
-						// Default tries, shorter waits between them.
-						ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}},
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
-					ep.Credential = cred
 					return []settings.Endpoint{ep}
 				},
 				setup: func(s *stack) { s.emu.Fail(emulator.IdentityToken, tt.failures, 500, 0) },
@@ -157,7 +145,7 @@ func TestKeyExpiresWhileEntraDown(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, config{})
 	s.connect(t)
-	s.emu.Fail(emulator.CredentialToken, 1<<30, 503, 0)
+	s.emu.Fail(emulator.IdentityToken, 1<<30, 503, 0)
 
 	// The hourly refresh is due and fails: the key still signs.
 	s.emu.Advance(61 * time.Minute)
@@ -182,7 +170,7 @@ func TestKeyExpiresWhileEntraDown(t *testing.T) {
 	}
 
 	// Entra ID is back.
-	s.emu.Inject(emulator.CredentialToken, emulator.Fault{})
+	s.emu.Inject(emulator.IdentityToken, emulator.Fault{})
 	s.recover(t)
 	c := s.connect(t)
 	s.wantLog(t, "SignalR endpoint recovered", `"kind":"credential"`)
@@ -198,16 +186,8 @@ func TestKeyExpiresWhileEntraDown(t *testing.T) {
 // the identity endpoint, not the cached one again, so that the first send
 // after the revocation goes through.
 func TestRevokedTokenWithRealCredential(t *testing.T) {
-	s := newStack(t, config{endpoints: func(s *stack) []settings.Endpoint {
-		ep := s.entraEndpoint(t, emulator.ServiceOwner)
-		useIdentityEndpoint(t, s.emu.IdentityEndpoint, s.emu.IdentityHeader)
-		cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(ep.Auth.ClientID)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ep.Credential = cred
-		return []settings.Endpoint{ep}
-	}})
+	t.Parallel()
+	s := newStack(t, config{}) // a real ManagedIdentityCredential
 	c := s.connect(t)
 	before := s.emu.Counts().IdentityTokens
 	s.emu.RevokeTokens()

@@ -76,6 +76,7 @@ func newStack(t *testing.T, c config) *stack {
 	t.Cleanup(emu.Close)
 	s.emu = emu
 	s.secrets.add("the identity header", emu.IdentityHeader)
+	s.secrets.add("the identity header", identities.header)
 
 	eps := []settings.Endpoint{}
 	if c.endpoints == nil {
@@ -130,8 +131,9 @@ func newStack(t *testing.T, c config) *stack {
 	return s
 }
 
-// entraEndpoint is an Entra endpoint whose credential is a new user-assigned
-// identity holding roles, minting tokens in-process on the stand-in's clock.
+// entraEndpoint is an Entra endpoint whose credential is a real
+// ManagedIdentityCredential of a new user-assigned identity holding roles,
+// served by the stand-in's managed identity endpoint.
 func (s *stack) entraEndpoint(t *testing.T, roles ...emulator.Role) settings.Endpoint {
 	t.Helper()
 	p, err := s.emu.AddUserIdentity(emulator.UserIdentity{Roles: roles})
@@ -142,7 +144,7 @@ func (s *stack) entraEndpoint(t *testing.T, roles ...emulator.Role) settings.End
 		Setting:    "AzureSignalRConnectionString",
 		ServiceURI: mustURL(t, s.emu.URL),
 		Type:       settings.Primary,
-		Credential: s.emu.Credential(p.ObjectID),
+		Credential: managedIdentity(t, s.emu, p.ClientID),
 		Auth:       settings.Auth{Kind: "ManagedIdentityCredential", UserAssigned: true, ClientID: p.ClientID},
 		Scope:      settings.DefaultScope,
 	}
