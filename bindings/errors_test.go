@@ -280,3 +280,22 @@ func TestEndpointPrintsNoKey(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestsCarryAzureSDKHeaders: REST calls go through azcore's
+// pipeline, which names the client in User-Agent and gives each request an
+// id.
+func TestRequestsCarryAzureSDKHeaders(t *testing.T) {
+	var ua, id string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ua, id = r.Header.Get("User-Agent"), r.Header.Get("x-ms-client-request-id")
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := newTestClient(t, []EndpointConfig{{ServiceURI: mustURL(t, srv.URL), AccessKey: "k"}}, Options{})
+	if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ua, "azsdk-go-signalr-bindings/") || id == "" {
+		t.Errorf("User-Agent %q, x-ms-client-request-id %q: want azcore's", ua, id)
+	}
+}

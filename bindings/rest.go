@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +24,23 @@ import (
 const (
 	apiVersion    = "2022-06-01"
 	maxReplyBytes = 1 << 20
-	// moduleName and moduleVersion go into the telemetry User-Agent.
-	moduleName    = "signalr-bindings"
-	moduleVersion = "v1.0.0"
+	// moduleName goes into the telemetry User-Agent, with moduleVersion.
+	moduleName = "signalr-bindings"
 )
+
+// moduleVersion is the version of this module as the program was built
+// with it, "devel" when it is the program's own module.
+var moduleVersion = sync.OnceValue(func() string {
+	const path = "github.com/signalr-entra/handler"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range append([]*debug.Module{&info.Main}, info.Deps...) {
+			if m.Path == path && m.Version != "" && m.Version != "(devel)" {
+				return m.Version
+			}
+		}
+	}
+	return "devel"
+})
 
 // request is one call to the service.
 type request struct {
@@ -60,7 +75,10 @@ const (
 func newPipeline(o *Options) runtime.Pipeline {
 	co := o.ClientOptions
 	co.Transport = &boundedTransport{next: o.Transport}
-	return runtime.NewPipeline(moduleName, moduleVersion, runtime.PipelineOptions{
+	return runtime.NewPipeline(moduleName, moduleVersion(), runtime.PipelineOptions{
+		// One x-ms-client-request-id per call, the same on its retries,
+		// for the service's logs and support cases.
+		PerCall:                []policy.Policy{runtime.NewRequestIDPolicy()},
 		AllowedHeaders:         []string{"x-ms-error-code", "Retry-After", "retry-after-ms"},
 		AllowedQueryParameters: []string{"api-version", "application"},
 	}, &co)
