@@ -97,7 +97,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 		c.log.Warn("the invocation payload is over the limit", "limitBytes", tooLarge.Limit)
 		rep = errorReply(http.StatusRequestEntityTooLarge, c,
 			fmt.Sprintf("the request is larger than %d bytes (SIGNALR_MAX_BODY_BYTES); send fewer items per request", h.maxBody))
-		if r.URL.Path != "/"+fn {
+		if triggerFunction(r.URL.Path) != "" {
 			// A trigger folder of the user's own has no res to answer in:
 			// fail the invocation instead.
 			writeJSON(w, rep)

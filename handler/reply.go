@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/hostproto"
 )
 
 const (
@@ -17,7 +18,7 @@ const (
 	fnMessages  = "messages"
 	fnGroups    = "groups"
 
-	invocationIDHeader = "X-Azure-Functions-InvocationId"
+	invocationIDHeader = hostproto.InvocationIDHeader
 	jsonContentType    = "application/json; charset=utf-8"
 )
 
