@@ -168,6 +168,13 @@ func (c *Client) noneOnline(op string) error {
 // that a caller's retry cannot deliver the message twice. Which endpoints
 // took it, and which skipped or failed it, is logged when there are
 // several; SendRouted also returns it.
+//
+// A send is repeated (Options.Retry's schedule; its ShouldRetry is not
+// used) only when the service cannot have taken it: the request was never
+// written, or the service itself answered 429 with its error code. Any
+// other failure after the request was written may have delivered the
+// message: OutcomeOf(err) is then Unknown. Group actions follow the same
+// rule.
 func (c *Client) Send(ctx context.Context, hub string, m Message) error {
 	_, err := c.SendRouted(ctx, hub, m)
 	return err
