@@ -119,10 +119,12 @@ func safeToRepeat(resp *http.Response, err error) bool {
 	if resp.StatusCode != http.StatusTooManyRequests || !serviceAnswered(resp) {
 		return false
 	}
-	if d, ok := resp.Request.Context().Deadline(); ok && time.Until(d) < retryAfter(resp.Header, time.Now()) {
-		return false
+	// A transport of the caller's may leave Request unset.
+	if resp.Request == nil {
+		return true
 	}
-	return true
+	d, ok := resp.Request.Context().Deadline()
+	return !ok || time.Until(d) >= retryAfter(resp.Header, time.Now())
 }
 
 // serviceAnswered reports whether a failure reply comes from SignalR
