@@ -172,7 +172,7 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 				msg = "not sent: the request's time ran out before its turn; it is safe to send again"
 			}
 			c.log.Error(c.function+" item failed", "hub", hub, "index", i, "status", st, "error", err)
-			failed = append(failed, failure{Index: i, Error: msg})
+			failed = append(failed, itemFailure(i, err, msg))
 			if status == 0 {
 				status = st
 			}
