@@ -47,8 +47,15 @@ func startStack(b *bench) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if cpus, ok := stack.PinnedCPUs(); ok && b.pin {
+		if err := stack.PinSelf(cpus.Rest, 1); err != nil {
+			return err
+		}
+		b.cpus = cpus
+		b.r.pinned = true
+	}
 	var err error
-	if b.st, err = stack.Start(b.bins, stack.Options{Dir: dir}); err != nil {
+	if b.st, err = stack.Start(b.bins, stack.Options{Dir: dir, CPUs: b.cpus}); err != nil {
 		return err
 	}
 	if res := runLoad("warm-up", 1, time.Second, b.negotiate(b.st.HandlerURL)); res.Requests == 0 {
@@ -250,7 +257,8 @@ func (b *bench) startBaseline(bin string, env map[string]string) (*baseline, err
 		return nil, err
 	}
 	env["FUNCTIONS_CUSTOMHANDLER_PORT"] = strconv.Itoa(port)
-	p, err := stack.StartProcess(bin, nil, env, b.tmp, filepath.Join(b.tmp, filepath.Base(bin)+".log"))
+	pinned, args := stack.OnCPUs(b.cpus.Server, bin, nil)
+	p, err := stack.StartProcess(pinned, args, env, b.tmp, filepath.Join(b.tmp, filepath.Base(bin)+".log"))
 	if err != nil {
 		return nil, err
 	}
