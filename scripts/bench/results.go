@@ -119,6 +119,9 @@ func times(v float64) string        { return fmt.Sprintf("%.2f×", v) }
 func rps(l loadResult) string       { return fmt.Sprintf("%.0f req/s", l.RPS()) }
 func mib(v int64) string            { return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20)) }
 func micros(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/1e3) }
+func cpuPerRequest(l loadResult) string {
+	return fmt.Sprintf("%.1f µs", float64(l.CPUPerRequest())/1e3)
+}
 
 func orDash(s string) string {
 	if s == "" {
