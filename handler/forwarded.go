@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -44,6 +45,25 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 		writeJSON(w, errorReply(http.StatusForbidden, c, "requests from browser origin "+hostproto.Quote(origin)+" are not allowed; add the origin to SIGNALR_CORS_ORIGINS"))
 		return
 	}
+	finish := func(rep *reply) {
+		h.cors.decorate(rep, origin)
+		writeJSON(w, rep)
+		// Send the reply before writing the log record, which would
+		// otherwise hold it back until the handler returns.
+		_ = http.NewResponseController(w).Flush()
+		c.logDone(rep.status, start)
+	}
+	if fn == fnUpstream {
+		// The upstream routes are anonymous at the host: a request that
+		// is not the service's is refused on its headers, its body unread.
+		ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+		rep := h.upstreamRefusal(ctx, c)
+		cancel()
+		if rep != nil {
+			finish(rep)
+			return
+		}
+	}
 	if fn != fnNegotiate {
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 		var tooLarge *http.MaxBytesError
@@ -57,11 +77,5 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 		}
 		c.body = b
 	}
-	rep := h.invoke(r.Context(), c)
-	h.cors.decorate(rep, origin)
-	writeJSON(w, rep)
-	// Send the reply before writing the log record, which would otherwise
-	// hold it back until the handler returns.
-	_ = http.NewResponseController(w).Flush()
-	c.logDone(rep.status, start)
+	finish(h.invoke(r.Context(), c))
 }

@@ -39,6 +39,8 @@ type call struct {
 	// arrival says how a caller's request on an /api route came: proxied
 	// or forwarded by the host, or direct.
 	arrival hostproto.Arrival
+	// upstreamChecked is set once an upstream request passed its checks.
+	upstreamChecked bool
 }
 
 // logDone writes the invocation's record: its status, duration and outcome.

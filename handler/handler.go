@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/signalr-entra/handler/bindings"
@@ -105,6 +106,8 @@ type Handler struct {
 	drain        time.Duration
 	up           *upstream.Receiver
 	signIn       *signIn
+	// logged holds the kinds of warning already logged, each said once.
+	logged sync.Map
 	// needs are what each function reads of a payload's HTTP trigger.
 	needs map[string]*hostproto.Needs
 }
@@ -227,26 +230,52 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream:
-		h.servePayload(w, r, path[1:])
-		return
+		if !h.proxiedToPayloadRoute(r) {
+			h.servePayload(w, r, path[1:])
+			return
+		}
 	case "/" + upstreamDirect:
 		// The HTTP-only upstream function, when the host hands it the
 		// payload (proxying and forwarding off).
-		h.servePayload(w, r, fnUpstream)
-		return
-	}
-	if fn := triggerFunction(path); fn != "" && r.Method == http.MethodPost {
-		h.servePayload(w, r, fn)
-		return
-	}
-	if fn := forwardedFunction(path); fn != "" {
-		h.serveForwarded(w, r, fn)
-		return
+		if !h.proxiedToPayloadRoute(r) {
+			h.servePayload(w, r, fnUpstream)
+			return
+		}
+	default:
+		if fn := triggerFunction(path); fn != "" && r.Method == http.MethodPost && !h.proxiedToPayloadRoute(r) {
+			h.servePayload(w, r, fn)
+			return
+		}
+		if fn := forwardedFunction(path); fn != "" {
+			h.serveForwarded(w, r, fn)
+			return
+		}
 	}
 	writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
 		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, upstream and upstream-direct",
 		CorrelationID: correlationID(r),
 	}})
+}
+
+// proxiedToPayloadRoute says whether r, on a payload route, was proxied by
+// the host. The host posts payloads itself and never proxies one
+// (DefaultHttpWorkerService.ProcessDefaultInvocationRequest); its proxy
+// hands a caller's request to the path the caller asked for, which is a
+// payload route only when host.json empties extensions.http.routePrefix.
+// Such a body is the caller's: read as a payload, its Identities and
+// headers would name any user, past App Service Authentication, which
+// strips those headers from requests but not from bodies. It is refused,
+// and the log says what to change.
+func (h *Handler) proxiedToPayloadRoute(r *http.Request) bool {
+	if hostproto.ArrivalOf(r) != hostproto.Proxied {
+		return false
+	}
+	if _, seen := h.logged.LoadOrStore("proxied to a payload route", true); !seen {
+		h.log.Warn("the host proxied a caller's request to "+hostproto.Truncate(r.URL.Path, 200)+", where it posts invocation payloads; it was refused (404). "+
+			"Keep extensions.http.routePrefix \"api\" in host.json: the functions are served at /api/<function>",
+			"invocationId", correlationID(r))
+	}
+	return true
 }
 
 // trackedWriter notes whether a reply has begun.
