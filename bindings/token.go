@@ -99,10 +99,13 @@ func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) ([]byt
 		}
 		// Names of the service's own claims (asrs.s.*) are renamed too, so
 		// that a user's claim cannot pose as the user id. The check follows
-		// the shortening, so that a long type cannot become acr or actort.
+		// the shortening, so that a long type cannot become acr or actort,
+		// and ignores case, as .NET's ClaimsIdentity.FindFirst does when the
+		// service looks a claim up (and as SIGNALR_CLAIM_TYPES matches).
 		// As in C#, only the first sub stays sub: the service takes it as
 		// the user's name identifier.
-		if reservedClaims[name] || strings.HasPrefix(name, "asrs.s.") || name == "sub" && sub {
+		folded := strings.ToLower(name)
+		if reservedClaims[folded] || strings.HasPrefix(folded, "asrs.s.") || name == "sub" && sub {
 			name = userClaimPrefix + name
 		}
 		sub = sub || name == "sub"
