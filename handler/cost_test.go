@@ -1,0 +1,155 @@
+package handler
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// The cost tests hold each parser of outside input to a cost linear in the
+// input: the bytes the JSON reader's string searches look at, and the bytes
+// a parse allocates, are counted rather than timed, so that the checks are
+// deterministic. Timings per size are in the benchmarks (cost_bench_test.go)
+// and docs/PERFORMANCE.md.
+
+// maxSearchedPerByte bounds jsonReader.searched per input byte: a string's
+// bytes are looked at once by the search for its closing quote and once by
+// the search for escapes.
+const maxSearchedPerByte = 2
+
+// escapeUnits are the escapes a hostile string repeats: each made the
+// reader search for the closing quote again.
+var escapeUnits = []string{`\\`, `\"`, `\u0041`, `a\n`, `\/\b`}
+
+// payloadWithBody is a payload-mode invocation whose HTTP trigger's Body
+// is the JSON string text body (without its quotes).
+func payloadWithBody(body string) []byte {
+	return []byte(`{"Data":{"req":{"Url":"http://localhost/api/messages","Method":"POST","Query":{},` +
+		`"Headers":{"Content-Type":["application/json"]},"Body":"` + body + `"}},"Metadata":{}}`)
+}
+
+func TestJSONReaderLinearInEscapes(t *testing.T) {
+	for _, unit := range escapeUnits {
+		for _, n := range []int{1 << 10, 1 << 14} {
+			body := strings.Repeat(unit, n)
+			payload := payloadWithBody(body)
+			r := &jsonReader{b: payload}
+			r.skip()
+			if r.err != nil {
+				t.Fatalf("%q×%d: %v", unit, n, r.err)
+			}
+			if r.searched > maxSearchedPerByte*len(payload) {
+				t.Errorf("skipping a payload of %d bytes (Body of %q×%d) searched %d bytes, over %d per byte",
+					len(payload), unit, n, r.searched, maxSearchedPerByte)
+			}
+			s := &jsonReader{b: []byte(`"` + body + `"`)}
+			if _, ok := s.str(); !ok || s.err != nil {
+				t.Fatalf("%q×%d: str failed: %v", unit, n, s.err)
+			}
+			if s.searched > maxSearchedPerByte*(len(body)+2) {
+				t.Errorf("reading a string of %q×%d (%d bytes) searched %d bytes", unit, n, len(body)+2, s.searched)
+			}
+		}
+	}
+}
+
+// FuzzJSONReaderCost checks that no input makes the reader look at its
+// bytes more than maxSearchedPerByte times.
+func FuzzJSONReaderCost(f *testing.F) {
+	for _, unit := range escapeUnits {
+		f.Add([]byte(`"` + strings.Repeat(unit, 64) + `"`))
+		f.Add(payloadWithBody(strings.Repeat(unit, 64)))
+	}
+	f.Add([]byte(`["\\`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := &jsonReader{b: b}
+		r.skip()
+		r.end()
+		if r.searched > maxSearchedPerByte*len(b) {
+			t.Fatalf("%q: searched %d bytes of %d", b, r.searched, len(b))
+		}
+	})
+}
+
+// allocSlack is what a parse may allocate beyond its share per byte: the
+// fixed structures, and whatever else the runtime allocates meanwhile.
+const allocSlack = 64 << 10
+
+// allocatedBytes returns the bytes f allocates: the least of three runs,
+// since the counter also counts what other goroutines allocate meanwhile,
+// such as a fuzzing worker's own.
+func allocatedBytes(f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
+}
+
+// checkAllocs fails t when parse allocates more than perByte bytes per byte
+// of its input of n bytes, plus allocSlack.
+func checkAllocs(t testing.TB, what string, n int, perByte uint64, parse func()) {
+	t.Helper()
+	if got := allocatedBytes(parse); got > perByte*uint64(n)+allocSlack {
+		t.Errorf("%s of %d bytes allocated %d bytes (%.1f per byte), over %d per byte",
+			what, n, got, float64(got)/float64(n), perByte)
+	}
+}
+
+// maxDecodeAllocsPerByte bounds what decodeInvocation allocates per payload
+// byte: the Body once as a string and once as bytes, and, for a payload of
+// many tiny headers or claims, their strings and structures.
+const maxDecodeAllocsPerByte = 24
+
+func TestDecodeInvocationAllocsLinear(t *testing.T) {
+	n := allNeeds()
+	shapes := map[string][]byte{
+		"escaped body": payloadWithBody(strings.Repeat(`\\`, 1<<19)),
+		"many headers": []byte(`{"Data":{"req":{"Url":"u","Method":"POST","Headers":{"Origin":[` + repeatJoined(`"a"`, 1<<17) + `]}}}}`),
+		"many claims":  []byte(`{"Data":{"req":{"Url":"u","Method":"POST","Identities":[{"Claims":[` + repeatJoined(`{}`, 1<<17) + `]}]}}}`),
+		"many queries": []byte(`{"Data":{"req":{"Url":"u","Method":"POST","Query":{` + repeatJoined(`"hub":""`, 1<<16) + `}}}}`),
+	}
+	for name, payload := range shapes {
+		checkAllocs(t, name, len(payload), maxDecodeAllocsPerByte, func() {
+			if _, err := decodeInvocation(payload, n); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		})
+	}
+}
+
+// FuzzDecodeInvocationCost checks decodeInvocation's allocations per byte
+// on any input.
+func FuzzDecodeInvocationCost(f *testing.F) {
+	for _, unit := range escapeUnits {
+		f.Add(payloadWithBody(strings.Repeat(unit, 256)))
+	}
+	f.Add([]byte(`{"Data":{"req":{"Url":"u","Method":"POST","Identities":[{"Claims":[{},{},{}]}]}}}`))
+	n := allNeeds()
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		checkAllocs(t, fmt.Sprintf("%q", payload), len(payload), maxDecodeAllocsPerByte, func() { _, _ = decodeInvocation(payload, n) })
+	})
+}
+
+// allNeeds reads every part of a trigger any function reads.
+func allNeeds() *needs {
+	return &needs{query: []string{"hub"}, headers: []string{"Origin", "Content-Type", "X-Ms-Client-Principal"}, identities: true, body: true}
+}
+
+func repeatJoined(s string, n int) string {
+	var b bytes.Buffer
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
