@@ -15,7 +15,7 @@ import (
 	"github.com/signalr-entra/handler/settings"
 )
 
-var hello = Payload{Target: "hello", Arguments: []json.RawMessage{json.RawMessage(`"x"`), json.RawMessage(`1`)}}
+var hello = Payload{Target: "hello", Arguments: json.RawMessage(`["x", 1]`)}
 
 // operations lists every REST call with the request it must make.
 var operations = []struct {

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"runtime"
@@ -152,4 +153,57 @@ func repeatJoined(s string, n int) string {
 		b.WriteString(s)
 	}
 	return b.String()
+}
+
+// maxUpstreamAllocsPerByte bounds what decoding an upstream body allocates
+// per byte: the JSON decoder's copy and the arguments once, or the
+// arguments of a MessagePack body as JSON, where a control character in a
+// string becomes the six bytes of its \u escape, in a buffer that grows by
+// doubling (23.6 bytes per byte for strings of NULs).
+const maxUpstreamAllocsPerByte = 32
+
+func checkUpstreamAllocs(t testing.TB, what string, body []byte) {
+	t.Helper()
+	checkAllocs(t, what+" as JSON", len(body), maxUpstreamAllocsPerByte, func() { _, _ = decodeJSONUpstream(body, typeInvocation) })
+	checkAllocs(t, what+" as MessagePack", len(body), maxUpstreamAllocsPerByte, func() { _, _ = decodeMsgpackInvocation(body) })
+}
+
+// TestUpstreamArgumentsAllocsLinear checks that a million arguments cost
+// no more than their bytes; they used to cost 24 bytes and an allocation
+// apiece.
+func TestUpstreamArgumentsAllocsLinear(t *testing.T) {
+	checkUpstreamAllocs(t, "a million zeros", []byte(`{"type":1,"target":"Echo","arguments":`+string(zeros(1_000_000))+`}`))
+	checkUpstreamAllocs(t, "a million MessagePack zeros", msgpackInvocation("Echo", 1_000_000))
+	floats := []byte{0x95, 0x01, 0x80, 0xc0, 0xa4, 'E', 'c', 'h', 'o', 0xdd, 0, 0x01, 0, 0}
+	for range 1 << 16 {
+		floats = append(floats, 0xca, 0x3d, 0xcc, 0xcc, 0xcd) // float32 0.1
+	}
+	checkUpstreamAllocs(t, "MessagePack float32s", floats)
+	controls := []byte{0x95, 0x01, 0x80, 0xc0, 0xa4, 'E', 'c', 'h', 'o', 0xdc, 0x10, 0}
+	for range 1 << 12 {
+		controls = append(append(controls, 0xd9, 0xff), make([]byte, 0xff)...) // 255 NULs, \u0000 in JSON
+	}
+	checkUpstreamAllocs(t, "MessagePack strings of control characters", controls)
+}
+
+// FuzzUpstreamCost checks both upstream decoders' allocations per byte on
+// any body.
+func FuzzUpstreamCost(f *testing.F) {
+	f.Add([]byte(`{"type":1,"target":"Echo","arguments":[0,"",{},[],null]}`))
+	f.Add(msgpackInvocation("Echo", 16))
+	f.Fuzz(func(t *testing.T, body []byte) { checkUpstreamAllocs(t, fmt.Sprintf("%x", body), body) })
+}
+
+// FuzzAppendJSONString checks that appendJSONString writes what
+// encoding/json writes for any string.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\\n\r\t\b\f\x00\x1f", "<a href='x'>&</a>", "\u2028\u2029é😀", "\xff\xfe bad", "\xe2\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+	})
 }

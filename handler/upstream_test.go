@@ -223,7 +223,7 @@ func TestUpstreamEventHelpersUseTheCallingConnection(t *testing.T) {
 		if err := e.Apply(ctx, bindings.GroupAction{Action: bindings.ActionAdd, UserID: e.UserID, GroupName: group + "-members"}); err != nil {
 			return nil, err
 		}
-		return nil, e.Send(ctx, bindings.Message{GroupName: group, Target: "joined", Arguments: []json.RawMessage{json.RawMessage(`"` + e.UserID + `"`)}})
+		return nil, e.Send(ctx, bindings.Message{GroupName: group, Target: "joined", Arguments: json.RawMessage(`["` + e.UserID + `"]`)})
 	})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, upstreamRequest("/api/upstream", "Chat", "messages", "join", "application/json", []byte(`{"type":1,"target":"join","arguments":["room1"]}`)))
@@ -234,7 +234,7 @@ func TestUpstreamEventHelpersUseTheCallingConnection(t *testing.T) {
 		{Action: bindings.ActionAdd, UserID: "alice", GroupName: "room1-members"}}, svc.applied); diff != "" {
 		t.Errorf("group actions (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]bindings.Message{{GroupName: "room1", Target: "joined", Arguments: []json.RawMessage{json.RawMessage(`"alice"`)}}}, svc.sent); diff != "" {
+	if diff := cmp.Diff([]bindings.Message{{GroupName: "room1", Target: "joined", Arguments: json.RawMessage(`["alice"]`)}}, svc.sent); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"chat", "chat", "chat"}, svc.hubs); diff != "" {
@@ -368,5 +368,31 @@ func TestUpstreamBodyOverTheLimit(t *testing.T) {
 	h.ServeHTTP(rec, upstreamRequest("/api/upstream", "chat", "messages", "send", "application/json", body))
 	if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "SIGNALR_MAX_BODY_BYTES") {
 		t.Fatalf("status %d, body %s; want 413 naming SIGNALR_MAX_BODY_BYTES", rec.Code, rec.Body.String())
+	}
+}
+
+// TestEventArgument checks that Argument finds each argument in the JSON
+// array the event keeps, and says how many there are when asked for one
+// past them.
+func TestEventArgument(t *testing.T) {
+	e := &Event{Event: "Echo", Arguments: json.RawMessage(` [ "hi" , {"n":[1,2]}, null ] `)}
+	var s string
+	var obj struct{ N []int }
+	if err := e.Argument(0, &s); err != nil || s != "hi" {
+		t.Errorf("argument 0 = %q, %v", s, err)
+	}
+	if err := e.Argument(1, &obj); err != nil || len(obj.N) != 2 {
+		t.Errorf("argument 1 = %+v, %v", obj, err)
+	}
+	for _, i := range []int{3, -1} {
+		if err := e.Argument(i, &s); err == nil || !strings.Contains(err.Error(), "Echo has 3 arguments") && i == 3 {
+			t.Errorf("argument %d: %v", i, err)
+		}
+	}
+	if err := (&Event{Event: "Ping"}).Argument(0, &s); err == nil || !strings.Contains(err.Error(), "Ping has 0 arguments") {
+		t.Errorf("no arguments: %v", err)
+	}
+	if err := e.Argument(0, new(int)); err == nil || !strings.Contains(err.Error(), "argument 0 of Echo") {
+		t.Errorf("wrong type: %v", err)
 	}
 }

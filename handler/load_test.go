@@ -1,0 +1,155 @@
+package handler
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/settings"
+)
+
+// marshalingService does with each message what bindings.Client does
+// before the request goes out, encoding its payload, and then drops it, so
+// that a load test measures the handler's memory and not a service's.
+type marshalingService struct{}
+
+func (marshalingService) ConnectionInfo(ctx context.Context, hub, userID string, claims []bindings.Claim) (*bindings.ConnectionInfo, error) {
+	return &bindings.ConnectionInfo{URL: "https://contoso.service.signalr.net/client/?hub=" + hub}, nil
+}
+
+func (marshalingService) SendRouted(ctx context.Context, hub string, m bindings.Message) (bindings.Route, error) {
+	if _, err := json.Marshal(bindings.Payload{Target: m.Target, Arguments: m.Arguments}); err != nil {
+		return bindings.Route{}, err
+	}
+	return bindings.Route{Took: []string{fakeEndpoint}}, nil
+}
+
+func (marshalingService) ApplyRouted(ctx context.Context, hub string, a bindings.GroupAction) (bindings.Route, error) {
+	return bindings.Route{Took: []string{fakeEndpoint}}, nil
+}
+
+// peakRSSGrowth serves requests made by newRequest, n at once, and returns
+// how far the process's peak resident set (VmHWM, reset before through
+// /proc/self/clear_refs) rose over its resident set before, in MB, and the
+// statuses answered.
+func peakRSSGrowth(t *testing.T, h http.Handler, n int, newRequest func() *http.Request) (float64, map[int]int) {
+	t.Helper()
+	reqs := make([]*http.Request, n)
+	for i := range reqs {
+		reqs[i] = newRequest()
+	}
+	runtime.GC()
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Skipf("cannot reset the peak resident set: %v", err)
+	}
+	base := procStatusKB(t, "VmRSS")
+	start := make(chan struct{})
+	statuses := map[int]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, r := range reqs {
+		wg.Go(func() {
+			<-start
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			mu.Lock()
+			statuses[w.Code]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return float64(procStatusKB(t, "VmHWM")-base) / 1024, statuses
+}
+
+func procStatusKB(t *testing.T, field string) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), field+":"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
+
+// zeros is a JSON array of n zeros.
+func zeros(n int) []byte {
+	return append(append([]byte("["), bytes.Repeat([]byte("0,"), n-1)...), "0]"...)
+}
+
+// msgpackInvocation is a MessagePack invocation of target with n zeros as
+// its arguments, without the length prefix, as the service posts it.
+func msgpackInvocation(target string, n int) []byte {
+	b := []byte{0x95, 0x01, 0x80, 0xc0}
+	b = appendMsgpackString(b, target)
+	b = binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
+	return append(b, make([]byte, n)...)
+}
+
+// TestLoadPeakRSS measures the handler's peak resident set while it serves
+// 20 and 40 large requests at once: messages of 500,000 arguments (1 MB)
+// and upstream invocations of a million arguments, JSON (2 MB) and
+// MessagePack (1 MB). It allocates hundreds of MB, so it runs only with
+// SIGNALR_LOAD_TEST=1:
+//
+//	SIGNALR_LOAD_TEST=1 go test -run TestLoadPeakRSS -v ./handler/
+//
+func TestLoadPeakRSS(t *testing.T) {
+	if os.Getenv("SIGNALR_LOAD_TEST") == "" {
+		t.Skip("set SIGNALR_LOAD_TEST=1 to run the load test")
+	}
+	opts := &Options{Hubs: []string{"chat"}, MaxBodyBytes: 4 << 20,
+		Upstream: UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}}}
+	h := newTestHandler(t, marshalingService{}, opts)
+	message := []byte(`{"target":"t","arguments":` + string(zeros(500_000)) + `}`)
+	upstreamJSON := []byte(`{"type":1,"target":"Echo","arguments":` + string(zeros(1_000_000)) + `}`)
+	upstreamMsgpack := msgpackInvocation("Echo", 1_000_000)
+	cases := []struct {
+		name string
+		req  func() *http.Request
+	}{
+		{"messages 1 MB, 500,000 arguments", func() *http.Request {
+			r := httptest.NewRequest("POST", "/api/messages?hub=chat", bytes.NewReader(message))
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}},
+		{"upstream JSON 2 MB, 1,000,000 arguments", func() *http.Request {
+			return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", contentTypeJSON, upstreamJSON)
+		}},
+		{"upstream MessagePack 1 MB, 1,000,000 arguments", func() *http.Request {
+			return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", contentTypeMsgpack, upstreamMsgpack)
+		}},
+	}
+	for _, c := range cases {
+		for _, n := range []int{20, 40} {
+			mb, statuses := peakRSSGrowth(t, h, n, c.req)
+			t.Logf("%s, %d at once: peak RSS +%.0f MB; statuses %v", c.name, n, mb, statuses)
+			fmt.Fprintf(os.Stderr, "%s\t%d\t%.0f\t%v\n", c.name, n, mb, statuses)
+		}
+	}
+}
