@@ -1,10 +1,10 @@
 package bindings
 
 import (
-	"math"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/signalr-entra/handler/internal/costtest"
 )
 
 // maxDecodeAllocsPerByte bounds what decoding a messages or groups body
@@ -12,30 +12,10 @@ import (
 // body, the items, and each message's arguments once.
 const maxDecodeAllocsPerByte = 24
 
-// allocSlack is what a decode may allocate beyond its share per byte.
-const allocSlack = 64 << 10
-
-// allocatedBytes returns the bytes f allocates, the least of three runs:
-// the counter also counts other goroutines' allocations.
-func allocatedBytes(f func()) uint64 {
-	least := uint64(math.MaxUint64)
-	for range 3 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		f()
-		runtime.ReadMemStats(&after)
-		least = min(least, after.TotalAlloc-before.TotalAlloc)
-	}
-	return least
-}
-
 func checkDecodeAllocs(t testing.TB, what string, body []byte) {
 	t.Helper()
 	decode := func() { _, _ = DecodeMessages(body, 0); _, _ = DecodeGroupActions(body, 0) }
-	if got := allocatedBytes(decode); got > maxDecodeAllocsPerByte*uint64(len(body))+allocSlack {
-		t.Errorf("%s of %d bytes allocated %d bytes (%.1f per byte), over %d per byte",
-			what, len(body), got, float64(got)/float64(len(body)), maxDecodeAllocsPerByte)
-	}
+	costtest.CheckAllocs(t, what, len(body), maxDecodeAllocsPerByte, decode)
 }
 
 // TestDecodeArgumentsAllocsLinear checks that a message's arguments cost

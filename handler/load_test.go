@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,7 +17,9 @@ import (
 	"testing"
 
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/costtest"
 	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 // marshalingService does with each message what bindings.Client does
@@ -97,20 +98,6 @@ func procStatusKB(t *testing.T, field string) int {
 	return 0
 }
 
-// zeros is a JSON array of n zeros.
-func zeros(n int) []byte {
-	return append(append([]byte("["), bytes.Repeat([]byte("0,"), n-1)...), "0]"...)
-}
-
-// msgpackInvocation is a MessagePack invocation of target with n zeros as
-// its arguments, without the length prefix, as the service posts it.
-func msgpackInvocation(target string, n int) []byte {
-	b := []byte{0x95, 0x01, 0x80, 0xc0}
-	b = appendMsgpackString(b, target)
-	b = binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
-	return append(b, make([]byte, n)...)
-}
-
 // TestLoadPeakRSS measures the handler's peak resident set while it serves
 // 20 and 40 large requests at once: messages of 500,000 arguments (1 MB)
 // and upstream invocations of a million arguments, JSON (2 MB) and
@@ -118,17 +105,16 @@ func msgpackInvocation(target string, n int) []byte {
 // SIGNALR_LOAD_TEST=1:
 //
 //	SIGNALR_LOAD_TEST=1 go test -run TestLoadPeakRSS -v ./handler/
-//
 func TestLoadPeakRSS(t *testing.T) {
 	if os.Getenv("SIGNALR_LOAD_TEST") == "" {
 		t.Skip("set SIGNALR_LOAD_TEST=1 to run the load test")
 	}
 	opts := &Options{Hubs: []string{"chat"}, MaxBodyBytes: 4 << 20,
-		Upstream: UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}}}
+		Upstream: upstream.Options{AccessKeys: []settings.Secret{testAccessKey}}}
 	h := newTestHandler(t, marshalingService{}, opts)
-	message := []byte(`{"target":"t","arguments":` + string(zeros(500_000)) + `}`)
-	upstreamJSON := []byte(`{"type":1,"target":"Echo","arguments":` + string(zeros(1_000_000)) + `}`)
-	upstreamMsgpack := msgpackInvocation("Echo", 1_000_000)
+	message := []byte(`{"target":"t","arguments":` + string(costtest.Zeros(500_000)) + `}`)
+	upstreamJSON := []byte(`{"type":1,"target":"Echo","arguments":` + string(costtest.Zeros(1_000_000)) + `}`)
+	upstreamMsgpack := costtest.MsgpackInvocation("Echo", 1_000_000)
 	cases := []struct {
 		name string
 		req  func() *http.Request
@@ -139,10 +125,10 @@ func TestLoadPeakRSS(t *testing.T) {
 			return r
 		}},
 		{"upstream JSON 2 MB, 1,000,000 arguments", func() *http.Request {
-			return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", contentTypeJSON, upstreamJSON)
+			return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", upstream.ContentTypeJSON, upstreamJSON)
 		}},
 		{"upstream MessagePack 1 MB, 1,000,000 arguments", func() *http.Request {
-			return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", contentTypeMsgpack, upstreamMsgpack)
+			return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", upstream.ContentTypeMsgpack, upstreamMsgpack)
 		}},
 	}
 	for _, c := range cases {

@@ -1,4 +1,4 @@
-package handler
+package hostproto
 
 import (
 	"bytes"
@@ -331,4 +331,21 @@ func (r *jsonReader) end() {
 	if r.peek(); r.err == nil && r.i < len(r.b) {
 		r.fail("invalid character %q after the document", r.b[r.i])
 	}
+}
+
+// ArrayElement returns the i-th element of the JSON array array, or nil and
+// the number of elements when there is no such element (or array is null
+// or no array). It reads only as far as the element.
+func ArrayElement(array []byte, i int) (elem []byte, n int) {
+	r := &jsonReader{b: array}
+	if r.null() || !r.enter('[', "an array") {
+		return nil, 0
+	}
+	for ; r.more(']', n == 0); n++ {
+		if n == i {
+			return r.raw(), n
+		}
+		r.skip()
+	}
+	return nil, n
 }

@@ -1,4 +1,4 @@
-package handler
+package hostproto
 
 import (
 	"bytes"
@@ -11,39 +11,39 @@ import (
 	"strings"
 )
 
-// hostRequest is what a function reads of an HTTP trigger value, which the
+// Request is what a function reads of an HTTP trigger value, which the
 // host serializes (HttpRequestExtensions.GetRequestAsJObject) as
 // {"Url", "Method", "Query": {name: string}, "Headers": {name: [strings]},
 // "Params", "Identities": [ClaimsIdentity], "Body": string}.
-type hostRequest struct {
+type Request struct {
 	Method     string
 	Query      url.Values
 	Headers    http.Header
-	Identities []identity
+	Identities []Identity
 	Body       []byte
 }
 
-// needs says which parts of an HTTP trigger a function reads; the rest is
+// Needs says which parts of an HTTP trigger a function reads; the rest is
 // skipped unread. A browser's negotiate payload is mostly headers and
 // identities negotiate never looks at.
-type needs struct {
-	// query are the query parameters kept.
-	query []string
-	// headers are the headers kept, in canonical form.
-	headers []string
-	// identities says whether Identities is read.
-	identities bool
-	// body says whether Body is read.
-	body bool
+type Needs struct {
+	// Query are the query parameters kept.
+	Query []string
+	// Headers are the headers kept, in canonical form.
+	Headers []string
+	// Identities says whether Identities is read.
+	Identities bool
+	// Body says whether Body is read.
+	Body bool
 }
 
 // wantsHeader returns the canonical name of header name when it is kept.
-func (n *needs) wantsHeader(name []byte) (string, bool) { return keptName(n.headers, name) }
+func (n *Needs) wantsHeader(name []byte) (string, bool) { return keptName(n.Headers, name) }
 
 // wantsQuery returns the name of query parameter name when it is kept,
 // in any case: ASP.NET reads a query without regard to case, and the host
 // passes the caller's spelling on.
-func (n *needs) wantsQuery(name []byte) (string, bool) { return keptName(n.query, name) }
+func (n *Needs) wantsQuery(name []byte) (string, bool) { return keptName(n.Query, name) }
 
 // keptName returns the one of kept that name spells in any case.
 func keptName(kept []string, name []byte) (string, bool) {
@@ -53,6 +53,18 @@ func keptName(kept []string, name []byte) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Identity is a ClaimsIdentity as the host serializes it in payload mode.
+type Identity struct {
+	AuthenticationType string  `json:"AuthenticationType"`
+	Claims             []Claim `json:"Claims"`
+}
+
+// Claim is one claim of an Identity.
+type Claim struct {
+	Type  string `json:"Type"`
+	Value string `json:"Value"`
 }
 
 // shapeError is an HTTP trigger whose needed parts are not what the host
@@ -68,8 +80,8 @@ func (e *shapeError) Error() string { return e.path + ": want " + e.want }
 // another shape is an error. Otherwise the object is other data, and timer
 // says whether it is a timer's value ({"Schedule", "ScheduleStatus",
 // "IsPastDue"}).
-func readRequest(r *jsonReader, name string, n *needs) (req *hostRequest, timer bool, err error) {
-	hr := &hostRequest{}
+func readRequest(r *jsonReader, name string, n *Needs) (req *Request, timer bool, err error) {
+	hr := &Request{}
 	var hasURL, hasMethod bool
 	var body string
 	var hasBody bool
@@ -111,11 +123,11 @@ func readRequest(r *jsonReader, name string, n *needs) (req *hostRequest, timer 
 			if e := readHeaders(r, hr, n); e != "" {
 				bad(start, "Headers"+e, "an object of arrays of strings")
 			}
-		case bytes.EqualFold(key, []byte("Identities")) && n.identities:
+		case bytes.EqualFold(key, []byte("Identities")) && n.Identities:
 			if e := readIdentities(r, hr); e != "" {
 				bad(start, "Identities"+e, "an array of identities with Claims of {Type, Value} strings")
 			}
-		case bytes.EqualFold(key, []byte("Body")) && n.body:
+		case bytes.EqualFold(key, []byte("Body")) && n.Body:
 			if r.null() {
 				continue
 			}
@@ -148,7 +160,7 @@ func readRequest(r *jsonReader, name string, n *needs) (req *hostRequest, timer 
 
 // readQuery keeps the needed query parameters. It returns where the shape
 // is wrong, or "".
-func readQuery(r *jsonReader, hr *hostRequest, n *needs) string {
+func readQuery(r *jsonReader, hr *Request, n *Needs) string {
 	return readObject(r, func(key []byte) string {
 		name, ok := n.wantsQuery(key)
 		if !ok {
@@ -173,7 +185,7 @@ func readQuery(r *jsonReader, hr *hostRequest, n *needs) string {
 // without regard to case as HTTP does: the functions read one value
 // (Header.Get), and keeping every value of a header repeated a million
 // times would cost far more memory than the payload.
-func readHeaders(r *jsonReader, hr *hostRequest, n *needs) string {
+func readHeaders(r *jsonReader, hr *Request, n *Needs) string {
 	return readObject(r, func(key []byte) string {
 		name, ok := n.wantsHeader(key)
 		if !ok {
@@ -205,16 +217,16 @@ func readHeaders(r *jsonReader, hr *hostRequest, n *needs) string {
 // readIdentities reads each ClaimsIdentity's AuthenticationType and Claims,
 // keeping only identities with claims: an empty one names no one, and
 // keeping it would cost many times its bytes.
-func readIdentities(r *jsonReader, hr *hostRequest) string {
+func readIdentities(r *jsonReader, hr *Request) string {
 	defer func() {
-		hr.Identities = slices.DeleteFunc(hr.Identities, func(id identity) bool { return len(id.Claims) == 0 })
+		hr.Identities = slices.DeleteFunc(hr.Identities, func(id Identity) bool { return len(id.Claims) == 0 })
 	}()
 	return readObjects(r, func() {
-		// The last identity read is replaced when it has no claims.
+		// The last Identity read is replaced when it has no claims.
 		if n := len(hr.Identities); n > 0 && len(hr.Identities[n-1].Claims) == 0 {
 			hr.Identities = hr.Identities[:n-1]
 		}
-		hr.Identities = append(hr.Identities, identity{})
+		hr.Identities = append(hr.Identities, Identity{})
 	}, func(key []byte) string {
 		id := &hr.Identities[len(hr.Identities)-1]
 		switch {
@@ -240,16 +252,16 @@ func readIdentities(r *jsonReader, hr *hostRequest) string {
 
 // readClaims reads each claim's Type and Value, keeping only claims with a
 // type, which is what the functions look claims up by.
-func readClaims(r *jsonReader, id *identity) string {
+func readClaims(r *jsonReader, id *Identity) string {
 	defer func() {
-		id.Claims = slices.DeleteFunc(id.Claims, func(c hostClaim) bool { return c.Type == "" })
+		id.Claims = slices.DeleteFunc(id.Claims, func(c Claim) bool { return c.Type == "" })
 	}()
 	return readObjects(r, func() {
 		// The last claim read is replaced when it has no type.
 		if n := len(id.Claims); n > 0 && id.Claims[n-1].Type == "" {
 			id.Claims = id.Claims[:n-1]
 		}
-		id.Claims = append(id.Claims, hostClaim{})
+		id.Claims = append(id.Claims, Claim{})
 	}, func(key []byte) string {
 		c := &id.Claims[len(id.Claims)-1]
 		var dst *string
