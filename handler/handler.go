@@ -106,6 +106,8 @@ type Handler struct {
 	log          *slog.Logger
 	drain        time.Duration
 	up           *upstream.Receiver
+	// shutdown holds the moments of a shutdown's drain.
+	shutdown *drainState
 	// needs are what each function reads of a payload's HTTP trigger.
 	needs map[string]*hostproto.Needs
 }
@@ -176,6 +178,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		standalone:   o.Standalone,
 		log:          o.Logger,
 		drain:        o.DrainTimeout,
+		shutdown:     newDrainState(),
 		up:           up,
 	}
 	for _, t := range o.ClaimTypes {
