@@ -359,7 +359,13 @@ func checkItemFields(kind string, i int, item []byte, fields []string) error {
 				}
 				name = []byte(s)
 			}
-			f := slices.IndexFunc(fields, func(f string) bool { return strings.EqualFold(f, string(name)) })
+			f := -1
+			for k, field := range fields {
+				if strings.EqualFold(field, string(name)) {
+					f = k
+					break
+				}
+			}
 			if f < 0 {
 				continue
 			}
