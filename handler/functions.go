@@ -36,6 +36,9 @@ type call struct {
 	queryErr error
 	// payload is true when the host posted an invocation payload.
 	payload bool
+	// arrival says how a caller's request on an /api route came: proxied
+	// or forwarded by the host, or direct.
+	arrival hostproto.Arrival
 }
 
 // logDone writes the invocation's record: its status, duration and outcome.
@@ -113,10 +116,14 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 			fmt.Sprintf("the body is larger than %d bytes (SIGNALR_MAX_BODY_BYTES); send fewer items per request", h.maxBody))
 	}
 	if len(bytes.TrimSpace(c.body)) == 0 {
+		if c.arrival == hostproto.Proxied {
+			// The host's proxy streams every body on, chunked or not.
+			return errorReply(http.StatusBadRequest, c, fmt.Sprintf("the body is empty: send one %s as a JSON object, or a JSON array of them", kind))
+		}
 		// The host passes a body on only with a Content-Length: one sent
 		// chunked arrives empty, in payload and forwarded mode alike.
 		return errorReply(http.StatusBadRequest, c, fmt.Sprintf("the body is empty: send one %s as a JSON object, or a JSON array of them, "+
-			"with a Content-Length header (the Functions host drops a body sent chunked, without one)", kind))
+			"with a Content-Length header (the Functions host drops a body sent chunked, without one, unless it proxies the function)", kind))
 	}
 	items, err := decode(c.body, h.maxItems)
 	var tooMany *bindings.ItemLimitError

@@ -235,6 +235,11 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream:
 		h.servePayload(w, r, path[1:])
 		return
+	case "/" + upstreamDirect:
+		// The HTTP-only upstream function, when the host hands it the
+		// payload (proxying and forwarding off).
+		h.servePayload(w, r, fnUpstream)
+		return
 	}
 	if fn := triggerFunction(path); fn != "" && r.Method == http.MethodPost {
 		h.servePayload(w, r, fn)
@@ -245,7 +250,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
-		Error:         "no function at " + path + "; the functions are negotiate, messages, groups and upstream",
+		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, upstream and upstream-direct",
 		CorrelationID: correlationID(r),
 	}})
 }
@@ -283,17 +288,23 @@ func triggerFunction(path string) string {
 }
 
 // forwardedFunction maps /api/<function> in any case to the function: the
-// host matches routes without regard to case and forwards the path as the
-// caller spelled it. The upstream function's route, upstream/{*path}, takes
-// any path below it too, whatever URL template the upstream rule has.
+// host matches routes without regard to case and proxies or forwards the
+// path as the caller spelled it. The upstream functions' routes,
+// upstream/{*path} and upstream-direct/{*path}, take any path below them
+// too, whatever URL template the upstream rule has.
 func forwardedFunction(path string) string {
 	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnUpstream} {
 		if strings.EqualFold(path, "/api/"+fn) {
 			return fn
 		}
 	}
-	if len(path) > len("/api/upstream/") && strings.EqualFold(path[:len("/api/upstream/")], "/api/upstream/") {
+	if strings.EqualFold(path, "/api/"+upstreamDirect) {
 		return fnUpstream
+	}
+	for _, below := range []string{"/api/" + fnUpstream + "/", "/api/" + upstreamDirect + "/"} {
+		if len(path) > len(below) && strings.EqualFold(path[:len(below)], below) {
+			return fnUpstream
+		}
 	}
 	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/internal/funchost"
 	"github.com/signalr-entra/handler/internal/funclog"
 	"github.com/signalr-entra/handler/settings"
 )
@@ -104,27 +105,40 @@ func TestIntegrationNegotiateTokenAcceptedByService(t *testing.T) {
 	}
 }
 
+// Messages and group actions reach the service's REST API through the
+// host's rule (internal/funchost), in the mode it picks for each variant of
+// host.json.
 func TestIntegrationMessagesAndGroupsReachREST(t *testing.T) {
-	emu, srv := newIntegration(t, emulator.RESTAPIOwner)
-	post := func(path, body string) int {
-		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if got := post("/api/messages?hub=chat", `[{"target":"a","arguments":[1]},{"groupName":"g","target":"b","arguments":[]}]`); got != 202 {
-		t.Errorf("messages status %d, want 202", got)
-	}
-	if got := post("/api/groups?hub=chat", `{"action":"add","userId":"ada","groupName":"g"}`); got != 202 {
-		t.Errorf("groups status %d, want 202", got)
-	}
-	rest := emu.Counts().REST
-	for _, op := range []string{"SignalR_Broadcast", "SignalR_GroupBroadcast", "SignalR_AddUserToGroup"} {
-		if rest[op] != 1 {
-			t.Errorf("REST %s count %d, want 1 (all: %v)", op, rest[op], rest)
-		}
+	for _, v := range hostVariants(t) {
+		t.Run(v.name, func(t *testing.T) {
+			emu, srv := newIntegration(t, emulator.RESTAPIOwner)
+			host, err := funchost.New(v.app, srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			front := httptest.NewServer(host)
+			defer front.Close()
+			post := func(path, body string) int {
+				resp, err := http.Post(front.URL+path, "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if got := post("/api/messages?hub=chat", `[{"target":"a","arguments":[1]},{"groupName":"g","target":"b","arguments":[]}]`); got != 202 {
+				t.Errorf("messages status %d, want 202", got)
+			}
+			if got := post("/api/groups?hub=chat", `{"action":"add","userId":"ada","groupName":"g"}`); got != 202 {
+				t.Errorf("groups status %d, want 202", got)
+			}
+			rest := emu.Counts().REST
+			for _, op := range []string{"SignalR_Broadcast", "SignalR_GroupBroadcast", "SignalR_AddUserToGroup"} {
+				if rest[op] != 1 {
+					t.Errorf("REST %s count %d, want 1 (all: %v)", op, rest[op], rest)
+				}
+			}
+		})
 	}
 }
 

@@ -84,7 +84,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 	if !h.inflight.acquire(held) {
 		// Unread, the payload cannot run the function: answer in res.
 		c.log.Warn("too many request bytes in flight: the invocation is refused with 503", "limitBytes", h.inflight.limit)
-		h.writePayloadReply(w, r, c, fn, h.busyReply(c), true, logs, start)
+		h.writePayloadReply(w, r, c, h.busyReply(c), true, logs, start)
 		return
 	}
 	defer h.inflight.release(held)
@@ -122,7 +122,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 			return
 		}
 	}
-	h.writePayloadReply(w, r, c, fn, rep, tooLarge != nil, logs, start)
+	h.writePayloadReply(w, r, c, rep, tooLarge != nil, logs, start)
 }
 
 // writePayloadReply answers the host with rep as the function's http
@@ -130,8 +130,8 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 // large, or over the bytes in flight) goes in res on the function's own
 // route; a trigger folder of the user's own has no res to answer in, so
 // there it fails the invocation instead, and the trigger retries.
-func (h *Handler) writePayloadReply(w http.ResponseWriter, r *http.Request, c *call, fn string, rep *reply, unread bool, logs *funclog.Collector, start time.Time) {
-	if unread && r.URL.Path != "/"+fn {
+func (h *Handler) writePayloadReply(w http.ResponseWriter, r *http.Request, c *call, rep *reply, unread bool, logs *funclog.Collector, start time.Time) {
+	if unread && triggerFunction(r.URL.Path) != "" {
 		writeJSON(w, rep)
 		c.logDone(rep.status, start)
 		return

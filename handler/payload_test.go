@@ -407,25 +407,3 @@ func TestPayloadOverTheLimit(t *testing.T) {
 		})
 	}
 }
-
-// TestEmptyBodyNamesContentLength: the host passes a body on only with a
-// Content-Length, so a body sent chunked arrives as none; the caller is
-// told how to send it.
-func TestEmptyBodyNamesContentLength(t *testing.T) {
-	h := newTestHandler(t, &fakeService{}, nil)
-	// What the host posts for a chunked POST: no Body at all.
-	status, res := payloadOutput(t, h, fnMessages, `{"Data":{"req":{"Url":"u","Method":"POST","Query":{},"Headers":{"Transfer-Encoding":["chunked"]}}}}`)
-	payloadMsg, _ := res["body"].(map[string]any)["error"].(string)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/groups", nil))
-	var fwd errorBody
-	_ = json.Unmarshal(rec.Body.Bytes(), &fwd)
-	for _, got := range []struct {
-		status int
-		msg    string
-	}{{int(res["statusCode"].(float64)), payloadMsg}, {rec.Code, fwd.Error}} {
-		if got.status != http.StatusBadRequest || !strings.Contains(got.msg, "the body is empty") || !strings.Contains(got.msg, "Content-Length header") {
-			t.Errorf("status %d (payload reply %d), error %q; want 400 naming the Content-Length header", got.status, status, got.msg)
-		}
-	}
-}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/hostproto"
 )
 
 const (
@@ -15,7 +16,7 @@ const (
 	fnMessages  = "messages"
 	fnGroups    = "groups"
 
-	invocationIDHeader = "X-Azure-Functions-InvocationId"
+	invocationIDHeader = hostproto.InvocationIDHeader
 	jsonContentType    = "application/json; charset=utf-8"
 )
 

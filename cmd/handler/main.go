@@ -80,7 +80,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 			return 1
 		}
 		if local.File != "" {
-			log.Info("read settings from "+local.File, "count", local.Count, "set", local.Set)
+			log.Info("read settings from "+local.File, "count", local.Count, "set", local.Set, "empty", local.Empty, "comments", local.Comments)
 		} else {
 			log.Info("no "+settings.LocalSettingsFile+" found: the settings come from the environment", "lookedFor", local.LookedFor)
 		}
