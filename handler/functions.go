@@ -82,12 +82,23 @@ func (h *Handler) negotiate(ctx context.Context, c *call) *reply {
 	if c.method != http.MethodGet && c.method != http.MethodPost {
 		return methodNotAllowed(c, "GET, POST")
 	}
+	// The caller is authenticated first: a refused one learns nothing,
+	// not even which hubs are served.
+	var userID string
+	var claims []bindings.Claim
+	if h.signIn != nil {
+		var rep *reply
+		if userID, claims, rep = h.signIn.user(ctx, c, h.claimTypes); rep != nil {
+			return rep
+		}
+	} else {
+		userID, claims = h.userID(c), h.claims(c)
+	}
 	hub, rep := h.hub(c)
 	if rep != nil {
 		return rep
 	}
-	userID := h.userID(c)
-	info, err := h.svc.ConnectionInfo(ctx, hub, userID, h.claims(c))
+	info, err := h.svc.ConnectionInfo(ctx, hub, userID, claims)
 	if err != nil {
 		status, msg := classify(err)
 		c.log.Error("negotiate failed", "hub", hub, "status", status, "error", err)

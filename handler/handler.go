@@ -86,6 +86,9 @@ type Options struct {
 	// Upstream authenticates the upstream function's requests. Defaults to
 	// refusing them all.
 	Upstream upstream.Options
+	// SignIn, with an Authority, makes negotiate require a user's bearer
+	// token and take the user from it alone. Defaults to none.
+	SignIn SignInOptions
 }
 
 // Handler is an http.Handler for the custom handler protocol: payload routes
@@ -106,6 +109,7 @@ type Handler struct {
 	log          *slog.Logger
 	drain        time.Duration
 	up           *upstream.Receiver
+	signIn       *signIn
 	// shutdown holds the moments of a shutdown's drain.
 	shutdown *drainState
 	// needs are what each function reads of a payload's HTTP trigger.
@@ -164,6 +168,10 @@ func New(svc Service, opts *Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	si, err := newSignIn(o.SignIn, strings.TrimSpace(o.UserIDHeader), o.Logger)
+	if err != nil {
+		return nil, err
+	}
 	h := &Handler{
 		svc:          svc,
 		hubs:         o.Hubs,
@@ -180,6 +188,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		drain:        o.DrainTimeout,
 		shutdown:     newDrainState(),
 		up:           up,
+		signIn:       si,
 	}
 	for _, t := range o.ClaimTypes {
 		if t = strings.TrimSpace(t); t != "" {

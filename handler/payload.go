@@ -50,6 +50,9 @@ func (h *Handler) payloadNeeds() map[string]*hostproto.Needs {
 	if h.userIDHeader != "" {
 		negotiate.Headers = append(negotiate.Headers, http.CanonicalHeaderKey(h.userIDHeader))
 	}
+	if h.signIn != nil {
+		negotiate.Headers = append(negotiate.Headers, "Authorization")
+	}
 	send := &hostproto.Needs{Query: []string{"hub"}, Headers: []string{"Origin", "Content-Type"}, Body: true}
 	upstreamNeeds := &hostproto.Needs{Body: true, Headers: []string{"Content-Type"}}
 	for _, name := range upstream.RequestHeaders() {

@@ -59,6 +59,13 @@ type Handler struct {
 	// AuthorityHost is Entra ID's host, which azidentity reads too; "" means
 	// public Azure.
 	AuthorityHost string `envconfig:"AZURE_AUTHORITY_HOST"`
+	// NegotiateAuthority, when set, is the OpenID Connect issuer whose
+	// tokens negotiate requires; see signin.go.
+	NegotiateAuthority string `envconfig:"SIGNALR_NEGOTIATE_AUTHORITY"`
+	// NegotiateAudiences are the audiences negotiate accepts in those tokens.
+	NegotiateAudiences []string `envconfig:"SIGNALR_NEGOTIATE_AUDIENCE"`
+	// NegotiateUserIDClaim is the token claim that becomes the user id.
+	NegotiateUserIDClaim string `envconfig:"SIGNALR_NEGOTIATE_USERID_CLAIM" default:"sub"`
 }
 
 // ValidHubName reports whether name follows the service's rule for hub and
@@ -130,6 +137,7 @@ func (h *Handler) load() error {
 		h.Hubs[i] = strings.TrimSpace(hub)
 	}
 	h.Negotiate = strings.ToLower(strings.TrimSpace(h.Negotiate))
+	h.normalizeSignIn()
 	return errors.Join(portErr, h.Validate())
 }
 
@@ -176,5 +184,6 @@ func (h *Handler) Validate() error {
 	if strings.TrimSpace(h.ConnectionSetting) == "" {
 		bad("SIGNALR_CONNECTION_SETTING", "is empty", "Name the prefix of the connection's settings, or unset it for AzureSignalRConnectionString")
 	}
+	errs = append(errs, h.validateSignIn()...)
 	return errors.Join(errs...)
 }

@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/signalr-entra/handler/internal/loopback"
+	"github.com/signalr-entra/handler/internal/oidc"
 	"github.com/signalr-entra/handler/settings"
 )
 
@@ -84,10 +84,12 @@ func NewReceiver(o Options, log *slog.Logger) (*Receiver, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	verifier, err := oidc.New(oidc.Config{Documents: configURLs[:], Audiences: []string{o.Audience}, Setting: "SIGNALR_UPSTREAM_TENANT",
+		Purpose: "upstream tokens", Client: client, Now: o.Now, Log: log})
+	if err != nil {
+		return nil, err
 	}
-	up.auth.tokens = &tokenValidator{audience: o.Audience, identity: o.Identity, configURLs: configURLs, client: client, now: o.Now, log: log}
+	up.auth.tokens = &tokenValidator{audience: o.Audience, identity: o.Identity, configURLs: configURLs, client: client, verifier: verifier}
 	return up, nil
 }
 
@@ -184,14 +186,9 @@ func (o Options) OpenIDConfiguration(ctx context.Context) (*OpenIDConfiguration,
 	if v == nil {
 		return nil, errors.New("SIGNALR_UPSTREAM_AUDIENCE is not set, so no token is checked")
 	}
-	set, err := fetchKeySet(ctx, v.client, v.configURLs, log)
+	d, err := oidc.Discover(ctx, v.client, v.configURLs[:]...)
 	if err != nil {
 		return nil, err
 	}
-	c := &OpenIDConfiguration{URL: v.configURLs[0], Issuers: set.issuers}
-	for kid := range set.keys {
-		c.KeyIDs = append(c.KeyIDs, kid)
-	}
-	slices.Sort(c.KeyIDs)
-	return c, nil
+	return &OpenIDConfiguration{URL: v.configURLs[0], Issuers: d.Issuers, KeyIDs: d.KeyIDs}, nil
 }

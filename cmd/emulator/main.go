@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.Propagation, "propagation", 0, "delay before role assignments take effect")
 	fs.Var(rawFlag{&upstream}, "upstream", "upstream `rule` as the resource's settings spell it, JSON such as "+upstreamExample+" (repeatable, first match wins)")
 	fs.StringVar(&flaw, "upstream-token-flaw", "", "spoil upstream tokens with this `flaw`: expired, unknown-key or other-tenant (for tests)")
+	signInAudience := fs.String("sign-in-audience", "", "make negotiate require user tokens of the authority for this `audience` (SIGNALR_NEGOTIATE_AUTHORITY and _AUDIENCE in -env-file); mint them with POST <authority>/<tenant>/emulator/user-token")
 	envFile := fs.String("env-file", "", "write the handler's environment to this `file`")
 	caFile := fs.String("ca-file", "", "write the authority's CA certificate to this `file` (default beside -env-file)")
 	verbose := fs.Bool("v", false, "log every request")
@@ -156,6 +157,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	env := environment(srv, *caFile, o.LocalAuthDisabled, o.Upstream)
+	if *signInAudience != "" {
+		env["SIGNALR_NEGOTIATE_AUTHORITY"] = srv.SignInAuthority()
+		env["SIGNALR_NEGOTIATE_AUDIENCE"] = *signInAudience
+	}
 	if *envFile != "" {
 		if err := writeEnvFile(*envFile, env); err != nil {
 			return err
@@ -165,6 +170,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		srv.URL, srv.IdentityEndpoint, srv.AuthorityURL, srv.TenantID, *caFile)
 	for _, r := range o.Upstream {
 		fmt.Fprintf(stderr, "Upstream         %s\n", r.URLTemplate)
+	}
+	if *signInAudience != "" {
+		fmt.Fprintf(stderr, "Sign-in          %s (user tokens: POST %s%s/emulator/user-token with user=<name>&audience=%s)\n",
+			srv.SignInAuthority(), srv.AuthorityURL, srv.TenantID, *signInAudience)
 	}
 	log.Info("emulator ready", "service", srv.URL, "envFile", *envFile)
 	onSignals(ctx, srv, log)

@@ -91,6 +91,7 @@ func runCheckWith(args []string, stdout, stderr io.Writer, opts *checkOptions) i
 			openIDClient = opts.OpenIDClient
 		}
 		checkUpstreamOnline(ctx, cfg, openIDClient, &r)
+		checkSignInOnline(ctx, openIDClient, &r)
 		cancel()
 	}
 	if *asJSON {
@@ -128,6 +129,7 @@ type checkReport struct {
 	Errors        []string             `json:"errors"`
 	Notes         []string             `json:"notes,omitempty"`
 	Upstream      *upstreamReport      `json:"upstream,omitempty"`
+	SignIn        *signInReport        `json:"signIn,omitempty"`
 }
 
 type endpointReport struct {
@@ -177,6 +179,7 @@ func (r *checkReport) fill(cfg *settings.Config, err error) {
 		})
 	}
 	r.fillUpstream(cfg)
+	r.fillSignIn(cfg)
 }
 
 // flatten lists the problems that errors.Join put together, one a line.

@@ -100,6 +100,10 @@ func (r *checkReport) write(w io.Writer) {
 	if r.Upstream != nil && !r.Upstream.OK {
 		failing++
 	}
+	r.SignIn.write(w)
+	if r.SignIn != nil && !r.SignIn.OK {
+		failing++
+	}
 	for _, s := range r.Warnings {
 		fmt.Fprintln(w, "warning:", s)
 	}

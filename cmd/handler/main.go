@@ -132,11 +132,12 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 			Standalone:               standalone,
 			Logger:                   log,
 			Upstream:                 upstreamOptions(cfg),
+			SignIn:                   handler.SignInOptions{Authority: hc.NegotiateAuthority, Audiences: hc.NegotiateAudiences, UserIDClaim: hc.NegotiateUserIDClaim},
 		})
 		if err != nil {
 			return nil, err
 		}
-		log.Info("listening", "address", ln.Addr().String(), "standalone", standalone, "hubs", hc.Hubs, "endpoints", len(cfg.Endpoints))
+		log.Info("listening", "address", ln.Addr().String(), "standalone", standalone, "hubs", hc.Hubs, "endpoints", len(cfg.Endpoints), "signInAuthority", hc.NegotiateAuthority)
 		return h, nil
 	})
 	if client != nil {

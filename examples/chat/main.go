@@ -81,7 +81,8 @@ func run(ctx context.Context, ln net.Listener, stdout io.Writer) error {
 	// passes it on; without it no host stands in front.
 	standalone := os.Getenv("FUNCTIONS_WORKER_RUNTIME") == ""
 	h, err := handler.New(client, &handler.Options{Hubs: hc.Hubs, UserIDHeader: hc.UserIDHeader, CORSOrigins: hc.CORSOrigins,
-		Standalone: standalone, Logger: log, Upstream: upstream})
+		Standalone: standalone, Logger: log, Upstream: upstream,
+		SignIn: handler.SignInOptions{Authority: hc.NegotiateAuthority, Audiences: hc.NegotiateAudiences, UserIDClaim: hc.NegotiateUserIDClaim}})
 	if err != nil {
 		return err
 	}
