@@ -93,3 +93,25 @@ func TestShutdownAnswersEveryCaller(t *testing.T) {
 		})
 	}
 }
+
+// TestCallerLeavingStopsTheWork checks that a batch stops where it is when
+// its caller goes away: no item starts after that.
+func TestCallerLeavingStopsTheWork(t *testing.T) {
+	svc := &slowService{perSend: 200 * time.Millisecond}
+	h := newTestHandler(t, svc, nil)
+	addr, _, _ := serveInBackground(t, h)
+	batch := "[" + strings.TrimSuffix(strings.Repeat(`{"target":"news","arguments":[1]},`, 10), ",") + "]"
+	ctx, leave := context.WithCancel(context.Background())
+	resc := requestInBackground(newRequest(t, "POST", "http://"+addr+"/api/messages", batch).WithContext(ctx))
+	for svc.started.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	leave()
+	if res := <-resc; res.err == nil {
+		t.Fatalf("the request was answered (%d) though its caller left", res.status)
+	}
+	time.Sleep(time.Second) // five items' time, were they still sent
+	if n := svc.started.Load(); n != 1 {
+		t.Errorf("%d sends started; want 1: none after the caller left", n)
+	}
+}
