@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // TestClientTokenReservedClaimsAnyCase checks that a user's claim cannot set
@@ -15,7 +13,7 @@ import (
 func TestClientTokenReservedClaimsAnyCase(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{Now: clock.Now})
+	c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{Now: clock.Now})
 	claims := []Claim{{"ASRS.S.UID", "admin"}, {"Asrs.S.Roles", "x"}, {"AUD", "evil"}, {"Nbf", "1"}, {"name", "Ada"}}
 	info, err := c.ConnectionInfo(context.Background(), "chat", "ada", claims)
 	if err != nil {

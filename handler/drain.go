@@ -21,8 +21,10 @@ var (
 	errDrainEnded = errors.New("the handler's shutdown drain ended")
 )
 
-// drainState holds the two moments of a shutdown as contexts, so that a
-// request can wait on them as on its own.
+// drainState holds the two moments of a shutdown of one server as
+// contexts, so that a request can wait on them as on its own. The server's
+// requests carry it in their context (drainOf), so that ending one Serve
+// leaves requests served elsewhere by the same Handler alone.
 type drainState struct {
 	// started ends (with errShuttingDown) when the drain begins.
 	started context.Context
@@ -49,16 +51,38 @@ func (d *drainState) begin(drain time.Duration) {
 	time.AfterFunc(drain-margin, func() { d.cut(errDrainEnded) })
 }
 
-// withCutoff returns ctx, ended with errDrainEnded at the drain's cutoff.
+type drainKey struct{}
+
+// withDrain returns ctx carrying d, for the requests of d's server.
+func withDrain(ctx context.Context, d *drainState) context.Context {
+	return context.WithValue(ctx, drainKey{}, d)
+}
+
+// drainOf returns the drain of the server ctx's request came through, or
+// nil when none drains it (a server of the caller's own).
+func drainOf(ctx context.Context) *drainState {
+	d, _ := ctx.Value(drainKey{}).(*drainState)
+	return d
+}
+
+// withCutoff returns ctx, ended with errDrainEnded at the drain's cutoff;
+// ctx itself when d is nil.
 func (d *drainState) withCutoff(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d == nil {
+		return ctx, func() {}
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	stop := context.AfterFunc(d.cutoff, func() { cancel(context.Cause(d.cutoff)) })
 	return ctx, func() { stop(); cancel(nil) }
 }
 
 // admitting returns ctx, ended with errShuttingDown when the drain begins:
-// items whose turn comes after that are not started.
+// items whose turn comes after that are not started. It is ctx itself when
+// d is nil.
 func (d *drainState) admitting(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d == nil {
+		return ctx, func() {}
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	if d.started.Err() != nil {
 		cancel(context.Cause(d.started))

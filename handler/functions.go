@@ -51,7 +51,7 @@ func (c *call) logDone(status int, start time.Time) {
 func (h *Handler) invoke(ctx context.Context, c *call) *reply {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	ctx, uncut := h.shutdown.withCutoff(ctx)
+	ctx, uncut := drainOf(ctx).withCutoff(ctx)
 	defer uncut()
 	// A payload's body arrives whole; only its size tells it is too large.
 	if int64(len(c.body)) > h.maxBody {
@@ -158,7 +158,7 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 	}
 	// No item starts once a shutdown begins; those started go on to the
 	// drain's cutoff.
-	admit, stopAdmitting := h.shutdown.admitting(ctx)
+	admit, stopAdmitting := drainOf(ctx).admitting(ctx)
 	defer stopAdmitting()
 	errs := sendAll(admit, indexes, func(i int) address { return addressOf(items[i]) }, func(_ context.Context, i int) error {
 		r, err := do(ctx, hub, items[i])
@@ -181,11 +181,13 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 			case errors.Is(err, errNotSent):
 				msg = "not sent: the request's time ran out before its turn; it is safe to send again"
 			case errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), errDrainEnded):
-				st, msg = http.StatusServiceUnavailable, "unknown: the handler shut down while SignalR Service had this item; it may have been delivered"
+				// Cut off at the drain's end: unknown when it was written
+				// (itemFailure says so), else never sent.
+				st, msg = http.StatusServiceUnavailable, "not sent: the handler shut down before the request went out; it is safe to send again"
 				stopped++
 			}
 			c.log.Error(c.function+" item failed", "hub", hub, "index", i, "status", st, "error", err)
-			failed = append(failed, failure{Index: i, Error: msg})
+			failed = append(failed, itemFailure(i, err, msg))
 			if status == 0 {
 				status = st
 			}

@@ -110,8 +110,6 @@ type Handler struct {
 	drain        time.Duration
 	up           *upstream.Receiver
 	signIn       *signIn
-	// shutdown holds the moments of a shutdown's drain.
-	shutdown *drainState
 	// needs are what each function reads of a payload's HTTP trigger.
 	needs map[string]*hostproto.Needs
 }
@@ -186,7 +184,6 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		standalone:   o.Standalone,
 		log:          o.Logger,
 		drain:        o.DrainTimeout,
-		shutdown:     newDrainState(),
 		up:           up,
 		signIn:       si,
 	}

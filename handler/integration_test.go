@@ -50,14 +50,14 @@ func newLoggedIntegration(t *testing.T, log *slog.Logger, roles ...emulator.Role
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := bindings.New([]settings.Endpoint{{
+	client, err := bindings.New(settings.Configs([]settings.Endpoint{{
 		Setting:    "AzureSignalRConnectionString",
 		ServiceURI: u,
 		Type:       settings.Primary,
 		Credential: emu.Credential(app.ObjectID),
 		Auth:       settings.Auth{Kind: "ClientSecretCredential", ClientID: app.ClientID},
 		Scope:      settings.DefaultScope,
-	}}, &bindings.Options{Logger: log})
+	}}), &bindings.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestIntegrationRoutesPerItem(t *testing.T) {
 		})
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	client, err := bindings.New(eps, &bindings.Options{Logger: log})
+	client, err := bindings.New(settings.Configs(eps), &bindings.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestIntegrationRoutesPerItem(t *testing.T) {
 			want: map[string]any{
 				"error":    "SignalR Service did not accept 1 of 1 items",
 				"accepted": []any{},
-				"failed": []any{map[string]any{"index": 0.0,
+				"failed": []any{map[string]any{"index": 0.0, "state": "refused",
 					"error": "SignalR Service refused the app (403): its identity lacks a role on the resource, or a network rule blocks it; the function log has the details under this correlation id"}},
 				"routes": []any{route(0, []any{east}, []any{west})},
 			},
@@ -297,7 +297,7 @@ func TestIntegrationRoutesPerItem(t *testing.T) {
 			want: map[string]any{
 				"error":    "1 of 2 items are invalid; failed says why",
 				"accepted": []any{0.0},
-				"failed": []any{map[string]any{"index": 1.0,
+				"failed": []any{map[string]any{"index": 1.0, "state": "refused",
 					"error": `the message's endpoints names "north", which matches no configured endpoint: name one by its name or service URI ("east" (` + east + `), "west" (` + west + `)), or leave endpoints out to use every online one`}},
 				"routes": []any{route(0, []any{east, west}, none), route(1, none, none)},
 			},
@@ -309,7 +309,7 @@ func TestIntegrationRoutesPerItem(t *testing.T) {
 			want: map[string]any{
 				"error":    "1 of 1 items are invalid; failed says why",
 				"accepted": []any{},
-				"failed": []any{map[string]any{"index": 0.0,
+				"failed": []any{map[string]any{"index": 0.0, "state": "refused",
 					"error": `the group action's endpoints names "north", which matches no configured endpoint: name one by its name or service URI ("east" (` + east + `), "west" (` + west + `)), or leave endpoints out to use every online one`}},
 				"routes": []any{route(0, none, none)},
 			},

@@ -344,7 +344,7 @@ func TestPayloadPartialFailureBody(t *testing.T) {
 		"error":         "SignalR Service did not accept 1 of 2 items",
 		"correlationId": "6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
 		"accepted":      []any{0.0},
-		"failed": []any{map[string]any{"index": 1.0,
+		"failed": []any{map[string]any{"index": 1.0, "state": "refused",
 			"error": "SignalR Service refused the app (403): its identity lacks a role on the resource, or a network rule blocks it; the function log has the details under this correlation id"}},
 		"routes": []any{
 			map[string]any{"index": 0.0, "took": []any{fakeEndpoint}, "failed": []any{}, "skipped": []any{}},

@@ -46,6 +46,8 @@ func ServeWhenReady(ctx context.Context, ln net.Listener, log *slog.Logger, buil
 	}
 	conns := newConnTracker()
 	srv.ConnState = conns.track
+	drain := newDrainState()
+	srv.BaseContext = func(net.Listener) context.Context { return withDrain(context.Background(), drain) }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(jsonErrorListener{ln}) }()
 	h, err := build()
@@ -64,7 +66,7 @@ func ServeWhenReady(ctx context.Context, ln net.Listener, log *slog.Logger, buil
 	case <-ctx.Done():
 	}
 	h.log.Info("shutting down: draining requests in flight", "timeout", h.drain.String())
-	h.shutdown.begin(h.drain)
+	drain.begin(h.drain)
 	sctx, cancel := context.WithTimeout(context.Background(), h.drain)
 	defer cancel()
 	shut := make(chan error, 1)

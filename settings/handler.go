@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/signalr-entra/handler/bindings"
 )
 
 // Handler holds the handler's own settings, read with envconfig from the app
@@ -69,25 +71,8 @@ type Handler struct {
 }
 
 // ValidHubName reports whether name follows the service's rule for hub and
-// application names: a letter, then up to 127 letters, digits or _`,.[]
-// (^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$). Written out rather than as a
-// regular expression: that one compiles to a large program at start-up.
-func ValidHubName(name string) bool {
-	if len(name) == 0 || len(name) > 128 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-		if i == 0 && !letter {
-			return false
-		}
-		if !letter && !('0' <= c && c <= '9') && !strings.ContainsRune("_`,.[]", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
+// application names (bindings.ValidHubName).
+func ValidHubName(name string) bool { return bindings.ValidHubName(name) }
 
 const (
 	// MaxTokenLifetime caps SIGNALR_TOKEN_LIFETIME.

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/internal/loopback"
 	"github.com/signalr-entra/handler/internal/oidc"
-	"github.com/signalr-entra/handler/settings"
 )
 
 // DefaultAuthorityHost is public Azure's Entra ID.
@@ -25,7 +25,7 @@ const DefaultAuthorityHost = "https://login.microsoftonline.com/"
 type Options struct {
 	// AccessKeys check X-ASRS-Signature: the access keys of the endpoints'
 	// connection strings. Defaults to none.
-	AccessKeys []settings.Secret
+	AccessKeys []bindings.Secret
 	// Audience, when set, requires a bearer token for this audience: the
 	// resource of the upstream rule's ManagedIdentity auth
 	// (SIGNALR_UPSTREAM_AUDIENCE). Defaults to none.

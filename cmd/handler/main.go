@@ -109,14 +109,9 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 			log.Warn(w)
 		}
 		hc := cfg.Handler
-		client, err = bindings.New(cfg.Endpoints, &bindings.Options{
-			TokenLifetime: hc.TokenLifetime,
-			Negotiate:     bindings.NegotiateMode(hc.Negotiate),
-			KeyWait:       hc.KeyWait,
-			KeyRefresh:    hc.KeyRefresh,
-			Application:   hc.Application,
-			Logger:        log,
-		})
+		bo := hc.Options()
+		bo.Logger = log
+		client, err = bindings.New(settings.Configs(cfg.Endpoints), &bo)
 		if err != nil {
 			return nil, err
 		}

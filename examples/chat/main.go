@@ -68,7 +68,7 @@ func run(ctx context.Context, ln net.Listener, stdout io.Writer) error {
 		return err
 	}
 	hc := cfg.Handler
-	client, err := bindings.New(cfg.Endpoints, &bindings.Options{Logger: log})
+	client, err := bindings.New(settings.Configs(cfg.Endpoints), &bindings.Options{Logger: log})
 	if err != nil {
 		return err
 	}
