@@ -122,6 +122,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 			ClaimTypes:               hc.ClaimTypes,
 			MaxBodyBytes:             hc.MaxBodyBytes,
 			MaxItems:                 hc.MaxItems,
+			MaxInflightBytes:         hc.MaxInflightBytes,
 			CORSOrigins:              hc.CORSOrigins,
 			Standalone:               standalone,
 			Logger:                   log,
