@@ -9,7 +9,7 @@ DURATION ?= 2m
 # build assembles the deployable app root: host.json, the function folders
 # beside it (the host does not look deeper), and the linux/amd64 handler.
 # It replaces everything in $(DIST) but local.settings.json, the user's own
-# settings (README, "Local development").
+# settings (docs/LOCAL.md).
 build:
 	mkdir -p $(DIST)
 	find $(DIST) -mindepth 1 -maxdepth 1 ! -name local.settings.json -exec rm -rf {} +

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the README's commands as written: the quick start's curl lines against
-# `make run` and its Ctrl-C, the Functions Core Tools block up to `func start`
-# (which needs Core Tools: `handler check -offline` stands in for it), and the
-# deploy block with its dry run. The last two run in a copy of the repository,
-# so that they leave the user's dist/ and handler.zip alone. Prints
+# Runs the commands of the README and of docs/ as written: the quick start's
+# curl lines against `make run` and its Ctrl-C, the Functions Core Tools
+# block of docs/LOCAL.md up to `func start` (which needs Core Tools:
+# `handler check -offline` stands in for it), and the deploy block with its
+# dry run. The last two run in a copy of the repository, so that they leave
+# the user's dist/ and handler.zip alone. It also checks that every relative
+# link of README.md and docs/ leads to a file and heading that exist. Prints
 # "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,16 +13,48 @@ passed=0 failed=0
 ok() { echo "ok: $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL: $1" >&2; failed=$((failed + 1)); }
 
-# block HEADING prints the first ```sh block under a "## HEADING" line.
+# block FILE HEADING prints the first ```sh block under the heading HEADING
+# (of any level) of FILE.
 block() {
-	awk -v h="## $1" '
-		$0 == h { in_section = 1; next }
-		in_section && /^## / { exit }
+	awk -v h="$2" '
+		/^#+ / && !in_code { title = $0; sub(/^#+ /, "", title) }
+		/^#+ / && !in_code && title == h { in_section = 1; next }
+		in_section && /^#+ / && !in_code { exit }
 		in_section && /^```sh$/ { in_code = 1; next }
 		in_code && /^```$/ { exit }
 		in_code { print }
-	' README.md
+	' "$1"
 }
+
+# anchors FILE prints the anchors GitHub gives the headings of FILE: lower
+# case, punctuation dropped, spaces made hyphens.
+anchors() {
+	awk '/^```/ { code = !code } !code && /^#+ / { sub(/^#+ +/, ""); print }' "$1" |
+		tr '[:upper:]' '[:lower:]' | sed -E 's/[^a-z0-9 _-]//g; s/ /-/g'
+}
+
+# Every relative link of the README and docs/ leads somewhere: the file
+# exists and, with a #fragment, one of its headings has that anchor.
+docs=(README.md docs/*.md)
+broken=0
+for file in "${docs[@]}"; do
+	while IFS= read -r target; do
+		path=${target%%#*} fragment=
+		[[ $target == *#* ]] && fragment=${target#*#}
+		resolved=$file
+		[[ -n $path ]] && resolved=$(dirname "$file")/$path
+		if [[ ! -e $resolved ]]; then
+			fail "$file links to $target: $resolved does not exist"; broken=1
+		elif [[ -n $fragment ]] && ! anchors "$resolved" | grep -qxF -- "$fragment"; then
+			fail "$file links to $target: $resolved has no heading #$fragment"; broken=1
+		fi
+	done < <(grep -o '](\([^)]*\))' "$file" | sed -E 's/^\]\(//; s/\)$//' | grep -Ev '^(https?|mailto):')
+done
+((broken)) || ok "every relative link of README.md and docs/ resolves"
+# Every page of docs/ is reachable from the README.
+for page in docs/*.md; do
+	grep -qF "]($page)" README.md && ok "README.md links to $page" || fail "README.md does not link to $page"
+done
 
 work=$(mktemp -d)
 run_pid=
@@ -40,7 +74,7 @@ run_pid=$!
 for _ in $(seq 300); do grep -q '^Ready' "$work/run.log" && break; sleep 0.2; done
 if grep -q '^Ready' "$work/run.log"; then
 	ok "make run is ready"
-	curls=$(block "Quick start")
+	curls=$(block README.md "Quick start")
 	[[ $curls == curl* ]] || fail "no curl lines in the quick start"
 	# Each command spans two lines (a trailing backslash).
 	n=0
@@ -75,7 +109,7 @@ cd "$work/repo"
 
 # Local development: every line before `func start`, then the handler's own
 # check in the same folder, since Core Tools are not installed here.
-dev=$(block "Local development with Functions Core Tools" | sed 's/ *#.*//')
+dev=$(block docs/LOCAL.md "Local development with Functions Core Tools" | sed 's/ *#.*//')
 printf '%s\n' "$dev" | grep -q '^cd dist && func start$' || fail "the local development block changed; update this test"
 (set -e; eval "$(printf '%s\n' "$dev" | grep -v 'func start')") >"$work/build.log" 2>&1 || { fail "local development block"; cat "$work/build.log" >&2; }
 [[ -x dist/handler && -f dist/host.json && -f dist/negotiate/function.json ]] && ok "dist is an app root" || fail "dist is not an app root"
@@ -101,7 +135,7 @@ make build >"$work/build.log" 2>&1 || { fail "make build"; cat "$work/build.log"
 cmp -s dist/local.settings.json "$work/settings.json" && ok "make build keeps dist/local.settings.json" || fail "make build lost dist/local.settings.json"
 
 # Deploy: make package and the dry run, as written.
-if (set -e; eval "$(block "Deploy" | sed 's/ *#.*//')" >"$work/deploy.log"); then
+if (set -e; eval "$(block README.md "Deploy" | sed 's/ *#.*//')" >"$work/deploy.log"); then
 	grep -q 'az signalr create' "$work/deploy.log" && ok "make package and the deploy dry run" || fail "the dry run printed no az signalr create"
 else
 	fail "deploy block"; cat "$work/deploy.log" >&2
@@ -151,11 +185,11 @@ else
 	fail "make test (status $status) ended with \"$last\", want \"$want\""
 fi
 
-# The stand-in's flags the quick start names.
+# The stand-in's flags docs/EMULATOR.md names.
 help=$(go run ./cmd/emulator -h 2>&1)
-for flag in $(grep -o '`-[a-z-]*`' README.md | tr -d '`' | sort -u); do
+for flag in $(grep -o '`-[a-z-]*`' docs/EMULATOR.md | tr -d '`' | sort -u); do
 	case $flag in -identity | -app | -app-cert | -access-key | -local-auth-disabled | -key-lifetime | -propagation | -upstream | -upstream-token-flaw) ;; *) continue ;; esac
-	grep -qE -- "^  $flag( |$)" <<<"$help" && ok "emulator -h lists $flag" || fail "emulator -h does not list $flag, which README.md names"
+	grep -qE -- "^  $flag( |$)" <<<"$help" && ok "emulator -h lists $flag" || fail "emulator -h does not list $flag, which docs/EMULATOR.md names"
 done
 
 echo "$passed passed, $failed failed"
