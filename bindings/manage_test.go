@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/signalr-entra/handler/emulator"
@@ -22,17 +21,9 @@ import (
 	"github.com/signalr-entra/handler/settings"
 )
 
-// answeringClient is a client connected to the stand-in that answers
-// invocations as a @microsoft/signalr client's handlers return: "add" sums
-// its arguments, "fail" fails, anything else has no handler. It records
-// the close message's error.
-type answeringClient struct {
-	id     string
-	mu     sync.Mutex
-	closed *string
-}
-
-func connectAnswering(t *testing.T, c *Client, hub, user string) *answeringClient {
+// connectAnswering connects a client as the user that answers "add" with
+// the sum of its arguments and fails "fail".
+func connectAnswering(t *testing.T, c *Client, hub, user string) *signalrtest.Answering {
 	t.Helper()
 	info, err := c.ConnectionInfo(ctx(), hub, user, nil)
 	if err != nil {
@@ -40,65 +31,21 @@ func connectAnswering(t *testing.T, c *Client, hub, user string) *answeringClien
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, err := signalrtest.Dial(dctx, info.URL, info.AccessToken)
+	a, err := signalrtest.Answer(dctx, info.URL, info.AccessToken, map[string]signalrtest.Handler{
+		"add": func(args []json.RawMessage) (any, error) {
+			var x, y float64
+			if len(args) != 2 || json.Unmarshal(args[0], &x) != nil || json.Unmarshal(args[1], &y) != nil {
+				return nil, errors.New("add takes two numbers")
+			}
+			return map[string]float64{"sum": x + y}, nil
+		},
+		"fail": func([]json.RawMessage) (any, error) { return nil, errors.New("Error: not today") },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &answeringClient{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			_, data, err := ws.Read(context.Background())
-			if err != nil {
-				return
-			}
-			for rec := range strings.SplitSeq(strings.TrimSuffix(string(data), "\x1e"), "\x1e") {
-				var m struct {
-					Type         int
-					InvocationID string
-					Target       string
-					Arguments    []float64
-					Error        *string
-				}
-				if json.Unmarshal([]byte(rec), &m) != nil {
-					continue
-				}
-				switch {
-				case m.Type == 7:
-					a.mu.Lock()
-					a.closed = m.Error
-					if a.closed == nil {
-						a.closed = new(string)
-					}
-					a.mu.Unlock()
-				case m.Type == 1 && m.InvocationID != "":
-					reply := map[string]any{"type": 3, "invocationId": m.InvocationID}
-					switch m.Target {
-					case "add":
-						reply["result"] = map[string]any{"sum": m.Arguments[0] + m.Arguments[1]}
-					case "fail":
-						reply["error"] = "Error: not today"
-					default:
-						reply["error"] = "Client didn't provide a result."
-					}
-					b, _ := json.Marshal(reply)
-					ws.Write(context.Background(), websocket.MessageText, append(b, 0x1e))
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() { ws.CloseNow(); <-done })
+	t.Cleanup(a.Close)
 	return a
-}
-
-func (a *answeringClient) closeReason() (string, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed == nil {
-		return "", false
-	}
-	return *a.closed, true
 }
 
 func newEmulatorClient(t *testing.T) (*Client, *emulator.Server) {
@@ -217,18 +164,21 @@ func TestManageAgainstEmulator(t *testing.T) {
 	if _, err := c.CloseConnection(ctx(), "chat", bob, "bye"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { _, ok := b.closeReason(); return ok })
-	if r, _ := b.closeReason(); r != "bye" {
+	waitFor(t, func() bool { _, ok := b.Closed(); return ok })
+	if r, _ := b.Closed(); r != "bye" {
 		t.Errorf("bob's close reason %q", r)
 	}
-	closedAda := 0
-	for _, a := range []*answeringClient{a1, a2, late} {
-		if r, ok := a.closeReason(); ok && r == "maintenance" {
-			closedAda++
+	closedAda := func() (n int) {
+		for _, a := range []*signalrtest.Answering{a1, a2, late} {
+			if r, ok := a.Closed(); ok && r == "maintenance" {
+				n++
+			}
 		}
+		return n
 	}
-	if closedAda != 2 {
-		t.Errorf("%d of ada's connections closed with the reason, want 2 (one excluded)", closedAda)
+	waitFor(t, func() bool { return closedAda() >= 2 })
+	if n := closedAda(); n != 2 {
+		t.Errorf("%d of ada's three connections closed, want 2: one is excluded", n)
 	}
 	if _, err := c.CloseConnections(ctx(), "chat", "", "", "", nil); err != nil {
 		t.Fatal(err)
@@ -285,5 +235,40 @@ func TestListFollowsOnlyTheQueryOfNextLink(t *testing.T) {
 	last := seen[len(seen)-1]
 	if last.Path != "/api/hubs/chat/groups/g/connections" || last.Query().Get("continuationToken") != "t1" || last.Query().Get("api-version") != "2024-12-01" {
 		t.Errorf("second page request %v", last)
+	}
+}
+
+func TestGroupActionTTL(t *testing.T) {
+	f := newFakeService(t)
+	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: newClock()})}, Options{})
+	actions, err := DecodeGroupActions([]byte(`[{"action":"add","userId":"u","groupName":"g","ttl":0},{"action":"add","userId":"u","groupName":"h","ttl":90},{"action":"add","userId":"u","groupName":"i"}]`), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range actions {
+		if err := c.Apply(ctx(), "chat", a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ttls []string
+	for _, r := range f.requests() {
+		if r.Method == http.MethodPut {
+			ttls = append(ttls, r.Path+"?ttl="+r.Query.Get("ttl"))
+		}
+	}
+	want := []string{"/api/hubs/chat/users/u/groups/g?ttl=0", "/api/hubs/chat/users/u/groups/h?ttl=90", "/api/hubs/chat/users/u/groups/i?ttl="}
+	if d := cmp.Diff(want, ttls); d != "" {
+		t.Errorf("requests (-want +got):\n%s", d)
+	}
+	for _, in := range []string{
+		`{"action":"add","connectionId":"c","groupName":"g","ttl":5}`,
+		`{"action":"remove","userId":"u","groupName":"g","ttl":5}`,
+		`{"action":"add","userId":"u","groupName":"g","ttl":-1}`,
+		`{"action":"add","userId":"u","groupName":"g","ttl":4294967296}`,
+		`{"action":"add","userId":"u","groupName":"g","ttl":"5"}`,
+	} {
+		if _, err := DecodeGroupActions([]byte(in), 0); err == nil || !strings.Contains(err.Error(), "ttl") {
+			t.Errorf("%s: %v, want an error naming ttl", in, err)
+		}
 	}
 }
