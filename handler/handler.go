@@ -213,7 +213,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusOK)
 		return
-	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream:
+	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream, "/" + fnManage:
 		h.servePayload(w, r, path[1:])
 		return
 	}
@@ -226,7 +226,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
-		Error:         "no function at " + path + "; the functions are negotiate, messages, groups and upstream",
+		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, manage and upstream",
 		CorrelationID: correlationID(r),
 	}})
 }
@@ -268,7 +268,7 @@ func triggerFunction(path string) string {
 // caller spelled it. The upstream function's route, upstream/{*path}, takes
 // any path below it too, whatever URL template the upstream rule has.
 func forwardedFunction(path string) string {
-	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnUpstream} {
+	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnManage, fnUpstream} {
 		if strings.EqualFold(path, "/api/"+fn) {
 			return fn
 		}

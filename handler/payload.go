@@ -51,7 +51,7 @@ func (h *Handler) payloadNeeds() map[string]*needs {
 	for _, name := range []string{headerConnectionID, headerHub, headerCategory, headerEvent, headerUserID, headerUserClaims, headerClientQuery, headerSignature} {
 		upstream.headers = append(upstream.headers, http.CanonicalHeaderKey(name))
 	}
-	return map[string]*needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send, fnUpstream: upstream}
+	return map[string]*needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send, fnManage: send, fnUpstream: upstream}
 }
 
 // payloadBuffers hold payloads while they are served: nothing read from
