@@ -70,7 +70,8 @@ const kinds = {
   },
 };
 
-// What each role allows the handler (SPEC §1): signed locally with the
+// What each role allows the handler (its data actions:
+// https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/web-and-mobile): signed locally with the
 // temporary key (App Server, Service Owner), signed by the service
 // (REST API Owner, through negotiate "auto"), REST calls (REST API Owner,
 // Service Owner). missing is the log's account of a refused operation.

@@ -24,7 +24,8 @@ test('negotiate answers the service URL and a token for the user', { timeout: 30
   assert.equal(r.json.url, `${s.serviceURL}/client/?hub=${HUB}`);
   const claims = jwtClaims(r.json.accessToken);
   assert.equal(claims['asrs.s.uid'], 'alice');
-  // The audience has no port (SPEC §3), though the url keeps it.
+  // The audience has no port, though the url keeps it (Azure/azure-signalr,
+  // DefaultServiceEndpointGenerator.GetClientAudience).
   assert.equal(claims.aud, `http://127.0.0.1/client/?hub=${HUB}`);
 
   const anon = await s.negotiate();

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
+	"github.com/signalr-entra/handler/internal/hostproto"
 	"github.com/signalr-entra/handler/internal/loopback"
 )
 
@@ -84,7 +84,7 @@ func (c *cors) preflight(w http.ResponseWriter, r *http.Request, id string) {
 	origin := r.Header.Get("Origin")
 	if !c.allowed(origin) {
 		writeJSON(w, &reply{status: http.StatusForbidden, body: errorBody{
-			Error:         "origin " + truncateQuote(origin) + " is not allowed; add it to SIGNALR_CORS_ORIGINS",
+			Error:         "origin " + hostproto.Quote(origin) + " is not allowed; add it to SIGNALR_CORS_ORIGINS",
 			CorrelationID: id,
 		}})
 		return
@@ -109,13 +109,3 @@ func isLoopbackOrigin(origin string) bool {
 	}
 	return loopback.Is(u.Hostname())
 }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
-// truncateQuote quotes a caller's value for a message, cut to a sane length.
-func truncateQuote(s string) string { return strconv.Quote(truncate(s, 200)) }

@@ -17,7 +17,7 @@
 // The upstream function takes what SignalR Service posts about clients:
 // invocations of hub methods and connects and disconnects, at /upstream
 // (payload) and /api/upstream and below (forwarded, standalone). Each
-// request must pass the checks [UpstreamOptions] configures, the access
+// request must pass the checks [upstream.Options] configures, the access
 // keys' signature and the service's managed identity token; with none,
 // every request is refused. [Handler.HandleEvent] registers a Go function
 // for an event, whose result completes an invocation the client awaits.

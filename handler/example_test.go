@@ -16,6 +16,7 @@ import (
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/handler"
 	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 // service stands in for *bindings.Client.
@@ -60,12 +61,12 @@ func ExampleHandler_HandleEvent() {
 	h, err := handler.New(service{}, &handler.Options{
 		Hubs:     []string{"chat"},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Upstream: handler.UpstreamOptions{AccessKeys: []settings.Secret{accessKey}},
+		Upstream: upstream.Options{AccessKeys: []settings.Secret{accessKey}},
 	})
 	if err != nil {
 		panic(err)
 	}
-	h.HandleEvent("chat", "add", func(ctx context.Context, e *handler.Event) (any, error) {
+	h.HandleEvent("chat", "add", func(ctx context.Context, e *upstream.Event) (any, error) {
 		var a, b int
 		if err := errors.Join(e.Argument(0, &a), e.Argument(1, &b)); err != nil {
 			return nil, err

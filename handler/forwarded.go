@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/signalr-entra/handler/internal/funclog"
+	"github.com/signalr-entra/handler/internal/hostproto"
 )
 
 // serveForwarded serves a caller's own HTTP request: forwarded by the host
@@ -22,7 +25,7 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 		query:    query,
 		queryErr: queryErr,
 		header:   r.Header,
-		log:      h.invocationLogger(id, fn, nil),
+		log:      funclog.InvocationLogger(h.log, id, fn, nil),
 	}
 	origin := r.Header.Get("Origin")
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
@@ -32,7 +35,7 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 	if h.standalone && origin != "" && !h.cors.allowed(origin) && fn != fnNegotiate {
 		// Without a host there is no function key: refuse what a page from
 		// another site could make a browser send.
-		writeJSON(w, errorReply(http.StatusForbidden, c, "requests from browser origin "+truncateQuote(origin)+" are not allowed; add the origin to SIGNALR_CORS_ORIGINS"))
+		writeJSON(w, errorReply(http.StatusForbidden, c, "requests from browser origin "+hostproto.Quote(origin)+" are not allowed; add the origin to SIGNALR_CORS_ORIGINS"))
 		return
 	}
 	if fn != fnNegotiate {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/hostproto"
 )
 
 // call is one invocation of a function, however it arrived.
@@ -26,7 +27,7 @@ type call struct {
 	header     http.Header
 	body       []byte
 	tooLarge   bool
-	identities []identity
+	identities []hostproto.Identity
 	log        *slog.Logger
 	// outcome holds what the function adds to the invocation's one log
 	// record, such as the hub: one record per request keeps logging cheap.
@@ -205,7 +206,7 @@ func (h *Handler) hub(c *call) (string, *reply) {
 		return hub, nil
 	}
 	return "", errorReply(http.StatusNotFound, c,
-		"hub "+truncateQuote(name)+" is not served here; the hubs are "+strings.Join(h.hubs, ", ")+" (SIGNALR_HUBS)")
+		"hub "+hostproto.Quote(name)+" is not served here; the hubs are "+strings.Join(h.hubs, ", ")+" (SIGNALR_HUBS)")
 }
 
 func methodNotAllowed(c *call, allow string) *reply {

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/funclog"
+	"github.com/signalr-entra/handler/internal/hostproto"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 // Service is what the handler needs of SignalR Service; *bindings.Client
@@ -69,15 +72,16 @@ type Options struct {
 	// origins are then allowed by default, and messages and groups refuse
 	// requests from browser origins not allowed by CORSOrigins.
 	Standalone bool
-	// Logger receives structured logs. Defaults to ConsoleLogger(os.Stdout,
-	// os.Stderr), which keeps their levels under the Functions host.
+	// Logger receives structured logs. Defaults to JSON lines on os.Stdout
+	// (below Warn) and os.Stderr (Warn and above), which keeps their levels
+	// under the Functions host.
 	Logger *slog.Logger
 	// DrainTimeout bounds how long Serve waits for requests in flight when
 	// its context ends. Defaults to 10s.
 	DrainTimeout time.Duration
 	// Upstream authenticates the upstream function's requests. Defaults to
 	// refusing them all.
-	Upstream UpstreamOptions
+	Upstream upstream.Options
 }
 
 // Handler is an http.Handler for the custom handler protocol: payload routes
@@ -96,9 +100,9 @@ type Handler struct {
 	standalone   bool
 	log          *slog.Logger
 	drain        time.Duration
-	up           *upstream
+	up           *upstream.Receiver
 	// needs are what each function reads of a payload's HTTP trigger.
-	needs map[string]*needs
+	needs map[string]*hostproto.Needs
 }
 
 // New returns a Handler that serves the functions with svc.
@@ -137,13 +141,13 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		o.DrainTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
-		o.Logger = ConsoleLogger(os.Stdout, os.Stderr)
+		o.Logger = funclog.ConsoleLogger(os.Stdout, os.Stderr)
 	}
 	c, err := newCORS(o.CORSOrigins, o.Standalone)
 	if err != nil {
 		return nil, err
 	}
-	up, err := newUpstream(o.Upstream, o.Logger)
+	up, err := upstream.NewReceiver(o.Upstream, o.Logger)
 	if err != nil {
 		return nil, err
 	}

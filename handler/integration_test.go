@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/internal/funclog"
 	"github.com/signalr-entra/handler/settings"
 )
 
@@ -149,7 +149,7 @@ func TestIntegrationMissingRole(t *testing.T) {
 // neither the logs nor the replies carry a secret: the app's client secret,
 // a token (a JWT starts with eyJ), or the issued access token.
 func TestIntegrationNoSecretsInLogsOrReplies(t *testing.T) {
-	var logs logCollector
+	var logs funclog.Collector
 	_, srv := newLoggedIntegration(t, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), emulator.AppServer)
 	var replies strings.Builder
 	do := func(method, path, body string) string {
@@ -177,7 +177,7 @@ func TestIntegrationNoSecretsInLogsOrReplies(t *testing.T) {
 	// is logged.
 	replies.WriteString(do("POST", "/api/messages?hub=chat", `{"target":"a"}`))
 	replies.WriteString(strings.Join(r.Logs, "\n"))
-	logged := strings.Join(logs.lines(), "\n")
+	logged := strings.Join(logs.Lines(), "\n")
 	if !strings.Contains(logged, "403") {
 		t.Fatalf("the refused send is not logged:\n%s", logged)
 	}

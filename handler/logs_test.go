@@ -10,72 +10,38 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/funclog"
 )
 
 var durationMs = regexp.MustCompile(`durationMs=\d+`)
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
-// hostLevel is the level at which the Functions host logs a line of a
-// custom handler's console (WorkerProcess.ParseErrorMessageAndLog with
-// UseStdErrorStreamForErrorsOnly, true for custom handlers).
-func hostLevel(stream, line string) string {
-	switch {
-	case stream == "stdout":
-		return "Information"
-	case strings.Contains(strings.ToLower(line), "warn"):
-		return "Warning"
-	}
-	return "Error"
-}
-
-// hostLines is what the host logs of both streams: each line with its
-// level.
-func hostLines(stdout, stderr string) []string {
+// consoleRecords reads the JSON lines of one console stream as "LEVEL msg".
+func consoleRecords(t *testing.T, text string) []string {
+	t.Helper()
 	var out []string
-	for stream, text := range map[string]string{"stdout": stdout, "stderr": stderr} {
-		for line := range strings.Lines(text) {
-			var rec struct{ Msg string }
-			_ = json.Unmarshal([]byte(line), &rec)
-			out = append(out, hostLevel(stream, line)+" "+rec.Msg)
+	for line := range strings.Lines(text) {
+		var rec struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("console line %q: %v", line, err)
 		}
+		out = append(out, rec.Level+" "+rec.Msg)
 	}
 	return out
 }
 
-func TestConsoleLoggerKeepsLevelsUnderTheHost(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	log := ConsoleLogger(&stdout, &stderr)
-	log.Debug("not kept")
-	log.Info("listening")
-	log.Warn("a setting is ignored")
-	log.Error("negotiate failed", "error", "Warning: the key expired")
-	want := []string{"Information listening", "Warning a setting is ignored", "Error negotiate failed"}
-	got := hostLines(stdout.String(), stderr.String())
-	if diff := cmp.Diff(want, got, sortStrings); diff != "" {
-		t.Errorf("host log (-want +got):\n%s", diff)
-	}
-	// The escaped line says the same.
-	var rec map[string]any
-	if err := json.Unmarshal([]byte(strings.Split(stderr.String(), "\n")[1]), &rec); err != nil || rec["error"] != "Warning: the key expired" {
-		t.Errorf("error line %q reads %v, %v", stderr.String(), rec, err)
-	}
-}
-
-var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })
-
 // TestPayloadLogsEachRecordOnce serves a payload invocation whose service
-// call fails: the host must see each record once, the information under
-// the invocation (Logs) and the error at Error level (stderr).
+// call fails: each record must be written once, the information under the
+// invocation (Logs) and the error on stderr, where the host keeps its
+// level (funclog.ConsoleLogger).
 func TestPayloadLogsEachRecordOnce(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	svc := &fakeService{fail: func(string, int) error { return &bindings.Error{Op: "send to all", Status: 403} }}
-	h := newTestHandler(t, svc, &Options{Logger: ConsoleLogger(&stdout, &stderr)})
+	h := newTestHandler(t, svc, &Options{Logger: funclog.ConsoleLogger(&stdout, &stderr)})
 	rec := postPayload(t, h, fnMessages, []byte(`{"Data":{"req":{"Url":"u","Method":"POST","Query":{},"Body":"{\"target\":\"a\"}"}}}`))
 	var r payloadReply
 	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
@@ -83,15 +49,16 @@ func TestPayloadLogsEachRecordOnce(t *testing.T) {
 	}
 	var logs []string
 	for _, l := range r.Logs {
-		logs = append(logs, "Information "+durationMs.ReplaceAllString(l, "durationMs=N"))
+		logs = append(logs, durationMs.ReplaceAllString(l, "durationMs=N"))
 	}
-	got := append(hostLines(stdout.String(), stderr.String()), logs...)
-	want := []string{
-		"Error messages item failed",
-		`Information level=INFO msg="invocation done" invocationId=6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d function=messages status=502 durationMs=N`,
+	if diff := cmp.Diff([]string{`level=INFO msg="invocation done" invocationId=6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d function=messages status=502 durationMs=N`}, logs); diff != "" {
+		t.Errorf("Logs (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, got, sortStrings); diff != "" {
-		t.Errorf("host log (-want +got):\n%s", diff)
+	if stdout.Len() != 0 {
+		t.Errorf("stdout %q, want nothing: the information went to Logs", stdout.String())
+	}
+	if diff := cmp.Diff([]string{"ERROR messages item failed"}, consoleRecords(t, stderr.String())); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(stderr.String(), `"invocationId":"6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"`) {
 		t.Errorf("the error lacks the invocation id: %s", stderr.String())
@@ -102,84 +69,9 @@ func TestPayloadLogsEachRecordOnce(t *testing.T) {
 // stdout only.
 func TestForwardedLogsOnce(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	h := newTestHandler(t, &fakeService{}, &Options{Logger: ConsoleLogger(&stdout, &stderr)})
+	h := newTestHandler(t, &fakeService{}, &Options{Logger: funclog.ConsoleLogger(&stdout, &stderr)})
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/negotiate?hub=chat", nil))
-	if got := hostLines(stdout.String(), stderr.String()); !cmp.Equal(got, []string{"Information invocation done"}) {
-		t.Errorf("host log %q, want the one record at Information", got)
-	}
-}
-
-func TestLogCollector(t *testing.T) {
-	var handlerLog bytes.Buffer
-	h := newTestHandler(t, &fakeService{}, &Options{Logger: newTextLogger(&handlerLog)})
-	logs := &logCollector{}
-	if diff := cmp.Diff([]string{}, logs.lines()); diff != "" {
-		t.Errorf("empty collector (-want +got):\n%s", diff)
-	}
-	l := h.invocationLogger("inv-9", fnGroups, logs)
-	l.Debug("not kept")
-	l.Info("one", "k", "v")
-	l.With("w", 1).Info("two words")
-	l.Warn("three")
-	want := []string{
-		"level=INFO msg=one invocationId=inv-9 function=groups k=v",
-		`level=INFO msg="two words" invocationId=inv-9 function=groups w=1`,
-	}
-	if diff := cmp.Diff(want, logs.lines()); diff != "" {
-		t.Errorf("lines (-want +got):\n%s", diff)
-	}
-	if got := handlerLog.String(); !strings.Contains(got, "level=WARN msg=three invocationId=inv-9 function=groups") || strings.Contains(got, "INFO") {
-		t.Errorf("handler log %q, want the warning alone", got)
-	}
-}
-
-// countingWriter counts the writes that reach it.
-type countingWriter struct {
-	logCollector
-	writes int
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	c.writes++
-	c.mu.Unlock()
-	return c.logCollector.Write(p)
-}
-
-func TestLineBatcherWritesLinesTogether(t *testing.T) {
-	var w countingWriter
-	b := NewLineBatcher(&w)
-	b.delay = time.Hour // only Flush writes
-	log := ConsoleLogger(b, io.Discard)
-	for i := range 100 {
-		log.Info("sent", "n", i)
-	}
-	if len(w.lines()) != 0 {
-		t.Fatalf("%d lines written before Flush, want them waiting", len(w.lines()))
-	}
-	if err := b.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	lines := w.lines()
-	if w.writes != 1 || len(lines) != 100 || !strings.Contains(lines[99], `"n":99`) {
-		t.Errorf("%d writes of %d lines (last %q); want the 100 lines in order in one write", w.writes, len(lines), lines[len(lines)-1])
-	}
-	// Lines over the batch size go out without waiting.
-	big := strings.Repeat("x", batchMax)
-	log.Info(big)
-	if len(w.lines()) != 101 {
-		t.Errorf("a line of %d bytes waited", len(big))
-	}
-}
-
-func TestLineBatcherDoesNotHoldLinesBack(t *testing.T) {
-	var w countingWriter
-	b := NewLineBatcher(&w)
-	b.delay = time.Millisecond
-	ConsoleLogger(b, io.Discard).Info("listening")
-	for deadline := time.Now().Add(5 * time.Second); len(w.lines()) == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the line was not written without Flush")
-		}
+	if got := consoleRecords(t, stdout.String()); !cmp.Equal(got, []string{"INFO invocation done"}) || stderr.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q; want the one record at INFO on stdout", got, stderr.String())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/hostproto"
 )
 
 // fnManage is the function that closes connections, checks existence,
@@ -179,7 +180,7 @@ func classifyManage(a manageAction, err error) (int, string) {
 	if a.Action == actInvoke && errors.As(err, &be) {
 		switch {
 		case bindings.IsNotFound(err):
-			return http.StatusNotFound, fmt.Sprintf("connection %s is not connected to the hub", truncateQuote(a.ConnectionID))
+			return http.StatusNotFound, fmt.Sprintf("connection %s is not connected to the hub", hostproto.Quote(a.ConnectionID))
 		case be.Status == http.StatusBadRequest && be.Message != "":
 			return http.StatusBadRequest, "the invocation failed: " + be.Message
 		}
@@ -261,7 +262,7 @@ func decodeAction(data json.RawMessage) (manageAction, error) {
 		if _, given := fields["action"]; !given {
 			return manageAction{}, fmt.Errorf("action is missing: name one of %s", strings.Join(manageActions, ", "))
 		}
-		return manageAction{}, fmt.Errorf("unknown action %s: the actions are %s", truncateQuote(a.Action), strings.Join(manageActions, ", "))
+		return manageAction{}, fmt.Errorf("unknown action %s: the actions are %s", hostproto.Quote(a.Action), strings.Join(manageActions, ", "))
 	}
 	for f, spelled := range fields {
 		if f == "action" {
@@ -269,7 +270,7 @@ func decodeAction(data json.RawMessage) (manageAction, error) {
 		}
 		if !slices.ContainsFunc(known, func(k string) bool { return strings.EqualFold(k, f) }) {
 			return manageAction{}, fmt.Errorf("unknown field %s for action %s: it takes %s. It is refused so that a misspelled address never reaches more clients than meant",
-				truncateQuote(spelled), a.Action, strings.Join(known, ", "))
+				hostproto.Quote(spelled), a.Action, strings.Join(known, ", "))
 		}
 	}
 	for _, n := range []struct{ field, v string }{{"connectionId", a.ConnectionID}, {"userId", a.UserID}, {"groupName", a.GroupName}} {
@@ -340,7 +341,7 @@ func objectFields(data json.RawMessage) (map[string]string, error) {
 		name := t.(string)
 		key := strings.ToLower(name)
 		if first, dup := fields[key]; dup {
-			return nil, fmt.Errorf("field %s is given twice (as %s and %s): give it once", truncateQuote(name), truncateQuote(first), truncateQuote(name))
+			return nil, fmt.Errorf("field %s is given twice (as %s and %s): give it once", hostproto.Quote(name), hostproto.Quote(first), hostproto.Quote(name))
 		}
 		fields[key] = name
 		var skip json.RawMessage

@@ -14,6 +14,7 @@ import (
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/internal/hostproto"
 	"github.com/signalr-entra/handler/settings"
 )
 
@@ -123,11 +124,11 @@ func newWarmHandler(b *testing.B) *Handler {
 // before decoding.
 func BenchmarkDecodeBrowserNegotiate(b *testing.B) {
 	payload := readBrowserNegotiate(b)
-	n := &needs{query: []string{"hub"}, headers: []string{"Origin", "X-Ms-Signalr-Userid"}}
+	n := &hostproto.Needs{Query: []string{"hub"}, Headers: []string{"Origin", "X-Ms-Signalr-Userid"}}
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := decodeInvocation(payload, n); err != nil {
+		if _, err := hostproto.DecodeInvocation(payload, n); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,6 +8,10 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/signalr-entra/handler/internal/funclog"
+	"github.com/signalr-entra/handler/internal/hostproto"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 // payloadReply is what the host expects back in payload mode.
@@ -37,21 +41,21 @@ const payloadOverhead = 1 << 20
 // negotiate the hub, the origin and, when they can name the user, the
 // identities and the headers that do; messages and groups the body;
 // upstream the body and the service's headers.
-func (h *Handler) payloadNeeds() map[string]*needs {
-	negotiate := &needs{query: []string{"hub"}, headers: []string{"Origin"}}
+func (h *Handler) payloadNeeds() map[string]*hostproto.Needs {
+	negotiate := &hostproto.Needs{Query: []string{"hub"}, Headers: []string{"Origin"}}
 	if h.appService {
-		negotiate.identities = true
-		negotiate.headers = append(negotiate.headers, principalIDHeader, principalHeader)
+		negotiate.Identities = true
+		negotiate.Headers = append(negotiate.Headers, principalIDHeader, principalHeader)
 	}
 	if h.userIDHeader != "" {
-		negotiate.headers = append(negotiate.headers, http.CanonicalHeaderKey(h.userIDHeader))
+		negotiate.Headers = append(negotiate.Headers, http.CanonicalHeaderKey(h.userIDHeader))
 	}
-	send := &needs{query: []string{"hub"}, headers: []string{"Origin", "Content-Type"}, body: true}
-	upstream := &needs{body: true, headers: []string{"Content-Type", "Authorization", "Authentication"}}
-	for _, name := range []string{headerConnectionID, headerHub, headerCategory, headerEvent, headerUserID, headerUserClaims, headerClientQuery, headerSignature} {
-		upstream.headers = append(upstream.headers, http.CanonicalHeaderKey(name))
+	send := &hostproto.Needs{Query: []string{"hub"}, Headers: []string{"Origin", "Content-Type"}, Body: true}
+	upstreamNeeds := &hostproto.Needs{Body: true, Headers: []string{"Content-Type"}}
+	for _, name := range upstream.RequestHeaders() {
+		upstreamNeeds.Headers = append(upstreamNeeds.Headers, http.CanonicalHeaderKey(name))
 	}
-	return map[string]*needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send, fnManage: send, fnUpstream: upstream}
+	return map[string]*hostproto.Needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send, fnManage: send, fnUpstream: upstreamNeeds}
 }
 
 // payloadBuffers hold payloads while they are served: nothing read from
@@ -66,8 +70,8 @@ const maxPooledPayload = 256 << 10
 func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string) {
 	start := time.Now()
 	id := correlationID(r)
-	logs := &logCollector{}
-	c := &call{id: id, function: fn, http: true, payload: true, log: h.invocationLogger(id, fn, logs)}
+	logs := &funclog.Collector{}
+	c := &call{id: id, function: fn, http: true, payload: true, log: funclog.InvocationLogger(h.log, id, fn, logs)}
 	if r.Method != http.MethodPost {
 		writeJSON(w, errorReply(http.StatusMethodNotAllowed, c, "the host posts invocations to /"+fn+"; callers use /api/"+fn))
 		return
@@ -129,7 +133,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 		out.Outputs[name] = v
 	}
 	c.logDone(rep.status, start)
-	out.Logs = logs.lines()
+	out.Logs = logs.Lines()
 	b, err := json.Marshal(out)
 	if err != nil {
 		panic(err) // plain types only
@@ -141,21 +145,21 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 // invokePayload decodes the payload into c and runs the function. The
 // second reply, when set, is to go back to the host as a failure.
 func (h *Handler) invokePayload(r *http.Request, c *call, raw []byte) (*reply, *reply) {
-	inv, err := decodeInvocation(raw, h.needs[c.function])
+	inv, err := hostproto.DecodeInvocation(raw, h.needs[c.function])
 	if err != nil {
 		c.log.Error("invalid invocation payload", "error", err)
 		msg := "the HTTP trigger in the invocation payload cannot be read"
-		if errors.Is(err, errNotJSON) {
+		if errors.Is(err, hostproto.ErrNotJSON) {
 			msg = "the invocation payload is not valid JSON"
 		}
 		return nil, errorReply(http.StatusBadRequest, c, msg)
 	}
-	if req := inv.request; req != nil {
+	if req := inv.Request; req != nil {
 		c.method, c.query, c.header, c.identities, c.body = req.Method, req.Query, req.Headers, req.Identities, req.Body
 		return h.invoke(r.Context(), c), nil
 	}
 	c.http = false
-	if c.body, err = inv.triggerData(); err != nil {
+	if c.body, err = inv.TriggerData(); err != nil {
 		c.log.Error("no trigger data", "error", err)
 		return nil, errorReply(http.StatusBadRequest, c, err.Error())
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/funclog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden replies in testdata")
@@ -324,7 +325,7 @@ func TestPayloadPartialFailureBody(t *testing.T) {
 		}
 		return nil
 	}}
-	var handlerLog logCollector
+	var handlerLog funclog.Collector
 	h := newTestHandler(t, svc, &Options{Logger: slog.New(slog.NewTextHandler(&handlerLog, nil))})
 	payload, err := os.ReadFile("testdata/messages.request.json")
 	if err != nil {
@@ -359,7 +360,7 @@ func TestPayloadPartialFailureBody(t *testing.T) {
 	// The detail, which names the role, is an error: it goes to the
 	// handler's log, which keeps its level, and not to Logs, which the host
 	// logs as information.
-	logged := strings.Join(handlerLog.lines(), "\n")
+	logged := strings.Join(handlerLog.Lines(), "\n")
 	if !strings.Contains(logged, "level=ERROR") || !strings.Contains(logged, "REST API Owner") || !strings.Contains(logged, "6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d") {
 		t.Errorf("the handler's log lacks the service error's detail under the invocation id:\n%s", logged)
 	}

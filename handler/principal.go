@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/hostproto"
 )
 
 const (
@@ -22,17 +23,6 @@ const (
 	// headers stay far below it.
 	maxPrincipalHeader = 64 << 10
 )
-
-// identity is a ClaimsIdentity as the host serializes it in payload mode.
-type identity struct {
-	AuthenticationType string      `json:"AuthenticationType"`
-	Claims             []hostClaim `json:"Claims"`
-}
-
-type hostClaim struct {
-	Type  string `json:"Type"`
-	Value string `json:"Value"`
-}
 
 // clientPrincipal is the JSON inside App Service Authentication's
 // X-MS-CLIENT-PRINCIPAL header.
@@ -85,8 +75,8 @@ func (h *Handler) claims(c *call) []bindings.Claim {
 // userClaims are the claims of the signed-in user: the host's Identities
 // (but not the key identity), then App Service's principal header, which
 // holds the same claims when the host built Identities from it.
-func userClaims(c *call) []hostClaim {
-	var out []hostClaim
+func userClaims(c *call) []hostproto.Claim {
+	var out []hostproto.Claim
 	for _, id := range c.identities {
 		if id.AuthenticationType == authLevelIdentity {
 			continue
@@ -98,7 +88,7 @@ func userClaims(c *call) []hostClaim {
 
 // principalClaims decodes X-MS-CLIENT-PRINCIPAL; a header that does not
 // decode names no one.
-func principalClaims(v string) []hostClaim {
+func principalClaims(v string) []hostproto.Claim {
 	v = strings.TrimSpace(v)
 	if v == "" || len(v) > maxPrincipalHeader {
 		return nil
@@ -114,9 +104,9 @@ func principalClaims(v string) []hostClaim {
 	if raw == nil || json.Unmarshal(raw, &p) != nil {
 		return nil
 	}
-	out := make([]hostClaim, 0, len(p.Claims))
+	out := make([]hostproto.Claim, 0, len(p.Claims))
 	for _, cl := range p.Claims {
-		out = append(out, hostClaim{Type: cl.Typ, Value: cl.Val})
+		out = append(out, hostproto.Claim{Type: cl.Typ, Value: cl.Val})
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 // These measure one awaited upstream invocation in-process: checks, decoding,
@@ -18,7 +19,7 @@ import (
 // service that does nothing. Compare BenchmarkNegotiateForwardedWarmKey.
 
 func BenchmarkUpstreamInvocationJSON(b *testing.B) {
-	h := newBenchUpstreamHandler(b, UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}})
+	h := newBenchUpstreamHandler(b, upstream.Options{AccessKeys: []settings.Secret{testAccessKey}})
 	body := []byte(`{"type":1,"invocationId":"1","target":"Echo","arguments":["hi",{"n":42}]}`)
 	benchmarkServe(b, h, func() *http.Request {
 		return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", "application/json", body)
@@ -26,7 +27,7 @@ func BenchmarkUpstreamInvocationJSON(b *testing.B) {
 }
 
 func BenchmarkUpstreamInvocationMsgpack(b *testing.B) {
-	h := newBenchUpstreamHandler(b, UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}})
+	h := newBenchUpstreamHandler(b, upstream.Options{AccessKeys: []settings.Secret{testAccessKey}})
 	body := readTestdata(b, "echo.msgpack")
 	benchmarkServe(b, h, func() *http.Request {
 		return upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", "application/x-msgpack", body)
@@ -35,20 +36,20 @@ func BenchmarkUpstreamInvocationMsgpack(b *testing.B) {
 
 func BenchmarkUpstreamInvocationToken(b *testing.B) {
 	a := newTestAuthority(b)
-	h := newBenchUpstreamHandler(b, UpstreamOptions{Audience: testAudience, Tenant: testTenant,
+	h := newBenchUpstreamHandler(b, upstream.Options{Audience: testAudience, Tenant: testTenant,
 		AuthorityHost: a.URL, HTTPClient: a.Client()})
 	token := a.token(b, "key-1", serviceClaimsAt(time.Now()))
 	body := []byte(`{"type":1,"invocationId":"1","target":"Echo","arguments":["hi",{"n":42}]}`)
 	benchmarkServe(b, h, func() *http.Request {
 		r := upstreamRequest("/api/upstream/chat/messages/Echo", "chat", "messages", "Echo", "application/json", body)
-		r.Header.Del(headerSignature)
+		r.Header.Del("X-ASRS-Signature")
 		r.Header.Set("Authorization", "Bearer "+token)
 		return r
 	})
 }
 
 func BenchmarkUpstreamInvocationPayload(b *testing.B) {
-	h := newBenchUpstreamHandler(b, UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}})
+	h := newBenchUpstreamHandler(b, upstream.Options{AccessKeys: []settings.Secret{testAccessKey}})
 	payload := readTestdata(b, "invocation.payload.json")
 	benchmarkServe(b, h, func() *http.Request {
 		r := httptest.NewRequest("POST", "/upstream", bytes.NewReader(payload))
@@ -57,8 +58,8 @@ func BenchmarkUpstreamInvocationPayload(b *testing.B) {
 	})
 }
 
-func newBenchUpstreamHandler(b *testing.B, up UpstreamOptions) *Handler {
+func newBenchUpstreamHandler(b *testing.B, up upstream.Options) *Handler {
 	h := newTestHandler(b, &fakeService{}, &Options{Hubs: []string{"chat"}, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Upstream: up})
-	h.HandleEvent("chat", "Echo", func(ctx context.Context, e *Event) (any, error) { return e.Arguments, nil })
+	h.HandleEvent("chat", "Echo", func(ctx context.Context, e *upstream.Event) (any, error) { return e.Arguments, nil })
 	return h
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 const testAccessKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefg="
@@ -36,20 +37,26 @@ func signature(connectionID, key string) string {
 func upstreamRequest(target, hub, category, event, contentType string, body []byte) *http.Request {
 	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set(headerConnectionID, "conn-1")
-	req.Header.Set(headerHub, hub)
-	req.Header.Set(headerCategory, category)
-	req.Header.Set(headerEvent, event)
-	req.Header.Set(headerUserID, "alice")
-	req.Header.Set(headerUserClaims, "name: Alice, role: admin, role: user")
-	req.Header.Set(headerClientQuery, "?room=a&room=b&lang=en")
-	req.Header.Set(headerSignature, signature("conn-1", "secondary-key")+", "+signature("conn-1", testAccessKey))
+	req.Header.Set("X-ASRS-Connection-Id", "conn-1")
+	req.Header.Set("X-ASRS-Hub", hub)
+	req.Header.Set("X-ASRS-Category", category)
+	req.Header.Set("X-ASRS-Event", event)
+	req.Header.Set("X-ASRS-User-Id", "alice")
+	req.Header.Set("X-ASRS-User-Claims", "name: Alice, role: admin, role: user")
+	req.Header.Set("X-ASRS-Client-Query", "?room=a&room=b&lang=en")
+	req.Header.Set("X-ASRS-Signature", signature("conn-1", "secondary-key")+", "+signature("conn-1", testAccessKey))
 	return req
+}
+
+// msgpackCompletion is the MessagePack completion the service passes on.
+func msgpackCompletion(invocationID string, result json.RawMessage, errMsg string) []byte {
+	b, _ := upstream.Completion(invocationID, result, errMsg, true)
+	return b
 }
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/upstream/" + name)
+	b, err := os.ReadFile("../upstream/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +68,7 @@ func newUpstreamHandler(t *testing.T, svc Service, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
-	return newTestHandler(t, svc, &Options{Logger: log, Upstream: UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}}})
+	return newTestHandler(t, svc, &Options{Logger: log, Upstream: upstream.Options{AccessKeys: []settings.Secret{testAccessKey}}})
 }
 
 func TestUpstreamForwarded(t *testing.T) {
@@ -78,22 +85,22 @@ func TestUpstreamForwarded(t *testing.T) {
 		change      func(*http.Request)
 		wantStatus  int
 		wantBody    []byte // nil for an empty body
-		wantEvent   *Event
+		wantEvent   *upstream.Event
 	}{
 		{name: "connected", target: "/api/upstream/chat/connections/connected", hub: "chat", category: "connections", event: "connected",
 			contentType: "application/json", body: connected, wantStatus: 200,
-			wantEvent: &Event{Hub: "chat", Category: "connections", Event: "connected", ConnectionID: "conn-1", UserID: "alice",
+			wantEvent: &upstream.Event{Hub: "chat", Category: "connections", Event: "connected", ConnectionID: "conn-1", UserID: "alice",
 				Claims: map[string]string{"name": "Alice", "role": "admin"}, Query: map[string]string{"room": "a,b", "lang": "en"}}},
 		{name: "disconnected with an error, names in any case", target: "/api/upstream", hub: "CHAT", category: "Connections", event: "Disconnected",
 			contentType: "application/json; charset=utf-8", body: []byte(`{"Type":11,"Error":"connection reset"}`), wantStatus: 200,
-			wantEvent: &Event{Hub: "chat", Category: "connections", Event: "disconnected", ConnectionID: "conn-1", UserID: "alice",
+			wantEvent: &upstream.Event{Hub: "chat", Category: "connections", Event: "disconnected", ConnectionID: "conn-1", UserID: "alice",
 				Claims: map[string]string{"name": "Alice", "role": "admin"}, Query: map[string]string{"room": "a,b", "lang": "en"}, Error: "connection reset"}},
 		{name: "awaited JSON invocation gets its completion", target: "/API/Upstream/any/path", hub: "chat", category: "messages", event: "Echo",
 			contentType: "application/json", body: echo, wantStatus: 200,
 			wantBody: []byte(`{"type":3,"invocationId":"1","result":{"echo":["hi",42]}}` + "\x1e")},
 		{name: "awaited MessagePack invocation gets a MessagePack completion", target: "/api/upstream", hub: "chat", category: "messages", event: "Echo",
 			contentType: "application/x-msgpack", body: readTestdata(t, "echo.msgpack"), wantStatus: 200,
-			wantBody: appendMsgpackCompletion("1", json.RawMessage(`{"echo":["hi",42,-3,1.5,true,null,"AQID",{"a":[1,"x"]}]}`), "")},
+			wantBody: msgpackCompletion("1", json.RawMessage(`{"echo":["hi",42,-3,1.5,true,null,"AQID",{"a":[1,"x"]}]}`), "")},
 		{name: "invocation nobody awaits", target: "/api/upstream", hub: "chat", category: "messages", event: "send",
 			contentType: "application/x-msgpack", body: readTestdata(t, "send.msgpack"), wantStatus: 200},
 		{name: "the function's error fails the awaited call", target: "/api/upstream", hub: "chat", category: "messages", event: "fail",
@@ -105,7 +112,7 @@ func TestUpstreamForwarded(t *testing.T) {
 			contentType: "application/json", body: connected, wantStatus: 403},
 		{name: "connected without a body", target: "/api/upstream", hub: "chat", category: "connections", event: "Connected",
 			contentType: "application/json", body: nil, wantStatus: 200,
-			wantEvent: &Event{Hub: "chat", Category: "connections", Event: "connected", ConnectionID: "conn-1", UserID: "alice",
+			wantEvent: &upstream.Event{Hub: "chat", Category: "connections", Event: "connected", ConnectionID: "conn-1", UserID: "alice",
 				Claims: map[string]string{"name": "Alice", "role": "admin"}, Query: map[string]string{"room": "a,b", "lang": "en"}}},
 		{name: "invocation without a body", target: "/api/upstream", hub: "chat", category: "messages", event: "Echo",
 			contentType: "application/json", body: nil, wantStatus: 400},
@@ -128,28 +135,28 @@ func TestUpstreamForwarded(t *testing.T) {
 		{name: "GET", target: "/api/upstream", hub: "chat", category: "messages", event: "Echo", contentType: "application/json", body: echo,
 			change: func(r *http.Request) { r.Method = http.MethodGet }, wantStatus: 405},
 		{name: "no signature", target: "/api/upstream", hub: "chat", category: "messages", event: "Echo", contentType: "application/json", body: echo,
-			change: func(r *http.Request) { r.Header.Del(headerSignature) }, wantStatus: 401},
+			change: func(r *http.Request) { r.Header.Del("X-ASRS-Signature") }, wantStatus: 401},
 		{name: "signature of another connection", target: "/api/upstream", hub: "chat", category: "messages", event: "Echo", contentType: "application/json", body: echo,
-			change: func(r *http.Request) { r.Header.Set(headerSignature, signature("conn-2", testAccessKey)) }, wantStatus: 401},
+			change: func(r *http.Request) { r.Header.Set("X-ASRS-Signature", signature("conn-2", testAccessKey)) }, wantStatus: 401},
 		{name: "signature of another key", target: "/api/upstream", hub: "chat", category: "messages", event: "Echo", contentType: "application/json", body: echo,
-			change: func(r *http.Request) { r.Header.Set(headerSignature, signature("conn-1", "other")) }, wantStatus: 401},
+			change: func(r *http.Request) { r.Header.Set("X-ASRS-Signature", signature("conn-1", "other")) }, wantStatus: 401},
 		{name: "refused before the hub is looked at", target: "/api/upstream", hub: "secret", category: "messages", event: "Echo", contentType: "text/plain", body: echo,
-			change: func(r *http.Request) { r.Header.Del(headerSignature) }, wantStatus: 401},
+			change: func(r *http.Request) { r.Header.Del("X-ASRS-Signature") }, wantStatus: 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := &fakeService{}
 			h := newUpstreamHandler(t, svc, nil)
-			var got *Event
-			record := func(ctx context.Context, e *Event) (any, error) { got = e; return nil, nil }
+			var got *upstream.Event
+			record := func(ctx context.Context, e *upstream.Event) (any, error) { got = e; return nil, nil }
 			h.HandleEvent("chat", "connected", record)
 			h.HandleEvent("chat", "disconnected", record)
 			h.HandleEvent("chat", "send", record)
-			h.HandleEvent("chat", "echo", func(ctx context.Context, e *Event) (any, error) {
+			h.HandleEvent("chat", "echo", func(ctx context.Context, e *upstream.Event) (any, error) {
 				return map[string]any{"echo": e.Arguments}, nil
 			})
-			h.HandleEvent("chat", "fail", func(ctx context.Context, e *Event) (any, error) { return nil, errors.New("boom") })
-			h.HandleEvent("news", "connected", func(ctx context.Context, e *Event) (any, error) { return nil, errors.New("not today") })
+			h.HandleEvent("chat", "fail", func(ctx context.Context, e *upstream.Event) (any, error) { return nil, errors.New("boom") })
+			h.HandleEvent("news", "connected", func(ctx context.Context, e *upstream.Event) (any, error) { return nil, errors.New("not today") })
 			req := upstreamRequest(tt.target, tt.hub, tt.category, tt.event, tt.contentType, tt.body)
 			if tt.change != nil {
 				tt.change(req)
@@ -168,7 +175,7 @@ func TestUpstreamForwarded(t *testing.T) {
 				if got == nil {
 					t.Fatal("the function did not run")
 				}
-				if diff := cmp.Diff(tt.wantEvent, got, cmp.AllowUnexported(Event{}), cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".svc" }, cmp.Ignore())); diff != "" {
+				if diff := cmp.Diff(tt.wantEvent, got, cmp.AllowUnexported(upstream.Event{}), cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".svc" }, cmp.Ignore())); diff != "" {
 					t.Errorf("event (-want +got):\n%s", diff)
 				}
 			}
@@ -176,24 +183,11 @@ func TestUpstreamForwarded(t *testing.T) {
 	}
 }
 
-func TestUpstreamMsgpackCompletionMatchesTheClientLibrary(t *testing.T) {
-	// The files hold completions as @microsoft/signalr-protocol-msgpack
-	// 10.0.11 writes them.
-	got := appendMsgpackCompletion("1", json.RawMessage(`{"echo":["hi",42],"n":-300,"pi":3.25}`), "")
-	if diff := cmp.Diff(readTestdata(t, "echo_result.completion.msgpack"), got); diff != "" {
-		t.Errorf("result completion (-want +got):\n%s", diff)
-	}
-	got = appendMsgpackCompletion("1", nil, "boom")
-	if diff := cmp.Diff(readTestdata(t, "echo_error.completion.msgpack"), got); diff != "" {
-		t.Errorf("error completion (-want +got):\n%s", diff)
-	}
-}
-
 func TestUpstreamRefusedWithoutConfiguration(t *testing.T) {
 	var logs bytes.Buffer
 	h := newTestHandler(t, &fakeService{}, &Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	called := false
-	h.HandleEvent("chat", "connected", func(ctx context.Context, e *Event) (any, error) { called = true; return nil, nil })
+	h.HandleEvent("chat", "connected", func(ctx context.Context, e *upstream.Event) (any, error) { called = true; return nil, nil })
 	for range 3 {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, upstreamRequest("/api/upstream", "chat", "connections", "connected", "application/json", []byte(`{"type":10}`)))
@@ -212,7 +206,7 @@ func TestUpstreamRefusedWithoutConfiguration(t *testing.T) {
 func TestUpstreamEventHelpersUseTheCallingConnection(t *testing.T) {
 	svc := &fakeService{}
 	h := newUpstreamHandler(t, svc, nil)
-	h.HandleEvent("chat", "join", func(ctx context.Context, e *Event) (any, error) {
+	h.HandleEvent("chat", "join", func(ctx context.Context, e *upstream.Event) (any, error) {
 		var group string
 		if err := e.Argument(0, &group); err != nil {
 			return nil, err
@@ -244,7 +238,7 @@ func TestUpstreamEventHelpersUseTheCallingConnection(t *testing.T) {
 
 func TestHandleEventPanics(t *testing.T) {
 	h := newUpstreamHandler(t, &fakeService{}, nil)
-	fn := func(ctx context.Context, e *Event) (any, error) { return nil, nil }
+	fn := func(ctx context.Context, e *upstream.Event) (any, error) { return nil, nil }
 	h.HandleEvent("chat", "send", fn)
 	for name, register := range map[string]func(){
 		"hub not served": func() { h.HandleEvent("other", "send", fn) },
@@ -291,8 +285,8 @@ func upstreamPayload(t *testing.T, h http.Handler, file string, change func(map[
 func TestUpstreamPayload(t *testing.T) {
 	var logs bytes.Buffer
 	h := newTestHandler(t, &fakeService{}, &Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
-		Upstream: UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}}})
-	h.HandleEvent("chat", "Echo", func(ctx context.Context, e *Event) (any, error) { return e.Arguments, nil })
+		Upstream: upstream.Options{AccessKeys: []settings.Secret{testAccessKey}}})
+	h.HandleEvent("chat", "Echo", func(ctx context.Context, e *upstream.Event) (any, error) { return e.Arguments, nil })
 
 	t.Run("invocation", func(t *testing.T) {
 		res, events := upstreamPayload(t, h, "invocation.payload.json", nil)
@@ -361,7 +355,7 @@ func TestUpstreamPayload(t *testing.T) {
 func TestUpstreamBodyOverTheLimit(t *testing.T) {
 	h := newTestHandler(t, &fakeService{}, &Options{
 		MaxBodyBytes: 64,
-		Upstream:     UpstreamOptions{AccessKeys: []settings.Secret{testAccessKey}},
+		Upstream:     upstream.Options{AccessKeys: []settings.Secret{testAccessKey}},
 	})
 	body := []byte(`{"type":1,"target":"send","arguments":["` + strings.Repeat("x", 100) + `"]}`)
 	rec := httptest.NewRecorder()

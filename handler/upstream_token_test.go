@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 const (
@@ -136,7 +137,7 @@ func (c *testClock) Add(d time.Duration) {
 func newTokenHandler(t *testing.T, a *testAuthority, clock *testClock, identity string, logs *bytes.Buffer) *Handler {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	return newTestHandler(t, &fakeService{}, &Options{Logger: log, Upstream: UpstreamOptions{
+	return newTestHandler(t, &fakeService{}, &Options{Logger: log, Upstream: upstream.Options{
 		Audience: testAudience, Tenant: testTenant, Identity: identity,
 		AuthorityHost: a.URL + "/", HTTPClient: a.Client(), Now: clock.Now,
 	}})
@@ -145,7 +146,7 @@ func newTokenHandler(t *testing.T, a *testAuthority, clock *testClock, identity 
 // postWithToken posts a connected event carrying token, unsigned.
 func postWithToken(h http.Handler, header, token string) int {
 	req := upstreamRequest("/api/upstream", "chat", "connections", "connected", "application/json", []byte(`{"type":10}`))
-	req.Header.Del(headerSignature)
+	req.Header.Del("X-ASRS-Signature")
 	if token != "" {
 		req.Header.Set(header, "Bearer "+token)
 	}
@@ -298,7 +299,7 @@ func TestUpstreamTokenAuthorityDown(t *testing.T) {
 func TestUpstreamTokenAndSignatureBothRequired(t *testing.T) {
 	a := newTestAuthority(t)
 	clock := &testClock{now: time.Now()}
-	h := newTestHandler(t, &fakeService{}, &Options{Logger: slog.New(slog.DiscardHandler), Upstream: UpstreamOptions{
+	h := newTestHandler(t, &fakeService{}, &Options{Logger: slog.New(slog.DiscardHandler), Upstream: upstream.Options{
 		AccessKeys: []settings.Secret{testAccessKey}, Audience: testAudience, Tenant: testTenant,
 		AuthorityHost: a.URL, HTTPClient: a.Client(), Now: clock.Now,
 	}})
@@ -306,7 +307,7 @@ func TestUpstreamTokenAndSignatureBothRequired(t *testing.T) {
 	post := func(signed, withToken bool) int {
 		req := upstreamRequest("/api/upstream", "chat", "connections", "connected", "application/json", []byte(`{"type":10}`))
 		if !signed {
-			req.Header.Del(headerSignature)
+			req.Header.Del("X-ASRS-Signature")
 		}
 		if withToken {
 			req.Header.Set("Authorization", "Bearer "+tok)

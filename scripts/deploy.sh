@@ -48,7 +48,8 @@ options:
 EOF
 }
 
-# Role definition ids (docs: SignalR built-in roles; SPEC §1).
+# Role definition ids of the built-in roles
+# (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/web-and-mobile).
 readonly SIGNALR_SERVICE_OWNER=7e4f1700-ea5a-4f59-8f37-079cfe29dce3
 readonly KEY_VAULT_SECRETS_USER=4633458b-17de-408a-b874-0445c86b69e6
 readonly CONN=AzureSignalRConnectionString

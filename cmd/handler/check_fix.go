@@ -8,8 +8,9 @@ import (
 	"github.com/signalr-entra/handler/settings"
 )
 
-// The built-in roles of SignalR Service (SPEC §1), by display name, as
-// `az role assignment create --role` takes them.
+// The built-in roles of SignalR Service
+// (https://learn.microsoft.com/azure/azure-signalr/signalr-concept-authorize-azure-active-directory),
+// by display name, as `az role assignment create --role` takes them.
 const (
 	roleAppServer    = "SignalR App Server"
 	roleServiceOwner = "SignalR Service Owner"
@@ -17,7 +18,9 @@ const (
 	roleRESTReader   = "SignalR REST API Reader"
 )
 
-// propagationNote ends every fix that assigns a role (seeds 003/004).
+// propagationNote ends every fix that assigns a role: assignments take up
+// to 30 minutes to apply
+// (https://learn.microsoft.com/azure/role-based-access-control/troubleshooting).
 const propagationNote = "Role assignments take up to 30 minutes to take effect: run the check again after that."
 
 // serviceDomains are the host suffixes of SignalR resources, whose first

@@ -21,7 +21,9 @@ import (
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/handler"
+	"github.com/signalr-entra/handler/internal/funclog"
 	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 func main() {
@@ -67,9 +69,9 @@ func underHost() bool {
 // probe, and a failure to start still ends the process with status 1.
 func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) int {
 	// Information goes out in batches, warnings and errors at once.
-	out := handler.NewLineBatcher(stdout)
+	out := funclog.NewLineBatcher(stdout)
 	defer out.Flush()
-	log := handler.ConsoleLogger(out, stderr)
+	log := funclog.ConsoleLogger(out, stderr)
 	standalone := !underHost()
 	if standalone {
 		local, err := useLocalSettings("")
@@ -158,9 +160,9 @@ func listenLoopback(ctx context.Context, port int) (net.Listener, error) {
 
 // upstreamOptions hands the upstream settings to the handler: the access
 // keys of every endpoint sign upstream requests.
-func upstreamOptions(cfg *settings.Config) handler.UpstreamOptions {
+func upstreamOptions(cfg *settings.Config) upstream.Options {
 	hc := cfg.Handler
-	o := handler.UpstreamOptions{
+	o := upstream.Options{
 		Audience:      hc.UpstreamAudience,
 		Tenant:        hc.UpstreamTenant,
 		Identity:      hc.UpstreamIdentity,

@@ -35,6 +35,7 @@ import (
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/handler"
 	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 func main() {
@@ -60,7 +61,7 @@ func run(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	defer client.Close()
-	upstream := handler.UpstreamOptions{Audience: hc.UpstreamAudience, Tenant: hc.UpstreamTenant, Identity: hc.UpstreamIdentity, AuthorityHost: hc.AuthorityHost}
+	upstream := upstream.Options{Audience: hc.UpstreamAudience, Tenant: hc.UpstreamTenant, Identity: hc.UpstreamIdentity, AuthorityHost: hc.AuthorityHost}
 	for _, ep := range cfg.Endpoints {
 		upstream.AccessKeys = append(upstream.AccessKeys, ep.AccessKey)
 	}
@@ -79,20 +80,20 @@ func run(ctx context.Context, ln net.Listener) error {
 
 // register answers the chat's hub methods and connection events.
 func register(h *handler.Handler, hub string) {
-	h.HandleEvent(hub, handler.EventConnected, func(ctx context.Context, e *handler.Event) (any, error) {
+	h.HandleEvent(hub, upstream.EventConnected, func(ctx context.Context, e *upstream.Event) (any, error) {
 		return nil, e.Send(ctx, bindings.Message{Target: "userJoined", Arguments: args(sender(e)), Excluded: []string{e.ConnectionID}})
 	})
-	h.HandleEvent(hub, handler.EventDisconnected, func(ctx context.Context, e *handler.Event) (any, error) {
+	h.HandleEvent(hub, upstream.EventDisconnected, func(ctx context.Context, e *upstream.Event) (any, error) {
 		return nil, e.Send(ctx, bindings.Message{Target: "userLeft", Arguments: args(sender(e))})
 	})
-	h.HandleEvent(hub, "broadcast", func(ctx context.Context, e *handler.Event) (any, error) {
+	h.HandleEvent(hub, "broadcast", func(ctx context.Context, e *upstream.Event) (any, error) {
 		var text string
 		if err := e.Argument(0, &text); err != nil {
 			return nil, err
 		}
 		return nil, e.Send(ctx, bindings.Message{Target: "newMessage", Arguments: args(sender(e), text)})
 	})
-	h.HandleEvent(hub, "sendToUser", func(ctx context.Context, e *handler.Event) (any, error) {
+	h.HandleEvent(hub, "sendToUser", func(ctx context.Context, e *upstream.Event) (any, error) {
 		var user, text string
 		if err := errors.Join(e.Argument(0, &user), e.Argument(1, &text)); err != nil {
 			return nil, err
@@ -102,35 +103,35 @@ func register(h *handler.Handler, hub string) {
 		}
 		return nil, e.Send(ctx, bindings.Message{UserID: user, Target: "newMessage", Arguments: args(sender(e), text)})
 	})
-	h.HandleEvent(hub, "joinGroup", func(ctx context.Context, e *handler.Event) (any, error) {
+	h.HandleEvent(hub, "joinGroup", func(ctx context.Context, e *upstream.Event) (any, error) {
 		var group string
 		if err := e.Argument(0, &group); err != nil {
 			return nil, err
 		}
 		return nil, e.AddToGroup(ctx, group)
 	})
-	h.HandleEvent(hub, "leaveGroup", func(ctx context.Context, e *handler.Event) (any, error) {
+	h.HandleEvent(hub, "leaveGroup", func(ctx context.Context, e *upstream.Event) (any, error) {
 		var group string
 		if err := e.Argument(0, &group); err != nil {
 			return nil, err
 		}
 		return nil, e.RemoveFromGroup(ctx, group)
 	})
-	h.HandleEvent(hub, "sendToGroup", func(ctx context.Context, e *handler.Event) (any, error) {
+	h.HandleEvent(hub, "sendToGroup", func(ctx context.Context, e *upstream.Event) (any, error) {
 		var group, text string
 		if err := errors.Join(e.Argument(0, &group), e.Argument(1, &text)); err != nil {
 			return nil, err
 		}
 		return nil, e.Send(ctx, bindings.Message{GroupName: group, Target: "newMessage", Arguments: args(sender(e), text)})
 	})
-	h.HandleEvent(hub, "whoAmI", func(ctx context.Context, e *handler.Event) (any, error) {
+	h.HandleEvent(hub, "whoAmI", func(ctx context.Context, e *upstream.Event) (any, error) {
 		return map[string]string{"connectionId": e.ConnectionID, "userId": e.UserID}, nil
 	})
 }
 
 // sender names the caller: its user id, or its connection id when the
 // client signed in as nobody.
-func sender(e *handler.Event) string {
+func sender(e *upstream.Event) string {
 	if e.UserID != "" {
 		return e.UserID
 	}

@@ -1,4 +1,4 @@
-package handler
+package hostproto
 
 import (
 	"bytes"
@@ -15,52 +15,52 @@ import (
 )
 
 func TestDecodeInvocationRequest(t *testing.T) {
-	all := &needs{query: []string{"hub"}, headers: []string{"Content-Type", "X-Multi"}, identities: true, body: true}
-	negotiate := &needs{query: []string{"hub"}, headers: []string{"Origin"}}
+	all := &Needs{Query: []string{"hub"}, Headers: []string{"Content-Type", "X-Multi"}, Identities: true, Body: true}
+	negotiate := &Needs{Query: []string{"hub"}, Headers: []string{"Origin"}}
 	tests := []struct {
 		name    string
-		needs   *needs
+		needs   *Needs
 		payload string
-		want    *hostRequest
+		want    *Request
 		wantErr string
 	}{
 		{
 			name:    "what the host sends",
 			needs:   all,
 			payload: `{"Data":{"req":{"Url":"http://h/api/x?hub=a","Method":"post","Query":{"hub":"a","n":"1"},"Headers":{"content-type":["application/json"],"X-MULTI":["1","2"],"Host":["h"]},"Params":{},"Identities":[{"AuthenticationType":"WebJobsAuthLevel","IsAuthenticated":true,"Claims":[{"Issuer":"LOCAL AUTHORITY","Type":"t","Value":"v"}]}],"Body":"{}"}},"Metadata":{"hub":"\"a\""}}`,
-			want: &hostRequest{Method: "POST", Query: url.Values{"hub": {"a"}},
+			want: &Request{Method: "POST", Query: url.Values{"hub": {"a"}},
 				Headers:    http.Header{"Content-Type": {"application/json"}, "X-Multi": {"1", "2"}},
-				Identities: []identity{{AuthenticationType: "WebJobsAuthLevel", Claims: []hostClaim{{"t", "v"}}}}, Body: []byte("{}")},
+				Identities: []Identity{{AuthenticationType: "WebJobsAuthLevel", Claims: []Claim{{"t", "v"}}}}, Body: []byte("{}")},
 		},
 		{
 			name:    "negotiate reads neither identities nor body, nor headers it does not use",
 			needs:   negotiate,
 			payload: `{"Data":{"req":{"Url":"u","Method":"GET","Query":{"hub":"a"},"Headers":{"Origin":["https://o"],"Cookie":["c"]},"Identities":[{"AuthenticationType":null,"Claims":[]}],"Body":"x"}}}`,
-			want:    &hostRequest{Method: "GET", Query: url.Values{"hub": {"a"}}, Headers: http.Header{"Origin": {"https://o"}}},
+			want:    &Request{Method: "GET", Query: url.Values{"hub": {"a"}}, Headers: http.Header{"Origin": {"https://o"}}},
 		},
 		{
 			name:    "what is skipped may have any shape",
 			needs:   negotiate,
 			payload: `{"Data":{"req":{"Url":"u","Method":"GET","Query":{"hub":"a","n":1},"Headers":{"Cookie":"c","X":null},"Identities":"[]","Body":{"a":1},"Params":[]}},"Metadata":[1]}`,
-			want:    &hostRequest{Method: "GET", Query: url.Values{"hub": {"a"}}},
+			want:    &Request{Method: "GET", Query: url.Values{"hub": {"a"}}},
 		},
 		{
 			name:    "octet-stream body arrives as base64",
 			needs:   all,
 			payload: `{"Data":{"req":{"Url":"u","Method":"POST","Headers":{"Content-Type":["application/octet-stream"]},"Body":"eyJ0YXJnZXQiOiJhIn0="}}}`,
-			want:    &hostRequest{Method: "POST", Headers: http.Header{"Content-Type": {"application/octet-stream"}}, Body: []byte(`{"target":"a"}`)},
+			want:    &Request{Method: "POST", Headers: http.Header{"Content-Type": {"application/octet-stream"}}, Body: []byte(`{"target":"a"}`)},
 		},
 		{
 			name:    "the trigger named req is preferred",
 			needs:   negotiate,
 			payload: `{"Data":{"a":{"Url":"u","Method":"PUT"},"req":{"Url":"u","Method":"GET"},"z":{"Url":"u","Method":"DELETE"}}}`,
-			want:    &hostRequest{Method: "GET"},
+			want:    &Request{Method: "GET"},
 		},
 		{
 			name:    "else the first by name",
 			needs:   negotiate,
 			payload: `{"Data":{"z":{"Url":"u","Method":"DELETE"},"b":{"Url":"u","Method":"PUT"}}}`,
-			want:    &hostRequest{Method: "PUT"},
+			want:    &Request{Method: "PUT"},
 		},
 		{name: "no HTTP trigger", needs: negotiate, payload: `{"Data":{"queueItem":"\"{}\"","o":{"Method":"GET"}}}`},
 		{name: "Query as a string", needs: negotiate, payload: `{"Data":{"req":{"Url":"u","Method":"GET","Query":"{\"hub\":\"a\"}"}}}`, wantErr: "Data.req.Query (not an object): want an object of strings"},
@@ -74,9 +74,9 @@ func TestDecodeInvocationRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv, err := decodeInvocation([]byte(tt.payload), tt.needs)
+			inv, err := DecodeInvocation([]byte(tt.payload), tt.needs)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || errors.Is(err, errNotJSON) {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || errors.Is(err, ErrNotJSON) {
 					t.Fatalf("err %v, want one about %q", err, tt.wantErr)
 				}
 				return
@@ -84,7 +84,7 @@ func TestDecodeInvocationRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, inv.request, cmp.AllowUnexported(hostRequest{})); diff != "" {
+			if diff := cmp.Diff(tt.want, inv.Request, cmp.AllowUnexported(Request{})); diff != "" {
 				t.Errorf("request (-want +got):\n%s", diff)
 			}
 		})
@@ -93,8 +93,8 @@ func TestDecodeInvocationRequest(t *testing.T) {
 
 func TestDecodeInvocationNotJSON(t *testing.T) {
 	for _, payload := range []string{``, `null`, `[]`, `{"Data":`, `{"Metadata":{}} x`, `{"Data":{"req":{"Url":"u","Method":"GET","Query":{"hub":"a"`, `{"Data":{"req":{"Url":"u","Method":"GET",}}}`, `{"Metadata":{"a":tru}}`, `{"Data":[]}`} {
-		if _, err := decodeInvocation([]byte(payload), &needs{}); !errors.Is(err, errNotJSON) {
-			t.Errorf("%s: err %v, want errNotJSON", payload, err)
+		if _, err := DecodeInvocation([]byte(payload), &Needs{}); !errors.Is(err, ErrNotJSON) {
+			t.Errorf("%s: err %v, want ErrNotJSON", payload, err)
 		}
 	}
 }
@@ -120,12 +120,15 @@ func TestTriggerData(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv, err := decodeInvocation([]byte(tt.payload), &needs{body: true})
+			inv, err := DecodeInvocation([]byte(tt.payload), &Needs{Body: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := inv.triggerData()
-			if errorWanted(t, err, tt.wantErr) {
+			got, err := inv.TriggerData()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
 				return
 			}
 			if err != nil || string(got) != tt.want {
@@ -181,7 +184,7 @@ func checkReaderAgrees(t *testing.T, b []byte) {
 }
 
 func testdataPayloads(t testing.TB) []string {
-	names, err := filepath.Glob("testdata/*.request.json")
+	names, err := filepath.Glob("../../handler/testdata/*.request.json")
 	if err != nil || len(names) == 0 {
 		t.Fatalf("no testdata: %v", err)
 	}
@@ -189,9 +192,8 @@ func testdataPayloads(t testing.TB) []string {
 }
 
 // FuzzDecodeInvocation feeds the payload decoder what a host, or anything
-// posing as one, might send: it must never panic, accept only what starts
-// as valid JSON up to the end of Data, and whatever it accepts must run
-// through a function without panicking.
+// posing as one, might send: it must never panic, and accept only what
+// starts as valid JSON up to the end of Data.
 func FuzzDecodeInvocation(f *testing.F) {
 	for _, name := range testdataPayloads(f) {
 		b, err := os.ReadFile(name)
@@ -203,27 +205,22 @@ func FuzzDecodeInvocation(f *testing.F) {
 	f.Add([]byte(`{"Data":{"req":{"Method":"POST","Url":"u","Headers":{"a":[1,null,{}]},"Query":"[]","Body":[1]}}}`))
 	f.Add([]byte(`{"Data":{"x":"W10="}}`))
 	f.Add([]byte(`null`))
-	h := newTestHandler(f, &fakeService{}, &Options{AppServiceAuthentication: true, ClaimTypes: []string{"name"}, UserIDHeader: "x-user"})
+	needs := []*Needs{
+		{Query: []string{"hub"}, Headers: []string{"Origin"}},
+		{Query: []string{"hub"}, Headers: []string{"Origin", "Content-Type", "X-Ms-Client-Principal"}, Identities: true, Body: true},
+	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		for _, fn := range []string{fnNegotiate, fnMessages} {
-			inv, err := decodeInvocation(payload, h.needs[fn])
+		for _, n := range needs {
+			inv, err := DecodeInvocation(payload, n)
 			if err != nil {
 				continue
 			}
 			if !json.Valid(payload) && !validUpToData(payload) {
 				t.Fatalf("accepted invalid JSON %q", payload)
 			}
-			if req := inv.request; req != nil {
-				c := &call{id: "fuzz", function: fn, http: true, method: req.Method, query: req.Query,
-					header: req.Headers, identities: req.Identities, body: req.Body, log: h.log}
-				if c.header == nil {
-					c.header = http.Header{}
-				}
-				h.userID(c)
-				h.claims(c)
-				continue
+			if inv.Request == nil {
+				_, _ = inv.TriggerData()
 			}
-			_, _ = inv.triggerData()
 		}
 	})
 }
@@ -241,24 +238,4 @@ func validUpToData(payload []byte) bool {
 		}
 	}
 	return false
-}
-
-func TestPrincipalClaims(t *testing.T) {
-	tests := []struct {
-		name, header string
-		want         []hostClaim
-	}{
-		{"standard base64", "eyJjbGFpbXMiOlt7InR5cCI6ImEiLCJ2YWwiOiIxIn1dfQ==", []hostClaim{{"a", "1"}}},
-		{"unpadded", "eyJjbGFpbXMiOlt7InR5cCI6ImEiLCJ2YWwiOiIxIn1dfQ", []hostClaim{{"a", "1"}}},
-		{"not base64", "%%%", nil},
-		{"not JSON", "aGVsbG8=", nil},
-		{"empty", "", nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, principalClaims(tt.header)); diff != "" {
-				t.Errorf("claims (-want +got):\n%s", diff)
-			}
-		})
-	}
 }

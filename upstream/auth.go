@@ -1,4 +1,4 @@
-package handler
+package upstream
 
 import (
 	"context"
@@ -24,33 +24,39 @@ const (
 	headerSignature    = "X-ASRS-Signature"
 )
 
+// RequestHeaders returns the names of the headers of an upstream request
+// that Check and ReadEvent read.
+func RequestHeaders() []string {
+	return []string{headerConnectionID, headerHub, headerCategory, headerEvent, headerUserID, headerUserClaims, headerClientQuery, headerSignature, "Authorization", "Authentication"}
+}
+
 // maxSignatures bounds the entries of X-ASRS-Signature: the service sends
 // one per access key, two at most.
 const maxSignatures = 8
 
-// refusal is why an upstream request was not let in. kind groups refusals
+// Refusal is why an upstream request was not let in. Kind groups refusals
 // for the log, which says each kind once.
-type refusal struct {
-	kind   string
-	detail string
+type Refusal struct {
+	Kind   string
+	Detail string
 }
 
-func (r *refusal) Error() string { return r.detail }
+func (r *Refusal) Error() string { return r.Detail }
 
-// upstreamAuth decides whether an upstream request comes from the service:
+// auth decides whether an upstream request comes from the service:
 // every configured check must pass, and with none configured nothing does.
-type upstreamAuth struct {
+type auth struct {
 	// keys are the access keys' UTF-8 bytes, which sign connection ids.
 	keys   [][]byte
 	tokens *tokenValidator
 	log    *slog.Logger
-	logged sync.Map // refusal kinds already logged
+	logged sync.Map // Refusal kinds already logged
 }
 
 // check returns nil when the request may pass.
-func (a *upstreamAuth) check(ctx context.Context, header http.Header) *refusal {
+func (a *auth) check(ctx context.Context, header http.Header) *Refusal {
 	if len(a.keys) == 0 && a.tokens == nil {
-		return &refusal{"unconfigured", "upstream requests are refused: nothing is configured to check them. " +
+		return &Refusal{"unconfigured", "upstream requests are refused: nothing is configured to check them. " +
 			"Set SIGNALR_UPSTREAM_AUDIENCE (with SIGNALR_UPSTREAM_TENANT, and SIGNALR_UPSTREAM_IDENTITY) to check the service's managed identity token, " +
 			"or use a connection string with an AccessKey to check X-ASRS-Signature"}
 	}
@@ -67,26 +73,26 @@ func (a *upstreamAuth) check(ctx context.Context, header http.Header) *refusal {
 	return nil
 }
 
-// logRefusal logs the first refusal of each kind: a flood of forged
+// logRefusal logs the first Refusal of each kind: a flood of forged
 // requests must not flood the log.
-func (a *upstreamAuth) logRefusal(r *refusal, invocationID string) {
-	if _, seen := a.logged.LoadOrStore(r.kind, true); seen {
+func (a *auth) logRefusal(r *Refusal, invocationID string) {
+	if _, seen := a.logged.LoadOrStore(r.Kind, true); seen {
 		return
 	}
-	a.log.Warn("upstream request refused (401); further refusals of this kind are not logged", "reason", r.kind, "detail", r.detail, "invocationId", invocationID)
+	a.log.Warn("upstream request refused (401); further refusals of this kind are not logged", "reason", r.Kind, "detail", r.Detail, "invocationId", invocationID)
 }
 
 // checkSignature checks X-ASRS-Signature: sha256=<hex HMAC-SHA256 of the
 // connection id>, one entry per key of the service, against every key the
 // app knows.
-func (a *upstreamAuth) checkSignature(header http.Header) *refusal {
+func (a *auth) checkSignature(header http.Header) *Refusal {
 	raw := header.Get(headerSignature)
 	if raw == "" {
-		return &refusal{"signature missing", "the request has no " + headerSignature + " header, though the connection has an access key"}
+		return &Refusal{"signature missing", "the request has no " + headerSignature + " header, though the connection has an access key"}
 	}
 	sigs, err := parseSignatures(raw)
 	if err != nil {
-		return &refusal{"signature malformed", headerSignature + ": " + err.Error()}
+		return &Refusal{"signature malformed", headerSignature + ": " + err.Error()}
 	}
 	id := header.Get(headerConnectionID)
 	match := 0
@@ -103,7 +109,7 @@ func (a *upstreamAuth) checkSignature(header http.Header) *refusal {
 		}
 	}
 	if match == 0 {
-		return &refusal{"signature mismatch", headerSignature + " matches no access key of the configured endpoints (a key rotated, or another resource's upstream points here)"}
+		return &Refusal{"signature mismatch", headerSignature + " matches no access key of the configured endpoints (a key rotated, or another resource's upstream points here)"}
 	}
 	return nil
 }

@@ -1,9 +1,10 @@
-package handler
+package upstream
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/signalr-entra/handler/bindings"
@@ -56,40 +57,40 @@ type Event struct {
 // with 403, as the C# extension does; otherwise results are ignored.
 type EventFunc func(ctx context.Context, e *Event) (result any, err error)
 
+// Service is what an Event needs of SignalR Service to send and change
+// groups; *bindings.Client implements it.
+type Service interface {
+	SendRouted(ctx context.Context, hub string, m bindings.Message) (bindings.Route, error)
+	ApplyRouted(ctx context.Context, hub string, a bindings.GroupAction) (bindings.Route, error)
+}
+
+// ReadEvent reads the event an upstream request's headers name, sending
+// and changing groups with svc, and lists the headers the service always
+// sends that header lacks.
+func ReadEvent(header http.Header, svc Service) (e *Event, missing []string) {
+	e = &Event{
+		Hub:          header.Get(headerHub),
+		Category:     header.Get(headerCategory),
+		Event:        header.Get(headerEvent),
+		ConnectionID: header.Get(headerConnectionID),
+		UserID:       header.Get(headerUserID),
+		Claims:       parseClaims(header.Get(headerUserClaims)),
+		Query:        parseClientQuery(header.Get(headerClientQuery)),
+		svc:          svc,
+	}
+	for _, h := range [][2]string{{headerHub, e.Hub}, {headerCategory, e.Category}, {headerEvent, e.Event}, {headerConnectionID, e.ConnectionID}} {
+		if h[1] == "" {
+			missing = append(missing, h[0])
+		}
+	}
+	return e, missing
+}
+
 // eventKey matches events as the C# extension does: without regard to case.
 type eventKey struct{ hub, category, event string }
 
 func newEventKey(hub, category, event string) eventKey {
 	return eventKey{strings.ToLower(hub), category, strings.ToLower(event)}
-}
-
-// HandleEvent registers fn for event of hub: EventConnected,
-// EventDisconnected, or the target of a hub method clients invoke. Names
-// match without regard to case. Events with no function registered are
-// accepted and complete with no result. HandleEvent panics, as
-// http.HandleFunc does, when the hub is not served, the event is empty, fn
-// is nil, or the event already has a function.
-func (h *Handler) HandleEvent(hub, event string, fn EventFunc) {
-	served, ok := h.servedHub(hub)
-	switch {
-	case !ok:
-		panic(fmt.Sprintf("handler: HandleEvent: hub %q is not served; the hubs are %s", hub, strings.Join(h.hubs, ", ")))
-	case event == "":
-		panic("handler: HandleEvent: empty event")
-	case fn == nil:
-		panic("handler: HandleEvent: nil EventFunc")
-	}
-	category := CategoryMessages
-	if isConnectionEvent(event) {
-		category = CategoryConnections
-	}
-	key := newEventKey(served, category, event)
-	h.up.mu.Lock()
-	defer h.up.mu.Unlock()
-	if h.up.funcs[key] != nil {
-		panic(fmt.Sprintf("handler: HandleEvent: event %q of hub %q already has a function", event, hub))
-	}
-	h.up.funcs[key] = fn
 }
 
 // Argument decodes the i-th argument into v, as json.Unmarshal does.

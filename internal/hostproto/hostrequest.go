@@ -1,4 +1,4 @@
-package handler
+package hostproto
 
 import (
 	"bytes"
@@ -10,39 +10,39 @@ import (
 	"strings"
 )
 
-// hostRequest is what a function reads of an HTTP trigger value, which the
+// Request is what a function reads of an HTTP trigger value, which the
 // host serializes (HttpRequestExtensions.GetRequestAsJObject) as
 // {"Url", "Method", "Query": {name: string}, "Headers": {name: [strings]},
 // "Params", "Identities": [ClaimsIdentity], "Body": string}.
-type hostRequest struct {
+type Request struct {
 	Method     string
 	Query      url.Values
 	Headers    http.Header
-	Identities []identity
+	Identities []Identity
 	Body       []byte
 }
 
-// needs says which parts of an HTTP trigger a function reads; the rest is
+// Needs says which parts of an HTTP trigger a function reads; the rest is
 // skipped unread. A browser's negotiate payload is mostly headers and
 // identities negotiate never looks at.
-type needs struct {
-	// query are the query parameters kept.
-	query []string
-	// headers are the headers kept, in canonical form.
-	headers []string
-	// identities says whether Identities is read.
-	identities bool
-	// body says whether Body is read.
-	body bool
+type Needs struct {
+	// Query are the query parameters kept.
+	Query []string
+	// Headers are the headers kept, in canonical form.
+	Headers []string
+	// Identities says whether Identities is read.
+	Identities bool
+	// Body says whether Body is read.
+	Body bool
 }
 
 // wantsHeader returns the canonical name of header name when it is kept.
-func (n *needs) wantsHeader(name []byte) (string, bool) { return keptName(n.headers, name) }
+func (n *Needs) wantsHeader(name []byte) (string, bool) { return keptName(n.Headers, name) }
 
 // wantsQuery returns the name of query parameter name when it is kept,
 // in any case: ASP.NET reads a query without regard to case, and the host
 // passes the caller's spelling on.
-func (n *needs) wantsQuery(name []byte) (string, bool) { return keptName(n.query, name) }
+func (n *Needs) wantsQuery(name []byte) (string, bool) { return keptName(n.Query, name) }
 
 // keptName returns the one of kept that name spells in any case.
 func keptName(kept []string, name []byte) (string, bool) {
@@ -52,6 +52,18 @@ func keptName(kept []string, name []byte) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Identity is a ClaimsIdentity as the host serializes it in payload mode.
+type Identity struct {
+	AuthenticationType string  `json:"AuthenticationType"`
+	Claims             []Claim `json:"Claims"`
+}
+
+// Claim is one claim of an Identity.
+type Claim struct {
+	Type  string `json:"Type"`
+	Value string `json:"Value"`
 }
 
 // shapeError is an HTTP trigger whose needed parts are not what the host
@@ -67,8 +79,8 @@ func (e *shapeError) Error() string { return e.path + ": want " + e.want }
 // another shape is an error. Otherwise the object is other data, and timer
 // says whether it is a timer's value ({"Schedule", "ScheduleStatus",
 // "IsPastDue"}).
-func readRequest(r *jsonReader, name string, n *needs) (req *hostRequest, timer bool, err error) {
-	hr := &hostRequest{}
+func readRequest(r *jsonReader, name string, n *Needs) (req *Request, timer bool, err error) {
+	hr := &Request{}
 	var hasURL, hasMethod bool
 	var body string
 	var hasBody bool
@@ -110,11 +122,11 @@ func readRequest(r *jsonReader, name string, n *needs) (req *hostRequest, timer 
 			if e := readHeaders(r, hr, n); e != "" {
 				bad(start, "Headers"+e, "an object of arrays of strings")
 			}
-		case bytes.EqualFold(key, []byte("Identities")) && n.identities:
+		case bytes.EqualFold(key, []byte("Identities")) && n.Identities:
 			if e := readIdentities(r, hr); e != "" {
 				bad(start, "Identities"+e, "an array of identities with Claims of {Type, Value} strings")
 			}
-		case bytes.EqualFold(key, []byte("Body")) && n.body:
+		case bytes.EqualFold(key, []byte("Body")) && n.Body:
 			if r.null() {
 				continue
 			}
@@ -147,7 +159,7 @@ func readRequest(r *jsonReader, name string, n *needs) (req *hostRequest, timer 
 
 // readQuery keeps the needed query parameters. It returns where the shape
 // is wrong, or "".
-func readQuery(r *jsonReader, hr *hostRequest, n *needs) string {
+func readQuery(r *jsonReader, hr *Request, n *Needs) string {
 	return readObject(r, func(key []byte) string {
 		name, ok := n.wantsQuery(key)
 		if !ok {
@@ -170,7 +182,7 @@ func readQuery(r *jsonReader, hr *hostRequest, n *needs) string {
 
 // readHeaders keeps the needed headers, matching names without regard to
 // case as HTTP does.
-func readHeaders(r *jsonReader, hr *hostRequest, n *needs) string {
+func readHeaders(r *jsonReader, hr *Request, n *Needs) string {
 	return readObject(r, func(key []byte) string {
 		name, ok := n.wantsHeader(key)
 		if !ok {
@@ -196,8 +208,8 @@ func readHeaders(r *jsonReader, hr *hostRequest, n *needs) string {
 }
 
 // readIdentities reads each ClaimsIdentity's AuthenticationType and Claims.
-func readIdentities(r *jsonReader, hr *hostRequest) string {
-	return readObjects(r, func() { hr.Identities = append(hr.Identities, identity{}) }, func(key []byte) string {
+func readIdentities(r *jsonReader, hr *Request) string {
+	return readObjects(r, func() { hr.Identities = append(hr.Identities, Identity{}) }, func(key []byte) string {
 		id := &hr.Identities[len(hr.Identities)-1]
 		switch {
 		case bytes.EqualFold(key, []byte("AuthenticationType")):
@@ -221,8 +233,8 @@ func readIdentities(r *jsonReader, hr *hostRequest) string {
 }
 
 // readClaims reads each claim's Type and Value.
-func readClaims(r *jsonReader, id *identity) string {
-	return readObjects(r, func() { id.Claims = append(id.Claims, hostClaim{}) }, func(key []byte) string {
+func readClaims(r *jsonReader, id *Identity) string {
+	return readObjects(r, func() { id.Claims = append(id.Claims, Claim{}) }, func(key []byte) string {
 		c := &id.Claims[len(id.Claims)-1]
 		var dst *string
 		switch {

@@ -1,4 +1,4 @@
-package handler
+package msgpack
 
 import (
 	"bytes"
@@ -22,12 +22,18 @@ const maxMsgpackDepth = 64
 
 var errMsgpackShort = errors.New("MessagePack data ends too early")
 
-// msgpackReader reads MessagePack values from a byte slice.
-type msgpackReader struct {
+// Reader reads MessagePack values from a byte slice.
+type Reader struct {
 	b []byte
 }
 
-func (r *msgpackReader) next() (byte, error) {
+// NewReader reads the values of b.
+func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// Len is the number of bytes not read yet.
+func (r *Reader) Len() int { return len(r.b) }
+
+func (r *Reader) next() (byte, error) {
 	if len(r.b) == 0 {
 		return 0, errMsgpackShort
 	}
@@ -36,7 +42,7 @@ func (r *msgpackReader) next() (byte, error) {
 	return c, nil
 }
 
-func (r *msgpackReader) take(n uint64) ([]byte, error) {
+func (r *Reader) take(n uint64) ([]byte, error) {
 	if n > uint64(len(r.b)) {
 		return nil, errMsgpackShort
 	}
@@ -46,7 +52,7 @@ func (r *msgpackReader) take(n uint64) ([]byte, error) {
 }
 
 // uint reads a big-endian unsigned integer of size bytes.
-func (r *msgpackReader) uint(size int) (uint64, error) {
+func (r *Reader) uint(size int) (uint64, error) {
 	p, err := r.take(uint64(size))
 	if err != nil {
 		return 0, err
@@ -61,7 +67,7 @@ func (r *msgpackReader) uint(size int) (uint64, error) {
 // length reads the length that follows a str, bin, array, map or ext
 // marker of size bytes, and checks that at least min bytes per item
 // remain: a length cannot promise more than the data holds.
-func (r *msgpackReader) length(size int, perItem uint64) (int, error) {
+func (r *Reader) length(size int, perItem uint64) (int, error) {
 	n, err := r.uint(size)
 	if err != nil {
 		return 0, err
@@ -72,17 +78,17 @@ func (r *msgpackReader) length(size int, perItem uint64) (int, error) {
 	return int(n), nil
 }
 
-// arrayLen reads an array header.
-func (r *msgpackReader) arrayLen() (int, error) { return r.headerLen(0x90, 0xdc, 1, "array") }
+// ArrayLen reads an array header.
+func (r *Reader) ArrayLen() (int, error) { return r.headerLen(0x90, 0xdc, 1, "array") }
 
-// mapLen reads a map header.
-func (r *msgpackReader) mapLen() (int, error) { return r.headerLen(0x80, 0xde, 2, "map") }
+// MapLen reads a map header.
+func (r *Reader) MapLen() (int, error) { return r.headerLen(0x80, 0xde, 2, "map") }
 
 // headerLen reads the header of an array or map: fix is its fix type, whose
 // low four bits hold the length, and len16 the type with a 16-bit length,
 // followed by the 32-bit one. Each element takes at least perItem bytes, so a
 // length the rest of the input cannot hold is refused before any allocation.
-func (r *msgpackReader) headerLen(fix, len16 byte, perItem uint64, kind string) (int, error) {
+func (r *Reader) headerLen(fix, len16 byte, perItem uint64, kind string) (int, error) {
 	c, err := r.next()
 	switch {
 	case err != nil:
@@ -100,8 +106,8 @@ func (r *msgpackReader) headerLen(fix, len16 byte, perItem uint64, kind string) 
 	return 0, fmt.Errorf("want a MessagePack %s, found %s", kind, msgpackKind(c))
 }
 
-// str reads a string; nil reads as ok false.
-func (r *msgpackReader) str() (s string, ok bool, err error) {
+// Str reads a string; nil reads as ok false.
+func (r *Reader) Str() (s string, ok bool, err error) {
 	c, err := r.next()
 	if err != nil {
 		return "", false, err
@@ -128,8 +134,8 @@ func (r *msgpackReader) str() (s string, ok bool, err error) {
 	return string(p), err == nil, err
 }
 
-// int reads an integer of any MessagePack integer format.
-func (r *msgpackReader) int() (int64, error) {
+// Int reads an integer of any MessagePack integer format.
+func (r *Reader) Int() (int64, error) {
 	c, err := r.next()
 	switch {
 	case err != nil:
@@ -153,10 +159,10 @@ func (r *msgpackReader) int() (int64, error) {
 	return 0, fmt.Errorf("want a MessagePack integer, found %s", msgpackKind(c))
 }
 
-// appendJSON reads one value and appends it to dst as JSON: binary data as
+// AppendJSON reads one value and appends it to dst as JSON: binary data as
 // a base64 string and extension types as null, as the C# extension reads
 // them; map keys must be strings.
-func (r *msgpackReader) appendJSON(dst []byte, depth int) ([]byte, error) {
+func (r *Reader) AppendJSON(dst []byte, depth int) ([]byte, error) {
 	if depth > maxMsgpackDepth {
 		return nil, fmt.Errorf("MessagePack data is nested deeper than %d levels", maxMsgpackDepth)
 	}
@@ -172,7 +178,7 @@ func (r *msgpackReader) appendJSON(dst []byte, depth int) ([]byte, error) {
 			v, err := r.uint(8)
 			return strconv.AppendUint(dst, v, 10), err
 		}
-		v, err := r.int()
+		v, err := r.Int()
 		return strconv.AppendInt(dst, v, 10), err
 	case c == 0xc0:
 		r.b = r.b[1:]
@@ -205,11 +211,11 @@ func (r *msgpackReader) appendJSON(dst []byte, depth int) ([]byte, error) {
 		}
 		return strconv.AppendFloat(dst, f, 'g', -1, bits), nil
 	case c >= 0xa0 && c <= 0xbf || c >= 0xd9 && c <= 0xdb:
-		s, _, err := r.str()
+		s, _, err := r.Str()
 		if err != nil {
 			return nil, err
 		}
-		return appendJSONString(dst, s), nil
+		return AppendJSONString(dst, s), nil
 	case c >= 0xc4 && c <= 0xc6:
 		r.b = r.b[1:]
 		n, err := r.length(1<<(c-0xc4), 1)
@@ -220,7 +226,7 @@ func (r *msgpackReader) appendJSON(dst []byte, depth int) ([]byte, error) {
 		b, _ := json.Marshal(p) // base64, as encoding/json writes []byte
 		return append(dst, b...), nil
 	case c >= 0x90 && c <= 0x9f || c == 0xdc || c == 0xdd:
-		n, err := r.arrayLen()
+		n, err := r.ArrayLen()
 		if err != nil {
 			return nil, err
 		}
@@ -229,13 +235,13 @@ func (r *msgpackReader) appendJSON(dst []byte, depth int) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, err = r.appendJSON(dst, depth+1); err != nil {
+			if dst, err = r.AppendJSON(dst, depth+1); err != nil {
 				return nil, err
 			}
 		}
 		return append(dst, ']'), nil
 	case c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf:
-		n, err := r.mapLen()
+		n, err := r.MapLen()
 		if err != nil {
 			return nil, err
 		}
@@ -244,12 +250,12 @@ func (r *msgpackReader) appendJSON(dst []byte, depth int) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			key, ok, err := r.str()
+			key, ok, err := r.Str()
 			if err != nil || !ok {
 				return nil, errors.New("a MessagePack map key is not a string; JSON objects need string keys")
 			}
-			dst = append(appendJSONString(dst, key), ':')
-			if dst, err = r.appendJSON(dst, depth+1); err != nil {
+			dst = append(AppendJSONString(dst, key), ':')
+			if dst, err = r.AppendJSON(dst, depth+1); err != nil {
 				return nil, err
 			}
 		}
@@ -265,7 +271,7 @@ func (r *msgpackReader) appendJSON(dst []byte, depth int) ([]byte, error) {
 }
 
 // skipExt skips an extension value (fixext or ext 8/16/32).
-func (r *msgpackReader) skipExt() error {
+func (r *Reader) skipExt() error {
 	c, _ := r.next()
 	var n int
 	var err error
@@ -302,26 +308,28 @@ func msgpackKind(c byte) string {
 	}
 }
 
-func appendJSONString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string.
+func AppendJSONString(dst []byte, s string) []byte {
 	b, _ := json.Marshal(s) // a string always marshals
 	return append(dst, b...)
 }
 
 // Writing.
 
-func appendMsgpackNil(dst []byte) []byte { return append(dst, 0xc0) }
+func appendNil(dst []byte) []byte { return append(dst, 0xc0) }
 
-func appendMsgpackBool(dst []byte, v bool) []byte {
+func appendBool(dst []byte, v bool) []byte {
 	if v {
 		return append(dst, 0xc3)
 	}
 	return append(dst, 0xc2)
 }
 
-func appendMsgpackInt(dst []byte, v int64) []byte {
+// AppendInt appends v in its shortest integer format.
+func AppendInt(dst []byte, v int64) []byte {
 	switch {
 	case v >= 0:
-		return appendMsgpackUint(dst, uint64(v))
+		return appendUint(dst, uint64(v))
 	case v >= -32:
 		return append(dst, byte(v))
 	case v >= math.MinInt8:
@@ -335,7 +343,7 @@ func appendMsgpackInt(dst []byte, v int64) []byte {
 	}
 }
 
-func appendMsgpackUint(dst []byte, v uint64) []byte {
+func appendUint(dst []byte, v uint64) []byte {
 	switch {
 	case v <= 0x7f:
 		return append(dst, byte(v))
@@ -350,11 +358,12 @@ func appendMsgpackUint(dst []byte, v uint64) []byte {
 	}
 }
 
-func appendMsgpackFloat(dst []byte, v float64) []byte {
+func appendFloat(dst []byte, v float64) []byte {
 	return binary.BigEndian.AppendUint64(append(dst, 0xcb), math.Float64bits(v))
 }
 
-func appendMsgpackString(dst []byte, s string) []byte {
+// AppendString appends s in its shortest string format.
+func AppendString(dst []byte, s string) []byte {
 	n := len(s)
 	switch {
 	case n <= 31:
@@ -369,7 +378,8 @@ func appendMsgpackString(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-func appendMsgpackArrayHeader(dst []byte, n int) []byte {
+// AppendArrayHeader appends the header of an array of n values.
+func AppendArrayHeader(dst []byte, n int) []byte {
 	switch {
 	case n <= 15:
 		return append(dst, 0x90|byte(n))
@@ -380,7 +390,8 @@ func appendMsgpackArrayHeader(dst []byte, n int) []byte {
 	}
 }
 
-func appendMsgpackMapHeader(dst []byte, n int) []byte {
+// AppendMapHeader appends the header of a map of n pairs.
+func AppendMapHeader(dst []byte, n int) []byte {
 	switch {
 	case n <= 15:
 		return append(dst, 0x80|byte(n))
@@ -391,63 +402,60 @@ func appendMsgpackMapHeader(dst []byte, n int) []byte {
 	}
 }
 
-// appendMsgpackFromJSON appends the JSON value data as MessagePack:
+// AppendFromJSON appends the JSON value data as MessagePack:
 // integers as integers, other numbers as float64, object keys sorted.
-func appendMsgpackFromJSON(dst []byte, data []byte) ([]byte, error) {
+func AppendFromJSON(dst []byte, data []byte) ([]byte, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	return appendMsgpackValue(dst, v), nil
+	return appendValue(dst, v), nil
 }
 
-// appendMsgpackValue appends what encoding/json decodes with UseNumber.
-func appendMsgpackValue(dst []byte, v any) []byte {
+// appendValue appends what encoding/json decodes with UseNumber.
+func appendValue(dst []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
-		return appendMsgpackNil(dst)
+		return appendNil(dst)
 	case bool:
-		return appendMsgpackBool(dst, v)
+		return appendBool(dst, v)
 	case string:
-		return appendMsgpackString(dst, v)
+		return AppendString(dst, v)
 	case json.Number:
 		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-			return appendMsgpackInt(dst, i)
+			return AppendInt(dst, i)
 		}
 		if u, err := strconv.ParseUint(string(v), 10, 64); err == nil {
-			return appendMsgpackUint(dst, u)
+			return appendUint(dst, u)
 		}
 		f, _ := strconv.ParseFloat(string(v), 64) // JSON numbers parse; huge ones become ±Inf
-		return appendMsgpackFloat(dst, f)
+		return appendFloat(dst, f)
 	case []any:
-		dst = appendMsgpackArrayHeader(dst, len(v))
+		dst = AppendArrayHeader(dst, len(v))
 		for _, e := range v {
-			dst = appendMsgpackValue(dst, e)
+			dst = appendValue(dst, e)
 		}
 		return dst
 	case map[string]any:
-		dst = appendMsgpackMapHeader(dst, len(v))
+		dst = AppendMapHeader(dst, len(v))
 		keys := make([]string, 0, len(v))
 		for k := range v {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			dst = appendMsgpackValue(appendMsgpackString(dst, k), v[k])
+			dst = appendValue(AppendString(dst, k), v[k])
 		}
 		return dst
 	}
-	panic(fmt.Sprintf("appendMsgpackValue: %T is not a JSON value", v))
+	panic(fmt.Sprintf("appendValue: %T is not a JSON value", v))
 }
 
-// appendVarint appends the hub protocol's length prefix: the length in
-// 7-bit groups, least significant first, high bit set on all but the last.
-func appendVarint(dst []byte, n int) []byte {
-	for n >= 0x80 {
-		dst = append(dst, byte(n)|0x80)
-		n >>= 7
-	}
-	return append(dst, byte(n))
+// AppendVarint appends the hub protocol's length prefix: the length in
+// 7-bit groups, least significant first, high bit set on all but the last,
+// which is the unsigned varint of encoding/binary.
+func AppendVarint(dst []byte, n int) []byte {
+	return binary.AppendUvarint(dst, uint64(n))
 }

@@ -1,4 +1,4 @@
-package handler
+package upstream
 
 import (
 	"context"
@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/signalr-entra/handler/internal/loopback"
 )
 
@@ -79,9 +78,9 @@ type serviceClaims struct {
 }
 
 // check returns nil when token passes.
-func (v *tokenValidator) check(ctx context.Context, token string) *refusal {
+func (v *tokenValidator) check(ctx context.Context, token string) *Refusal {
 	if token == "" {
-		return &refusal{"token missing", "the request has no bearer token; give the upstream rule ManagedIdentity auth with resource " + strings.TrimSpace(v.audience)}
+		return &Refusal{"token missing", "the request has no bearer token; give the upstream rule ManagedIdentity auth with resource " + strings.TrimSpace(v.audience)}
 	}
 	var issuers []string
 	keyFunc := func(t *jwt.Token) (any, error) {
@@ -108,17 +107,17 @@ func (v *tokenValidator) check(ctx context.Context, token string) *refusal {
 		return tokenRefusal(err, v.audience)
 	}
 	if !slices.Contains(issuers, claims.Issuer) {
-		return &refusal{"token issuer", fmt.Sprintf("the token's issuer %q is not the tenant's (%s); set SIGNALR_UPSTREAM_TENANT to the tenant of the SignalR resource's identity", claims.Issuer, strings.Join(issuers, " or "))}
+		return &Refusal{"token issuer", fmt.Sprintf("the token's issuer %q is not the tenant's (%s); set SIGNALR_UPSTREAM_TENANT to the tenant of the SignalR resource's identity", claims.Issuer, strings.Join(issuers, " or "))}
 	}
 	if v.identity != "" && !strings.EqualFold(claims.ObjectID, v.identity) && !strings.EqualFold(claims.AppID, v.identity) && !strings.EqualFold(claims.AuthorizedParty, v.identity) {
-		return &refusal{"token identity", fmt.Sprintf("the token is for identity oid %q, appid %q, not SIGNALR_UPSTREAM_IDENTITY %q", claims.ObjectID, claims.AppID+claims.AuthorizedParty, v.identity)}
+		return &Refusal{"token identity", fmt.Sprintf("the token is for identity oid %q, appid %q, not SIGNALR_UPSTREAM_IDENTITY %q", claims.ObjectID, claims.AppID+claims.AuthorizedParty, v.identity)}
 	}
 	return nil
 }
 
 // tokenRefusal names what golang-jwt found wrong. Its errors never quote
 // the token.
-func tokenRefusal(err error, audience string) *refusal {
+func tokenRefusal(err error, audience string) *Refusal {
 	kind := "token invalid"
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
@@ -126,7 +125,7 @@ func tokenRefusal(err error, audience string) *refusal {
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		kind = "token not valid yet"
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return &refusal{"token audience", fmt.Sprintf("the token's audience is not SIGNALR_UPSTREAM_AUDIENCE %q; it must be the resource of the upstream rule's ManagedIdentity auth", audience)}
+		return &Refusal{"token audience", fmt.Sprintf("the token's audience is not SIGNALR_UPSTREAM_AUDIENCE %q; it must be the resource of the upstream rule's ManagedIdentity auth", audience)}
 	case errors.Is(err, errUnknownKey):
 		kind = "token key unknown"
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
@@ -136,7 +135,7 @@ func tokenRefusal(err error, audience string) *refusal {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		kind = "token malformed"
 	}
-	return &refusal{kind, err.Error()}
+	return &Refusal{kind, err.Error()}
 }
 
 // key returns the key of kid and its key set. An unknown kid fetches the

@@ -1,4 +1,4 @@
-package handler
+package hostproto
 
 import (
 	"bytes"
@@ -10,13 +10,13 @@ import (
 	"strings"
 )
 
-// invocation is what a function reads of the payload the host posts in
+// Invocation is what a function reads of the payload the host posts in
 // payload mode, {"Data": {binding name: value}, "Metadata": {...}}
 // (ScriptInvocationContextExtensions.ToHttpScriptInvocationContext).
 // Metadata repeats the trigger's parts and is skipped.
-type invocation struct {
-	// request is the HTTP trigger, nil for a queue or timer trigger.
-	request *hostRequest
+type Invocation struct {
+	// Request is the HTTP trigger, nil for a queue or timer trigger.
+	Request *Request
 	// data are the other entries of Data, as JSON; timers are left out.
 	data   []dataEntry
 	timers int
@@ -30,17 +30,17 @@ type dataEntry struct {
 // httpTriggerName is the trigger name the function folders use.
 const httpTriggerName = "req"
 
-// errNotJSON wraps a payload that is not valid JSON.
-var errNotJSON = errors.New("the invocation payload is not a valid JSON object")
+// ErrNotJSON wraps a payload that is not valid JSON.
+var ErrNotJSON = errors.New("the invocation payload is not a valid JSON object")
 
-// decodeInvocation reads a payload in one pass, keeping of the HTTP trigger
+// DecodeInvocation reads a payload in one pass, keeping of the HTTP trigger
 // only what n asks for. Names match without regard to case, as the host's
 // own JSON reader does. Data values other than the HTTP trigger stay slices
 // of b. What follows Data is left unread: the host writes Metadata, which
 // repeats the trigger's parts, after it.
-func decodeInvocation(b []byte, n *needs) (*invocation, error) {
+func DecodeInvocation(b []byte, n *Needs) (*Invocation, error) {
 	r := &jsonReader{b: b}
-	inv := &invocation{}
+	inv := &Invocation{}
 	var shapeErr error
 	r.enter('{', "an object with Data and Metadata")
 	for k := 0; r.more('}', k == 0); k++ {
@@ -58,12 +58,12 @@ func decodeInvocation(b []byte, n *needs) (*invocation, error) {
 	}
 	r.end()
 	if r.err != nil {
-		return nil, fmt.Errorf("%w: %w", errNotJSON, r.err)
+		return nil, fmt.Errorf("%w: %w", ErrNotJSON, r.err)
 	}
 	return inv.checked(shapeErr)
 }
 
-func (inv *invocation) checked(shapeErr error) (*invocation, error) {
+func (inv *Invocation) checked(shapeErr error) (*Invocation, error) {
 	if shapeErr != nil {
 		return nil, fmt.Errorf("the HTTP trigger is not a request as the Functions host sends it: %w", shapeErr)
 	}
@@ -72,7 +72,7 @@ func (inv *invocation) checked(shapeErr error) (*invocation, error) {
 
 // readData reads the Data object. It returns the first needed part of an
 // HTTP trigger that does not have the host's shape.
-func (inv *invocation) readData(r *jsonReader, n *needs) error {
+func (inv *Invocation) readData(r *jsonReader, n *Needs) error {
 	var shapeErr error
 	var requestName string
 	r.enter('{', "Data to be an object")
@@ -87,10 +87,10 @@ func (inv *invocation) readData(r *jsonReader, n *needs) error {
 		switch {
 		case err != nil && shapeErr == nil:
 			shapeErr = err
-		case req != nil && (inv.request == nil || preferredTrigger(name, requestName)):
+		case req != nil && (inv.Request == nil || preferredTrigger(name, requestName)):
 			// More than one: req first, then by name, so that the choice
 			// never varies.
-			inv.request, requestName = req, name
+			inv.Request, requestName = req, name
 		case timer:
 			inv.timers++
 		case req == nil && r.err == nil:
@@ -107,13 +107,13 @@ func preferredTrigger(name, than string) bool {
 	return name == httpTriggerName || name < than
 }
 
-// triggerData returns the value of the first Data entry by name as the
+// TriggerData returns the value of the first Data entry by name as the
 // bytes of its items, decoded as the host encodes them: a string value (a
 // queue item) is JSON-encoded twice, bytes are base64, and an object (or a
 // collection the host wrote as a JSON string) is JSON. A timer's own value
 // holds no messages, so a timer function's messages come from another
 // entry: an input binding.
-func (inv *invocation) triggerData() ([]byte, error) {
+func (inv *Invocation) TriggerData() ([]byte, error) {
 	switch {
 	case len(inv.data) == 0 && inv.timers > 0:
 		return nil, errors.New("a timer trigger brings no messages: add an input binding that reads them, such as a blob")
@@ -133,7 +133,7 @@ func (inv *invocation) triggerData() ([]byte, error) {
 		// A string: JsonConvert.SerializeObject, then the payload.
 		var item string
 		if err := json.Unmarshal([]byte(t), &item); err != nil {
-			return nil, fmt.Errorf("the trigger value %s is not a JSON-encoded string: %w", truncateQuote(s), err)
+			return nil, fmt.Errorf("the trigger value %s is not a JSON-encoded string: %w", Quote(s), err)
 		}
 		return []byte(item), nil
 	case strings.HasPrefix(t, "{"), strings.HasPrefix(t, "["):

@@ -1,10 +1,12 @@
-package handler
+package upstream
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/signalr-entra/handler/internal/msgpack"
 )
 
 // The serverless protocol's message types: an invocation is the hub
@@ -81,48 +83,48 @@ func decodeJSONUpstream(body []byte, want int) (*upstreamMessage, error) {
 // prefix: [1, headers, invocationId or nil, target, arguments, streamIds?].
 // Arguments become JSON.
 func decodeMsgpackInvocation(body []byte) (*upstreamMessage, error) {
-	r := &msgpackReader{b: body}
+	r := msgpack.NewReader(body)
 	wrap := func(field string, err error) error {
 		return fmt.Errorf("the MessagePack invocation's %s cannot be read: %w", field, err)
 	}
-	n, err := r.arrayLen()
+	n, err := r.ArrayLen()
 	if err != nil {
 		return nil, wrap("message array", err)
 	}
 	if n < 5 {
 		return nil, fmt.Errorf("the MessagePack invocation has %d fields; an invocation has at least 5", n)
 	}
-	typ, err := r.int()
+	typ, err := r.Int()
 	if err != nil {
 		return nil, wrap("type", err)
 	}
 	if typ != typeInvocation {
 		return nil, fmt.Errorf("the MessagePack message has type %d; upstream messages are invocations (type 1)", typ)
 	}
-	headers, err := r.mapLen()
+	headers, err := r.MapLen()
 	if err != nil {
 		return nil, wrap("headers", err)
 	}
 	for range 2 * headers {
-		if _, _, err := r.str(); err != nil {
+		if _, _, err := r.Str(); err != nil {
 			return nil, wrap("headers", err)
 		}
 	}
 	m := &upstreamMessage{}
-	if m.invocationID, _, err = r.str(); err != nil {
+	if m.invocationID, _, err = r.Str(); err != nil {
 		return nil, wrap("invocation id", err)
 	}
 	var ok bool
-	if m.target, ok, err = r.str(); err != nil || !ok || m.target == "" {
+	if m.target, ok, err = r.Str(); err != nil || !ok || m.target == "" {
 		return nil, wrap("target", errors.Join(err, errors.New("want a non-empty string")))
 	}
-	count, err := r.arrayLen()
+	count, err := r.ArrayLen()
 	if err != nil {
 		return nil, wrap("arguments", err)
 	}
 	m.arguments = make([]json.RawMessage, count)
 	for i := range count {
-		arg, err := r.appendJSON(nil, 0)
+		arg, err := r.AppendJSON(nil, 0)
 		if err != nil {
 			return nil, wrap(fmt.Sprintf("argument %d", i), err)
 		}
@@ -131,12 +133,12 @@ func decodeMsgpackInvocation(body []byte) (*upstreamMessage, error) {
 	// Stream ids and any later fields are not used upstream; skip them
 	// only far enough to know the body is one value.
 	for i := 5; i < n; i++ {
-		if _, err := r.appendJSON(nil, 0); err != nil {
+		if _, err := r.AppendJSON(nil, 0); err != nil {
 			return nil, wrap(fmt.Sprintf("field %d", i), err)
 		}
 	}
-	if len(r.b) > 0 {
-		return nil, fmt.Errorf("%d bytes follow the MessagePack invocation; an upstream body holds one message without a length prefix", len(r.b))
+	if r.Len() > 0 {
+		return nil, fmt.Errorf("%d bytes follow the MessagePack invocation; an upstream body holds one message without a length prefix", r.Len())
 	}
 	return m, nil
 }
@@ -144,8 +146,8 @@ func decodeMsgpackInvocation(body []byte) (*upstreamMessage, error) {
 // recordSeparator ends every JSON hub protocol message on a connection.
 const recordSeparator = 0x1e
 
-// upstream content types, as the service sends them.
+// Upstream content types, as the service sends them.
 const (
-	contentTypeJSON    = "application/json"
-	contentTypeMsgpack = "application/x-msgpack"
+	ContentTypeJSON    = "application/json"
+	ContentTypeMsgpack = "application/x-msgpack"
 )

@@ -1,4 +1,4 @@
-package handler
+package funclog
 
 import (
 	"bytes"
@@ -151,14 +151,14 @@ func containsFold(p []byte, word string) bool {
 	return false
 }
 
-// logCollector keeps one invocation's log lines for the Logs of its payload
+// Collector keeps one invocation's log lines for the Logs of its payload
 // reply, so that the host files them under the invocation.
-type logCollector struct {
+type Collector struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (c *logCollector) Write(p []byte) (int, error) {
+func (c *Collector) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.buf.Write(p)
@@ -166,7 +166,7 @@ func (c *logCollector) Write(p []byte) (int, error) {
 
 // handler formats records as text lines without the time, which the host
 // stamps itself.
-func (c *logCollector) handler() slog.Handler {
+func (c *Collector) handler() slog.Handler {
 	return slog.NewTextHandler(c, &slog.HandlerOptions{ReplaceAttr: dropTime})
 }
 
@@ -177,8 +177,8 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// lines returns the lines logged so far.
-func (c *logCollector) lines() []string {
+// Lines returns the lines logged so far.
+func (c *Collector) Lines() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := strings.TrimRight(c.buf.String(), "\n")
@@ -188,11 +188,11 @@ func (c *logCollector) lines() []string {
 	return strings.Split(s, "\n")
 }
 
-// invocationLogger logs with the invocation id and function: when logs is
+// InvocationLogger logs with the invocation id and function: when logs is
 // not nil (payload mode), records below Warn go to logs only, and the others
-// to the handler's log; otherwise all go to the handler's log.
-func (h *Handler) invocationLogger(id, function string, logs *logCollector) *slog.Logger {
-	var next slog.Handler = h.log.Handler()
+// to log; otherwise all go to log.
+func InvocationLogger(log *slog.Logger, id, function string, logs *Collector) *slog.Logger {
+	var next slog.Handler = log.Handler()
 	if logs != nil {
 		next = &levelSplit{below: logs.handler(), above: next}
 	}
