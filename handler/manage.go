@@ -68,11 +68,11 @@ type manageAction struct {
 
 // manageResult is the outcome of one action, in the reply's results.
 type manageResult struct {
-	Index       int                    `json:"index"`
-	Error       string                 `json:"error,omitempty"`
-	Exists      *bool                  `json:"exists,omitempty"`
-	Connections []bindings.GroupMember `json:"connections,omitempty"`
-	Result      json.RawMessage        `json:"result,omitempty"`
+	Index       int                     `json:"index"`
+	Error       string                  `json:"error,omitempty"`
+	Exists      *bool                   `json:"exists,omitempty"`
+	Connections *[]bindings.GroupMember `json:"connections,omitempty"`
+	Result      json.RawMessage         `json:"result,omitempty"`
 }
 
 // manageBody answers a manage request: each action's result, in order;
@@ -163,7 +163,7 @@ func runAction(ctx context.Context, m Manager, hub string, a manageAction, r *ma
 		if conns == nil {
 			conns = []bindings.GroupMember{}
 		}
-		r.Connections = conns
+		r.Connections = &conns
 		return err
 	default:
 		res, err := m.Invoke(ctx, hub, a.ConnectionID, bindings.Payload{Target: a.Target, Arguments: a.Arguments})

@@ -215,6 +215,10 @@ func TestIntegrationManage(t *testing.T) {
 		t.Errorf("close the hub: %d %v", status, rep)
 	}
 	waitUntil(t, func() bool { return len(s.emu.Connections("chat")) == 0 })
+	if status, rep := s.post(t, "/api/manage?hub=chat", `{"action":"listConnections","groupName":"g"}`); status != 200 ||
+		!cmp.Equal(rep, map[string]any{"results": []any{map[string]any{"index": 0.0, "connections": []any{}}}}) {
+		t.Errorf("an empty group: %d %v", status, rep)
+	}
 
 	// Invalid input runs nothing.
 	if status, rep := s.post(t, "/api/manage?hub=chat", `[{"action":"closeConnections"},{"action":"exists","userId":""}]`); status != 400 || !strings.Contains(rep["error"].(string), "manage action 1: userId is empty") {
