@@ -164,6 +164,10 @@ func TestManageAgainstEmulator(t *testing.T) {
 	if _, err := c.CloseConnection(ctx(), "chat", bob, "bye"); err != nil {
 		t.Fatal(err)
 	}
+	// Gone already: 404 Warning.Connection.NotExisted, no error.
+	if _, err := c.CloseConnection(ctx(), "chat", "gone", ""); err != nil {
+		t.Errorf("closing an unknown connection: %v", err)
+	}
 	waitFor(t, func() bool { _, ok := b.Closed(); return ok })
 	if r, _ := b.Closed(); r != "bye" {
 		t.Errorf("bob's close reason %q", r)

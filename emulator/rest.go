@@ -73,7 +73,16 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, rt route, op *r
 	case "HubProxyV20241201_ListConnectionsInGroup":
 		s.listConnections(w, r, rt)
 		return
-	case "SignalR_CloseConnections", "SignalR_CloseUserConnections", "SignalR_CloseGroupConnections", "SignalR_CloseConnection":
+	case "SignalR_CloseConnection":
+		// An unknown connection is a 404 with an error code, which the
+		// Management SDK counts as closed.
+		cs := s.hubs.pick(rt.hub, selection{connection: rt.connection}, now)
+		if len(cs) == 0 {
+			notFound(w, codeConnectionNotExisted)
+			return
+		}
+		cs[0].close(q.Get("reason"))
+	case "SignalR_CloseConnections", "SignalR_CloseUserConnections", "SignalR_CloseGroupConnections":
 		for _, c := range s.hubs.pick(rt.hub, selection{all: rt.user == "" && rt.group == "" && rt.connection == "",
 			user: rt.user, group: rt.group, connection: rt.connection, excluded: excluded}, now) {
 			c.close(q.Get("reason"))
