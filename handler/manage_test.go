@@ -262,3 +262,35 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestIntegrationManagePayload runs manage as the Functions host invokes
+// it without forwarding: an invocation payload at /manage, the reply in
+// the http output res.
+func TestIntegrationManagePayload(t *testing.T) {
+	s := newManageStack(t, emulator.ServiceOwner)
+	_, id := s.connect(t, "ada")
+	body, _ := json.Marshal(`[{"action":"invoke","connectionId":"` + id + `","target":"whoami","arguments":[]},{"action":"exists","connectionId":"` + id + `"}]`)
+	payload := `{"Data":{"req":{"Method":"POST","Url":"http://x/api/manage?hub=chat","Query":{"hub":"chat"},"Headers":{"Content-Type":["application/json"]},"Body":` + string(body) + `}},"Metadata":{}}`
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/manage", strings.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Outputs struct {
+			Res struct {
+				StatusCode int             `json:"statusCode"`
+				Body       json.RawMessage `json:"body"`
+			} `json:"res"`
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("payload reply %d: %v", resp.StatusCode, err)
+	}
+	want := `{"results":[{"index":0,"result":{"args":[],"user":"ada"}},{"index":1,"exists":true}]}`
+	if out.Outputs.Res.StatusCode != 200 || string(out.Outputs.Res.Body) != want {
+		t.Errorf("res %d %s, want 200 %s", out.Outputs.Res.StatusCode, out.Outputs.Res.Body, want)
+	}
+}
