@@ -294,3 +294,36 @@ func TestIntegrationManagePayload(t *testing.T) {
 		t.Errorf("res %d %s, want 200 %s", out.Outputs.Res.StatusCode, out.Outputs.Res.Body, want)
 	}
 }
+
+// FuzzDecodeManage: any body is refused with an error or read into
+// actions that each name a known action with the fields it needs.
+func FuzzDecodeManage(f *testing.F) {
+	f.Add(`[{"action":"invoke","connectionId":"c","target":"t","arguments":[1,{"a":[]}]},{"action":"exists","userId":"u","groupName":"g"}]`)
+	f.Add(`{"action":"closeConnections","groupName":"g","excluded":["a","b"],"reason":"r"}`)
+	f.Add(`{"action":"listConnections","groupName":"g","top":3,"TOP":4}`)
+	f.Add(`[{"Action":"closeConnection","ConnectionId":"c"}]`)
+	f.Fuzz(func(t *testing.T, body string) {
+		actions, err := decodeManage([]byte(body), 50)
+		if err != nil {
+			return
+		}
+		if len(actions) == 0 && strings.HasPrefix(strings.TrimSpace(body), "{") {
+			t.Fatalf("one object read as no action: %q", body)
+		}
+		for i, a := range actions {
+			if _, ok := manageFields[a.Action]; !ok {
+				t.Fatalf("action %d of %q: unknown action %q accepted", i, body, a.Action)
+			}
+			switch a.Action {
+			case actCloseConnection, actInvoke:
+				if a.ConnectionID == "" {
+					t.Fatalf("action %d of %q: %s without connectionId", i, body, a.Action)
+				}
+			case actListConnections:
+				if a.GroupName == "" {
+					t.Fatalf("action %d of %q: list without groupName", i, body)
+				}
+			}
+		}
+	})
+}
