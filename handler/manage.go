@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -264,7 +265,8 @@ func decodeAction(data json.RawMessage) (manageAction, error) {
 		}
 		return manageAction{}, fmt.Errorf("unknown action %s: the actions are %s", hostproto.Quote(a.Action), strings.Join(manageActions, ", "))
 	}
-	for f, spelled := range fields {
+	for _, f := range slices.Sorted(maps.Keys(fields)) {
+		spelled := fields[f]
 		if f == "action" {
 			continue
 		}
