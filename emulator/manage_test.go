@@ -252,3 +252,22 @@ func TestCloseReasons(t *testing.T) {
 		t.Errorf("the excluded connection got %+v", m)
 	}
 }
+
+// TestMessagePackNestingBounded: a client's invocation nested deeper than
+// maxDepth is refused with a close message, not read by recursion without
+// end.
+func TestMessagePackNestingBounded(t *testing.T) {
+	s := newTestServer(t, nil)
+	ws := dialProtocol(t, s, clientToken(t, s, s.opts.AccessKey, "", "chat", "bob"), "messagepack", "")
+	deep := strings.Repeat("\x91", maxDepth+5) + "\xc0"
+	write(t, ws, websocket.MessageBinary, string(prefixed([]byte("\x95\x01\x80\xc0\xa1t\x91"+deep))))
+	_, frame := readFrame(t, ws)
+	msgs, _, err := splitPrefixed(frame)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("frame %q: %v", frame, err)
+	}
+	var m []any
+	if err := msgpack.Unmarshal(msgs[0], &m); err != nil || len(m) != 3 || m[0] != int8(msgClose) || !strings.Contains(m[1].(string), "deeper than") {
+		t.Errorf("close message %v, %v", m, err)
+	}
+}
