@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // BenchmarkConnectionInfoWarmKey is negotiate in Entra mode once the key is
@@ -16,7 +14,7 @@ import (
 func BenchmarkConnectionInfoWarmKey(b *testing.B) {
 	f := newFakeService(b)
 	clock := newClock()
-	c, _ := newTestClient(b, []settings.Endpoint{entraEndpoint(b, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	c, _ := newTestClient(b, []EndpointConfig{entraEndpoint(b, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
 	claims := []Claim{{"name", "Ada"}, {"role", "admin"}}
 	if _, err := c.ConnectionInfo(ctx(), "chat", "ada", claims); err != nil {
 		b.Fatal(err)
@@ -49,7 +47,7 @@ func BenchmarkSignJWTAlone(b *testing.B) {
 // BenchmarkSend is one broadcast over a kept-alive connection.
 func BenchmarkSend(b *testing.B) {
 	f := newFakeService(b)
-	c, _ := newTestClient(b, []settings.Endpoint{keyEndpoint(b, f)}, Options{})
+	c, _ := newTestClient(b, []EndpointConfig{keyEndpoint(b, f)}, Options{})
 	m := Message{Target: "t", Arguments: raw(`"hello"`)}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -62,7 +60,7 @@ func BenchmarkSend(b *testing.B) {
 func TestSequentialSendsReuseConnections(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
 	m := Message{Target: "t", Arguments: raw(`"hello"`)}
 	for range 1000 {
 		if err := c.Send(ctx(), "chat", m); err != nil {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // tickEvery is how often the background loop checks health and keys.
@@ -28,33 +26,30 @@ type Client struct {
 // New checks the endpoints and options and starts the background loop that
 // checks health and rotates temporary keys. Call Close when done.
 //
-// Endpoints from settings.Load carry the app setting they were read from:
-// messages then name the app settings (serviceUri in
-// AzureSignalRConnectionString, SIGNALR_KEY_WAIT). Endpoints without one,
-// as NewFromCredential and NewFromConnectionString make, get messages that
-// name the service URI and the Options fields instead.
-func New(endpoints []settings.Endpoint, opts *Options) (*Client, error) {
+// Messages name each endpoint by its Label (such as the app setting it was
+// read from), else its service URI, and options by Options.OptionNames,
+// else their fields.
+func New(endpoints []EndpointConfig, opts *Options) (*Client, error) {
 	if len(endpoints) == 0 {
-		return nil, errors.New("no SignalR endpoint given: pass at least one, or use NewFromCredential or NewFromConnectionString")
+		return nil, errors.New("no SignalR endpoint given: pass at least one, or use NewFromCredential")
 	}
-	// settings.Load names each endpoint's setting; endpoints built in Go
-	// need not, and then messages name the Go API instead.
-	appSettings := false
-	for _, e := range endpoints {
-		appSettings = appSettings || e.Setting != ""
-	}
-	o, err := opts.withDefaults(appSettings)
+	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	base, cancel := context.WithCancel(context.Background())
 	c := &Client{opts: o, cancel: cancel}
+	pl := newPipeline(&c.opts)
 	// One name may hold a primary and a secondary endpoint, as in C#
 	// (Azure__SignalR__Endpoints__<name>__primary and __secondary); the same
 	// endpoint twice would receive every message twice.
 	seen := map[[3]string]bool{}
 	for _, s := range endpoints {
-		id := [3]string{s.Name, string(s.Type), ""}
+		typ := s.Type
+		if typ == "" {
+			typ = Primary
+		}
+		id := [3]string{s.Name, string(typ), ""}
 		if s.ServiceURI != nil {
 			id[2] = s.ServiceURI.String()
 		}
@@ -63,7 +58,7 @@ func New(endpoints []settings.Endpoint, opts *Options) (*Client, error) {
 			return nil, fmt.Errorf("endpoint %q (%s, %s) is configured twice: every message would be sent to it twice; remove one", s.Name, id[1], id[2])
 		}
 		seen[id] = true
-		e, err := newEndpoint(base, s, &c.opts)
+		e, err := newEndpoint(base, s, &c.opts, pl)
 		if err != nil {
 			cancel()
 			return nil, err
@@ -139,7 +134,7 @@ func (c *Client) pick() (*Endpoint, error) {
 	if len(c.endpoints) == 1 {
 		return c.endpoints[0], nil
 	}
-	for _, typ := range []settings.EndpointType{settings.Primary, settings.Secondary} {
+	for _, typ := range []EndpointType{Primary, Secondary} {
 		var ok []*Endpoint
 		for _, e := range c.endpoints {
 			if e.typ == typ && e.Healthy() {
@@ -173,6 +168,13 @@ func (c *Client) noneOnline(op string) error {
 // that a caller's retry cannot deliver the message twice. Which endpoints
 // took it, and which skipped or failed it, is logged when there are
 // several; SendRouted also returns it.
+//
+// A send is repeated (Options.Retry's schedule; its ShouldRetry is not
+// used) only when the service cannot have taken it: the request was never
+// written, or the service itself answered 429 with its error code. Any
+// other failure after the request was written may have delivered the
+// message: OutcomeOf(err) is then Unknown. Group actions follow the same
+// rule.
 func (c *Client) Send(ctx context.Context, hub string, m Message) error {
 	_, err := c.SendRouted(ctx, hub, m)
 	return err
@@ -252,6 +254,9 @@ type Route struct {
 	Took []string
 	// Failed lists the endpoints it was sent to that failed it.
 	Failed []string
+	// Unknown lists those of Failed that may have taken it nonetheless
+	// (see Outcome): the answer was lost, not a refusal.
+	Unknown []string
 	// Skipped lists the endpoints left out because their health check
 	// failed; none has been sent it.
 	Skipped []string
@@ -303,7 +308,11 @@ func (c *Client) fanOut(ctx context.Context, op string, named []*Endpoint, stric
 		err := f(ctx, e)
 		e.logChange("rest", err)
 		if err != nil {
-			return Route{Failed: []string{e.uri}}, err
+			r := Route{Failed: []string{e.uri}}
+			if OutcomeOf(err) == Unknown {
+				r.Unknown = r.Failed
+			}
+			return r, err
 		}
 		return Route{Took: []string{e.uri}}, nil
 	}
@@ -336,6 +345,9 @@ func (c *Client) fanOut(ctx context.Context, op string, named []*Endpoint, stric
 			route.Took = append(route.Took, r.Endpoint)
 		} else {
 			route.Failed = append(route.Failed, r.Endpoint)
+			if OutcomeOf(r.Err) == Unknown {
+				route.Unknown = append(route.Unknown, r.Endpoint)
+			}
 		}
 	}
 	if len(route.Failed) > 0 && (len(route.Took) == 0 || strict) {

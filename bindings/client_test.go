@@ -8,20 +8,18 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // threeEndpoints are east and west (primary) and backup (secondary).
 func threeEndpoints(t *testing.T) (*Client, map[string]*fakeService, *logBuffer) {
 	fakes := map[string]*fakeService{}
-	var eps []settings.Endpoint
+	var eps []EndpointConfig
 	for _, n := range []string{"east", "west", "backup"} {
 		f := newFakeService(t)
 		ep := keyEndpoint(t, f)
-		ep.Name, ep.Setting, ep.Type = n, "Azure__SignalR__Endpoints__"+n, settings.Primary
+		ep.Name, ep.Label, ep.Type = n, "Azure__SignalR__Endpoints__"+n, Primary
 		if n == "backup" {
-			ep.Type = settings.Secondary
+			ep.Type = Secondary
 		}
 		fakes[n] = f
 		eps = append(eps, ep)
@@ -225,7 +223,7 @@ func TestRouteSaysWhereItWent(t *testing.T) {
 	c.tick(ctx())
 	fakes["west"].on("POST /api/hubs/chat/:send", reply{status: 500})
 	route, err = c.SendRouted(ctx(), "chat", Message{Target: "t"})
-	if d := cmp.Diff(Route{Took: []string{backup}, Failed: []string{west}, Skipped: []string{east}}, route); err != nil || d != "" {
+	if d := cmp.Diff(Route{Took: []string{backup}, Failed: []string{west}, Unknown: []string{west}, Skipped: []string{east}}, route); err != nil || d != "" {
 		t.Errorf("send west failed: %v, route (-want +got):\n%s", err, d)
 	}
 	fakes["west"].on("PUT /api/hubs/chat/users/u/groups/g", reply{status: 403})
@@ -240,14 +238,14 @@ func TestRouteSaysWhereItWent(t *testing.T) {
 
 	// One endpoint: the same shape.
 	f := newFakeService(t)
-	one, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+	one, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{})
 	route, err = one.SendRouted(ctx(), "chat", Message{Target: "t"})
 	if d := cmp.Diff(Route{Took: []string{f.URL}}, route); err != nil || d != "" {
 		t.Errorf("one endpoint: %v, route (-want +got):\n%s", err, d)
 	}
 	f.on("POST /api/hubs/chat/:send", reply{status: 500})
 	route, err = one.SendRouted(ctx(), "chat", Message{Target: "t"})
-	if d := cmp.Diff(Route{Failed: []string{f.URL}}, route); err == nil || d != "" {
+	if d := cmp.Diff(Route{Failed: []string{f.URL}, Unknown: []string{f.URL}}, route); err == nil || d != "" {
 		t.Errorf("one endpoint failing: %v (want an error), route (-want +got):\n%s", err, d)
 	}
 }
@@ -318,16 +316,16 @@ func TestSendPartialFailure(t *testing.T) {
 func TestPrimaryAndSecondaryOfOneName(t *testing.T) {
 	a, b := newFakeService(t), newFakeService(t)
 	pa, pb := keyEndpoint(t, a), keyEndpoint(t, b)
-	pa.Name, pa.Type = "east", settings.Primary
-	pb.Name, pb.Type = "east", settings.Secondary
-	c, _ := newTestClient(t, []settings.Endpoint{pa, pb}, Options{})
+	pa.Name, pa.Type = "east", Primary
+	pb.Name, pb.Type = "east", Secondary
+	c, _ := newTestClient(t, []EndpointConfig{pa, pb}, Options{})
 	if err := c.Send(ctx(), "chat", Message{Target: "t", Endpoints: []string{"east"}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(a.requests()) != 1 || len(b.requests()) != 1 {
 		t.Errorf("requests %d and %d, want one to each", len(a.requests()), len(b.requests()))
 	}
-	if _, err := New([]settings.Endpoint{pa, pa}, &Options{}); err == nil || !strings.Contains(err.Error(), "configured twice") {
+	if _, err := New([]EndpointConfig{pa, pa}, &Options{}); err == nil || !strings.Contains(err.Error(), "configured twice") {
 		t.Errorf("the same endpoint twice: %v", err)
 	}
 }
@@ -346,7 +344,7 @@ func TestApplyRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f := newFakeService(t)
-		c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+		c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{})
 		if err := c.Apply(ctx(), "Chat", tt.action); err != nil {
 			t.Fatal(err)
 		}
@@ -356,7 +354,7 @@ func TestApplyRoutes(t *testing.T) {
 		}
 	}
 	f := newFakeService(t)
-	c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+	c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{})
 	if err := c.Apply(ctx(), "chat", GroupAction{Action: ActionAdd, UserID: "u"}); err == nil || !strings.Contains(err.Error(), "no groupName") {
 		t.Errorf("invalid action: %v", err)
 	}

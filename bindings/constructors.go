@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // NewFromCredential returns a Client for one SignalR Service resource that
@@ -16,6 +14,10 @@ import (
 // azcore.TokenCredential, such as azidentity's DefaultAzureCredential or
 // ManagedIdentityCredential. Messages and logs then name the credential's
 // type, the service URI and the Options fields. Call Close when done.
+//
+// For a connection string, or several endpoints, build EndpointConfig
+// values (package settings reads them from a Functions app's settings) and
+// call New.
 func NewFromCredential(serviceURI string, cred azcore.TokenCredential, opts *Options) (*Client, error) {
 	if cred == nil {
 		return nil, fmt.Errorf("bindings.NewFromCredential: the credential is nil: pass an azcore.TokenCredential, such as one from azidentity.NewDefaultAzureCredential")
@@ -24,36 +26,7 @@ func NewFromCredential(serviceURI string, cred azcore.TokenCredential, opts *Opt
 	if err != nil {
 		return nil, err
 	}
-	return New([]settings.Endpoint{{ServiceURI: u, Credential: cred, Auth: settings.Auth{Kind: credentialKind(cred)}}}, opts)
-}
-
-// NewFromConnectionString returns a Client for the resource a connection
-// string names, as the app setting AzureSignalRConnectionString holds it:
-// Endpoint=https://<resource>.service.signalr.net with AccessKey=<key>, or
-// with AuthType=azure (DefaultAzureCredential), azure.msi (managed identity;
-// ClientId for a user-assigned one) or azure.app (ClientId, TenantId and
-// ClientSecret or ClientCert). Entra credentials send their requests through
-// Options.HTTPClient when set. Keys that work but are likely mistakes are
-// logged as warnings. Call Close when done.
-func NewFromConnectionString(connectionString string, opts *Options) (*Client, error) {
-	var lo settings.LoadOptions
-	if opts != nil && opts.HTTPClient != nil {
-		lo.Transport = opts.HTTPClient
-	}
-	e, warnings, err := settings.ParseEndpoint("connection string", connectionString, &lo)
-	if err != nil {
-		return nil, fmt.Errorf("bindings.NewFromConnectionString: %w", err)
-	}
-	// Not an app setting: messages name the Go API, not "connection string".
-	e.Setting = ""
-	c, err := New([]settings.Endpoint{e}, opts)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range warnings {
-		c.opts.Logger.Warn(w)
-	}
-	return c, nil
+	return New([]EndpointConfig{{ServiceURI: u, Credential: cred}}, opts)
 }
 
 // parseServiceURI checks a service URI given to NewFromCredential: an
@@ -69,10 +42,4 @@ func parseServiceURI(s string) (*url.URL, error) {
 	}
 	u.Path, u.RawPath = "", ""
 	return u, nil
-}
-
-// credentialKind names a credential by its type, as settings.Auth.Kind
-// does: "DefaultAzureCredential" for azidentity's, else the Go type.
-func credentialKind(cred azcore.TokenCredential) string {
-	return strings.TrimPrefix(strings.TrimPrefix(fmt.Sprintf("%T", cred), "*"), "azidentity.")
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/signalr-entra/handler/emulator"
-	"github.com/signalr-entra/handler/settings"
 )
 
 // failingCredential is a credential that never gets a token.
@@ -100,7 +99,7 @@ func TestNewFromCredentialArguments(t *testing.T) {
 		{"contoso.service.signalr.net", failingCredential{}, `invalid service URI "contoso.service.signalr.net"`},
 		{"https://contoso.service.signalr.net/api", failingCredential{}, "scheme and host only"},
 		{"https://user:TOPSECRET@contoso.service.signalr.net/x", failingCredential{}, "https://user:xxxxx@contoso.service.signalr.net/x"},
-		{"http://contoso.service.signalr.net", failingCredential{}, "settings.Endpoint: ServiceURI \"http://contoso.service.signalr.net\" uses plain http to a host that is not loopback"},
+		{"http://contoso.service.signalr.net", failingCredential{}, "bindings.EndpointConfig: ServiceURI \"http://contoso.service.signalr.net\" uses plain http to a host that is not loopback"},
 	}
 	for _, tt := range tests {
 		_, err := NewFromCredential(tt.uri, tt.cred, nil)
@@ -110,64 +109,10 @@ func TestNewFromCredentialArguments(t *testing.T) {
 	}
 }
 
-// TestNewFromConnectionString reads access-key and Entra connection
-// strings; errors name the connection string's key, not an app setting.
-func TestNewFromConnectionString(t *testing.T) {
-	srv, err := emulator.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	// A user-assigned identity of its own: azidentity caches managed
-	// identity tokens process-wide, by client id.
-	identity, err := srv.AddUserIdentity(emulator.UserIdentity{Roles: []emulator.Role{emulator.ServiceOwner}})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	c, err := NewFromConnectionString(srv.ConnectionString(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
-		t.Errorf("access key: send: %v", err)
-	}
-	if got := c.Endpoints()[0].String(); got != srv.URL {
-		t.Errorf("endpoint %q, want %q", got, srv.URL)
-	}
-	c.Close()
-
-	// The managed identity of App Service, played by the stand-in.
-	t.Setenv("IDENTITY_ENDPOINT", srv.IdentityEndpoint)
-	t.Setenv("IDENTITY_HEADER", srv.IdentityHeader)
-	c, err = NewFromConnectionString("Endpoint="+srv.URL+";AuthType=azure.msi;ClientId="+identity.ClientID+";Version=1.0;", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
-		t.Errorf("managed identity: send: %v", err)
-	}
-	c.Close()
-
-	for cs, want := range map[string]string{
-		"Endpoint=https://<name>.service.signalr.net;AuthType=azure;Version=1.0;": `connection string (Endpoint): value "https://<name>.service.signalr.net" holds the placeholder <name>`,
-		"Endpoint=https://contoso.service.signalr.net;AuthType=magic":             `connection string (AuthType): invalid AuthType "magic"`,
-		"": "connection string: is empty",
-	} {
-		_, err := NewFromConnectionString(cs, nil)
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("NewFromConnectionString(%q): %v, want %q", cs, err, want)
-		}
-		if err != nil {
-			checkNoHandlerWords(t, "the error", err.Error())
-		}
-	}
-}
-
 // TestNewNamesEveryEndpoint: endpoints built by hand without Setting or
 // Auth still name the identity and the endpoint.
 func TestNewNamesEveryEndpoint(t *testing.T) {
-	c, err := New([]settings.Endpoint{{ServiceURI: mustURL(t, "https://contoso.service.signalr.net"), AccessKey: "k"}}, nil)
+	c, err := New([]EndpointConfig{{ServiceURI: mustURL(t, "https://contoso.service.signalr.net"), AccessKey: "k"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +122,11 @@ func TestNewNamesEveryEndpoint(t *testing.T) {
 	if got, want := err.Error(), "https://contoso.service.signalr.net uses an access key"; !strings.HasPrefix(got, want) {
 		t.Errorf("error %q, want it to start %q", got, want)
 	}
-	if e.auth.Identity() != "access key" {
-		t.Errorf("identity %q, want access key", e.auth.Identity())
+	if e.identity != "access key" {
+		t.Errorf("identity %q, want access key", e.identity)
 	}
-	_, err = New([]settings.Endpoint{{Name: "east"}}, nil)
-	if err == nil || !strings.HasPrefix(err.Error(), "settings.Endpoint east: the service URI is missing; set ServiceURI") {
+	_, err = New([]EndpointConfig{{Name: "east"}}, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "bindings.EndpointConfig east: the service URI is missing; set ServiceURI") {
 		t.Errorf("error %v", err)
 	}
 }

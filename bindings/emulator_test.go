@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/signalr-entra/handler/emulator"
-	"github.com/signalr-entra/handler/settings"
 )
 
 // TestAgainstEmulator runs negotiate and a send against the local stand-in
@@ -32,13 +31,12 @@ func TestAgainstEmulator(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(srv.Close)
-			ep := settings.Endpoint{
-				Setting:    "AzureSignalRConnectionString",
+			ep := EndpointConfig{
+				Label:      "AzureSignalRConnectionString",
 				ServiceURI: mustURL(t, srv.URL),
 				Credential: srv.Credential(srv.SystemIdentity().ObjectID),
-				Auth:       settings.Auth{Kind: "ManagedIdentityCredential"},
 			}
-			c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{})
+			c, _ := newTestClient(t, []EndpointConfig{ep}, Options{})
 			info, err := c.ConnectionInfo(ctx(), "Chat", "ada", nil)
 			if tt.wantToken != (err == nil) {
 				t.Fatalf("negotiate: %v", err)
@@ -74,8 +72,8 @@ func TestEmulatorLocalAuthDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	ep := settings.Endpoint{Setting: "AzureSignalRConnectionString", ServiceURI: mustURL(t, srv.URL), AccessKey: "k", Auth: settings.Auth{Kind: "AccessKey"}}
-	c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{})
+	ep := EndpointConfig{Label: "AzureSignalRConnectionString", ServiceURI: mustURL(t, srv.URL), AccessKey: "k"}
+	c, _ := newTestClient(t, []EndpointConfig{ep}, Options{})
 	err = c.Send(ctx(), "chat", Message{Target: "t"})
 	if e := asError(t, err); e.Status != http.StatusUnauthorized || !strings.Contains(e.Message, "local authentication is disabled on the resource") {
 		t.Errorf("error %v", err)
@@ -86,7 +84,7 @@ func TestEmulatorLocalAuthDisabled(t *testing.T) {
 // one is down, sends and negotiate use the other without failing, and once
 // it is back it is used again.
 func TestEmulatorEndpointDownAndBack(t *testing.T) {
-	var eps []settings.Endpoint
+	var eps []EndpointConfig
 	var srvs []*emulator.Server
 	for _, name := range []string{"east", "west"} {
 		srv, err := emulator.NewServer(&emulator.Options{SystemIdentityRoles: []emulator.Role{emulator.ServiceOwner}})
@@ -95,8 +93,8 @@ func TestEmulatorEndpointDownAndBack(t *testing.T) {
 		}
 		t.Cleanup(srv.Close)
 		srvs = append(srvs, srv)
-		eps = append(eps, settings.Endpoint{Name: name, Setting: "Azure__SignalR__Endpoints__" + name, Type: settings.Primary,
-			ServiceURI: mustURL(t, srv.URL), Credential: srv.Credential(srv.SystemIdentity().ObjectID), Auth: settings.Auth{Kind: "ManagedIdentityCredential"}})
+		eps = append(eps, EndpointConfig{Name: name, Label: "Azure__SignalR__Endpoints__" + name, Type: Primary,
+			ServiceURI: mustURL(t, srv.URL), Credential: srv.Credential(srv.SystemIdentity().ObjectID)})
 	}
 	c, logs := newTestClient(t, eps, Options{})
 	sends := func(s *emulator.Server) int { return s.Counts().REST["SignalR_Broadcast"] }

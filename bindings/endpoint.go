@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,7 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/signalr-entra/handler/settings"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 )
 
 const (
@@ -31,7 +30,6 @@ const (
 	// restTokenLife is the life of the tokens signing REST calls in
 	// access-key mode.
 	restTokenLife = time.Hour
-	maxReplyBytes = 1 << 20
 )
 
 // health states of an endpoint; unknown counts as healthy.
@@ -45,14 +43,17 @@ const (
 // and key. Get them from Client.Endpoints.
 type Endpoint struct {
 	name       string
-	setting    string
-	typ        settings.EndpointType
+	label      string // names the endpoint in messages: its Label, else its URI
+	labeled    bool   // the configuration gave a Label
+	typ        EndpointType
 	uri        string // the service URI, for messages
 	serviceURL *url.URL
 	clientBase string // where clients connect
 	serverBase string // where REST calls go
-	auth       settings.Auth
+	identity   string // who the credential signs in as, for messages
+	explain    func(error) string
 	opts       *Options
+	pipeline   runtime.Pipeline
 
 	accessKey []byte // access-key mode only
 	kid       string // access-key mode: an opaque per-process id
@@ -77,65 +78,75 @@ type tempKey struct {
 	issuedAt time.Time
 }
 
-func newEndpoint(base context.Context, s settings.Endpoint, opts *Options) (*Endpoint, error) {
-	// Messages name the app settings of an endpoint read from them (Setting
-	// is set), else the fields of settings.Endpoint a Go program filled in.
-	setting := s.Setting
-	what, fields := strings.TrimSpace("settings.Endpoint "+s.Name), []string{"ServiceURI", "ClientEndpoint", "ServerEndpoint"}
-	if setting != "" {
-		what, fields = setting, []string{"serviceUri", "clientEndpoint", "serverEndpoint"}
+func newEndpoint(base context.Context, c EndpointConfig, opts *Options, pl runtime.Pipeline) (*Endpoint, error) {
+	what := c.Label
+	if what == "" {
+		what = "bindings.EndpointConfig"
+		if c.Name != "" {
+			what += " " + c.Name
+		}
 	}
-	if s.ServiceURI == nil || s.ServiceURI.Host == "" {
-		return nil, fmt.Errorf("%s: the service URI is missing; set %s (or Endpoint= in a connection string) to https://<name>.service.signalr.net", what, fields[0])
+	if c.ServiceURI == nil || c.ServiceURI.Host == "" {
+		return nil, fmt.Errorf("%s: the service URI is missing; set ServiceURI to https://<name>.service.signalr.net", what)
 	}
-	for i, u := range []*url.URL{s.ServiceURI, s.ClientEndpoint, s.ServerEndpoint} {
-		if err := checkTransport(what, fields[i], u); err != nil {
+	for i, u := range []*url.URL{c.ServiceURI, c.ClientEndpoint, c.ServerEndpoint} {
+		if err := checkTransport(what, []string{"ServiceURI", "ClientEndpoint", "ServerEndpoint"}[i], u); err != nil {
 			return nil, err
 		}
 	}
 	e := &Endpoint{
-		name:       s.Name,
-		setting:    setting,
-		typ:        s.Type,
-		uri:        baseURL(s.ServiceURI),
-		serviceURL: s.ServiceURI,
-		clientBase: baseURL(s.ServiceURI),
-		serverBase: baseURL(s.ServiceURI),
-		auth:       s.Auth,
+		name:       c.Name,
+		label:      c.Label,
+		labeled:    c.Label != "",
+		typ:        c.Type,
+		uri:        baseURL(c.ServiceURI),
+		serviceURL: c.ServiceURI,
+		clientBase: baseURL(c.ServiceURI),
+		serverBase: baseURL(c.ServiceURI),
+		identity:   c.Identity,
+		explain:    c.Explain,
 		opts:       opts,
-		cred:       s.Credential,
-		scope:      s.Scope,
+		pipeline:   pl,
+		cred:       c.Credential,
+		scope:      c.Scope,
 		states:     map[string]string{},
 	}
-	if e.typ == "" {
-		e.typ = settings.Primary
+	if e.label == "" {
+		e.label = e.uri
 	}
-	if s.ClientEndpoint != nil {
-		e.clientBase = baseURL(s.ClientEndpoint)
+	switch e.typ {
+	case "":
+		e.typ = Primary
+	case Primary, Secondary:
+	default:
+		return nil, fmt.Errorf("%s: invalid endpoint type %q: valid types are primary and secondary", what, c.Type)
 	}
-	if s.ServerEndpoint != nil {
-		e.serverBase = baseURL(s.ServerEndpoint)
+	if c.ClientEndpoint != nil {
+		e.clientBase = baseURL(c.ClientEndpoint)
+	}
+	if c.ServerEndpoint != nil {
+		e.serverBase = baseURL(c.ServerEndpoint)
 	}
 	if e.scope == "" {
-		e.scope = settings.DefaultScope
+		e.scope = DefaultScope
 	}
 	// Messages name the identity: never leave it blank.
 	switch {
-	case e.auth.Kind != "":
-	case s.AccessKey != "":
-		e.auth.Kind = "AccessKey"
-	case s.Credential != nil:
-		e.auth.Kind = credentialKind(s.Credential)
+	case e.identity != "":
+	case c.AccessKey != "":
+		e.identity = "access key"
+	case c.Credential != nil:
+		e.identity = credentialKind(c.Credential)
 	}
 	switch {
-	case s.AccessKey != "" && s.Credential != nil:
+	case c.AccessKey != "" && c.Credential != nil:
 		return nil, fmt.Errorf("%s: both an access key and a credential are set; use one (Microsoft Entra ID is recommended)", what)
-	case s.AccessKey != "":
-		e.accessKey = []byte(s.AccessKey.Reveal())
+	case c.AccessKey != "":
+		e.accessKey = []byte(c.AccessKey.Reveal())
 		var id [8]byte
 		rand.Read(id[:])
 		e.kid = hex.EncodeToString(id[:])
-	case s.Credential != nil:
+	case c.Credential != nil:
 		e.token = &resource[azcore.AccessToken]{now: opts.Now, base: base, fetch: e.fetchEntraToken}
 		// The service signs every client token in service mode: the
 		// temporary key, and the role it needs, are of no use then.
@@ -143,56 +154,34 @@ func newEndpoint(base context.Context, s settings.Endpoint, opts *Options) (*End
 			e.key = &resource[tempKey]{now: opts.Now, base: base, fetch: e.fetchKey}
 		}
 	default:
-		return nil, fmt.Errorf("%s: neither an access key nor a credential is set; set %s with credential settings (Microsoft Entra ID) or an AccessKey", what, fields[0])
+		return nil, fmt.Errorf("%s: neither an access key nor a credential is set; set Credential (Microsoft Entra ID) or AccessKey", what)
 	}
 	return e, nil
 }
 
-// Name is the endpoint's name: "" for the default connection, else the
-// <name> of Azure__SignalR__Endpoints__<name>.
+// Name is the endpoint's name, "" when it has none.
 func (e *Endpoint) Name() string { return e.name }
 
 // URI is the service URI.
 func (e *Endpoint) URI() string { return e.uri }
 
-// String names the endpoint by its setting and URI, or by its URI alone
-// when it has no setting. It, GoString and LogValue keep fmt and slog from
+// String names the endpoint by its label and URI, or by its URI alone
+// when it has no label. It, GoString and LogValue keep fmt and slog from
 // printing the fields, keys among them.
 func (e *Endpoint) String() string {
-	if e.setting == "" {
+	if !e.labeled {
 		return e.uri
 	}
-	return e.setting + " (" + e.uri + ")"
+	return e.label + " (" + e.uri + ")"
 }
 
-// label names the endpoint in messages: its setting, else its URI.
-func (e *Endpoint) label() string {
-	if e.setting == "" {
-		return e.uri
-	}
-	return e.setting
-}
-
-// uriSetting says where the service URI comes from: keys, such as
-// "serviceUri", followed by "in <setting>" when inSetting, for endpoints
-// read from app settings, else the URI passed in Go.
-func (e *Endpoint) uriSetting(keys string, inSetting bool) string {
-	switch {
-	case e.setting == "":
-		return "the service URI " + e.uri
-	case inSetting:
-		return keys + " in " + e.setting
-	}
-	return keys
-}
-
-// logAttrs name the endpoint in log records: its URI, and its setting
-// when it has one.
+// logAttrs name the endpoint and its identity in log records: its URI,
+// and its label when it has one.
 func (e *Endpoint) logAttrs() []any {
-	if e.setting == "" {
-		return []any{"endpoint", e.uri}
+	if !e.labeled {
+		return []any{"endpoint", e.uri, "identity", e.identity}
 	}
-	return []any{"endpoint", e.uri, "setting", e.setting}
+	return []any{"endpoint", e.uri, "label", e.label, "identity", e.identity}
 }
 
 // GoString is String, for %#v.
@@ -200,14 +189,14 @@ func (e *Endpoint) GoString() string { return e.String() }
 
 // LogValue is what slog records of an endpoint.
 func (e *Endpoint) LogValue() slog.Value {
-	if e.setting == "" {
+	if !e.labeled {
 		return slog.GroupValue(slog.String("uri", e.uri))
 	}
-	return slog.GroupValue(slog.String("setting", e.setting), slog.String("uri", e.uri))
+	return slog.GroupValue(slog.String("label", e.label), slog.String("uri", e.uri))
 }
 
 // Type says whether negotiate prefers the endpoint.
-func (e *Endpoint) Type() settings.EndpointType { return e.typ }
+func (e *Endpoint) Type() EndpointType { return e.typ }
 
 // Healthy reports the last health check; true before the first.
 func (e *Endpoint) Healthy() bool { return e.health.Load() != unhealthy }
@@ -263,18 +252,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 func (e *Endpoint) now() time.Time { return e.opts.Now() }
 
-func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, time.Time, time.Time, error) {
+func (e *Endpoint) fetchEntraToken(ctx context.Context, refused *azcore.AccessToken) (azcore.AccessToken, time.Time, time.Time, error) {
 	// Entra's own bound: a hung call fails and is retried in the
 	// background, not waited out.
 	ctx, cancel := context.WithTimeout(ctx, e.opts.FetchTimeout)
 	defer cancel()
-	tok, err := e.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{e.scope}})
+	tok, err := e.getToken(ctx, refused)
 	if err != nil {
 		err = &Error{
-			Op:       "get a Microsoft Entra ID token",
+			Op:       opEntraToken + " for " + e.uri,
 			Endpoint: e.uri,
-			Message:  fmt.Sprintf("the credential of %s (%s) could not get a token for scope %s%s.%s%s", e.auth.Identity(), e.label(), e.scope, credentialHint(e.auth), e.entraFix(err), e.diagnose()),
+			Message:  fmt.Sprintf("the credential of %s (%s) could not get a token for scope %s.%s", e.identity, e.label, e.scope, e.explainFailure(err)),
 			Err:      err,
+			Outcome:  NotSent,
 		}
 		e.logChange("credential", err)
 		return tok, time.Time{}, time.Time{}, err
@@ -287,36 +277,50 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context) (azcore.AccessToken, tim
 	return tok, refreshAt, tok.ExpiresOn.Add(-time.Minute), nil
 }
 
-// entraFix is the specific fix of a common Entra ID refusal, after a
-// space, or "".
-func (e *Endpoint) entraFix(err error) string {
-	fix := EntraFix(settings.Endpoint{Setting: e.setting, Auth: e.auth}, err, os.Getenv)
-	if fix == "" {
-		return ""
+// getToken asks the credential for a token. After the service refused
+// one (refused), a plain request would get it back from the credential's
+// cache: MSAL keeps managed identity and confidential client tokens
+// in-process, shared by every credential object. A request with claims
+// skips that cache: managedidentity.Client.AcquireToken reads the cache
+// only without claims, and confidential.Client's AcquireTokenSilent
+// refuses claims, so azidentity asks Entra ID (AcquireTokenByCredential).
+// The claims are the continuous access evaluation form, a token not issued
+// before now. Credentials that refuse claims (azidentity's
+// AzureCLICredential and AzurePowerShellCredential ask for an interactive
+// login instead) get a plain request; if that hands back the refused
+// token, the failure of the request with claims is the answer.
+func (e *Endpoint) getToken(ctx context.Context, refused *azcore.AccessToken) (azcore.AccessToken, error) {
+	opts := policy.TokenRequestOptions{Scopes: []string{e.scope}}
+	if refused == nil {
+		return e.cred.GetToken(ctx, opts)
 	}
-	return " " + fix
+	fresh := opts
+	fresh.Claims = fmt.Sprintf(`{"access_token":{"nbf":{"essential":true,"value":"%d"}}}`, time.Now().Unix())
+	tok, err := e.cred.GetToken(ctx, fresh)
+	if err == nil {
+		return tok, nil
+	}
+	plain, perr := e.cred.GetToken(ctx, opts)
+	if perr == nil && plain.Token == refused.Token {
+		return azcore.AccessToken{}, err
+	}
+	return plain, perr
 }
 
-// diagnose points at the check of the app settings, for endpoints read
-// from them.
-func (e *Endpoint) diagnose() string {
-	if e.setting == "" {
+// explainFailure is what the configuration says about a failure of the
+// credential, after a space, or "".
+func (e *Endpoint) explainFailure(err error) string {
+	if e.explain == nil {
 		return ""
 	}
-	return " Run `handler check` with the same settings for a diagnosis"
-}
-
-// credentialHint names the usual mistake behind a credential's failure.
-func credentialHint(a settings.Auth) string {
-	if a.Kind == "ManagedIdentityCredential" && a.ClientID != "" {
-		// Both are GUIDs, and the portal shows the object id first.
-		return " (a user-assigned identity is named by its client id, not its object (principal) id; and it must be assigned to this app)"
+	if fix := e.explain(err); fix != "" {
+		return " " + fix
 	}
 	return ""
 }
 
 // fetchKey gets a temporary access key from the auth API.
-func (e *Endpoint) fetchKey(ctx context.Context) (tempKey, time.Time, time.Time, error) {
+func (e *Endpoint) fetchKey(ctx context.Context, _ *tempKey) (tempKey, time.Time, time.Time, error) {
 	issued := e.now()
 	k, err := e.getAccessKey(ctx)
 	e.logChange("accessKey", err)
@@ -341,7 +345,7 @@ func (e *Endpoint) getAccessKey(ctx context.Context) (tempKey, error) {
 		AccessKey *string `json:"AccessKey"`
 	}
 	if err := json.Unmarshal(body, &reply); err != nil || reply.KeyID == nil || reply.AccessKey == nil || *reply.AccessKey == "" {
-		return tempKey{}, &Error{Op: op, Endpoint: e.uri, Message: "the reply is not JSON with KeyId and AccessKey: check that " + e.uriSetting("serviceUri", false) + " names a SignalR Service", Err: err}
+		return tempKey{}, &Error{Op: op, Endpoint: e.uri, Status: http.StatusOK, Message: "the reply is not JSON with KeyId and AccessKey: check that the service URI of " + e.label + " names a SignalR Service", Err: err, Outcome: Refused}
 	}
 	return tempKey{id: *reply.KeyID, secret: []byte(*reply.AccessKey)}, nil
 }
@@ -350,7 +354,7 @@ func (e *Endpoint) getAccessKey(ctx context.Context) (tempKey, error) {
 // the new key's id. It checks that the identity may sign client tokens.
 func (e *Endpoint) GetAccessKey(ctx context.Context) (keyID string, err error) {
 	if e.cred == nil {
-		return "", fmt.Errorf("%s uses an access key: the auth API serves Microsoft Entra ID only", e.label())
+		return "", fmt.Errorf("%s uses an access key: the auth API serves Microsoft Entra ID only", e.label)
 	}
 	k, err := e.getAccessKey(ctx)
 	return k.id, err
@@ -369,18 +373,31 @@ func (e *Endpoint) waitError(err error) error {
 		Endpoint: e.uri,
 		Message:  fmt.Sprintf("no answer within %s (%s): the auth API or Microsoft Entra ID is slow or unreachable; check the network path to both", e.opts.KeyWait, e.opts.name("KeyWait")),
 		Err:      errWait,
+		Outcome:  NotSent,
 	}
 }
 
+// opEntraToken names a credential's failure in errors.
+const opEntraToken = "get a Microsoft Entra ID token"
+
+// credentialFailure reports whether err is the credential's failure, which
+// fails every call that needs a token.
+func credentialFailure(err error) bool {
+	var be *Error
+	return errors.As(err, &be) && strings.HasPrefix(be.Op, opEntraToken)
+}
+
 // logChange logs err once per change of state of one kind of operation,
-// not once per request; a success after a failure logs the recovery.
+// not once per request; a success after a failure logs the recovery. A
+// failure of the credential is logged as such only, not again for each
+// kind of call it fails.
 func (e *Endpoint) logChange(kind string, err error) {
 	state := ""
 	if err != nil {
 		// Only failures of the endpoint are its state; a bad name in one
 		// request is the caller's to report.
 		var be *Error
-		if !errors.As(err, &be) {
+		if !errors.As(err, &be) || kind != "credential" && credentialFailure(err) {
 			return
 		}
 		state = be.Op + ": " + be.Message

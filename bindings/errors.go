@@ -28,16 +28,88 @@ type Error struct {
 	Message string
 	// Err is the cause, when there is one.
 	Err error
+	// Outcome says whether the operation may have taken effect.
+	Outcome Outcome
+	// RetryAfter is the wait the service asked for (Retry-After), if any.
+	RetryAfter time.Duration
+}
 
-	retryAfter time.Duration
-	transport  bool   // no reply came
-	tokenGen   uint64 // of the Entra token the request carried
+// Outcome says what became of an operation that failed: whether the
+// service may have acted on it, so whether sending it again is safe.
+type Outcome string
+
+const (
+	// NotSent: the request never reached the service (it was never
+	// written, no token could be had, no endpoint was online, or its turn
+	// never came). Sending it again is safe.
+	NotSent Outcome = "notSent"
+	// Refused: the service answered and did not act on it (such as a
+	// missing role, an unknown connection, or throttling). Sending it
+	// again delivers it once at most, once the cause is gone.
+	Refused Outcome = "refused"
+	// Unknown: the request was sent and no clear answer came back (a
+	// gateway's 502, 503 or 504, a 500, a reset or a timeout after it was
+	// written): it may have been delivered. Sending it again may deliver
+	// it twice.
+	Unknown Outcome = "unknown"
+)
+
+// OutcomeOf says what became of the operation that failed with err: the
+// Outcome of the *Error it holds; with several endpoints (*EndpointsError),
+// Unknown when any may have acted, else NotSent when none was sent, else
+// Refused. An *InputError is Refused. An error that holds none of these
+// came before any request (ErrNoOnlineEndpoint, an invalid hub, a deadline
+// that passed first): NotSent. OutcomeOf(nil) is "".
+func OutcomeOf(err error) Outcome {
+	if err == nil {
+		return ""
+	}
+	var ee *EndpointsError
+	if errors.As(err, &ee) {
+		out := Outcome("")
+		for _, r := range ee.Results {
+			switch o := OutcomeOf(r.Err); {
+			case o == Unknown:
+				return Unknown
+			case o == Refused || out == "":
+				out = o
+			}
+		}
+		if out == "" {
+			return NotSent
+		}
+		return out
+	}
+	var be *Error
+	switch {
+	case errors.As(err, &be) && be.Outcome != "":
+		return be.Outcome
+	case be != nil && be.Status != 0:
+		return statusOutcome(be.Status)
+	case be != nil:
+		return Unknown
+	case errors.As(err, new(*InputError)):
+		return Refused
+	}
+	return NotSent
+}
+
+// statusOutcome is what a failure status says of a request: a refusal, or
+// an answer that may come after the service acted (a timeout, a gateway's
+// answer, the service's own failure). A 429 is a refusal when the service
+// itself sent it (see serviceAnswered).
+func statusOutcome(status int) Outcome {
+	switch {
+	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests, status >= 500:
+		return Unknown
+	}
+	return Refused
 }
 
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Op)
-	if e.Endpoint != "" {
+	if e.Endpoint != "" && !strings.Contains(e.Op, e.Endpoint) {
 		b.WriteString(" at ")
 		b.WriteString(e.Endpoint)
 	}
@@ -130,7 +202,8 @@ func (e *EndpointsError) Unwrap() []error {
 const assignHint = " Assign it on that resource (or on its resource group or subscription); role assignments take up to 30 minutes to apply. A network rule of the resource (firewall, private endpoint) can also answer 403."
 
 // statusError describes a failed reply (with its body) for the user: which
-// role is missing, which tenant is wrong, or which endpoint setting to check.
+// role is missing, or which endpoint setting to check, and whether the
+// service may have acted on the request.
 func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response, body []byte) *Error {
 	err := &Error{
 		Op:         op,
@@ -138,16 +211,19 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response, body [
 		Status:     resp.StatusCode,
 		Code:       resp.Header.Get("x-ms-error-code"),
 		RequestID:  requestID(resp.Header),
-		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), e.now()),
+		RetryAfter: retryAfter(resp.Header, e.now()),
+		Outcome:    Refused,
 	}
-	who := e.auth.Identity()
+	who := e.identity
 	switch s := resp.StatusCode; {
 	case s == http.StatusUnauthorized && e.accessKey != nil:
-		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s (%s): %s", e.uri, e.label(), who, e.accessKeyRefusal(body))
+		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s: %s", e.uri, e.label, e.accessKeyRefusal(body))
+	case s == http.StatusUnauthorized && entraRefusal(resp, body) == "tenant":
+		err.Message = fmt.Sprintf("%s refused the Microsoft Entra ID token of %s: the service says it comes from another tenant than the resource's. Set the credential's tenant to the resource's tenant (for a multitenant app, one it is provisioned in) and, in a sovereign cloud, that cloud's authority host%s", e.uri, who, e.checkHint())
 	case s == http.StatusUnauthorized:
-		err.Message = fmt.Sprintf("%s did not accept the Entra ID token of %s: the token is from the wrong tenant or authority host (tenant %s, authority host %s, as configured in %s). %s to the tenant of the SignalR resource (for a multitenant app, the tenant it is provisioned in) and, in a sovereign cloud, that cloud's authority host.", e.uri, who, orDefault(e.auth.TenantID), orDefault(e.auth.AuthorityHost), e.configuredIn(), e.setTenant())
+		err.Message = fmt.Sprintf("%s refused the Microsoft Entra ID token of %s, and its reply does not say why (a revoked, expired or not yet valid token, or one from another tenant or cloud, is refused alike)%s", e.uri, who, e.checkHint())
 	case s == http.StatusForbidden && e.accessKey != nil:
-		err.Message = fmt.Sprintf("%s refused the access key of %s to %s, though an access key needs no role: a network rule of the resource (firewall, private endpoint, public access disabled) blocks this app. Check the resource's Networking settings.", e.uri, e.label(), op)
+		err.Message = fmt.Sprintf("%s refused the access key of %s to %s, though an access key needs no role: a network rule of the resource (firewall, private endpoint, public access disabled) blocks this app. Check the resource's Networking settings.", e.uri, e.label, op)
 	case s == http.StatusForbidden && k == kindAuthAPI:
 		err.Message = fmt.Sprintf("%s lacks the SignalR App Server or SignalR Service Owner role on %s, needed to get the temporary key that signs client tokens.%s", who, e.uri, assignHint)
 		if e.opts.Negotiate == NegotiateLocal {
@@ -161,16 +237,25 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response, body [
 	case s == http.StatusForbidden:
 		err.Message = fmt.Sprintf("%s lacks the SignalR REST API Owner or SignalR Service Owner role on %s, needed to %s.%s", who, e.uri, op, assignHint)
 	case s >= 300 && s < 400:
-		err.Message = fmt.Sprintf("the service answered with a redirect to %q, which is not followed so that no token goes elsewhere: set %s to the address the service answers at", redirectTarget(resp), e.uriSetting("serviceUri (or serverEndpoint)", true))
+		err.Message = fmt.Sprintf("the service answered with a redirect to %q, which is not followed so that no token goes elsewhere: set the service URI (or server endpoint) of %s to the address the service answers at", redirectTarget(resp), e.label)
 		err.Err = errRedirect
 	case s == http.StatusNotFound && err.Code != "":
 		err.Message = "the service reports that the named hub, group, user or connection does not exist"
 	case s == http.StatusNotFound:
-		err.Message = "no SignalR Service answers at this address: check " + e.uriSetting("serviceUri and serverEndpoint", true)
+		err.Message = "no SignalR Service answers at this address: check the service URI and server endpoint of " + e.label
+	case s == http.StatusTooManyRequests && serviceAnswered(resp):
+		err.Message = "the service throttles this resource and did not take the request; retry later or scale the resource up"
 	case s == http.StatusTooManyRequests:
-		err.Message = "the service throttles this resource; retry later or scale the resource up"
+		err.Outcome = Unknown
+		err.Message = "a gateway or proxy on the way answered 429 without the service's error code; the service may have taken the request"
+	case s == http.StatusRequestTimeout || s == http.StatusBadGateway || s == http.StatusServiceUnavailable || s == http.StatusGatewayTimeout:
+		err.Outcome = Unknown
+		err.Message = fmt.Sprintf("the service or a gateway on the way answered %d; the service may have taken the request before the answer was lost", s)
 	case s >= 500:
-		err.Message = "the service failed; retry later"
+		// The service answers 500 for its own timeouts too (Management
+		// SDK, DependencyInjectionExtensions.cs): it may have acted.
+		err.Outcome = Unknown
+		err.Message = "the service failed; it may have taken the request"
 	default:
 		err.Message = "unexpected reply"
 	}
@@ -186,42 +271,42 @@ func (e *Endpoint) accessKeyRefusal(body []byte) string {
 	var reply struct{ Message string }
 	_ = json.Unmarshal(body, &reply)
 	text := strings.ToLower(reply.Message)
-	copyTo := e.setting
-	if copyTo == "" {
-		copyTo = "the client's connection string"
+	copyTo := "the client's connection string"
+	if e.labeled {
+		copyTo = e.label
 	}
 	switch {
 	case strings.Contains(text, "disabled"):
-		return "local authentication is disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: " + e.switchToEntra() + " and assign the identity a SignalR role."
+		return "local authentication is disabled on the resource, which deletes its access keys. Switch to Microsoft Entra ID: a credential in place of the access key of " + e.label + ", and a SignalR role for its identity."
 	case strings.Contains(text, "signature is invalid"):
 		return fmt.Sprintf("the key is not one of the resource's current keys (regenerated, or copied wrong). Copy the current connection string from the resource's Keys page into %s, or better, switch to Microsoft Entra ID.", copyTo)
 	}
 	return fmt.Sprintf("the key is wrong (regenerated, or copied wrong), or local authentication is disabled on the resource, which deletes its access keys. Check the resource's Keys page: copy the current connection string into %s, or switch to Microsoft Entra ID.", copyTo)
 }
 
-// switchToEntra says how to move an endpoint from its access key to
-// Microsoft Entra ID.
-func (e *Endpoint) switchToEntra() string {
-	if e.setting == "" {
-		return "create the client with NewFromCredential and a credential instead of the access key"
+// checkHint points at the configuration of the credential, when the
+// endpoint's label says where it came from.
+func (e *Endpoint) checkHint() string {
+	if !e.labeled {
+		return "."
 	}
-	return "replace the AccessKey with serviceUri and credential settings"
+	return "; the credential is configured in " + e.label + "."
 }
 
-// configuredIn names where the credential was configured.
-func (e *Endpoint) configuredIn() string {
-	if e.setting == "" {
-		return "the credential"
+// entraRefusal says what the service's 401 tells of an Entra token it
+// refused: "tenant" when its reply (the WWW-Authenticate error_description
+// of RFC 6750, or the ErrorDetail message) names the tenant or issuer, else
+// "". The reply is read, never quoted.
+func entraRefusal(resp *http.Response, body []byte) string {
+	text := strings.ToLower(resp.Header.Get("WWW-Authenticate"))
+	var detail struct{ Message string }
+	if json.Unmarshal(body, &detail) == nil {
+		text += " " + strings.ToLower(detail.Message)
 	}
-	return e.setting
-}
-
-// setTenant says how to choose the tenant a credential asks.
-func (e *Endpoint) setTenant() string {
-	if e.setting == "" {
-		return "Set the credential's tenant (such as azidentity's TenantID option)"
+	if strings.Contains(text, "tenant") || strings.Contains(text, "issuer") {
+		return "tenant"
 	}
-	return "Set tenantId"
+	return ""
 }
 
 // errRedirect marks a reply that redirected elsewhere.
@@ -238,13 +323,6 @@ func redirectTarget(resp *http.Response) string {
 	return c.String()
 }
 
-func orDefault(s string) string {
-	if s == "" {
-		return "default"
-	}
-	return s
-}
-
 // requestID returns the id the service gave the request, for support.
 func requestID(h http.Header) string {
 	for _, k := range []string{"x-ms-request-id", "x-ms-client-request-id", "x-request-id"} {
@@ -255,8 +333,13 @@ func requestID(h http.Header) string {
 	return ""
 }
 
-// parseRetryAfter reads Retry-After as seconds or as an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
+// retryAfter reads the wait a reply asks for: retry-after-ms (Azure's,
+// in milliseconds), else Retry-After as seconds or as an HTTP date.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if ms, err := strconv.Atoi(h.Get("retry-after-ms")); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	v := h.Get("Retry-After")
 	if v == "" {
 		return 0
 	}

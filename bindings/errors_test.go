@@ -3,14 +3,20 @@ package bindings
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/signalr-entra/handler/settings"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
 
 func TestStatusErrors(t *testing.T) {
@@ -29,15 +35,17 @@ func TestStatusErrors(t *testing.T) {
 		{"auth API 403", false, authKey, reply{status: 403, code: "Forbidden"}, entra,
 			[]string{"user-assigned managed identity with client id cid lacks the SignalR App Server or SignalR Service Owner role on http://127.0.0.1", "30 minutes"}},
 		{"auth API 401", false, authKey, reply{status: 401}, entra,
-			[]string{"did not accept the Entra ID token", "tenant tid", "authority host https://login.chinacloudapi.cn/", "AzureSignalRConnectionString"}},
+			[]string{"refused the Microsoft Entra ID token of user-assigned managed identity with client id cid, and its reply does not say why", "configured in AzureSignalRConnectionString", "A new token from the credential was refused too"}},
+		{"auth API 401 naming the tenant", false, authKey, reply{status: 401, body: `{"code":"Unauthorized","message":"The token was issued by tenant 'a', but the resource belongs to tenant 'b'."}`}, entra,
+			[]string{"the service says it comes from another tenant than the resource's", "authority host", "configured in AzureSignalRConnectionString"}},
 		{"auth API 404", false, authKey, reply{status: 404}, entra,
-			[]string{"no SignalR Service answers", "check serviceUri and serverEndpoint in AzureSignalRConnectionString"}},
+			[]string{"no SignalR Service answers", "check the service URI and server endpoint of AzureSignalRConnectionString"}},
 		{"REST 403 write", false, sendKey, reply{status: 403}, send,
 			[]string{"lacks the SignalR REST API Owner or SignalR Service Owner role", "needed to send to all", "30 minutes"}},
 		{"REST 403 read", false, headKey, reply{status: 403}, read,
 			[]string{"SignalR REST API Reader, SignalR REST API Owner or SignalR Service Owner", "check user"}},
 		{"REST 401 Entra", false, sendKey, reply{status: 401}, send,
-			[]string{"wrong tenant or authority host"}},
+			[]string{"refused the Microsoft Entra ID token", "does not say why", "refused too"}},
 		{"access key refused", true, sendKey, reply{status: 401}, send,
 			[]string{"the key is wrong (regenerated, or copied wrong), or local authentication is disabled", "Keys page"}},
 		{"local auth disabled", true, sendKey, reply{status: 401, body: `{"code":"Unauthorized","message":"Local auth is disabled for this resource"}`}, send,
@@ -47,6 +55,7 @@ func TestStatusErrors(t *testing.T) {
 		{"REST 403 access key", true, sendKey, reply{status: 403}, send,
 			[]string{"an access key needs no role", "Networking"}},
 		{"REST 429", true, sendKey, reply{status: 429, code: "Throttled"}, send, []string{"throttles"}},
+		{"REST 429 from a gateway", true, sendKey, reply{status: 429, body: "Too many requests"}, send, []string{"without the service's error code", "may have taken"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,11 +63,11 @@ func TestStatusErrors(t *testing.T) {
 			f.on(tt.route, tt.reply)
 			clock := newClock()
 			ep := entraEndpoint(t, f, &fakeCred{clock: clock})
-			ep.Auth = settings.Auth{Kind: "ManagedIdentityCredential", ClientID: "cid", TenantID: "tid", AuthorityHost: "https://login.chinacloudapi.cn/"}
+			ep.Identity = "user-assigned managed identity with client id cid"
 			if tt.accessKey {
 				ep = keyEndpoint(t, f)
 			}
-			c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{Now: clock.Now, Negotiate: NegotiateLocal})
+			c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now, Negotiate: NegotiateLocal})
 			err := tt.call(c.Endpoints()[0])
 			e := asError(t, err)
 			if e.Status != tt.reply.status || e.Code != tt.reply.code || e.RequestID != "req-42" || e.Endpoint != f.URL {
@@ -69,38 +78,54 @@ func TestStatusErrors(t *testing.T) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
 			}
+			// A tenant is blamed only when the reply names it.
+			if strings.Contains(err.Error(), "says it comes from another tenant") != strings.Contains(tt.reply.body, "tenant") {
+				t.Errorf("error %q blames the tenant, or does not, against the reply %q", err, tt.reply.body)
+			}
 		})
 	}
 }
 
+// TestRetries: sends and group actions are repeated only when the service
+// cannot have taken them (its own throttling answer); every other failure
+// after the request was written is Unknown. Reads and the auth API keep
+// azcore's retries.
 func TestRetries(t *testing.T) {
-	const sendKey, putKey = "POST /api/hubs/chat/:send", "PUT /api/hubs/chat/groups/g/connections/c"
+	const sendKey, putKey, headKey = "POST /api/hubs/chat/:send", "PUT /api/hubs/chat/groups/g/connections/c", "HEAD /api/hubs/chat/users/u"
 	send := func(e *Endpoint) error { return e.Broadcast(ctx(), "chat", hello) }
 	add := func(e *Endpoint) error { return e.AddConnectionToGroup(ctx(), "chat", "g", "c") }
+	read := func(e *Endpoint) error { _, err := e.UserExists(ctx(), "chat", "u"); return err }
+	throttled := reply{status: 429, code: "Error.Throttled", body: `{"code":"Throttled","message":"too many requests"}`}
 	tests := []struct {
-		name      string
-		route     string
-		replies   []reply
-		call      func(*Endpoint) error
-		wantTries int
-		wantErr   bool
+		name        string
+		route       string
+		replies     []reply
+		call        func(*Endpoint) error
+		wantTries   int
+		wantOutcome Outcome // "" for success
 	}{
-		{"send 500 not retried", sendKey, []reply{{status: 500}}, send, 1, true},
-		{"send 503 retried", sendKey, []reply{{status: 503}, {status: 502}, {status: 202}}, send, 3, false},
-		{"send 429 three tries", sendKey, []reply{{status: 429}}, send, 3, true},
-		{"send 400 not retried", sendKey, []reply{{status: 400}}, send, 1, true},
-		{"write 500 retried", putKey, []reply{{status: 500}, {status: 200}}, add, 2, false},
-		{"write 408 retried", putKey, []reply{{status: 408}, {status: 200}}, add, 2, false},
-		{"write 403 not retried", putKey, []reply{{status: 403}}, add, 1, true},
+		{"send 500 not retried", sendKey, []reply{{status: 500}}, send, 1, Unknown},
+		{"send 502 not retried", sendKey, []reply{{status: 502}, {status: 202}}, send, 1, Unknown},
+		{"send 503 not retried", sendKey, []reply{{status: 503}, {status: 202}}, send, 1, Unknown},
+		{"send 504 not retried", sendKey, []reply{{status: 504}, {status: 202}}, send, 1, Unknown},
+		{"send 429 without the service's code not retried", sendKey, []reply{{status: 429, body: "<html>busy</html>"}, {status: 202}}, send, 1, Unknown},
+		{"send 429 of the service retried", sendKey, []reply{throttled, {status: 202}}, send, 2, ""},
+		{"send 429 of the service, code in the body only", sendKey, []reply{{status: 429, body: `{"code":"Throttled"}`}, {status: 202}}, send, 2, ""},
+		{"send 429 of the service three tries", sendKey, []reply{throttled}, send, 4, Refused},
+		{"send 400 not retried", sendKey, []reply{{status: 400}}, send, 1, Refused},
+		{"write 503 not retried", putKey, []reply{{status: 503}, {status: 200}}, add, 1, Unknown},
+		{"write 429 of the service retried", putKey, []reply{throttled, {status: 200}}, add, 2, ""},
+		{"write 403 not retried", putKey, []reply{{status: 403}}, add, 1, Refused},
+		{"read 503 retried", headKey, []reply{{status: 503}, {status: 200}}, read, 2, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeService(t)
 			f.on(tt.route, tt.replies...)
-			c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+			c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{})
 			err := tt.call(c.Endpoints()[0])
-			if (err != nil) != tt.wantErr {
-				t.Errorf("error %v, want error %v", err, tt.wantErr)
+			if got := OutcomeOf(err); got != tt.wantOutcome {
+				t.Errorf("outcome %q (error %v), want %q", got, err, tt.wantOutcome)
 			}
 			if got := len(f.requests()); got != tt.wantTries {
 				t.Errorf("%d tries, want %d", got, tt.wantTries)
@@ -109,15 +134,49 @@ func TestRetries(t *testing.T) {
 	}
 }
 
+// TestSendNeverWrittenIsRetried: a send whose connection fails before the
+// request is written is repeated, and reported NotSent when every try
+// fails so; one reset after it was written is Unknown and not repeated.
+func TestSendNeverWrittenIsRetried(t *testing.T) {
+	var dials atomic.Int32
+	refuse := &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+		dials.Add(1)
+		return nil, errors.New("connection refused")
+	}}
+	ep := EndpointConfig{ServiceURI: mustURL(t, "http://127.0.0.1:1"), AccessKey: "k"}
+	c, _ := newTestClient(t, []EndpointConfig{ep}, Options{ClientOptions: azcore.ClientOptions{Transport: &http.Client{Transport: refuse}}})
+	err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello)
+	if got := OutcomeOf(err); got != NotSent || dials.Load() != 4 {
+		t.Errorf("outcome %q after %d dials (error %v), want notSent after 4", got, dials.Load(), err)
+	}
+
+	var taken atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The whole request is read, as the service reads a message
+		// before it acts on it.
+		io.ReadAll(r.Body)
+		taken.Add(1)
+		conn, _, _ := http.NewResponseController(w).Hijack()
+		conn.Close()
+	}))
+	t.Cleanup(srv.Close)
+	ep = EndpointConfig{ServiceURI: mustURL(t, srv.URL), AccessKey: "k"}
+	c, _ = newTestClient(t, []EndpointConfig{ep}, Options{})
+	err = c.Endpoints()[0].Broadcast(ctx(), "chat", hello)
+	if got := OutcomeOf(err); got != Unknown || taken.Load() != 1 {
+		t.Errorf("outcome %q after %d requests (error %v), want unknown after 1", got, taken.Load(), err)
+	}
+}
+
 func TestRetryAfterBeyondDeadlineStops(t *testing.T) {
 	f := newFakeService(t)
-	f.on("POST /api/hubs/chat/:send", reply{status: 503, retryAfter: "120"})
-	c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+	f.on("POST /api/hubs/chat/:send", reply{status: 429, code: "Throttled", retryAfter: "120"})
+	c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{})
 	cx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := c.Endpoints()[0].Broadcast(cx, "chat", hello)
-	if e := asError(t, err); e.Status != 503 || e.retryAfter != 120*time.Second {
-		t.Errorf("error %+v, want the 503 with its Retry-After", e)
+	if e := asError(t, err); e.Status != 429 || e.RetryAfter != 120*time.Second {
+		t.Errorf("error %+v, want the 429 with its Retry-After", e)
 	}
 	if n := len(f.requests()); n != 1 {
 		t.Errorf("%d tries, want 1: waiting 120s would pass the deadline", n)
@@ -126,7 +185,7 @@ func TestRetryAfterBeyondDeadlineStops(t *testing.T) {
 
 func TestFailureLoggedOncePerState(t *testing.T) {
 	f := newFakeService(t)
-	c, logs := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+	c, logs := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{})
 	send := func() error { return c.Send(ctx(), "chat", Message{Target: "t"}) }
 	f.on("POST /api/hubs/chat/:send", reply{status: 401})
 	for range 3 {
@@ -157,22 +216,22 @@ func TestFailureLoggedOncePerState(t *testing.T) {
 func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		mod  func(*settings.Endpoint)
+		mod  func(*EndpointConfig)
 		want string
 	}{
-		{"service", func(e *settings.Endpoint) { e.ServiceURI = mustURL(t, "http://example.com") }, `serviceUri "http://example.com" uses plain http`},
-		{"server", func(e *settings.Endpoint) { e.ServerEndpoint = mustURL(t, "http://10.0.0.1:8080") }, "serverEndpoint"},
-		{"client", func(e *settings.Endpoint) { e.ClientEndpoint = mustURL(t, "ftp://x") }, `scheme "ftp"`},
+		{"service", func(e *EndpointConfig) { e.ServiceURI = mustURL(t, "http://example.com") }, `ServiceURI "http://example.com" uses plain http`},
+		{"server", func(e *EndpointConfig) { e.ServerEndpoint = mustURL(t, "http://10.0.0.1:8080") }, "ServerEndpoint"},
+		{"client", func(e *EndpointConfig) { e.ClientEndpoint = mustURL(t, "ftp://x") }, `scheme "ftp"`},
 	} {
-		ep := settings.Endpoint{Setting: "S", ServiceURI: mustURL(t, "https://x.service.signalr.net"), AccessKey: "k"}
+		ep := EndpointConfig{Label: "S", ServiceURI: mustURL(t, "https://x.service.signalr.net"), AccessKey: "k"}
 		tt.mod(&ep)
-		_, err := New([]settings.Endpoint{ep}, &Options{manual: true})
+		_, err := New([]EndpointConfig{ep}, &Options{manual: true})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
 		}
 	}
-	ep := settings.Endpoint{Setting: "S", ServiceURI: mustURL(t, "http://[::1]:8080"), AccessKey: "k"}
-	if c, err := New([]settings.Endpoint{ep}, &Options{manual: true}); err != nil {
+	ep := EndpointConfig{Label: "S", ServiceURI: mustURL(t, "http://[::1]:8080"), AccessKey: "k"}
+	if c, err := New([]EndpointConfig{ep}, &Options{manual: true}); err != nil {
 		t.Errorf("loopback http refused: %v", err)
 	} else {
 		c.Close()
@@ -180,17 +239,17 @@ func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 }
 
 func TestOptionsInvalid(t *testing.T) {
-	ep := settings.Endpoint{Setting: "S", ServiceURI: mustURL(t, "https://x.service.signalr.net"), AccessKey: "k"}
+	ep := EndpointConfig{Label: "S", ServiceURI: mustURL(t, "https://x.service.signalr.net"), AccessKey: "k"}
 	for _, tt := range []struct {
 		opts Options
 		want string
 	}{
-		{Options{TokenLifetime: 48 * time.Hour}, "SIGNALR_TOKEN_LIFETIME"},
+		{Options{TokenLifetime: 48 * time.Hour}, "Options.TokenLifetime"},
 		{Options{Negotiate: "remote"}, `invalid negotiate mode "remote"`},
-		{Options{KeyWait: -time.Second}, "SIGNALR_KEY_WAIT"},
+		{Options{KeyWait: -time.Second, OptionNames: map[string]string{"KeyWait": "SIGNALR_KEY_WAIT"}}, "SIGNALR_KEY_WAIT"},
 		{Options{Application: "my app"}, `invalid application name "my app"`},
 	} {
-		_, err := New([]settings.Endpoint{ep}, &tt.opts)
+		_, err := New([]EndpointConfig{ep}, &tt.opts)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("error %v, want %q", err, tt.want)
 		}
@@ -205,7 +264,7 @@ func TestOptionsInvalid(t *testing.T) {
 func TestEndpointPrintsNoKey(t *testing.T) {
 	const key = "TOPSECRET-ACCESS-KEY"
 	u, _ := url.Parse("http://127.0.0.1:8080")
-	c, err := New([]settings.Endpoint{{Setting: "AzureSignalRConnectionString", ServiceURI: u, AccessKey: key, Auth: settings.Auth{Kind: "AccessKey"}}}, nil)
+	c, err := New([]EndpointConfig{{Label: "AzureSignalRConnectionString", ServiceURI: u, AccessKey: key}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,5 +278,24 @@ func TestEndpointPrintsNoKey(t *testing.T) {
 		if strings.Contains(out, key) || strings.Contains(out, asBytes) || !strings.Contains(out, "127.0.0.1:8080") {
 			t.Errorf("printed %q: want the URI and no key", out)
 		}
+	}
+}
+
+// TestRequestsCarryAzureSDKHeaders: REST calls go through azcore's
+// pipeline, which names the client in User-Agent and gives each request an
+// id.
+func TestRequestsCarryAzureSDKHeaders(t *testing.T) {
+	var ua, id string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ua, id = r.Header.Get("User-Agent"), r.Header.Get("x-ms-client-request-id")
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := newTestClient(t, []EndpointConfig{{ServiceURI: mustURL(t, srv.URL), AccessKey: "k"}}, Options{})
+	if err := c.Send(ctx(), "chat", Message{Target: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(ua, "azsdk-go-signalr-bindings/") || id == "" {
+		t.Errorf("User-Agent %q, x-ms-client-request-id %q: want azcore's", ua, id)
 	}
 }

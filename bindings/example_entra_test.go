@@ -82,26 +82,3 @@ func ExampleNewFromCredential_missingRole() {
 	// 403 send to all
 	// emulator.credential lacks the SignalR REST API Owner or SignalR Service Owner role on https://contoso.service.signalr.net, needed to send to all. Assign it on that resource (or on its resource group or subscription); role assignments take up to 30 minutes to apply. A network rule of the resource (firewall, private endpoint) can also answer 403.
 }
-
-// A connection string as the C# extension reads it; AuthType=azure.msi,
-// azure.app or azure choose an Entra credential, AccessKey signs with the key.
-func ExampleNewFromConnectionString() {
-	srv, err := emulator.NewServer(nil)
-	if err != nil {
-		panic(err)
-	}
-	defer srv.Close()
-
-	c, err := bindings.NewFromConnectionString(srv.ConnectionString(), nil) // Endpoint=…;AccessKey=…;Version=1.0;
-	if err != nil {
-		panic(err)
-	}
-	defer c.Close()
-	fmt.Println(c.Send(context.Background(), "chat", bindings.Message{GroupName: "room1", Target: "newMessage"}))
-
-	_, err = bindings.NewFromConnectionString("Endpoint=https://<name>.service.signalr.net;AuthType=azure.msi;Version=1.0;", nil)
-	fmt.Println(err)
-	// Output:
-	// <nil>
-	// bindings.NewFromConnectionString: connection string (Endpoint): value "https://<name>.service.signalr.net" holds the placeholder <name> of the example settings. Replace it with the SignalR resource's endpoint, such as https://contoso.service.signalr.net (az signalr show -n <name> -g <resource-group> --query hostName -o tsv gives the host)
-}

@@ -11,17 +11,15 @@ import (
 	"strings"
 
 	"github.com/signalr-entra/handler/bindings"
-	"github.com/signalr-entra/handler/settings"
 )
 
 // Negotiate in access-key mode: no network, the token is signed locally.
 func ExampleClient_ConnectionInfo() {
 	u, _ := url.Parse("https://contoso.service.signalr.net")
-	c, err := bindings.New([]settings.Endpoint{{
-		Setting:    "AzureSignalRConnectionString",
+	c, err := bindings.New([]bindings.EndpointConfig{{
+		Label:      "AzureSignalRConnectionString",
 		ServiceURI: u,
 		AccessKey:  "an-access-key",
-		Auth:       settings.Auth{Kind: "AccessKey"},
 	}}, nil)
 	if err != nil {
 		fmt.Println(err)
@@ -76,9 +74,9 @@ func exampleService() *httptest.Server {
 
 func exampleClient(serviceURI string) *bindings.Client {
 	u, _ := url.Parse(serviceURI)
-	c, err := bindings.New([]settings.Endpoint{{
-		Setting: "AzureSignalRConnectionString", ServiceURI: u,
-		AccessKey: "an-access-key", Auth: settings.Auth{Kind: "AccessKey"},
+	c, err := bindings.New([]bindings.EndpointConfig{{
+		Label: "AzureSignalRConnectionString", ServiceURI: u,
+		AccessKey: "an-access-key",
 	}}, nil)
 	if err != nil {
 		panic(err)

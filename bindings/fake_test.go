@@ -19,8 +19,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -50,6 +48,13 @@ type fakeCred struct {
 	mu    sync.Mutex
 	err   error
 	scope string
+	// claims lists the Claims of each request; refuseClaims fails those
+	// with claims, as azidentity's AzureCLICredential does.
+	claims       []string
+	refuseClaims bool
+	// distinct gives each token a number, as a credential that asks Entra
+	// ID each time does; else every token is the same, as from a cache.
+	distinct bool
 }
 
 func (f *fakeCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
@@ -59,10 +64,18 @@ func (f *fakeCred) GetToken(ctx context.Context, o policy.TokenRequestOptions) (
 	if len(o.Scopes) == 1 {
 		f.scope = o.Scopes[0]
 	}
+	f.claims = append(f.claims, o.Claims)
+	if f.refuseClaims && o.Claims != "" {
+		return azcore.AccessToken{}, errors.New("AzureCLICredential: Azure CLI requires multifactor authentication or additional claims")
+	}
 	if f.err != nil {
 		return azcore.AccessToken{}, f.err
 	}
-	return azcore.AccessToken{Token: "entra-token", ExpiresOn: f.clock.Now().Add(24 * time.Hour)}, nil
+	tok := "entra-token"
+	if f.distinct {
+		tok += "-" + strconv.Itoa(len(f.claims))
+	}
+	return azcore.AccessToken{Token: tok, ExpiresOn: f.clock.Now().Add(24 * time.Hour)}, nil
 }
 
 // reply is a scripted answer of the fake service.
@@ -181,22 +194,21 @@ func mustURL(t testing.TB, s string) *url.URL {
 }
 
 // entraEndpoint is an Entra-mode endpoint on the fake service.
-func entraEndpoint(t testing.TB, f *fakeService, cred azcore.TokenCredential) settings.Endpoint {
-	return settings.Endpoint{
-		Setting:    "AzureSignalRConnectionString",
+func entraEndpoint(t testing.TB, f *fakeService, cred azcore.TokenCredential) EndpointConfig {
+	return EndpointConfig{
+		Label:      "AzureSignalRConnectionString",
 		ServiceURI: mustURL(t, f.URL),
 		Credential: cred,
-		Auth:       settings.Auth{Kind: "ManagedIdentityCredential"},
+		Identity:   "system-assigned managed identity",
 	}
 }
 
 // keyEndpoint is an access-key endpoint on the fake service.
-func keyEndpoint(t testing.TB, f *fakeService) settings.Endpoint {
-	return settings.Endpoint{
-		Setting:    "AzureSignalRConnectionString",
+func keyEndpoint(t testing.TB, f *fakeService) EndpointConfig {
+	return EndpointConfig{
+		Label:      "AzureSignalRConnectionString",
 		ServiceURI: mustURL(t, f.URL),
 		AccessKey:  "the-access-key",
-		Auth:       settings.Auth{Kind: "AccessKey"},
 	}
 }
 
@@ -220,12 +232,12 @@ func (l *logBuffer) String() string {
 
 // newTestClient starts a client with no background loop, a fake clock and
 // fast retries.
-func newTestClient(t testing.TB, eps []settings.Endpoint, o Options) (*Client, *logBuffer) {
+func newTestClient(t testing.TB, eps []EndpointConfig, o Options) (*Client, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	o.manual = true
-	if o.retryBase == 0 {
-		o.retryBase = time.Millisecond
+	if o.Retry.RetryDelay == 0 {
+		o.Retry.RetryDelay = time.Millisecond
 	}
 	if o.healthRetry == 0 {
 		o.healthRetry = time.Millisecond

@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/signalr-entra/handler/settings"
+	"github.com/google/go-cmp/cmp"
 )
 
 // parsed decodes a client token signed with secret and returns its kid and
@@ -49,7 +48,7 @@ func wait(ch <-chan struct{}) {
 func TestKeyRotatesHourly(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
 	e := c.Endpoints()[0]
 
 	if got := kidOf(t, c); got != "key-1" {
@@ -75,7 +74,7 @@ func TestKeyRotatesHourly(t *testing.T) {
 func TestKeyRefreshIntervalIsSettable(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyRefresh: 10 * time.Minute})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyRefresh: 10 * time.Minute})
 	e := c.Endpoints()[0]
 
 	if got := kidOf(t, c); got != "key-1" {
@@ -96,7 +95,7 @@ func TestKeyRefreshIntervalIsSettable(t *testing.T) {
 func TestKeyRefreshFailsThenRecovers(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, logs := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	c, logs := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
 	e := c.Endpoints()[0]
 	if got := kidOf(t, c); got != "key-1" {
 		t.Fatalf("first kid = %q", got)
@@ -141,7 +140,7 @@ func TestKeyLifetimeCapsToken(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
 	start := clock.Now()
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
 	kidOf(t, c) // key issued at start
 	clock.Add(50 * time.Minute)
 	info, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
@@ -156,7 +155,7 @@ func TestKeyLifetimeCapsToken(t *testing.T) {
 
 func TestFirstKeyStormMakesOneFetch(t *testing.T) {
 	clock := newClock()
-	var eps []settings.Endpoint
+	var eps []EndpointConfig
 	var fakes []*fakeService
 	var creds []*fakeCred
 	for i := range 2 {
@@ -203,7 +202,7 @@ func TestKeyWaitBound(t *testing.T) {
 	f.block = make(chan struct{})
 	defer close(f.block)
 	clock := newClock()
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyWait: 20 * time.Millisecond})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, KeyWait: 20 * time.Millisecond, OptionNames: map[string]string{"KeyWait": "SIGNALR_KEY_WAIT"}})
 	_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
 	e := asError(t, err)
 	if !errors.Is(err, errWait) || !strings.Contains(e.Message, "SIGNALR_KEY_WAIT") {
@@ -216,8 +215,14 @@ func TestCredentialFailureNamesIdentity(t *testing.T) {
 	clock := newClock()
 	cause := errors.New("ManagedIdentityCredential: no identity assigned")
 	ep := entraEndpoint(t, f, &fakeCred{clock: clock, err: cause})
-	ep.Auth = settings.Auth{Kind: "ManagedIdentityCredential", ClientID: "11111111-2222-3333-4444-555555555555"}
-	c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{Now: clock.Now})
+	ep.Identity = "user-assigned managed identity with client id 11111111-2222-3333-4444-555555555555"
+	ep.Explain = func(err error) string {
+		if !errors.Is(err, cause) {
+			return ""
+		}
+		return "A user-assigned identity is named by its client id, not its object (principal) id; run handler check."
+	}
+	c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now})
 	_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
 	if !errors.Is(err, cause) {
 		t.Fatalf("error %v does not wrap the credential's", err)
@@ -230,5 +235,48 @@ func TestCredentialFailureNamesIdentity(t *testing.T) {
 	}
 	if f.keyCalls.Load() != 0 {
 		t.Errorf("auth API called without a token")
+	}
+}
+
+// TestRenewalSkipsTheCredentialsCache: after the service refuses the token
+// (401), the new one is asked for with claims (a token not issued before
+// now), which skips the cache of managed identity and confidential client
+// credentials. A credential that refuses claims, as the Azure CLI's does,
+// is asked again plainly; when that hands back the refused token, the
+// refusal of the claims is the error.
+func TestRenewalSkipsTheCredentialsCache(t *testing.T) {
+	const cae = `{"access_token":{"nbf":{"essential":true,"value":"`
+	for _, tt := range []struct {
+		name                   string
+		refuseClaims, distinct bool
+		wantClaims             []bool // per token request: with claims
+		wantErr                string
+	}{
+		{"claims taken", false, false, []bool{false, true}, ""},
+		{"claims refused, a new token plainly", true, true, []bool{false, true, false}, ""},
+		{"claims refused, the refused token plainly", true, false, []bool{false, true, false}, "Azure CLI requires multifactor authentication or additional claims"},
+	} {
+		f := newFakeService(t)
+		clock := newClock()
+		cred := &fakeCred{clock: clock, refuseClaims: tt.refuseClaims, distinct: tt.distinct}
+		c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, cred)}, Options{Now: clock.Now, Negotiate: NegotiateService})
+		f.on("POST /api/hubs/chat/:send", reply{status: 401}, reply{status: 202})
+		err := c.Send(ctx(), "chat", Message{Target: "t"})
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: send after a 401: %v, want error %q", tt.name, err, tt.wantErr)
+		}
+		cred.mu.Lock()
+		got := cred.claims
+		cred.mu.Unlock()
+		var with []bool
+		for _, c := range got {
+			with = append(with, c != "")
+			if c != "" && !strings.HasPrefix(c, cae) {
+				t.Errorf("%s: claims %q, want the CAE nbf form", tt.name, c)
+			}
+		}
+		if d := cmp.Diff(tt.wantClaims, with); d != "" {
+			t.Errorf("%s: token requests with claims (-want +got):\n%s", tt.name, d)
+		}
 	}
 }

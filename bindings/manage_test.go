@@ -18,7 +18,6 @@ import (
 
 	"github.com/signalr-entra/handler/emulator"
 	"github.com/signalr-entra/handler/internal/signalrtest"
-	"github.com/signalr-entra/handler/settings"
 )
 
 // connectAnswering connects a client as the user that answers "add" with
@@ -55,9 +54,9 @@ func newEmulatorClient(t *testing.T) (*Client, *emulator.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	c, _ := newTestClient(t, []settings.Endpoint{{
-		Setting: "AzureSignalRConnectionString", ServiceURI: mustURL(t, srv.URL),
-		Credential: srv.Credential(srv.SystemIdentity().ObjectID), Auth: settings.Auth{Kind: "ManagedIdentityCredential"},
+	c, _ := newTestClient(t, []EndpointConfig{{
+		Label: "AzureSignalRConnectionString", ServiceURI: mustURL(t, srv.URL),
+		Credential: srv.Credential(srv.SystemIdentity().ObjectID), Identity: "system-assigned managed identity",
 	}}, Options{})
 	return c, srv
 }
@@ -230,8 +229,8 @@ func TestListFollowsOnlyTheQueryOfNextLink(t *testing.T) {
 		io.WriteString(w, `{"value":[{"connectionId":"c2","userId":"u"}]}`)
 	}))
 	t.Cleanup(srv.Close)
-	ep := settings.Endpoint{Setting: "AzureSignalRConnectionString", ServiceURI: mustURL(t, srv.URL), AccessKey: "k", Auth: settings.Auth{Kind: "AccessKey"}}
-	c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{})
+	ep := EndpointConfig{Label: "AzureSignalRConnectionString", ServiceURI: mustURL(t, srv.URL), AccessKey: "k"}
+	c, _ := newTestClient(t, []EndpointConfig{ep}, Options{})
 	got, err := c.ListConnectionsInGroup(ctx(), "chat", "g", 0, 0)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("list = %v, %v", got, err)
@@ -244,7 +243,7 @@ func TestListFollowsOnlyTheQueryOfNextLink(t *testing.T) {
 
 func TestGroupActionTTL(t *testing.T) {
 	f := newFakeService(t)
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: newClock()})}, Options{})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: newClock()})}, Options{})
 	actions, err := DecodeGroupActions([]byte(`[{"action":"add","userId":"u","groupName":"g","ttl":0},{"action":"add","userId":"u","groupName":"h","ttl":90},{"action":"add","userId":"u","groupName":"i"}]`), 0)
 	if err != nil {
 		t.Fatal(err)

@@ -7,14 +7,34 @@ import (
 	"unicode/utf8"
 
 	"github.com/signalr-entra/handler/internal/loopback"
-	"github.com/signalr-entra/handler/settings"
 )
 
 const maxNameLen = 1024
 
+// ValidHubName reports whether name follows the service's rule for hub and
+// application names: a letter, then up to 127 letters, digits or _`,.[]
+// (^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$). Written out rather than as a
+// regular expression: that one compiles to a large program at start-up.
+func ValidHubName(name string) bool {
+	if len(name) == 0 || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if i == 0 && !letter {
+			return false
+		}
+		if !letter && !('0' <= c && c <= '9') && !strings.ContainsRune("_`,.[]", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidateHub checks a hub name against the service's rule.
 func ValidateHub(hub string) error {
-	if !settings.ValidHubName(hub) {
+	if !ValidHubName(hub) {
 		return fmt.Errorf("invalid hub name %q: it must start with a letter and hold at most 128 letters, digits and _`,.[]", hub)
 	}
 	return nil

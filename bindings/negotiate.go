@@ -65,7 +65,7 @@ func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claim
 		return "", e.waitError(err)
 	}
 	e.logOnce("negotiate", "SignalR auth API refuses the identity; the service signs client tokens instead ("+e.opts.negotiateAuto()+")",
-		"identity", e.auth.Identity(), "reason", keyErr.Message)
+		"reason", keyErr.Message)
 	tok, err := e.serviceToken(ctx, hub, userID, claims)
 	var genErr *Error
 	if errors.As(err, &genErr) && genErr.Status == http.StatusForbidden {
@@ -76,8 +76,9 @@ func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claim
 			Code:      genErr.Code,
 			RequestID: genErr.RequestID,
 			Message: fmt.Sprintf("%s may neither get the temporary key nor ask the service to sign. Assign it, on %s, the SignalR App Server or SignalR Service Owner role (to sign locally) or the SignalR REST API Owner role (for tokens signed by the service).%s",
-				e.auth.Identity(), e.uri, assignHint),
-			Err: errors.Join(keyErr, genErr),
+				e.identity, e.uri, assignHint),
+			Err:     errors.Join(keyErr, genErr),
+			Outcome: Refused,
 		}
 	}
 	return tok, err
@@ -102,7 +103,7 @@ func (e *Endpoint) GenerateToken(ctx context.Context, hub, userID string) (strin
 		return "", err
 	}
 	if e.cred == nil {
-		return "", fmt.Errorf("%s: %s uses an access key; tokens are signed locally", op, e.label())
+		return "", fmt.Errorf("%s: %s uses an access key; tokens are signed locally", op, e.label)
 	}
 	q := url.Values{"api-version": {generateTokenVersion}}
 	if userID != "" {
@@ -121,7 +122,7 @@ func (e *Endpoint) GenerateToken(ctx context.Context, hub, userID string) (strin
 		Token string `json:"token"`
 	}
 	if err := json.Unmarshal(body, &reply); err != nil || reply.Token == "" {
-		return "", &Error{Op: op, Endpoint: e.uri, Message: `the reply is not JSON with a "token"`, Err: err}
+		return "", &Error{Op: op, Endpoint: e.uri, Status: http.StatusOK, Message: `the reply is not JSON with a "token"`, Err: err, Outcome: Refused}
 	}
 	return reply.Token, nil
 }
@@ -137,8 +138,8 @@ func (e *Endpoint) signClient(ph, userID string, claims []Claim, key []byte, kid
 		return "", fmt.Errorf("sign the client token: %w", err)
 	}
 	claimsFrom := "the claims passed to ConnectionInfo"
-	if e.opts.appSettings {
-		claimsFrom = e.opts.name("ClaimTypes")
+	if n := e.opts.OptionNames["ClaimTypes"]; n != "" {
+		claimsFrom = n
 	}
 	if err := checkTokenLen(tok, len(claims), claimsFrom); err != nil {
 		return "", err

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 func TestConnectionInfoAccessKeyClaims(t *testing.T) {
@@ -18,7 +16,7 @@ func TestConnectionInfoAccessKeyClaims(t *testing.T) {
 	now := clock.Now()
 	ep := keyEndpoint(t, f)
 	ep.ClientEndpoint = mustURL(t, "https://clients.example.com:8443/")
-	c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{Now: clock.Now, TokenLifetime: 2 * time.Hour})
+	c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now, TokenLifetime: 2 * time.Hour})
 	claims := []Claim{
 		{"name", "Ada"}, {"role", "admin"}, {"role", "owner"}, {"role", "reader"},
 		{"aud", "evil"}, {"exp", "1"}, {"iat", "x"}, {"nbf", "x"}, {"iss", "x"}, {"actort", "x"},
@@ -56,7 +54,7 @@ func TestConnectionInfoAccessKeyClaims(t *testing.T) {
 func TestClientTokenShortClaimTypes(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{Now: clock.Now})
+	c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{Now: clock.Now})
 	const ws = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
 	claims := []Claim{
 		{ws + "emailaddress", "ada@example.com"},
@@ -94,7 +92,7 @@ func TestConnectionInfoEntraKey(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
 	cred := &fakeCred{clock: clock}
-	c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, cred)}, Options{Now: clock.Now, Application: "MyApp"})
+	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, cred)}, Options{Now: clock.Now, Application: "MyApp"})
 	info, err := c.ConnectionInfo(context.Background(), "Chat", "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -116,14 +114,14 @@ func TestConnectionInfoEntraKey(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Method != "GET" || reqs[0].Path != "/api/v1/auth/accessKey" || reqs[0].Auth != "Bearer entra-token" || len(reqs[0].Query) != 0 {
 		t.Errorf("requests = %+v, want one auth API call with the Entra bearer and no query", reqs)
 	}
-	if cred.scope != settings.DefaultScope {
+	if cred.scope != DefaultScope {
 		t.Errorf("scope = %q", cred.scope)
 	}
 }
 
 func TestConnectionInfoTokenTooLong(t *testing.T) {
 	f := newFakeService(t)
-	c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+	c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{OptionNames: map[string]string{"ClaimTypes": "SIGNALR_CLAIM_TYPES"}})
 	_, err := c.ConnectionInfo(context.Background(), "chat", "u", []Claim{{"big", strings.Repeat("x", 4000)}})
 	if err == nil || !strings.Contains(err.Error(), "4096") || !strings.Contains(err.Error(), "SIGNALR_CLAIM_TYPES") {
 		t.Fatalf("error %v, want the 4096 limit named", err)
@@ -133,7 +131,7 @@ func TestConnectionInfoTokenTooLong(t *testing.T) {
 func TestNegotiateService(t *testing.T) {
 	f := newFakeService(t)
 	clock := newClock()
-	c, logs := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})},
+	c, logs := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})},
 		Options{Now: clock.Now, Negotiate: NegotiateService, TokenLifetime: 90 * time.Second})
 	for range 2 {
 		info, err := c.ConnectionInfo(context.Background(), "Chat", "ada", []Claim{{"role", "admin"}})
@@ -164,7 +162,7 @@ func TestServiceModeNeverFetchesKey(t *testing.T) {
 	f := newFakeService(t)
 	f.on("GET /api/v1/auth/accessKey", reply{status: 403})
 	clock := newClock()
-	c, logs := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})},
+	c, logs := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})},
 		Options{Now: clock.Now, Negotiate: NegotiateService})
 	e := c.Endpoints()[0]
 	for range 3 {
@@ -189,7 +187,7 @@ func TestNegotiateAutoFallsBack(t *testing.T) {
 	f := newFakeService(t)
 	f.on("GET /api/v1/auth/accessKey", reply{status: 403})
 	clock := newClock()
-	c, logs := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+	c, logs := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
 	for range 3 {
 		info, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
 		if err != nil {
@@ -223,7 +221,7 @@ func TestNegotiateRefusedBothWays(t *testing.T) {
 			f.on("GET /api/v1/auth/accessKey", reply{status: 403, code: "Forbidden.Auth"})
 			f.on("POST /api/hubs/chat/:generateToken", reply{status: 403, code: "Forbidden.Token"})
 			clock := newClock()
-			c, _ := newTestClient(t, []settings.Endpoint{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, Negotiate: tt.mode})
+			c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now, Negotiate: tt.mode, OptionNames: map[string]string{"Negotiate": "SIGNALR_NEGOTIATE"}})
 			_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
 			e := asError(t, err)
 			if e.Status != http.StatusForbidden || e.RequestID != "req-42" || e.Endpoint != f.URL {

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 var hello = Payload{Target: "hello", Arguments: []json.RawMessage{json.RawMessage(`"x"`), json.RawMessage(`1`)}}
@@ -95,7 +93,7 @@ func TestOperationsRequests(t *testing.T) {
 				if mode == "entra" {
 					ep = entraEndpoint(t, f, &fakeCred{clock: clock})
 				}
-				c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{Now: clock.Now})
+				c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now})
 				if err := tt.call(c.Endpoints()[0]); err != nil {
 					t.Fatal(err)
 				}
@@ -137,7 +135,7 @@ func TestOperationsRequests(t *testing.T) {
 
 func TestOperationsApplication(t *testing.T) {
 	f := newFakeService(t)
-	c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{Application: "MyApp"})
+	c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{Application: "MyApp"})
 	if err := c.Endpoints()[0].SendToGroup(ctx(), "Chat", "g", hello); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +164,7 @@ func TestAddConnectionNotExisted(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeService(t)
 			f.on("PUT /api/hubs/chat/groups/g/connections/c", tt.reply)
-			c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+			c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{})
 			err := c.Apply(ctx(), "chat", GroupAction{Action: ActionAdd, ConnectionID: "c", GroupName: "g"})
 			if (err != nil) != tt.wantErr {
 				t.Errorf("Apply = %v, want error %v", err, tt.wantErr)
@@ -268,7 +266,7 @@ func TestExistsAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeService(t)
 			f.on("HEAD /api/hubs/chat/users/u", tt.reply)
-			c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+			c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{})
 			got, err := c.Endpoints()[0].UserExists(ctx(), "chat", "u")
 			if got != tt.want || (err != nil) != tt.wantErr {
 				t.Errorf("UserExists = %v, %v; want %v, error %v", got, err, tt.want, tt.wantErr)
@@ -279,7 +277,7 @@ func TestExistsAnswers(t *testing.T) {
 
 func TestNamesValidated(t *testing.T) {
 	f := newFakeService(t)
-	c, _ := newTestClient(t, []settings.Endpoint{keyEndpoint(t, f)}, Options{})
+	c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{})
 	e := c.Endpoints()[0]
 	tests := []struct {
 		name string

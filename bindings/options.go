@@ -5,10 +5,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"reflect"
 	"time"
 
-	"github.com/signalr-entra/handler/settings"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
 
 // NegotiateMode says how client access tokens are signed in Entra mode.
@@ -35,14 +34,23 @@ const (
 	defaultKeyWait   = 10 * time.Second
 	// defaultFetchTimeout bounds one call to Entra ID or the auth API.
 	defaultFetchTimeout = 10 * time.Second
-	// defaultKeyRefresh follows the seeds: rotate the temporary key once an hour.
+	// defaultKeyRefresh replaces the temporary key once an hour, well
+	// within its 90-minute life.
 	defaultKeyRefresh = time.Hour
-	// requestTimeout is the C# SDK's timeout for one request.
+	// requestTimeout is the Management SDK's default HttpClientTimeout
+	// (ServiceManagerOptions), the bound of one request.
 	requestTimeout = 100 * time.Second
 )
 
 // Options configures a Client. A nil *Options means all defaults.
 type Options struct {
+	// ClientOptions configures the HTTP pipeline of REST calls: transport,
+	// retries (sends and group actions keep their own rules, see Client.Send),
+	// telemetry and logging, as for any Azure SDK client. The default
+	// transport keeps connections alive and times a request out after 100s.
+	// Redirects are never followed when Transport is an *http.Client or nil.
+	azcore.ClientOptions
+
 	// TokenLifetime is the lifetime of client access tokens. Defaults to 1h;
 	// at most 24h. In Entra mode a token expires no later than the temporary
 	// key that signed it (90 minutes after the key was issued).
@@ -63,36 +71,31 @@ type Options struct {
 	// Application is the application name the service prefixes to hub names.
 	// Defaults to none.
 	Application string
-	// HTTPClient sends every request. Defaults to a client with a 100s
-	// timeout that keeps connections alive.
-	HTTPClient *http.Client
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
-	// Logger receives one record per change of an endpoint's state. Defaults
-	// to slog.Default().
+	// Logger receives one record per change of an endpoint's state and the
+	// routing of sends over several endpoints. Nothing is logged without
+	// one.
 	Logger *slog.Logger
+	// OptionNames names options in messages as the program's users know
+	// them, by field: {"KeyWait": "SIGNALR_KEY_WAIT"}. An option it leaves
+	// out is named by its field, such as Options.KeyWait.
+	OptionNames map[string]string
 
-	// appSettings says the endpoints come from the app settings
-	// (settings.Load): messages then name those settings (see name).
-	appSettings bool
 	// manual stops New from starting the background loop, so that tests
 	// drive it with Client.tick.
 	manual bool
-	// retryBase is the first retry delay of REST calls. Defaults to 0.8s.
-	retryBase time.Duration
 	// healthRetry is the wait between health checks of a failing endpoint.
 	// Defaults to 3s, as in the Management SDK.
 	healthRetry time.Duration
 }
 
-// withDefaults returns a validated copy of o with defaults filled in;
-// appSettings says the endpoints come from the app settings.
-func (o *Options) withDefaults(appSettings bool) (Options, error) {
+// withDefaults returns a validated copy of o with defaults filled in.
+func (o *Options) withDefaults() (Options, error) {
 	var out Options
 	if o != nil {
 		out = *o
 	}
-	out.appSettings = appSettings
 	switch {
 	case out.TokenLifetime == 0:
 		out.TokenLifetime = defaultTokenLifetime
@@ -116,7 +119,7 @@ func (o *Options) withDefaults(appSettings bool) (Options, error) {
 	case out.FetchTimeout == 0:
 		out.FetchTimeout = defaultFetchTimeout
 	case out.FetchTimeout < 0:
-		return out, fmt.Errorf("invalid fetch timeout %s: it must be positive, such as 10s", out.FetchTimeout)
+		return out, fmt.Errorf("invalid fetch timeout %s (%s): it must be positive, such as 10s", out.FetchTimeout, out.name("FetchTimeout"))
 	}
 	switch {
 	case out.KeyRefresh == 0:
@@ -124,26 +127,25 @@ func (o *Options) withDefaults(appSettings bool) (Options, error) {
 	case out.KeyRefresh < time.Second || out.KeyRefresh > keyUse:
 		return out, fmt.Errorf("invalid key refresh interval %s (%s): valid values are 1s to 85m, such as 1h", out.KeyRefresh, out.name("KeyRefresh"))
 	}
-	if out.Application != "" && !settings.ValidHubName(out.Application) {
+	if out.Application != "" && !ValidHubName(out.Application) {
 		return out, fmt.Errorf("invalid application name %q (%s): it must start with a letter and hold at most 128 letters, digits and _`,.[]", out.Application, out.name("Application"))
-	}
-	if out.HTTPClient == nil {
-		out.HTTPClient = defaultHTTPClient()
 	}
 	// Redirects are never followed: the service does not redirect, and one
 	// from https to http on the same host would carry the bearer token in
 	// clear text. A copy keeps the caller's client as it was.
-	hc := *out.HTTPClient
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	out.HTTPClient = &hc
+	switch t := out.Transport.(type) {
+	case nil:
+		out.Transport = defaultHTTPClient()
+	case *http.Client:
+		hc := *t
+		hc.CheckRedirect = noRedirect
+		out.Transport = &hc
+	}
 	if out.Now == nil {
 		out.Now = time.Now
 	}
 	if out.Logger == nil {
-		out.Logger = slog.Default()
-	}
-	if out.retryBase == 0 {
-		out.retryBase = 800 * time.Millisecond
+		out.Logger = slog.New(slog.DiscardHandler)
 	}
 	if out.healthRetry == 0 {
 		out.healthRetry = 3 * time.Second
@@ -151,23 +153,23 @@ func (o *Options) withDefaults(appSettings bool) (Options, error) {
 	return out, nil
 }
 
-// name is what messages call an option: its app setting, such as
-// SIGNALR_KEY_WAIT, when the endpoints come from the app settings, else its
-// field, such as Options.KeyWait. The app settings are settings.Handler's
-// fields of the same names, whose tags name them.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// name is what messages call an option: its name in OptionNames, such as
+// SIGNALR_KEY_WAIT, else its field, such as Options.KeyWait.
 func (o *Options) name(field string) string {
-	if f, ok := reflect.TypeFor[settings.Handler]().FieldByName(field); ok && o.appSettings {
-		return f.Tag.Get("envconfig")
+	if n := o.OptionNames[field]; n != "" {
+		return n
 	}
 	return "Options." + field
 }
 
 // negotiateAuto is how to ask for NegotiateAuto, in the words of name.
 func (o *Options) negotiateAuto() string {
-	if o.appSettings {
-		return o.name("Negotiate") + "=auto"
+	if n := o.OptionNames["Negotiate"]; n != "" {
+		return n + "=auto"
 	}
-	return o.name("Negotiate") + " = NegotiateAuto"
+	return "Options.Negotiate = NegotiateAuto"
 }
 
 func defaultHTTPClient() *http.Client {
@@ -176,5 +178,5 @@ func defaultHTTPClient() *http.Client {
 	// for concurrent sends to reuse them.
 	t.MaxIdleConnsPerHost = 32
 	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return &http.Client{Transport: t, Timeout: requestTimeout}
+	return &http.Client{Transport: t, Timeout: requestTimeout, CheckRedirect: noRedirect}
 }

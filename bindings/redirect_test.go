@@ -1,14 +1,14 @@
 package bindings
 
 import (
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // redirectingService answers every https request with a redirect to the
@@ -36,13 +36,12 @@ func (s *redirectingService) RoundTrip(r *http.Request) (*http.Response, error) 
 func TestRedirectNotFollowed(t *testing.T) {
 	svc := &redirectingService{}
 	clock := newClock()
-	ep := settings.Endpoint{
-		Setting:    "AzureSignalRConnectionString",
+	ep := EndpointConfig{
+		Label:      "AzureSignalRConnectionString",
 		ServiceURI: mustURL(t, "https://contoso.service.signalr.net"),
 		Credential: &fakeCred{clock: clock},
-		Auth:       settings.Auth{Kind: "ManagedIdentityCredential"},
 	}
-	c, _ := newTestClient(t, []settings.Endpoint{ep}, Options{Now: clock.Now, HTTPClient: &http.Client{Transport: svc}})
+	c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now, ClientOptions: azcore.ClientOptions{Transport: &http.Client{Transport: svc}}})
 	err := c.Send(ctx(), "chat", Message{Target: "t"})
 	if len(svc.plain) != 0 {
 		t.Fatalf("the redirect was followed: plain http got Authorization %q", svc.plain)

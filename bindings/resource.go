@@ -22,8 +22,10 @@ const (
 // follows the same idea).
 type resource[T any] struct {
 	now func() time.Time
-	// fetch gets a new value, when to refresh it, and when to stop using it.
-	fetch func(ctx context.Context) (v T, refreshAt, expiresAt time.Time, err error)
+	// fetch gets a new value, when to refresh it, and when to stop using
+	// it; refused, when not nil, is the value the service refused, which a
+	// cache may hand back.
+	fetch func(ctx context.Context, refused *T) (v T, refreshAt, expiresAt time.Time, err error)
 	// base ends in-flight fetches when the client closes.
 	base context.Context
 
@@ -42,6 +44,7 @@ type resource[T any] struct {
 	renewals  int       // renewals in a row, for their back-off
 	renewAt   time.Time // no renewal before this
 	lastRenew time.Time
+	refused   *T // the value the next fetch replaces, after a refusal
 }
 
 type flight[T any] struct {
@@ -111,7 +114,8 @@ func (r *resource[T]) renew(gen uint64) (fresh, dropped bool) {
 	}
 	r.renewals++
 	r.lastRenew, r.renewAt = now, now.Add(backoff(r.renewals, 0))
-	r.has = false
+	refused := r.v
+	r.has, r.refused = false, &refused
 	r.err, r.retryAt = nil, time.Time{}
 	r.startLocked(now)
 	return true, true
@@ -154,13 +158,15 @@ func (r *resource[T]) startLocked(now time.Time) *flight[T] {
 	}
 	f := &flight[T]{done: make(chan struct{})}
 	r.inflight = f
-	go r.run(f)
+	refused := r.refused
+	r.refused = nil
+	go r.run(f, refused)
 	return f
 }
 
-func (r *resource[T]) run(f *flight[T]) {
+func (r *resource[T]) run(f *flight[T], refused *T) {
 	ctx, cancel := context.WithTimeout(r.base, fetchTimeout)
-	v, refreshAt, expiresAt, err := r.fetch(ctx)
+	v, refreshAt, expiresAt, err := r.fetch(ctx, refused)
 	cancel()
 	r.mu.Lock()
 	if err == nil {
@@ -195,7 +201,7 @@ func backoff(n int, retryAfter time.Duration) time.Duration {
 func retryAfterOf(err error) time.Duration {
 	var e *Error
 	if errors.As(err, &e) {
-		return e.retryAfter
+		return e.RetryAfter
 	}
 	return 0
 }

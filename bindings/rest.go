@@ -8,16 +8,39 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 )
 
 const (
-	apiVersion = "2022-06-01"
-	maxTries   = 3
-	retryCap   = time.Minute
+	apiVersion    = "2022-06-01"
+	maxReplyBytes = 1 << 20
+	// moduleName goes into the telemetry User-Agent, with moduleVersion.
+	moduleName = "signalr-bindings"
 )
+
+// moduleVersion is the version of this module as the program was built
+// with it, "devel" when it is the program's own module.
+var moduleVersion = sync.OnceValue(func() string {
+	const path = "github.com/signalr-entra/handler"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range append([]*debug.Module{&info.Main}, info.Deps...) {
+			if m.Path == path && m.Version != "" && m.Version != "(devel)" {
+				return m.Version
+			}
+		}
+	}
+	return "devel"
+})
 
 // request is one call to the service.
 type request struct {
@@ -40,76 +63,159 @@ const (
 	kindAuthAPI reqKind = iota
 	kindGenerateToken
 	kindRead  // HEAD existence checks
-	kindWrite // membership changes and closing connections: safe to repeat
+	kindWrite // membership changes and closing connections
 	kindSend  // a repeated send delivers the message twice
 	kindHealth
 )
 
-// retryable says whether a reply may be retried. Sends are not retried on
-// 500: the message may have gone out, and a duplicate is worse than a loss.
-func retryable(k reqKind, status int) bool {
-	switch {
-	case k == kindSend:
-		return status == http.StatusTooManyRequests || status == http.StatusBadGateway ||
-			status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
-	case k == kindHealth:
-		return false
-	default:
-		return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
-	}
+// newPipeline is the HTTP pipeline of every REST call of a Client: azcore's
+// (retries with Retry-After and retry-after-ms, per-try timeouts, request
+// ids, telemetry, logging with redaction) over a transport that bounds
+// replies and notes whether a request was written.
+func newPipeline(o *Options) runtime.Pipeline {
+	co := o.ClientOptions
+	co.Transport = &boundedTransport{next: o.Transport}
+	return runtime.NewPipeline(moduleName, moduleVersion(), runtime.PipelineOptions{
+		// One x-ms-client-request-id per call, the same on its retries,
+		// for the service's logs and support cases.
+		PerCall:                []policy.Policy{runtime.NewRequestIDPolicy()},
+		AllowedHeaders:         []string{"x-ms-error-code", "Retry-After", "retry-after-ms"},
+		AllowedQueryParameters: []string{"api-version", "application"},
+	}, &co)
 }
 
-// shouldRetry says whether a failed try may be repeated: a reply as
-// retryable allows, or a network failure of a request other than a send.
-func shouldRetry(k reqKind, err error) bool {
-	be, ok := err.(*Error)
-	switch {
-	case !ok:
-		return false
-	case be.transport:
-		return k != kindSend && k != kindHealth
-	default:
-		return be.Status != 0 && retryable(k, be.Status)
+// retryOptions are the retry rules of one kind of request. Sends and group
+// actions are repeated only when the service cannot have taken them (see
+// safeToRepeat): a gateway's 502, 503 or 504, or a reset after the request
+// was written, may come after the service acted, and a second try would
+// deliver the message twice. The Management SDK retries message calls on
+// every status above 500; this client does not, on purpose.
+func (e *Endpoint) retryOptions(k reqKind) policy.RetryOptions {
+	r := e.opts.Retry
+	switch k {
+	case kindSend, kindWrite:
+		r.ShouldRetry = safeToRepeat
+	case kindHealth:
+		// checkHealth retries on its own schedule.
+		r.MaxRetries = -1
+	case kindAuthAPI:
+		// The auth API's own bound, short of the request's: a hung call
+		// fails and is retried, not waited out.
+		if r.TryTimeout == 0 || r.TryTimeout > e.opts.FetchTimeout {
+			r.TryTimeout = e.opts.FetchTimeout
+		}
 	}
+	return r
 }
 
-// do sends r, retrying as retryable allows (at most 3 tries, Retry-After
-// honoured, never past ctx's deadline), and returns the status and body of
-// the last reply, or an *Error. After a 401 to an Entra token it gets a new
-// token and temporary key and tries once more (see renewCredentials).
+// safeToRepeat says whether a failed try of a send can be repeated without
+// risk of a second delivery: the request was never written, or the service
+// itself refused it for throttling (429 with its error code). A repeat that
+// would outlast the caller's deadline is not made.
+func safeToRepeat(resp *http.Response, err error) bool {
+	if err != nil {
+		return errors.As(err, new(*notWrittenError))
+	}
+	if resp.StatusCode != http.StatusTooManyRequests || !serviceAnswered(resp) {
+		return false
+	}
+	// A transport of the caller's may leave Request unset.
+	if resp.Request == nil {
+		return true
+	}
+	d, ok := resp.Request.Context().Deadline()
+	return !ok || time.Until(d) >= retryAfter(resp.Header, time.Now())
+}
+
+// serviceAnswered reports whether a failure reply comes from SignalR
+// Service itself: its error replies carry the x-ms-error-code header, or an
+// ErrorDetail body with a code (REST API reference, "default" responses).
+// A gateway or proxy on the way answers in its own shape.
+func serviceAnswered(resp *http.Response) bool {
+	if resp.Header.Get("x-ms-error-code") != "" {
+		return true
+	}
+	body, err := runtime.Payload(resp)
+	if err != nil {
+		return false
+	}
+	var detail struct {
+		Code string `json:"code"`
+	}
+	return json.Unmarshal(body, &detail) == nil && detail.Code != ""
+}
+
+// notWrittenError is a transport failure before the request was written
+// whole: the service cannot have acted on it.
+type notWrittenError struct{ err error }
+
+func (e *notWrittenError) Error() string { return e.err.Error() }
+func (e *notWrittenError) Unwrap() error { return e.err }
+
+// boundedTransport reads at most maxReplyBytes of a reply, and marks a
+// failure before the request was written with notWrittenError. A
+// transport that does not report writes (httptrace) has every request
+// count as written.
+type boundedTransport struct {
+	next policy.Transporter
+}
+
+func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
+	var written atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			written.Store(true)
+		}
+	}}
+	resp, err := t.next.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	if err != nil {
+		err = redactURLError(err)
+		if !written.Load() {
+			err = &notWrittenError{err}
+		}
+		return nil, err
+	}
+	resp.Body = &limitedBody{r: io.LimitReader(resp.Body, maxReplyBytes+1), c: resp.Body}
+	return resp, nil
+}
+
+// limitedBody fails a reply longer than maxReplyBytes.
+type limitedBody struct {
+	r io.Reader
+	c io.Closer
+	n int
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += n
+	if b.n > maxReplyBytes {
+		return n, fmt.Errorf("the reply is longer than %d bytes", maxReplyBytes)
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.c.Close() }
+
+// do sends r through the pipeline and returns the status and body of the
+// reply, or an *Error. After a 401 to an Entra token it gets a new token
+// and temporary key and tries once more (see renewCredentials): the
+// service refused the request, so it took nothing.
 func (e *Endpoint) do(ctx context.Context, r request) (int, []byte, error) {
-	delay := e.opts.retryBase
-	renewed := false
-	for try := 1; ; try++ {
-		status, body, err := e.once(ctx, r)
-		if err == nil {
-			return status, body, nil
+	status, body, gen, err := e.once(ctx, r)
+	if err != nil && ctx.Err() == nil && e.renewCredentials(r.op, err, gen) {
+		status, body, _, err = e.once(ctx, r)
+		var be *Error
+		if errors.As(err, &be) && be.Status == http.StatusUnauthorized && e.accessKey == nil {
+			be.Message += " A new token from the credential was refused too."
 		}
-		if !renewed && ctx.Err() == nil && e.renewCredentials(r.op, err) {
-			renewed = true
-			try--
-			continue
-		}
-		if try == maxTries || ctx.Err() != nil || !shouldRetry(r.kind, err) {
-			return status, body, err
-		}
-		wait := max(delay, retryAfterOf(err))
-		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
-			return status, body, err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return status, body, err
-		case <-t.C:
-		}
-		delay = min(2*delay, retryCap)
 	}
+	return status, body, err
 }
 
-// once sends r one time.
-func (e *Endpoint) once(ctx context.Context, r request) (int, []byte, error) {
+// once sends r one time through the pipeline, which retries as r's kind
+// allows; gen is the generation of the Entra token it carried.
+func (e *Endpoint) once(ctx context.Context, r request) (status int, body []byte, gen uint64, err error) {
 	q := r.query
 	if q == nil {
 		q = url.Values{}
@@ -118,52 +224,52 @@ func (e *Endpoint) once(ctx context.Context, r request) (int, []byte, error) {
 		q.Set("api-version", apiVersion)
 	}
 	target := e.serverBase + r.path
-	if r.kind == kindAuthAPI {
-		// The auth API's own bound, short of the request's: a hung call
-		// fails and is retried in the background, not waited out.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, e.opts.FetchTimeout)
-		defer cancel()
-	}
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, target+"?"+q.Encode(), body)
+	ctx = policy.WithRetryOptions(ctx, e.retryOptions(r.kind))
+	req, err := runtime.NewRequest(ctx, r.method, target+"?"+q.Encode())
 	if err != nil {
-		return 0, nil, &Error{Op: r.op, Endpoint: e.uri, Message: "cannot build the request", Err: err}
+		return 0, nil, 0, &Error{Op: r.op, Endpoint: e.uri, Message: "cannot build the request", Err: err, Outcome: NotSent}
 	}
 	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	var tokenGen uint64
-	if r.kind != kindHealth {
-		auth, gen, err := e.authorization(ctx, target)
-		if err != nil {
-			return 0, nil, err
+		if err := req.SetBody(streaming.NopCloser(bytes.NewReader(r.body)), "application/json"); err != nil {
+			return 0, nil, 0, &Error{Op: r.op, Endpoint: e.uri, Message: "cannot build the request", Err: err, Outcome: NotSent}
 		}
-		tokenGen = gen
-		req.Header.Set("Authorization", auth)
 	}
-	resp, err := e.opts.HTTPClient.Do(req)
+	if r.kind != kindHealth {
+		auth, g, err := e.authorization(ctx, target)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		gen = g
+		req.Raw().Header.Set("Authorization", auth)
+	}
+	resp, err := e.pipeline.Do(req)
 	if err != nil {
-		return 0, nil, &Error{Op: r.op, Endpoint: e.uri, Message: "the service could not be reached; check the network path and " + e.uriSetting("serviceUri", true), Err: redactURLError(err), transport: true}
+		var reply []byte
+		if resp != nil {
+			status = resp.StatusCode
+			reply, _ = runtime.Payload(resp)
+		}
+		outcome := Unknown
+		msg := "no reply came from the service; it may have acted on the request. Check the network path to " + e.uri
+		if errors.As(err, new(*notWrittenError)) {
+			outcome = NotSent
+			msg = "the request could not be sent; check the network path to " + e.uri + " and the service URI of " + e.label
+		}
+		if status != 0 {
+			msg = "the reply was cut short"
+		}
+		return status, reply, gen, &Error{Op: r.op, Endpoint: e.uri, Status: status, Message: msg, Err: err, Outcome: outcome}
 	}
-	// Reading the body to its end lets the connection be reused.
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	data, err := runtime.Payload(resp)
 	switch {
 	case err != nil:
-		return resp.StatusCode, nil, &Error{Op: r.op, Endpoint: e.uri, Status: resp.StatusCode, Message: "the reply was cut short", Err: err}
+		return resp.StatusCode, nil, gen, &Error{Op: r.op, Endpoint: e.uri, Status: resp.StatusCode, Message: "the reply was cut short", Err: err, Outcome: Unknown}
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return resp.StatusCode, data, nil
+		return resp.StatusCode, data, gen, nil
 	case resp.StatusCode == http.StatusNotFound && r.notFound && resp.Header.Get("x-ms-error-code") != "":
-		return resp.StatusCode, data, nil
+		return resp.StatusCode, data, gen, nil
 	}
-	serr := e.statusError(r.op, r.kind, resp, data)
-	serr.tokenGen = tokenGen
-	return resp.StatusCode, data, serr
+	return resp.StatusCode, data, gen, e.statusError(r.op, r.kind, resp, data)
 }
 
 // authorization is the bearer of a request to target (a URL without query):
@@ -190,23 +296,24 @@ func (e *Endpoint) authorization(ctx context.Context, target string) (string, ui
 	return "Bearer " + tok.Token, gen, nil
 }
 
-// renewCredentials answers a 401 to an Entra token: the service no longer
-// takes the token (revoked, or the service restarted), and likely forgot
-// the temporary key too, whose client tokens it would refuse alike. It
-// drops both and fetches new ones, logged; the renewal backs off while the
-// refusals go on. It reports whether the request is worth one more try.
-func (e *Endpoint) renewCredentials(op string, err error) bool {
+// renewCredentials answers a 401 to the Entra token of generation gen: the
+// service no longer takes the token (revoked, or the service restarted),
+// and likely forgot the temporary key too, whose client tokens it would
+// refuse alike. It drops both and fetches new ones, logged; the renewal
+// backs off while the refusals go on. It reports whether the request is
+// worth one more try.
+func (e *Endpoint) renewCredentials(op string, err error, gen uint64) bool {
 	var be *Error
-	if e.token == nil || !errors.As(err, &be) || be.Status != http.StatusUnauthorized || be.tokenGen == 0 {
+	if e.token == nil || gen == 0 || !errors.As(err, &be) || be.Status != http.StatusUnauthorized {
 		return false
 	}
-	fresh, dropped := e.token.renew(be.tokenGen)
+	fresh, dropped := e.token.renew(gen)
 	if dropped {
 		e.opts.Logger.Warn("SignalR Service refused the Microsoft Entra ID token (401); getting a new token and temporary key",
-			"endpoint", e.uri, "setting", e.setting, "op", op)
+			append(e.logAttrs(), "op", op)...)
 		if e.key != nil && be.Op != opAccessKey {
-			// Negotiations wait for the new key (up to SIGNALR_KEY_WAIT)
-			// rather than sign with one the service may have forgotten.
+			// Negotiations wait for the new key (up to KeyWait) rather
+			// than sign with one the service may have forgotten.
 			e.key.renewLatest()
 		}
 	}
@@ -215,11 +322,15 @@ func (e *Endpoint) renewCredentials(op string, err error) bool {
 
 // redactURLError drops the query from a *url.Error's URL.
 func redactURLError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
+	var ue *url.Error
+	if errors.As(err, &ue) {
 		if i := strings.IndexByte(ue.URL, '?'); i >= 0 {
 			c := *ue
 			c.URL = ue.URL[:i]
-			return &c
+			if ue == err {
+				return &c
+			}
+			return fmt.Errorf("%s %q: %w", c.Op, c.URL, c.Err)
 		}
 	}
 	return err

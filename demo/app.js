@@ -106,6 +106,23 @@
   };
 
   /**
+   * tokenUserId returns the user id a client access token carries (the
+   * service's asrs.s.uid claim), "" for none, or undefined when the token
+   * cannot be read. The page only reads it, to show who the service will
+   * take the connection for; the service checks the token.
+   */
+  function tokenUserId(token) {
+    try {
+      const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const bytes = Uint8Array.from(atob(part.padEnd(Math.ceil(part.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+      const uid = JSON.parse(new TextDecoder().decode(bytes))['asrs.s.uid'];
+      return typeof uid === 'string' ? uid : '';
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * HandlerHttpClient adds the user id header to the requests to the
    * handler only. Given in withUrl's headers, the client would also send it
    * to the service's negotiate, where it means nothing and CORS may refuse it.
@@ -118,6 +135,9 @@
       this.handler = new URL(api);
       // refused is the handler's last refusal, as a sentence.
       this.refused = null;
+      // tokenUser is the user id of the last client token the handler's
+      // negotiate gave (see tokenUserId); null before any.
+      this.tokenUser = null;
     }
 
     async send(request) {
@@ -127,7 +147,13 @@
         request.headers = { ...request.headers, [USER_ID_HEADER]: this.userId };
       }
       try {
-        return await this.inner.send(request);
+        const response = await this.inner.send(request);
+        if (toHandler && u.pathname.endsWith('/negotiate') && response.statusCode === 200) {
+          let token;
+          try { token = JSON.parse(response.content).accessToken; } catch { /* not JSON */ }
+          this.tokenUser = typeof token === 'string' ? tokenUserId(token) : undefined;
+        }
+        return response;
       } catch (err) {
         // The client's own message quotes the reply's JSON as it came, then
         // ": Status code '404'".
@@ -168,10 +194,20 @@
       .withAutomaticReconnect()
       .configureLogging(logger)
       .build();
-    const who = `as ${name || 'anonymous'} on hub ${hub}`;
+    // who says whom the service takes the connection for: the user id in
+    // the token the handler gave, which is the name typed only when the
+    // handler trusts the header that carries it.
+    const who = () => {
+      const uid = httpClient.tokenUser;
+      if (uid === undefined || uid === null) return `on hub ${hub} (the client token's user id could not be read)`;
+      if (uid) return `as ${uid} on hub ${hub}`;
+      if (!name) return `anonymous on hub ${hub}`;
+      return `anonymous on hub ${hub}: the handler did not take "${name}" as the user id `
+        + `(it trusts the ${USER_ID_HEADER} header only when SIGNALR_USERID_HEADER names it)`;
+    };
     c.on(TARGET, (...args) => show(TARGET, args));
     c.onreconnecting((err) => setState('Reconnecting', err?.message));
-    c.onreconnected(() => setState('Connected', who));
+    c.onreconnected(() => setState('Connected', who()));
     c.onclose((err) => {
       if (connection !== c) return;
       connection = null;
@@ -180,10 +216,10 @@
     });
     connection = c;
     setConnected(true);
-    setState('Connecting', who);
+    setState('Connecting', `as ${name || 'anonymous'} on hub ${hub}`);
     try {
       await c.start();
-      setState('Connected', who);
+      setState('Connected', who());
     } catch (err) {
       if (connection === c) {
         connection = null;
@@ -239,11 +275,13 @@
       return;
     }
     status.textContent = 'Invoking…';
+    $('invoke-note').hidden = true;
     try {
       const result = await c.invoke(method, ...args);
-      status.textContent = result === undefined || result === null
-        ? `${method} completed with no result.`
-        : `${method} returned ${JSON.stringify(result)}`;
+      const none = result === undefined || result === null;
+      status.textContent = none ? `${method} completed with no result.` : `${method} returned ${JSON.stringify(result)}`;
+      // Says why nothing else happened when the handler executable took it.
+      $('invoke-note').hidden = !none;
     } catch (err) {
       status.textContent = `${method} failed: ${err.message}`;
     }

@@ -164,9 +164,13 @@ test('the demo page connects as the named user and shows what the handler sends'
     // Calling the hub: the service posts the call to the handler's upstream
     // function, which completes it with no result; bad arguments never leave.
     const invokeState = () => tab.eval(`document.getElementById('invoke-state').textContent`);
+    const invokeNote = () => tab.eval(`document.getElementById('invoke-note').hidden ? null : document.getElementById('invoke-note').textContent.replace(/\\s+/g, ' ')`);
+    assert.equal(await invokeNote(), null);
     await tab.eval(`document.getElementById('invoke').click()`);
     assert.equal(await until(async () => (await invokeState()).endsWith('.') && invokeState(), 10000, 'the hub call to complete'),
       'broadcast completed with no result.');
+    // The page says why nothing else happened, and where hub methods are answered.
+    assert.match(await invokeNote(), /takes every hub call and answers with no result, so nothing else happens here .* run examples\/chat, whose broadcast sends the text to everyone\./);
     // The handler sends its reply before writing the record.
     const called = await until(() => {
       const records = s.handlerLog().filter((r) => r.function === 'upstream' && r.event === 'broadcast');
@@ -216,6 +220,55 @@ test('the demo page connects as the named user and shows what the handler sends'
       return st.startsWith('Not sent') && st;
     }, 10000, 'the page to report the refused send');
     assert.equal(notSent, `Not sent: the handler's messages answered 404: hub "nope" is not served here; the hubs are chat (SIGNALR_HUBS)`);
+  } finally {
+    await browser.close();
+  }
+}));
+
+test('the demo page works against examples/chat and shows the user id the token carries', {
+  timeout: 90000,
+  skip: !haveChromium && !process.env.CI
+    ? `${chromiumPath} is not installed (apt-get install -y chromium); the test runs whenever CI is set`
+    : false,
+}, withStack(async (s) => {
+  assert.ok(haveChromium, `CI is set but there is no Chromium at ${chromiumPath}: apt-get install -y chromium`);
+  // As examples/chat's doc runs it, but trusting no user id header: the
+  // name typed on the page is then not the connection's user.
+  const port = await freePort();
+  const rule = { urlTemplate: `http://127.0.0.1:${port}/api/upstream`, auth: { type: 'ManagedIdentity', managedIdentity: { resource: 'api://signalr-upstream' } } };
+  await s.startEmulator(['-identity', 'system=ServiceOwner', '-upstream', JSON.stringify(rule)]);
+  await s.startHandler({ SIGNALR_USERID_HEADER: null }, { port, program: 'chat' });
+  const page = await startDemo(s, await freePort());
+
+  const browser = await Browser.launch(chromiumPath, (line) => s.clientLog.push(`[browser] ${line}`));
+  try {
+    const tab = await browser.open(page);
+    const state = () => tab.eval(`document.getElementById('state').textContent`);
+    await tab.eval(`document.getElementById('name').value = 'ada'; document.getElementById('connect').click()`);
+    const connected = await until(async () => {
+      const st = await state();
+      if (st.startsWith('Failed')) throw new Error(`the page failed to connect: ${st}`);
+      return st.startsWith('Connected') && st;
+    }, 15000, 'the page to connect');
+    assert.equal(connected, 'Connected: anonymous on hub chat: the handler did not take "ada" as the user id '
+      + '(it trusts the x-ms-signalr-userid header only when SIGNALR_USERID_HEADER names it)');
+
+    // broadcast is answered in Go: the text comes back to everyone, from
+    // the caller's connection id, since it has no user id.
+    const invokeState = () => tab.eval(`document.getElementById('invoke-state').textContent`);
+    const done = (prefix) => until(async () => {
+      const st = await invokeState();
+      return st.startsWith(prefix) && st;
+    }, 10000, `the hub call ${prefix}`);
+    await tab.eval(`document.getElementById('invoke').click()`);
+    assert.equal(await done('broadcast completed'), 'broadcast completed with no result.');
+    const got = await until(async () => tab.eval(`[...document.querySelectorAll('#messages li')].map((li) => ({
+      from: li.querySelector('.from')?.textContent ?? null, text: li.querySelector('.text')?.textContent }))
+      .find((m) => m.text === 'hello through the hub') ?? null`), 10000, 'the broadcast to come back');
+    await tab.eval(`document.getElementById('method').value = 'whoAmI'; document.getElementById('args').value = '[]'; document.getElementById('invoke').click()`);
+    const who = JSON.parse((await done('whoAmI returned ')).slice('whoAmI returned '.length));
+    assert.deepEqual(who, { connectionId: got.from, userId: '' });
+    assert.equal(await tab.eval(`document.getElementById('invoke-note').hidden`), true);
   } finally {
     await browser.close();
   }

@@ -10,7 +10,8 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HubConnectionBuilder, HttpTransportType, LogLevel } from '@microsoft/signalr';
 
@@ -198,6 +199,38 @@ export class Stack {
       }
     }, 15000, 'the handler to answer GET /');
     return p;
+  }
+
+  /**
+   * startHost puts bin/funchost, the stand-in of the Functions host, in
+   * front of the running handler: it reads the repository's host.json and
+   * functions/<name>/function.json, waits for the handler's GET /, and hands
+   * each request on /api to the handler in the mode the host picks.
+   * proxying 'on' or 'off' overrides host.json's enableProxyingHttpRequest.
+   * From then on the tests' requests and clients go through it. Start the
+   * handler with FUNCTIONS_WORKER_RUNTIME=custom, as the host does.
+   */
+  async startHost({ port, proxying = '' } = {}) {
+    port ??= await freePort();
+    const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+    const args = ['-app', repo, '-listen', `127.0.0.1:${port}`, '-worker', this.url];
+    if (proxying) args.push('-proxying', proxying);
+    const p = new Proc('funchost', bin('funchost'), args, { env: { PATH: process.env.PATH }, cwd: this.dir });
+    this.procs.push(p);
+    this.host = p;
+    const ready = await until(() => {
+      if (!p.alive) throw new Error(`the host stand-in exited (${p.exitCode ?? p.exitSignal}) before listening`);
+      return p.jsonLines().find((l) => l.listening);
+    }, 15000, 'the host stand-in to listen');
+    this.handlerURL = this.url;
+    this.url = ready.listening;
+    this.modes = ready.modes;
+    return p;
+  }
+
+  /** invocations are the host stand-in's records of finished invocations of the function. */
+  invocations(fn) {
+    return this.host.jsonLines().filter((l) => l.function === fn);
   }
 
   /** start runs the stand-in with emulatorFlags, then the handler with handlerEnv. */

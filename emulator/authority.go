@@ -2,8 +2,11 @@ package emulator
 
 import (
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -31,6 +34,7 @@ func (s *Server) authorityHandler() http.Handler {
 	mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.keySet)
 	mux.HandleFunc("GET /{tenant}/discovery/keys", s.keySet)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.authorityToken)
+	mux.HandleFunc("POST /{tenant}/emulator/user-token", s.userTokenEndpoint)
 	return mux
 }
 
@@ -237,4 +241,121 @@ func resourceScope(scopes string) string {
 		}
 	}
 	return strings.Join(rest, " ")
+}
+
+// UserSignIn describes a user signed in to an app, whose access token
+// UserToken mints.
+type UserSignIn struct {
+	// User is the user's name, such as alice; it becomes name and
+	// preferred_username, and the oid and sub are derived from it.
+	User string
+	// Audience is the aud of the token: the app's API, such as api://chat.
+	Audience string
+	// TenantID is the user's tenant. Defaults to the server's tenant.
+	TenantID string
+	// Claims are added to the token, replacing any of the same name, such
+	// as roles, or exp to make an expired token.
+	Claims map[string]any
+}
+
+// SignInAuthority is the issuer of the server's tenant's v2.0 tokens: what
+// an app's SIGNALR_NEGOTIATE_AUTHORITY names to accept UserToken's tokens.
+func (s *Server) SignInAuthority() string { return s.issuer(s.TenantID) }
+
+// UserToken mints an access token for a user signed in to an app, shaped as
+// Entra ID's v2.0 tokens for a user: the user's object id (oid, the same in
+// every app), a pairwise subject (sub, per app), the tenant, name,
+// preferred_username and a delegated scope, signed by the authority's
+// current key and issued by SignInAuthority's issuer for the tenant.
+func (s *Server) UserToken(u UserSignIn) (string, time.Time, error) {
+	if u.User == "" || u.Audience == "" {
+		return "", time.Time{}, errors.New("emulator: a user token needs User and Audience")
+	}
+	tenant := u.TenantID
+	if tenant == "" {
+		tenant = s.TenantID
+	}
+	if !s.dir.tenantKnown(tenant) {
+		return "", time.Time{}, fmt.Errorf("emulator: tenant %q is not known; use the server's tenant or one with an application", tenant)
+	}
+	now := s.Now()
+	exp := now.Add(s.opts.TokenLifetime)
+	oid := derivedUUID("oid", tenant, u.User)
+	sub := sha256.Sum256([]byte("sub\x00" + tenant + "\x00" + u.User + "\x00" + u.Audience))
+	claims := jwt.MapClaims{
+		"aud":                u.Audience,
+		"iss":                s.issuer(tenant),
+		"iat":                now.Unix(),
+		"nbf":                now.Unix(),
+		"exp":                exp.Unix(),
+		"name":               u.User,
+		"preferred_username": u.User + "@" + tenant,
+		"oid":                oid,
+		"sub":                base64.RawURLEncoding.EncodeToString(sub[:]),
+		"tid":                tenant,
+		"scp":                "access_as_user",
+		"ver":                "2.0",
+		"uti":                newUUID(),
+	}
+	for k, v := range u.Claims {
+		claims[k] = v
+	}
+	if e, ok := claims["exp"].(int64); ok {
+		exp = time.Unix(e, 0)
+	}
+	signed, err := signRS256(claims, s.signing.current())
+	return signed, exp, err
+}
+
+// derivedUUID is a UUID that depends only on its parts, so a user keeps
+// one object id across restarts of the stand-in.
+func derivedUUID(parts ...string) string {
+	b := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// userTokenEndpoint serves UserToken over HTTP, for tests in other
+// languages: POST /{tenant}/emulator/user-token with the form fields user,
+// audience and, optionally, claims (a JSON object). The reply is shaped as
+// the token endpoint's. Entra ID has no such endpoint: a real app signs
+// its users in with MSAL.
+func (s *Server) userTokenEndpoint(w http.ResponseWriter, r *http.Request) {
+	tenant := r.PathValue("tenant")
+	if err := r.ParseForm(); err != nil {
+		s.oauthFail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded.")
+		return
+	}
+	if !s.dir.tenantKnown(tenant) {
+		s.unknownTenant(w, tenant)
+		return
+	}
+	in := UserSignIn{User: r.PostForm.Get("user"), Audience: r.PostForm.Get("audience"), TenantID: tenant}
+	if in.User == "" || in.Audience == "" {
+		s.oauthFail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the parameters 'user' and 'audience'.")
+		return
+	}
+	if raw := r.PostForm.Get("claims"); raw != "" {
+		d := json.NewDecoder(strings.NewReader(raw))
+		d.UseNumber()
+		if err := d.Decode(&in.Claims); err != nil {
+			s.oauthFail(w, http.StatusBadRequest, "invalid_request", 900144, "The parameter 'claims' must be a JSON object: %v", err)
+			return
+		}
+		for k, v := range in.Claims {
+			if n, ok := v.(json.Number); ok {
+				if i, err := n.Int64(); err == nil {
+					in.Claims[k] = i
+				}
+			}
+		}
+	}
+	tok, exp, err := s.UserToken(in)
+	if err != nil {
+		s.oauthFail(w, http.StatusInternalServerError, "server_error", 90000, "signing the token failed")
+		return
+	}
+	secs := int64(exp.Sub(s.Now()) / time.Second)
+	writeJSON(w, http.StatusOK, tokenReply{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok})
 }

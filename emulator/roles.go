@@ -59,6 +59,9 @@ var roleTable = map[Role]roleInfo{
 // roleOrder lists roles in the order messages name them.
 var roleOrder = []Role{AppServer, ServiceOwner, RESTAPIOwner, RESTAPIReader, AccessKeyReader}
 
+// Roles returns every built-in role, in the order messages name them.
+func Roles() []Role { return append([]Role(nil), roleOrder...) }
+
 // ParseRole reads a role by its short name, its display name or its role
 // definition id, ignoring case and spaces.
 func ParseRole(s string) (Role, error) {
@@ -69,11 +72,16 @@ func ParseRole(s string) (Role, error) {
 			return r, nil
 		}
 	}
+	return "", fmt.Errorf("invalid role %q. Valid roles are %s, or a role definition id", s, roleNames())
+}
+
+// roleNames lists the roles' short names, comma-separated.
+func roleNames() string {
 	names := make([]string, len(roleOrder))
 	for i, r := range roleOrder {
 		names[i] = string(r)
 	}
-	return "", fmt.Errorf("invalid role %q. Valid roles are %s, or a role definition id", s, strings.Join(names, ", "))
+	return strings.Join(names, ", ")
 }
 
 // String returns the role's display name, such as "SignalR App Server".

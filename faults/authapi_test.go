@@ -33,10 +33,10 @@ func TestAuthAPIFaults(t *testing.T) {
 			wantStatus: 200, wantCalls: 2,
 		},
 		{
-			name:       "401 again with the new token names the tenant to set",
+			name:       "401 again with the new token blames no tenant the reply does not name",
 			fault:      emulator.Fault{Times: 2, Status: 401},
 			wantStatus: 502, wantCalls: 2,
-			wantLog: "the token is from the wrong tenant or authority host",
+			wantLog: "its reply does not say why (a revoked, expired or not yet valid token, or one from another tenant or cloud, is refused alike); the credential is configured in AzureSignalRConnectionString. A new token from the credential was refused too.",
 		},
 		{
 			name:       "403 names the missing role",
@@ -49,7 +49,7 @@ func TestAuthAPIFaults(t *testing.T) {
 			fault: emulator.Fault{Times: 1, Status: 404},
 			// Not the caller's 404: the app's endpoint setting is wrong.
 			wantStatus: 502, wantCalls: 1,
-			wantLog: "check serviceUri and serverEndpoint",
+			wantLog: "check the service URI and server endpoint of AzureSignalRConnectionString",
 		},
 		{
 			name:       "429 with Retry-After is retried after it",
@@ -58,8 +58,8 @@ func TestAuthAPIFaults(t *testing.T) {
 		},
 		{
 			name:       "429 on every try is reported as busy",
-			fault:      emulator.Fault{Times: 3, Status: 429, RetryAfter: time.Second},
-			wantStatus: 503, wantCalls: 3,
+			fault:      emulator.Fault{Times: 4, Status: 429, RetryAfter: time.Second},
+			wantStatus: 503, wantCalls: 4,
 			wantLog: "the service throttles this resource",
 		},
 		{
@@ -69,9 +69,9 @@ func TestAuthAPIFaults(t *testing.T) {
 		},
 		{
 			name:       "500 on every try",
-			fault:      emulator.Fault{Times: 3, Status: 500},
-			wantStatus: 502, wantCalls: 3,
-			wantLog: "the service failed; retry later",
+			fault:      emulator.Fault{Times: 4, Status: 500},
+			wantStatus: 502, wantCalls: 4,
+			wantLog: "the service failed",
 		},
 		{
 			// The token and the auth API call must start within
@@ -86,7 +86,7 @@ func TestAuthAPIFaults(t *testing.T) {
 			name:       "malformed JSON",
 			fault:      emulator.Fault{Times: 1, Status: 200, Body: "<html>gateway</html>"},
 			wantStatus: 502, wantCalls: 1,
-			wantLog: "the reply is not JSON with KeyId and AccessKey: check that serviceUri names a SignalR Service",
+			wantLog: "the reply is not JSON with KeyId and AccessKey: check that the service URI of AzureSignalRConnectionString names a SignalR Service",
 		},
 		{
 			name:       "missing KeyId",

@@ -39,15 +39,15 @@ func TestColdStartConcurrentNegotiations(t *testing.T) {
 				Setting:    "Azure__SignalR__Endpoints__second",
 				ServiceURI: mustURL(t, second.URL),
 				Type:       settings.Primary,
-				Credential: second.Credential(p.ObjectID),
+				Credential: managedIdentity(t, second, p.ClientID),
 				Auth:       settings.Auth{Kind: "ManagedIdentityCredential", UserAssigned: true, ClientID: p.ClientID},
 			}
 			return []settings.Endpoint{s.entraEndpoint(t, emulator.AppServer), other}
 		},
 		// Slow tokens keep the first fetch running while the callers come.
 		setup: func(s *stack) {
-			s.emu.Delay(emulator.CredentialToken, 300*time.Millisecond)
-			second.Delay(emulator.CredentialToken, 300*time.Millisecond)
+			s.emu.Delay(emulator.IdentityToken, 300*time.Millisecond)
+			second.Delay(emulator.IdentityToken, 300*time.Millisecond)
 		},
 		bindings: bindings.Options{KeyWait: 10 * time.Second, Negotiate: bindings.NegotiateLocal},
 	})
@@ -103,8 +103,8 @@ func TestColdStartConcurrentNegotiations(t *testing.T) {
 		}
 	}
 	for name, emu := range map[string]*emulator.Server{"first": s.emu, "second": second} {
-		if c := emu.Counts(); c.CredentialTokens != 1 || c.AccessKeys != 1 {
-			t.Errorf("%s endpoint: %d Entra token requests and %d auth API calls, want 1 and 1", name, c.CredentialTokens, c.AccessKeys)
+		if c := emu.Counts(); c.IdentityTokens != 1 || c.AccessKeys != 1 {
+			t.Errorf("%s endpoint: %d Entra token requests and %d auth API calls, want 1 and 1", name, c.IdentityTokens, c.AccessKeys)
 		}
 	}
 }

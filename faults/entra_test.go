@@ -9,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
 	"github.com/signalr-entra/handler/settings"
@@ -97,6 +93,7 @@ func TestEntraUnreachableAtStart(t *testing.T) {
 // credential's own retries may absorb it; otherwise negotiate fails with
 // the identity named in the log, and recovers after the back-off.
 func TestEntraServerError(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		failures   int // 500s before the endpoint answers
@@ -109,23 +106,14 @@ func TestEntraServerError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			var clientID string
 			s := newStack(t, config{
 				endpoints: func(s *stack) []settings.Endpoint {
+					// A real ManagedIdentityCredential, through the
+					// stand-in's identity endpoint.
 					ep := s.entraEndpoint(t, emulator.ServiceOwner)
-					// A user-assigned identity of its own: the managed
-					// identity token cache is process-wide.
 					clientID = ep.Auth.ClientID
-					useIdentityEndpoint(t, s.emu.IdentityEndpoint, s.emu.IdentityHeader)
-					cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
-						ID: azidentity.ClientID(clientID),
-						// Default tries, shorter waits between them.
-						ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}},
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
-					ep.Credential = cred
 					return []settings.Endpoint{ep}
 				},
 				setup: func(s *stack) { s.emu.Fail(emulator.IdentityToken, tt.failures, 500, 0) },
@@ -157,7 +145,7 @@ func TestKeyExpiresWhileEntraDown(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, config{})
 	s.connect(t)
-	s.emu.Fail(emulator.CredentialToken, 1<<30, 503, 0)
+	s.emu.Fail(emulator.IdentityToken, 1<<30, 503, 0)
 
 	// The hourly refresh is due and fails: the key still signs.
 	s.emu.Advance(61 * time.Minute)
@@ -182,7 +170,7 @@ func TestKeyExpiresWhileEntraDown(t *testing.T) {
 	}
 
 	// Entra ID is back.
-	s.emu.Inject(emulator.CredentialToken, emulator.Fault{})
+	s.emu.Inject(emulator.IdentityToken, emulator.Fault{})
 	s.recover(t)
 	c := s.connect(t)
 	s.wantLog(t, "SignalR endpoint recovered", `"kind":"credential"`)
@@ -190,4 +178,39 @@ func TestKeyExpiresWhileEntraDown(t *testing.T) {
 		t.Fatalf("send after Entra returned: %d %s", r.status, r.body)
 	}
 	s.wantDelivered(t, c, "a")
+}
+
+// TestRevokedTokenWithRealCredential revokes the token a real
+// ManagedIdentityCredential holds in its cache (azidentity, through MSAL,
+// keeps it in-process): the handler's renewal must get a new token from
+// the identity endpoint, not the cached one again, so that the first send
+// after the revocation goes through.
+func TestRevokedTokenWithRealCredential(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, config{}) // a real ManagedIdentityCredential
+	c := s.connect(t)
+	before := s.emu.Counts().IdentityTokens
+	s.emu.RevokeTokens()
+	start := time.Now()
+	var failed int
+	for {
+		r := s.send(t, broadcasts("after"))
+		if r.status == http.StatusAccepted {
+			break
+		}
+		failed++
+		if time.Since(start) > time.Minute {
+			t.Fatalf("no send went through within a minute of the revocation: %d %s", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("recovered %s after the revocation, after %d failed sends", time.Since(start).Round(time.Millisecond), failed)
+	if failed > 0 {
+		t.Errorf("%d sends failed after the revocation: the renewal got the cached token back", failed)
+	}
+	if n := s.emu.Counts().IdentityTokens - before; n != 1 {
+		t.Errorf("%d identity endpoint calls after the revocation, want 1", n)
+	}
+	c.received(t, "after")
+	s.connect(t)
 }

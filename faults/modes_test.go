@@ -22,9 +22,9 @@ func TestAccessKeyMode(t *testing.T) {
 		return []settings.Endpoint{s.accessKeyEndpoint(t)}
 	}})
 	c := s.connect(t)
-	s.emu.Fail(emulator.RESTSend, 1, 503, 0)
+	s.emu.Fail(emulator.RESTSend, 1, 429, 0)
 	if r := s.send(t, broadcasts("a", "b")); r.status != http.StatusAccepted {
-		t.Errorf("503 then an answer: %d %s, want 202", r.status, r.body)
+		t.Errorf("the service's 429 then an answer: %d %s, want 202", r.status, r.body)
 	}
 	s.emu.Fail(emulator.RESTSend, 1, 500, 0)
 	r := s.send(t, broadcasts("c", "d"))
@@ -32,7 +32,7 @@ func TestAccessKeyMode(t *testing.T) {
 		t.Errorf("500: %d %s, want 502 with item 0 failed", r.status, r.body)
 	}
 	if got := s.restCalls("SignalR_Broadcast"); got != 5 {
-		t.Errorf("the service saw %d sends, want 5 (one retry of the 503, none of the 500)", got)
+		t.Errorf("the service saw %d sends, want 5 (one retry of the 429, none of the 500)", got)
 	}
 	s.wantDelivered(t, c, "a", "b", "d")
 }

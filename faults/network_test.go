@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,21 +19,25 @@ import (
 	"github.com/signalr-entra/handler/settings"
 )
 
-// When a resetProxy cuts the connection of the next send.
+// What a faultProxy does to the next send.
 const (
 	passThrough   int32 = iota
-	resetRequest        // before the service sees the send
-	resetResponse       // after the service has answered it
+	resetRequest        // resets the connection before the service sees the send
+	resetResponse       // resets it after the service has answered
+	loseAnswer          // answers its own status after the service has answered
 )
 
-// resetProxy stands between the handler and the service's REST API, as the
-// network does, and resets the TCP connection of the next send on demand.
-type resetProxy struct {
+// faultProxy stands between the handler and the service's REST API, as the
+// network and gateways do, and breaks the next send on demand.
+type faultProxy struct {
 	target *url.URL
 	mode   atomic.Int32
+	// answer is the status a gateway answers in loseAnswer mode, with a
+	// body of its own, not the service's.
+	answer atomic.Int32
 }
 
-func (p *resetProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mode := passThrough
 	if strings.HasSuffix(r.URL.Path, "/:send") {
 		mode = p.mode.Swap(passThrough)
@@ -51,8 +56,12 @@ func (p *resetProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if mode == resetResponse {
+	switch mode {
+	case resetResponse:
 		reset(w)
+		return
+	case loseAnswer:
+		http.Error(w, http.StatusText(int(p.answer.Load())), int(p.answer.Load()))
 		return
 	}
 	for k, vs := range resp.Header {
@@ -75,9 +84,10 @@ func reset(w http.ResponseWriter) {
 	conn.Close()
 }
 
-// TestConnectionReset resets the connection of a send: the send is reported
-// failed to the caller, never retried (it may have gone out), the rest of
-// the batch goes through, and the handler keeps working.
+// TestConnectionReset resets the connection of a send after it was
+// written: the send is reported unknown to the caller (it may have gone
+// out), never retried, the rest of the batch goes through, and the
+// handler keeps working.
 func TestConnectionReset(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -86,6 +96,7 @@ func TestConnectionReset(t *testing.T) {
 		wantCalls     int      // sends the service saw
 		wantDelivered []string // before the closing message
 	}{
+		// The handler cannot tell this case from the next one.
 		{"before the service saw the send", resetRequest, 1, []string{"b"}},
 		// Delivered, but the caller cannot know: reported, not repeated.
 		{"after the service answered", resetResponse, 2, []string{"a", "b"}},
@@ -93,26 +104,60 @@ func TestConnectionReset(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			proxy := &resetProxy{}
-			s := newStack(t, config{endpoints: func(s *stack) []settings.Endpoint {
-				proxy.target = mustURL(t, s.emu.URL)
-				srv := httptest.NewServer(proxy)
-				t.Cleanup(srv.Close)
-				ep := s.entraEndpoint(t, emulator.ServiceOwner)
-				ep.ServerEndpoint = mustURL(t, srv.URL)
-				return []settings.Endpoint{ep}
-			}})
+			proxy := &faultProxy{}
+			s := newStack(t, config{endpoints: proxied(t, proxy)})
 			c := s.connect(t)
 			proxy.mode.Store(tt.mode)
 			r := s.send(t, broadcasts("a", "b"))
-			if r.status != http.StatusBadGateway || len(r.Failed) != 1 || r.Failed[0].Index != 0 || !cmp.Equal(r.Accepted, []int{1}) {
-				t.Errorf("status %d body %s; want 502 with item 0 failed and 1 accepted", r.status, r.body)
+			if r.status != http.StatusBadGateway || len(r.Failed) != 1 || r.Failed[0].Index != 0 || r.Failed[0].State != "unknown" || !cmp.Equal(r.Accepted, []int{1}) {
+				t.Errorf("status %d body %s; want 502 with item 0 unknown and 1 accepted", r.status, r.body)
 			}
-			s.wantLog(t, "messages item failed", r.CorrelationID, `"index":0`, "the service could not be reached")
+			s.wantLog(t, "messages item failed", r.CorrelationID, `"index":0`, "no reply came from the service; it may have acted on the request")
 			if got := s.restCalls("SignalR_Broadcast"); got != tt.wantCalls {
 				t.Errorf("the service saw %d sends, want %d", got, tt.wantCalls)
 			}
 			s.wantDelivered(t, c, tt.wantDelivered...)
+		})
+	}
+}
+
+// proxied builds one Entra endpoint whose REST calls go through proxy.
+func proxied(t *testing.T, proxy *faultProxy) func(s *stack) []settings.Endpoint {
+	return func(s *stack) []settings.Endpoint {
+		proxy.target = mustURL(t, s.emu.URL)
+		srv := httptest.NewServer(proxy)
+		t.Cleanup(srv.Close)
+		ep := s.entraEndpoint(t, emulator.ServiceOwner)
+		ep.ServerEndpoint = mustURL(t, srv.URL)
+		return []settings.Endpoint{ep}
+	}
+}
+
+// TestAmbiguousAnswerDeliveredOnce: a gateway answers 502, 503, 504 or a
+// 429 of its own after the service took the send. The message must reach
+// the client once, and the caller learns that it may have been delivered
+// (state unknown), not that it failed.
+func TestAmbiguousAnswerDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{502, 503, 504, 429} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			proxy := &faultProxy{}
+			s := newStack(t, config{endpoints: proxied(t, proxy)})
+			c := s.connect(t)
+			proxy.answer.Store(int32(status))
+			proxy.mode.Store(loseAnswer)
+			r := s.send(t, broadcasts("a", "b"))
+			if len(r.Failed) != 1 || r.Failed[0].Index != 0 || r.Failed[0].State != "unknown" || !cmp.Equal(r.Accepted, []int{1}) {
+				t.Errorf("status %d body %s; want item 0 unknown and 1 accepted", r.status, r.body)
+			}
+			if r.status == http.StatusAccepted {
+				t.Errorf("status 202 for a send whose answer was lost")
+			}
+			if got := s.restCalls("SignalR_Broadcast"); got != 2 {
+				t.Errorf("the service saw %d sends, want 2: the lost answer was retried", got)
+			}
+			s.wantDelivered(t, c, "a", "b")
 		})
 	}
 }

@@ -47,7 +47,7 @@ func TestRevokedTokenRenewedOnce(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, config{})
 	s.negotiate(t)
-	before := s.emu.Counts().CredentialTokens
+	before := s.emu.Counts().IdentityTokens
 	s.emu.RevokeTokens()
 	var wg sync.WaitGroup
 	statuses := make([]int, 20)
@@ -60,7 +60,7 @@ func TestRevokedTokenRenewedOnce(t *testing.T) {
 			t.Errorf("send %d: %d", i, st)
 		}
 	}
-	if n := s.emu.Counts().CredentialTokens - before; n != 1 {
+	if n := s.emu.Counts().IdentityTokens - before; n != 1 {
 		t.Errorf("%d new Entra tokens for 20 refused sends, want 1", n)
 	}
 }
@@ -72,14 +72,14 @@ func TestRefusedTokenBacksOff(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, config{})
 	s.negotiate(t)
-	before := s.emu.Counts().CredentialTokens
+	before := s.emu.Counts().IdentityTokens
 	s.emu.Fail(emulator.RESTSend, 100, http.StatusUnauthorized, 0)
 	for i := range 3 {
 		if r := s.send(t, broadcasts("x")); r.status != http.StatusBadGateway {
 			t.Errorf("send %d: %d %s, want 502", i, r.status, r.body)
 		}
 	}
-	if n := s.emu.Counts().CredentialTokens - before; n != 1 {
+	if n := s.emu.Counts().IdentityTokens - before; n != 1 {
 		t.Errorf("%d new Entra tokens for 3 refused sends in a row, want 1", n)
 	}
 	if n := s.emu.Counts().REST["SignalR_Broadcast"]; n != 4 {
@@ -127,7 +127,7 @@ const schedulingSlack = 3 * time.Second
 // soon after the hang ends, since each call has its own short bound.
 func TestHungFetchRecovers(t *testing.T) {
 	t.Parallel()
-	for _, kind := range []emulator.Kind{emulator.CredentialToken, emulator.AccessKey} {
+	for _, kind := range []emulator.Kind{emulator.IdentityToken, emulator.AccessKey} {
 		t.Run(string(kind), func(t *testing.T) {
 			t.Parallel()
 			const keyWait = time.Second

@@ -25,6 +25,7 @@ func TestSendFaults(t *testing.T) {
 		wantStatus    int
 		wantAccepted  []int
 		wantFailed    []int
+		wantState     string   // of the failed item
 		wantCalls     int      // sends the service saw
 		wantDelivered []string // before the closing message
 		wantLog       string   // in the log line of the failed item
@@ -33,29 +34,35 @@ func TestSendFaults(t *testing.T) {
 		minTook time.Duration
 	}{
 		{
-			name:  "429 with Retry-After is retried after it",
+			name:  "429 of the service with Retry-After is retried after it",
 			fault: emulator.Fault{Times: 1, Status: 429, RetryAfter: 2 * time.Second},
 			batch: []string{"a"}, wantStatus: 202, wantAccepted: []int{0},
 			wantCalls: 2, wantDelivered: []string{"a"}, minTook: 2 * time.Second,
 		},
 		{
-			name:  "429 on every try is reported as busy",
-			fault: emulator.Fault{Times: 3, Status: 429, RetryAfter: time.Second},
-			batch: []string{"a", "b"}, wantStatus: 503, wantAccepted: []int{1}, wantFailed: []int{0},
-			wantCalls: 4, wantDelivered: []string{"b"}, wantLog: "the service throttles this resource",
+			name:  "429 of the service on every try is reported as busy",
+			fault: emulator.Fault{Times: 4, Status: 429, RetryAfter: time.Second},
+			batch: []string{"a", "b"}, wantStatus: 503, wantAccepted: []int{1}, wantFailed: []int{0}, wantState: "refused",
+			wantCalls: 5, wantDelivered: []string{"b"}, wantLog: "the service throttles this resource",
 		},
 		{
-			name:  "503 is retried",
+			name:  "429 without the service's code is not retried: a gateway may answer after the service took it",
+			fault: emulator.Fault{Times: 1, Status: 429, Body: "Too Many Requests"},
+			batch: []string{"a", "b"}, wantStatus: 503, wantAccepted: []int{1}, wantFailed: []int{0}, wantState: "unknown",
+			wantCalls: 2, wantDelivered: []string{"b"}, wantLog: "without the service's error code",
+		},
+		{
+			name:  "503 is not retried: the message may have gone out",
 			fault: emulator.Fault{Times: 1, Status: 503},
-			batch: []string{"a", "b"}, wantStatus: 202, wantAccepted: []int{0, 1},
-			wantCalls: 3, wantDelivered: []string{"a", "b"},
+			batch: []string{"a", "b"}, wantStatus: 503, wantAccepted: []int{1}, wantFailed: []int{0}, wantState: "unknown",
+			wantCalls: 2, wantDelivered: []string{"b"}, wantLog: "the service may have taken the request",
 		},
 		{
 			name: "500 is not retried: the message may have gone out",
 			// The first of three fails; the caller learns which went through.
 			fault: emulator.Fault{Times: 1, Status: 500},
-			batch: []string{"a", "b", "c"}, wantStatus: 502, wantAccepted: []int{1, 2}, wantFailed: []int{0},
-			wantCalls: 3, wantDelivered: []string{"b", "c"}, wantLog: "the service failed; retry later",
+			batch: []string{"a", "b", "c"}, wantStatus: 502, wantAccepted: []int{1, 2}, wantFailed: []int{0}, wantState: "unknown",
+			wantCalls: 3, wantDelivered: []string{"b", "c"}, wantLog: "the service failed; it may have taken the request",
 		},
 	}
 	for _, tt := range tests {
@@ -81,6 +88,11 @@ func TestSendFaults(t *testing.T) {
 			}
 			if d := cmp.Diff(tt.wantFailed, failed); d != "" {
 				t.Errorf("failed (-want +got):\n%s", d)
+			}
+			for _, f := range r.Failed {
+				if f.State != tt.wantState {
+					t.Errorf("item %d: state %q, want %q", f.Index, f.State, tt.wantState)
+				}
 			}
 			if got := s.restCalls("SignalR_Broadcast"); got != tt.wantCalls {
 				t.Errorf("the service saw %d sends, want %d", got, tt.wantCalls)

@@ -76,6 +76,7 @@ func newStack(t *testing.T, c config) *stack {
 	t.Cleanup(emu.Close)
 	s.emu = emu
 	s.secrets.add("the identity header", emu.IdentityHeader)
+	s.secrets.add("the identity header", identities.header)
 
 	eps := []settings.Endpoint{}
 	if c.endpoints == nil {
@@ -92,14 +93,20 @@ func newStack(t *testing.T, c config) *stack {
 	if bo.Now == nil {
 		bo.Now = emu.Now
 	}
+	// Messages name the app settings, as in the handler.
+	bo.OptionNames = settings.OptionNames()
+	if bo.Retry.RetryDelay == 0 {
+		// azcore's schedule, faster: a Retry-After still counts in full.
+		bo.Retry.RetryDelay = 50 * time.Millisecond
+	}
 	if bo.KeyWait == 0 {
 		bo.KeyWait = 2 * time.Second
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	s.rec = &recorder{base: base, secrets: s.secrets}
-	bo.HTTPClient = &http.Client{Transport: s.rec, Timeout: 20 * time.Second}
+	bo.Transport = &http.Client{Transport: s.rec, Timeout: 20 * time.Second}
 	t.Cleanup(base.CloseIdleConnections)
-	client, err := bindings.New(eps, &bo)
+	client, err := bindings.New(settings.Configs(eps), &bo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,8 +131,9 @@ func newStack(t *testing.T, c config) *stack {
 	return s
 }
 
-// entraEndpoint is an Entra endpoint whose credential is a new user-assigned
-// identity holding roles, minting tokens in-process on the stand-in's clock.
+// entraEndpoint is an Entra endpoint whose credential is a real
+// ManagedIdentityCredential of a new user-assigned identity holding roles,
+// served by the stand-in's managed identity endpoint.
 func (s *stack) entraEndpoint(t *testing.T, roles ...emulator.Role) settings.Endpoint {
 	t.Helper()
 	p, err := s.emu.AddUserIdentity(emulator.UserIdentity{Roles: roles})
@@ -136,7 +144,7 @@ func (s *stack) entraEndpoint(t *testing.T, roles ...emulator.Role) settings.End
 		Setting:    "AzureSignalRConnectionString",
 		ServiceURI: mustURL(t, s.emu.URL),
 		Type:       settings.Primary,
-		Credential: s.emu.Credential(p.ObjectID),
+		Credential: managedIdentity(t, s.emu, p.ClientID),
 		Auth:       settings.Auth{Kind: "ManagedIdentityCredential", UserAssigned: true, ClientID: p.ClientID},
 		Scope:      settings.DefaultScope,
 	}
@@ -172,6 +180,7 @@ type result struct {
 type failure struct {
 	Index int    `json:"index"`
 	Error string `json:"error"`
+	State string `json:"state"`
 }
 
 // call sends a request to the handler as a caller does.

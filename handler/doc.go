@@ -9,14 +9,20 @@
 //     /messages and /groups the same way, with the messages as trigger data,
 //     and so do the user's own trigger folders named messages-<x> or
 //     groups-<x> (or with _), such as /messages-queue;
-//   - forwarded mode (enableForwardingHttpRequest): the caller's own request
-//     arrives at /api/negotiate, /api/messages, /api/groups or /api/manage;
+//   - proxied mode (enableProxyingHttpRequest, the default host.json) and
+//     forwarded mode (enableForwardingHttpRequest), for functions with only
+//     the req and res bindings: the caller's own request arrives at
+//     /api/negotiate, /api/messages, /api/groups or /api/manage, as sent
+//     (proxied) or rebuilt by the host (forwarded);
 //   - standalone, without a host: the same /api routes, with CORS for local
 //     browser pages.
 //
 // The upstream function takes what SignalR Service posts about clients:
-// invocations of hub methods and connects and disconnects, at /upstream
-// (payload) and /api/upstream and below (forwarded, standalone). Each
+// invocations of hub methods and connects and disconnects, at /upstream and
+// /upstream-direct (payload) and /api/upstream, /api/upstream-direct and
+// below (proxied, forwarded, standalone); the host never proxies upstream,
+// whose events output it must fill, so MessagePack bodies reach only
+// upstream-direct intact. Each
 // request must pass the checks [upstream.Options] configures, the access
 // keys' signature and the service's managed identity token; with none,
 // every request is refused. [Handler.HandleEvent] registers a Go function

@@ -11,8 +11,11 @@ import (
 	"github.com/signalr-entra/handler/internal/hostproto"
 )
 
-// serveForwarded serves a caller's own HTTP request: forwarded by the host
-// (enableForwardingHttpRequest) or, standalone, straight from the caller.
+// serveForwarded serves a caller's own HTTP request: proxied by the host
+// (enableProxyingHttpRequest), forwarded by it (enableForwardingHttpRequest)
+// or, standalone, straight from the caller. Neither way has a Logs array, so
+// the invocation's record goes to the handler's log with the host's
+// invocation id.
 func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn string) {
 	start := time.Now()
 	id := correlationID(r)
@@ -25,8 +28,10 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 		query:    query,
 		queryErr: queryErr,
 		header:   r.Header,
+		arrival:  hostproto.ArrivalOf(r),
 		log:      funclog.InvocationLogger(h.log, id, fn, nil),
 	}
+	c.outcome = append(c.outcome, "arrival", string(c.arrival))
 	origin := r.Header.Get("Origin")
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		h.cors.preflight(w, r, id)

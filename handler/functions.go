@@ -36,6 +36,9 @@ type call struct {
 	queryErr error
 	// payload is true when the host posted an invocation payload.
 	payload bool
+	// arrival says how a caller's request on an /api route came: proxied
+	// or forwarded by the host, or direct.
+	arrival hostproto.Arrival
 }
 
 // logDone writes the invocation's record: its status, duration and outcome.
@@ -79,12 +82,23 @@ func (h *Handler) negotiate(ctx context.Context, c *call) *reply {
 	if c.method != http.MethodGet && c.method != http.MethodPost {
 		return methodNotAllowed(c, "GET, POST")
 	}
+	// The caller is authenticated first: a refused one learns nothing,
+	// not even which hubs are served.
+	var userID string
+	var claims []bindings.Claim
+	if h.signIn != nil {
+		var rep *reply
+		if userID, claims, rep = h.signIn.user(ctx, c, h.claimTypes); rep != nil {
+			return rep
+		}
+	} else {
+		userID, claims = h.userID(c), h.claims(c)
+	}
 	hub, rep := h.hub(c)
 	if rep != nil {
 		return rep
 	}
-	userID := h.userID(c)
-	info, err := h.svc.ConnectionInfo(ctx, hub, userID, h.claims(c))
+	info, err := h.svc.ConnectionInfo(ctx, hub, userID, claims)
 	if err != nil {
 		status, msg := classify(err)
 		c.log.Error("negotiate failed", "hub", hub, "status", status, "error", err)
@@ -113,10 +127,14 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 			fmt.Sprintf("the body is larger than %d bytes (SIGNALR_MAX_BODY_BYTES); send fewer items per request", h.maxBody))
 	}
 	if len(bytes.TrimSpace(c.body)) == 0 {
+		if c.arrival == hostproto.Proxied {
+			// The host's proxy streams every body on, chunked or not.
+			return errorReply(http.StatusBadRequest, c, fmt.Sprintf("the body is empty: send one %s as a JSON object, or a JSON array of them", kind))
+		}
 		// The host passes a body on only with a Content-Length: one sent
 		// chunked arrives empty, in payload and forwarded mode alike.
 		return errorReply(http.StatusBadRequest, c, fmt.Sprintf("the body is empty: send one %s as a JSON object, or a JSON array of them, "+
-			"with a Content-Length header (the Functions host drops a body sent chunked, without one)", kind))
+			"with a Content-Length header (the Functions host drops a body sent chunked, without one, unless it proxies the function)", kind))
 	}
 	items, err := decode(c.body, h.maxItems)
 	var tooMany *bindings.ItemLimitError
@@ -156,7 +174,7 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 				msg = "not sent: the request's time ran out before its turn; it is safe to send again"
 			}
 			c.log.Error(c.function+" item failed", "hub", hub, "index", i, "status", st, "error", err)
-			failed = append(failed, failure{Index: i, Error: msg})
+			failed = append(failed, itemFailure(i, err, msg))
 			if status == 0 {
 				status = st
 			}

@@ -82,6 +82,9 @@ type Options struct {
 	// Upstream authenticates the upstream function's requests. Defaults to
 	// refusing them all.
 	Upstream upstream.Options
+	// SignIn, with an Authority, makes negotiate require a user's bearer
+	// token and take the user from it alone. Defaults to none.
+	SignIn SignInOptions
 }
 
 // Handler is an http.Handler for the custom handler protocol: payload routes
@@ -101,6 +104,7 @@ type Handler struct {
 	log          *slog.Logger
 	drain        time.Duration
 	up           *upstream.Receiver
+	signIn       *signIn
 	// needs are what each function reads of a payload's HTTP trigger.
 	needs map[string]*hostproto.Needs
 }
@@ -151,6 +155,10 @@ func New(svc Service, opts *Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	si, err := newSignIn(o.SignIn, strings.TrimSpace(o.UserIDHeader), o.Logger)
+	if err != nil {
+		return nil, err
+	}
 	h := &Handler{
 		svc:          svc,
 		hubs:         o.Hubs,
@@ -165,6 +173,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		log:          o.Logger,
 		drain:        o.DrainTimeout,
 		up:           up,
+		signIn:       si,
 	}
 	for _, t := range o.ClaimTypes {
 		if t = strings.TrimSpace(t); t != "" {
@@ -220,6 +229,11 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream, "/" + fnManage:
 		h.servePayload(w, r, path[1:])
 		return
+	case "/" + upstreamDirect:
+		// The HTTP-only upstream function, when the host hands it the
+		// payload (proxying and forwarding off).
+		h.servePayload(w, r, fnUpstream)
+		return
 	}
 	if fn := triggerFunction(path); fn != "" && r.Method == http.MethodPost {
 		h.servePayload(w, r, fn)
@@ -230,7 +244,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
-		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, manage and upstream",
+		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, manage, upstream and upstream-direct",
 		CorrelationID: correlationID(r),
 	}})
 }
@@ -268,17 +282,23 @@ func triggerFunction(path string) string {
 }
 
 // forwardedFunction maps /api/<function> in any case to the function: the
-// host matches routes without regard to case and forwards the path as the
-// caller spelled it. The upstream function's route, upstream/{*path}, takes
-// any path below it too, whatever URL template the upstream rule has.
+// host matches routes without regard to case and proxies or forwards the
+// path as the caller spelled it. The upstream functions' routes,
+// upstream/{*path} and upstream-direct/{*path}, take any path below them
+// too, whatever URL template the upstream rule has.
 func forwardedFunction(path string) string {
 	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnManage, fnUpstream} {
 		if strings.EqualFold(path, "/api/"+fn) {
 			return fn
 		}
 	}
-	if len(path) > len("/api/upstream/") && strings.EqualFold(path[:len("/api/upstream/")], "/api/upstream/") {
+	if strings.EqualFold(path, "/api/"+upstreamDirect) {
 		return fnUpstream
+	}
+	for _, below := range []string{"/api/" + fnUpstream + "/", "/api/" + upstreamDirect + "/"} {
+		if len(path) > len(below) && strings.EqualFold(path[:len(below)], below) {
+			return fnUpstream
+		}
 	}
 	return ""
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/internal/funchost"
 	"github.com/signalr-entra/handler/internal/funclog"
 	"github.com/signalr-entra/handler/settings"
 )
@@ -49,14 +50,14 @@ func newLoggedIntegration(t *testing.T, log *slog.Logger, roles ...emulator.Role
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := bindings.New([]settings.Endpoint{{
+	client, err := bindings.New(settings.Configs([]settings.Endpoint{{
 		Setting:    "AzureSignalRConnectionString",
 		ServiceURI: u,
 		Type:       settings.Primary,
 		Credential: emu.Credential(app.ObjectID),
 		Auth:       settings.Auth{Kind: "ClientSecretCredential", ClientID: app.ClientID},
 		Scope:      settings.DefaultScope,
-	}}, &bindings.Options{Logger: log})
+	}}), &bindings.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,27 +105,40 @@ func TestIntegrationNegotiateTokenAcceptedByService(t *testing.T) {
 	}
 }
 
+// Messages and group actions reach the service's REST API through the
+// host's rule (internal/funchost), in the mode it picks for each variant of
+// host.json.
 func TestIntegrationMessagesAndGroupsReachREST(t *testing.T) {
-	emu, srv := newIntegration(t, emulator.RESTAPIOwner)
-	post := func(path, body string) int {
-		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if got := post("/api/messages?hub=chat", `[{"target":"a","arguments":[1]},{"groupName":"g","target":"b","arguments":[]}]`); got != 202 {
-		t.Errorf("messages status %d, want 202", got)
-	}
-	if got := post("/api/groups?hub=chat", `{"action":"add","userId":"ada","groupName":"g"}`); got != 202 {
-		t.Errorf("groups status %d, want 202", got)
-	}
-	rest := emu.Counts().REST
-	for _, op := range []string{"SignalR_Broadcast", "SignalR_GroupBroadcast", "SignalR_AddUserToGroup"} {
-		if rest[op] != 1 {
-			t.Errorf("REST %s count %d, want 1 (all: %v)", op, rest[op], rest)
-		}
+	for _, v := range hostVariants(t) {
+		t.Run(v.name, func(t *testing.T) {
+			emu, srv := newIntegration(t, emulator.RESTAPIOwner)
+			host, err := funchost.New(v.app, srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			front := httptest.NewServer(host)
+			defer front.Close()
+			post := func(path, body string) int {
+				resp, err := http.Post(front.URL+path, "application/json", strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if got := post("/api/messages?hub=chat", `[{"target":"a","arguments":[1]},{"groupName":"g","target":"b","arguments":[]}]`); got != 202 {
+				t.Errorf("messages status %d, want 202", got)
+			}
+			if got := post("/api/groups?hub=chat", `{"action":"add","userId":"ada","groupName":"g"}`); got != 202 {
+				t.Errorf("groups status %d, want 202", got)
+			}
+			rest := emu.Counts().REST
+			for _, op := range []string{"SignalR_Broadcast", "SignalR_GroupBroadcast", "SignalR_AddUserToGroup"} {
+				if rest[op] != 1 {
+					t.Errorf("REST %s count %d, want 1 (all: %v)", op, rest[op], rest)
+				}
+			}
+		})
 	}
 }
 
@@ -215,7 +229,7 @@ func TestIntegrationRoutesPerItem(t *testing.T) {
 		})
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	client, err := bindings.New(eps, &bindings.Options{Logger: log})
+	client, err := bindings.New(settings.Configs(eps), &bindings.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +285,7 @@ func TestIntegrationRoutesPerItem(t *testing.T) {
 			want: map[string]any{
 				"error":    "SignalR Service did not accept 1 of 1 items",
 				"accepted": []any{},
-				"failed": []any{map[string]any{"index": 0.0,
+				"failed": []any{map[string]any{"index": 0.0, "state": "refused",
 					"error": "SignalR Service refused the app (403): its identity lacks a role on the resource, or a network rule blocks it; the function log has the details under this correlation id"}},
 				"routes": []any{route(0, []any{east}, []any{west})},
 			},
@@ -283,7 +297,7 @@ func TestIntegrationRoutesPerItem(t *testing.T) {
 			want: map[string]any{
 				"error":    "1 of 2 items are invalid; failed says why",
 				"accepted": []any{0.0},
-				"failed": []any{map[string]any{"index": 1.0,
+				"failed": []any{map[string]any{"index": 1.0, "state": "refused",
 					"error": `the message's endpoints names "north", which matches no configured endpoint: name one by its name or service URI ("east" (` + east + `), "west" (` + west + `)), or leave endpoints out to use every online one`}},
 				"routes": []any{route(0, []any{east, west}, none), route(1, none, none)},
 			},
@@ -295,7 +309,7 @@ func TestIntegrationRoutesPerItem(t *testing.T) {
 			want: map[string]any{
 				"error":    "1 of 1 items are invalid; failed says why",
 				"accepted": []any{},
-				"failed": []any{map[string]any{"index": 0.0,
+				"failed": []any{map[string]any{"index": 0.0, "state": "refused",
 					"error": `the group action's endpoints names "north", which matches no configured endpoint: name one by its name or service URI ("east" (` + east + `), "west" (` + west + `)), or leave endpoints out to use every online one`}},
 				"routes": []any{route(0, none, none)},
 			},

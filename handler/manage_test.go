@@ -86,11 +86,11 @@ func newManageStack(t *testing.T, roles ...emulator.Role) *manageStack {
 	emu, srv := newIntegration(t, roles...)
 	u, _ := url.Parse(emu.URL)
 	// The integration app's identity, which newIntegration assigned.
-	client, err := bindings.New([]settings.Endpoint{{
+	client, err := bindings.New(settings.Configs([]settings.Endpoint{{
 		Setting: "AzureSignalRConnectionString", ServiceURI: u, Type: settings.Primary,
 		Credential: emu.Credential("0b1e0000-0000-4000-8000-0000000000b1"), Scope: settings.DefaultScope,
 		Auth: settings.Auth{Kind: "ClientSecretCredential", ClientID: "0b1e0000-0000-4000-8000-00000000c11e"},
-	}}, nil)
+	}}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +245,37 @@ func TestIntegrationManageNeedsRoles(t *testing.T) {
 	}
 }
 
+// The fake service manages too: each action is a call of its own, which
+// fail may fail; exists says yes, a list has one member, an invocation
+// returns its arguments.
+
+func (f *fakeService) CloseConnection(ctx context.Context, hub, connection, reason string) (bindings.Route, error) {
+	return bindings.Route{Took: []string{fakeEndpoint}}, f.next("close connection", hub)
+}
+
+func (f *fakeService) CloseConnections(ctx context.Context, hub, userID, groupName, reason string, excluded []string) (bindings.Route, error) {
+	return bindings.Route{Took: []string{fakeEndpoint}}, f.next("close connections", hub)
+}
+
+func (f *fakeService) Exists(ctx context.Context, hub string, q bindings.Existence) (bool, error) {
+	err := f.next("exists", hub)
+	return err == nil, err
+}
+
+func (f *fakeService) ListConnectionsInGroup(ctx context.Context, hub, group string, top, limit int) ([]bindings.GroupMember, error) {
+	return []bindings.GroupMember{{ConnectionID: "c1", UserID: "ada"}}, f.next("list", hub)
+}
+
+func (f *fakeService) Invoke(ctx context.Context, hub, connection string, p bindings.Payload) (json.RawMessage, error) {
+	if err := f.next("invoke", hub); err != nil {
+		return nil, err
+	}
+	return json.Marshal(p.Arguments)
+}
+
 func TestPayloadManage(t *testing.T) {
-	svc := &fakeService{}
+	// A Service that cannot manage.
+	svc := struct{ Service }{&fakeService{}}
 	h := newTestHandler(t, svc, nil)
 	status, res := payloadOutput(t, h, fnManage, `{"Data":{"req":{"Method":"POST","Url":"http://x/api/manage","Body":"{\"action\":\"exists\",\"userId\":\"u\"}"}}}`)
 	if status != 200 || res["statusCode"] != 501.0 {

@@ -103,14 +103,14 @@ func newWarmHandler(b *testing.B) *Handler {
 		b.Fatal(err)
 	}
 	id := emu.SystemIdentity()
-	client, err := bindings.New([]settings.Endpoint{{
+	client, err := bindings.New(settings.Configs([]settings.Endpoint{{
 		Setting:    "AzureSignalRConnectionString",
 		ServiceURI: u,
 		Type:       settings.Primary,
 		Credential: emu.Credential(id.ObjectID),
 		Auth:       settings.Auth{Kind: "ManagedIdentityCredential"},
 		Scope:      settings.DefaultScope,
-	}}, &bindings.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}}), &bindings.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

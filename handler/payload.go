@@ -50,6 +50,9 @@ func (h *Handler) payloadNeeds() map[string]*hostproto.Needs {
 	if h.userIDHeader != "" {
 		negotiate.Headers = append(negotiate.Headers, http.CanonicalHeaderKey(h.userIDHeader))
 	}
+	if h.signIn != nil {
+		negotiate.Headers = append(negotiate.Headers, "Authorization")
+	}
 	send := &hostproto.Needs{Query: []string{"hub"}, Headers: []string{"Origin", "Content-Type"}, Body: true}
 	upstreamNeeds := &hostproto.Needs{Body: true, Headers: []string{"Content-Type"}}
 	for _, name := range upstream.RequestHeaders() {
@@ -97,7 +100,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 		c.log.Warn("the invocation payload is over the limit", "limitBytes", tooLarge.Limit)
 		rep = errorReply(http.StatusRequestEntityTooLarge, c,
 			fmt.Sprintf("the request is larger than %d bytes (SIGNALR_MAX_BODY_BYTES); send fewer items per request", h.maxBody))
-		if r.URL.Path != "/"+fn {
+		if triggerFunction(r.URL.Path) != "" {
 			// A trigger folder of the user's own has no res to answer in:
 			// fail the invocation instead.
 			writeJSON(w, rep)

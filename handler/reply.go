@@ -1,13 +1,16 @@
 package handler
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/hostproto"
 )
 
 const (
@@ -15,7 +18,7 @@ const (
 	fnMessages  = "messages"
 	fnGroups    = "groups"
 
-	invocationIDHeader = "X-Azure-Functions-InvocationId"
+	invocationIDHeader = hostproto.InvocationIDHeader
 	jsonContentType    = "application/json; charset=utf-8"
 )
 
@@ -55,9 +58,28 @@ type partialBody struct {
 }
 
 // failure is one message or group action the service did not accept.
+// State says what became of it: "notSent" (safe to send again),
+// "refused" (the service or the handler refused it), or "unknown" (the
+// answer was lost after it was sent: it may have been delivered).
 type failure struct {
 	Index int    `json:"index"`
 	Error string `json:"error"`
+	State string `json:"state"`
+}
+
+// itemFailure is the failure of item i with err, whose short message is
+// msg.
+func itemFailure(i int, err error, msg string) failure {
+	const unknown = ": the item may have been delivered, and sending it again may deliver it twice; the function log has the details under this correlation id"
+	state := bindings.OutcomeOf(err)
+	switch {
+	case state != bindings.Unknown:
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		msg = "SignalR Service did not answer in time" + unknown
+	default:
+		msg = "the answer of SignalR Service was lost on the way back" + unknown
+	}
+	return failure{Index: i, Error: msg, State: string(state)}
 }
 
 // acceptedBody answers messages and groups requests that all went through.
@@ -66,14 +88,17 @@ type acceptedBody struct {
 	Routes   []route `json:"routes"`
 }
 
-// route says, for the item at Index, which endpoints took it, failed it, or
-// were skipped as offline, by service URI (never a key). The lists are
+// route says, for the item at Index, which endpoints took it, failed it,
+// or were skipped as offline, by service URI (never a key). The lists are
 // always present, empty when none, so that one endpoint and several give
-// the same shape; an item refused or not sent has all three empty.
+// the same shape; an item refused or not sent has them all empty. Unknown,
+// present when not empty, lists those of failed that may have taken it
+// all the same: the answer was lost.
 type route struct {
 	Index   int      `json:"index"`
 	Took    []string `json:"took"`
 	Failed  []string `json:"failed"`
+	Unknown []string `json:"unknown,omitempty"`
 	Skipped []string `json:"skipped"`
 }
 
@@ -84,7 +109,7 @@ func routeOf(i int, r bindings.Route) route {
 		}
 		return l
 	}
-	return route{Index: i, Took: orEmpty(r.Took), Failed: orEmpty(r.Failed), Skipped: orEmpty(r.Skipped)}
+	return route{Index: i, Took: orEmpty(r.Took), Failed: orEmpty(r.Failed), Unknown: r.Unknown, Skipped: orEmpty(r.Skipped)}
 }
 
 func (r *reply) setHeader(key, value string) {

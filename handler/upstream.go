@@ -14,6 +14,10 @@ import (
 
 const (
 	fnUpstream = "upstream"
+	// upstreamDirect is the folder of the upstream function with no
+	// binding beside req and res, which the host proxies (or forwards), so
+	// that MessagePack bodies reach it as sent; it runs fnUpstream.
+	upstreamDirect = "upstream-direct"
 	// eventsOutputName is the output the upstream function writes each
 	// accepted event to in payload mode. The host keeps only the outputs
 	// function.json declares, so the name is harmless where it is not.
@@ -84,7 +88,7 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 	msgpack := mediaType == upstream.ContentTypeMsgpack
 	if msgpack && c.payload {
 		h.up.LogOnce(c.log, "msgpack payload", "a MessagePack upstream request reached the host's payload mode, which hands bodies on as text and garbles binary data; "+
-			"answer MessagePack clients from a forwarded upstream function (only the req and res bindings, and enableForwardingHttpRequest in host.json), or have clients use the JSON protocol")
+			"point the upstream rule at /api/upstream-direct/{hub}/{category}/{event}, which the host proxies with enableProxyingHttpRequest in host.json (or forwards with enableForwardingHttpRequest), or have clients use the JSON protocol")
 		return errorReply(http.StatusUnsupportedMediaType, c, "MessagePack upstream bodies cannot pass the Functions host's payload mode; the function log says what to change")
 	}
 	if err := e.ReadBody(c.body, msgpack); err != nil {

@@ -59,6 +59,48 @@ die() {
 	exit 2
 }
 
+# The options, for naming the one a mistyped argument meant.
+readonly OPTIONS="--name --region --resource-group --function-app --storage --sku --plan --hubs --identity --app --key-vault --upstream --zip --dry-run --help"
+
+# unknown ARG refuses an argument, naming the option it is closest to:
+# one that starts with it or it starts with (--hub, --regions), else one at
+# most two edits away (--reigon); "--hubs=chat" is told to use a space.
+unknown() {
+	local arg=$1 option
+	if [[ $arg == --*=* ]] && [[ " $OPTIONS " == *" ${arg%%=*} "* ]]; then
+		die "unknown argument \"$arg\": write ${arg%%=*} ${arg#*=}, with a space (see --help)"
+	fi
+	if [[ $arg == --?* ]]; then
+		for option in $OPTIONS; do
+			if [[ $option == "$arg"* || $arg == "$option"* ]]; then
+				die "unknown argument \"$arg\": did you mean $option? (see --help)"
+			fi
+		done
+		option=$(awk -v a="$arg" -v options="$OPTIONS" 'BEGIN {
+			n = split(options, opts, " ")
+			best = ""; bestd = 3
+			for (k = 1; k <= n; k++) {
+				b = opts[k]; la = length(a); lb = length(b)
+				for (j = 0; j <= lb; j++) prev[j] = j
+				for (i = 1; i <= la; i++) {
+					cur[0] = i
+					for (j = 1; j <= lb; j++) {
+						c = prev[j-1] + (substr(a, i, 1) != substr(b, j, 1))
+						if (prev[j] + 1 < c) c = prev[j] + 1
+						if (cur[j-1] + 1 < c) c = cur[j-1] + 1
+						cur[j] = c
+					}
+					for (j = 0; j <= lb; j++) prev[j] = cur[j]
+				}
+				if (prev[lb] < bestd) { bestd = prev[lb]; best = b }
+			}
+			print best
+		}')
+		[[ -z $option ]] || die "unknown argument \"$arg\": did you mean $option? (see --help)"
+	fi
+	die "unknown argument \"$arg\" (see --help)"
+}
+
 name="" region="" rg="" app="" storage="" sku=Standard_S1 plan=consumption hubs=default
 identity="" key_vault="" zip="" dry_run=false upstream=false
 while (($#)); do
@@ -70,7 +112,7 @@ while (($#)); do
 		identity=app; shift; continue ;;
 	--name | --region | --resource-group | --function-app | --storage | --sku | --plan | --hubs | --identity | --key-vault | --zip)
 		(($# >= 2)) && [[ $2 != --* ]] || die "$1 needs a value (see --help)" ;;
-	*) die "unknown argument \"$1\" (see --help)" ;;
+	*) unknown "$1" ;;
 	esac
 	case $1 in
 	--name) name=$2 ;;

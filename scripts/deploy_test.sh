@@ -179,6 +179,9 @@ refused 'exclude each other' --name chat-demo --region westeurope --identity use
 refused '--key-vault holds' --name chat-demo --region westeurope --key-vault kv --dry-run
 refused 'invalid --sku "Premium_P1"' --name chat-demo --region westeurope --sku Premium_P1 --dry-run
 refused 'unknown argument "--yes"' --name chat-demo --region westeurope --yes
+refused 'unknown argument "--hub": did you mean --hubs?' --name chat-demo --region westeurope --hub chat --dry-run
+refused 'unknown argument "--reigon": did you mean --region?' --name chat-demo --reigon westeurope --dry-run
+refused 'unknown argument "--hubs=chat": write --hubs chat, with a space' --name chat-demo --region westeurope --hubs=chat --dry-run
 refused 'make package' --name chat-demo --region westeurope --zip "$tmp/missing.zip"
 refused 'missing.zip" not found: run make package first' --name chat-demo --region westeurope --zip "$tmp/missing.zip" --dry-run
 # Without az the dry run still works, and says where the subscription will come from.

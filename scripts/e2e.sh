@@ -10,6 +10,7 @@ trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/handler" ./cmd/handler
 go build -o "$bin/emulator" ./cmd/emulator
 go build -o "$bin/chat" ./examples/chat
+go build -o "$bin/funchost" ./scripts/funchost
 bash scripts/npm_ci.sh
 flags=(--test --test-concurrency=1)
 # A test that times out leaves its clients open; force-exit ends the file

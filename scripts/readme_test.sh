@@ -56,10 +56,29 @@ for page in docs/*.md; do
 	grep -qF "]($page)" README.md && ok "README.md links to $page" || fail "README.md does not link to $page"
 done
 
+# The quick start names what to install: every tool the scripts and tests
+# run, the Debian packages .ci/run installs among them.
+prerequisites=$(awk '/^## Quick start$/ { in_section = 1; next } in_section && /^```/ { exit } in_section' README.md)
+for tool in go make node npm func $(sed -n 's/.*need+=(\([a-z]*\)).*/\1/p' .ci/run); do
+	grep -qiw -- "$tool" <<<"$prerequisites" && ok "the quick start names $tool" || fail "the quick start does not name $tool among what to install"
+done
+grep -q 'azure-functions-core-tools' <<<"$prerequisites" && grep -qE 'version [0-9]+\.[0-9]+\.[0-9]+' <<<"$prerequisites" &&
+	ok "the quick start says where func comes from and which version was read" ||
+	fail "the quick start does not say where Functions Core Tools come from, or which version was read"
+
+# go doc prints no example functions: docs/GO.md links the files that hold them.
+examples=$(grep -o '](\.\./[^)]*example[^)]*_test\.go)' docs/GO.md | sed -E 's/^\]\(\.\.\///; s/\)$//')
+[[ -n $examples ]] || fail "docs/GO.md links no example file"
+for f in $examples; do
+	grep -q '^func Example' "$f" && ok "docs/GO.md links $f, which holds examples" || fail "docs/GO.md links $f, which holds no Example function"
+done
+
 work=$(mktemp -d)
 run_pid=
+bg_pid=
 cleanup() {
 	[[ -n $run_pid ]] && kill -INT "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
+	[[ -n $bg_pid ]] && kill -TERM -- -"$bg_pid" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -98,6 +117,54 @@ if ((status == 0)) && grep -q '^run: stopped$' "$work/run.log" && ! grep -q '^ma
 	ok "Ctrl-C stops make run with status 0"
 else
 	fail "Ctrl-C: make run ended with status $status; its last lines:"; tail -n 3 "$work/run.log" >&2
+fi
+
+# bg_run NAME SCRIPT runs a recipe in a process group of its own, so that
+# everything it starts in the background can be stopped with it (stop_run).
+bg_run() {
+	setsid bash -c "$2" >"$work/$1.log" 2>&1 &
+	bg_pid=$!
+}
+stop_run() {
+	kill -TERM -- -"$bg_pid" 2>/dev/null
+	wait "$bg_pid" 2>/dev/null
+	bg_pid=
+}
+
+# docs/EMULATOR.md: your own program, here handler check, against the
+# stand-in, with its env file: online, every function works.
+recipe=$(block docs/EMULATOR.md "Your own program, or \`handler check\`, against the stand-in")
+[[ $recipe == *"handler check"* ]] || fail "docs/EMULATOR.md has no recipe for handler check against the stand-in"
+bg_run check-recipe "set -e; $recipe"
+wait "$bg_pid"
+status=$?
+stop_run
+if ((status == 0)) && grep -q '^online check passed' "$work/check-recipe.log" &&
+	grep -q '^  ok   Entra token     ManagedIdentityCredential got' "$work/check-recipe.log"; then
+	ok "docs/EMULATOR.md's recipe: handler check passes online against the stand-in"
+else
+	fail "docs/EMULATOR.md's recipe ended with status $status:"; tail -n 20 "$work/check-recipe.log" >&2
+fi
+
+# examples/chat: the recipe in its doc comment; the demo page's origin may
+# negotiate through it.
+recipe=$(sed -n '/^\/\/ To run it against the local stand-in/,/^package /p' examples/chat/main.go |
+	sed -n 's/^\/\/\t//p' | sed -e ':a' -e '/\\$/N; s/\\\n//; ta')
+[[ $recipe == *"go run ./examples/chat"* ]] || fail "examples/chat's doc has no recipe"
+bg_run chat-recipe "$recipe"
+for _ in $(seq 300); do
+	grep -q '"msg":"chat: serving hub chat; point a SignalR client at http://127.0.0.1:7071/api"' "$work/chat-recipe.log" &&
+		curl -fsS -o /dev/null http://127.0.0.1:8080/ 2>/dev/null && break
+	sleep 0.2
+done
+allowed=$(curl -s -o /dev/null -D - -X OPTIONS -H 'Origin: http://127.0.0.1:8080' -H 'Access-Control-Request-Method: POST' \
+	'http://127.0.0.1:7071/api/negotiate?hub=chat' | tr -d '\r' | sed -n 's/^[Aa]ccess-[Cc]ontrol-[Aa]llow-[Oo]rigin: //p')
+negotiated=$(curl -s -X POST -H 'x-ms-signalr-userid: ada' 'http://127.0.0.1:7071/api/negotiate?hub=chat')
+stop_run
+if [[ $allowed == http://127.0.0.1:8080 && $negotiated == *'"accessToken"'* ]]; then
+	ok "examples/chat's recipe starts it, says where clients go, and the demo page may negotiate through it"
+else
+	fail "examples/chat's recipe: CORS allowed \"$allowed\", negotiate answered $negotiated; its output:"; tail -n 20 "$work/chat-recipe.log" >&2
 fi
 
 # The rest runs in a copy, as a fresh clone would, with the user's dist/,
@@ -185,8 +252,14 @@ else
 	fail "make test (status $status) ended with \"$last\", want \"$want\""
 fi
 
-# The stand-in's flags docs/EMULATOR.md names.
+# The stand-in's help: asked for, it is no failure; it lists the flags
+# docs/EMULATOR.md names and every role.
 help=$(go run ./cmd/emulator -h 2>&1)
+status=$?
+((status == 0)) && ok "go run ./cmd/emulator -h ends with status 0" || fail "go run ./cmd/emulator -h ended with status $status"
+for role in AppServer ServiceOwner RESTAPIOwner RESTAPIReader AccessKeyReader; do
+	grep -qE "^  $role " <<<"$help" && ok "emulator -h lists the role $role" || fail "emulator -h does not list the role $role"
+done
 for flag in $(grep -o '`-[a-z-]*`' docs/EMULATOR.md | tr -d '`' | sort -u); do
 	case $flag in -identity | -app | -app-cert | -access-key | -local-auth-disabled | -key-lifetime | -propagation | -upstream | -upstream-token-flaw) ;; *) continue ;; esac
 	grep -qE -- "^  $flag( |$)" <<<"$help" && ok "emulator -h lists $flag" || fail "emulator -h does not list $flag, which docs/EMULATOR.md names"

@@ -5,20 +5,21 @@ import (
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/signalr-entra/handler/bindings"
 )
 
-// DefaultScope is the Entra ID scope of SignalR Service. The service asks for
-// it in every cloud; sovereign clouds differ in authority host and domain.
-const DefaultScope = "https://signalr.azure.com/.default"
+// DefaultScope is the Entra ID scope of SignalR Service.
+const DefaultScope = bindings.DefaultScope
 
 // EndpointType says whether negotiate prefers an endpoint.
-type EndpointType string
+type EndpointType = bindings.EndpointType
 
 const (
 	// Primary endpoints take client connections while any is healthy.
-	Primary EndpointType = "primary"
+	Primary = bindings.Primary
 	// Secondary endpoints take client connections only when no primary is healthy.
-	Secondary EndpointType = "secondary"
+	Secondary = bindings.Secondary
 )
 
 // Endpoint is one SignalR Service resource the app talks to, with the means

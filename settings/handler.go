@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/signalr-entra/handler/bindings"
 )
 
 // Handler holds the handler's own settings, read with envconfig from the app
@@ -57,28 +59,18 @@ type Handler struct {
 	// AuthorityHost is Entra ID's host, which azidentity reads too; "" means
 	// public Azure.
 	AuthorityHost string `envconfig:"AZURE_AUTHORITY_HOST"`
+	// NegotiateAuthority, when set, is the OpenID Connect issuer whose
+	// tokens negotiate requires; see signin.go.
+	NegotiateAuthority string `envconfig:"SIGNALR_NEGOTIATE_AUTHORITY"`
+	// NegotiateAudiences are the audiences negotiate accepts in those tokens.
+	NegotiateAudiences []string `envconfig:"SIGNALR_NEGOTIATE_AUDIENCE"`
+	// NegotiateUserIDClaim is the token claim that becomes the user id.
+	NegotiateUserIDClaim string `envconfig:"SIGNALR_NEGOTIATE_USERID_CLAIM" default:"sub"`
 }
 
 // ValidHubName reports whether name follows the service's rule for hub and
-// application names: a letter, then up to 127 letters, digits or _`,.[]
-// (^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$). Written out rather than as a
-// regular expression: that one compiles to a large program at start-up.
-func ValidHubName(name string) bool {
-	if len(name) == 0 || len(name) > 128 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
-		if i == 0 && !letter {
-			return false
-		}
-		if !letter && !('0' <= c && c <= '9') && !strings.ContainsRune("_`,.[]", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
+// application names (bindings.ValidHubName).
+func ValidHubName(name string) bool { return bindings.ValidHubName(name) }
 
 const (
 	// MaxTokenLifetime caps SIGNALR_TOKEN_LIFETIME.
@@ -128,6 +120,7 @@ func (h *Handler) load() error {
 		h.Hubs[i] = strings.TrimSpace(hub)
 	}
 	h.Negotiate = strings.ToLower(strings.TrimSpace(h.Negotiate))
+	h.normalizeSignIn()
 	return errors.Join(portErr, h.Validate())
 }
 
@@ -171,5 +164,6 @@ func (h *Handler) Validate() error {
 	if strings.TrimSpace(h.ConnectionSetting) == "" {
 		bad("SIGNALR_CONNECTION_SETTING", "is empty", "Name the prefix of the connection's settings, or unset it for AzureSignalRConnectionString")
 	}
+	errs = append(errs, h.validateSignIn()...)
 	return errors.Join(errs...)
 }

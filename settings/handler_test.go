@@ -16,7 +16,7 @@ func TestHandlerSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Handler{Hubs: []string{"chat", "news"}, AppServiceAuthentication: true, TokenLifetime: 30 * time.Minute, ConnectionSetting: "AzureSignalRConnectionString",
-		Negotiate: "service", KeyWait: 10 * time.Second, KeyRefresh: time.Hour, MaxBodyBytes: 1 << 20, MaxItems: 1000, Port: 8080}
+		Negotiate: "service", KeyWait: 10 * time.Second, KeyRefresh: time.Hour, MaxBodyBytes: 1 << 20, MaxItems: 1000, Port: 8080, NegotiateUserIDClaim: "sub"}
 	if diff := cmp.Diff(want, cfg.Handler); diff != "" {
 		t.Errorf("handler settings (-want +got):\n%s", diff)
 	}

@@ -62,6 +62,7 @@ func Load(opts *LoadOptions) (*Config, error) {
 		b.errs = append(b.errs, err)
 	}
 	b.warns = append(b.warns, miscased(os.Environ())...)
+	b.warns = append(b.warns, handlerNearMisses(os.Environ())...)
 	connection := cfg.Handler.ConnectionSetting
 	if connection == "" {
 		connection = DefaultConnectionSetting

@@ -221,6 +221,13 @@ func TestLoadEndpoints(t *testing.T) {
 		{"warning: unknown section key", map[string]string{conn + "__serviceUri": uri, conn + "__clientSecert": "TOPSECRET"},
 			[]summary{primary(conn, Auth{Kind: "DefaultAzureCredential"})},
 			[]string{conn + `__clientSecert: key "clientsecert" is not known`}},
+		{"warning: an access key in a section", map[string]string{conn + "__serviceUri": uri, conn + "__accessKey": "TOPSECRET"},
+			[]summary{primary(conn, Auth{Kind: "DefaultAzureCredential"})},
+			[]string{conn + "__accessKey is ignored: an access key belongs in a connection string, not in a section with serviceUri, which authenticates with a credential instead. " +
+				"Set " + conn + "=Endpoint=<serviceUri>;AccessKey=<key>;Version=1.0; in place of the section, or remove " + conn + "__accessKey to use Microsoft Entra ID"}},
+		{"warning: an access key in an endpoint's section", map[string]string{"Azure__SignalR__Endpoints__e__serviceUri": uri, "Azure__SignalR__Endpoints__e__AccessKey": "TOPSECRET"},
+			[]summary{{Name: "e", Setting: "Azure__SignalR__Endpoints__e", URI: uri, Type: Primary, Scope: DefaultScope, Auth: Auth{Kind: "DefaultAzureCredential"}, HasCredential: true}},
+			[]string{"Azure__SignalR__Endpoints__e__AccessKey is ignored: an access key belongs in a connection string"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,15 +57,15 @@ func FindLocalSettings(dirs ...string) (path string, looked []string) {
 	return "", looked
 }
 
-// isComment reports whether an app setting's name is a comment: the
+// IsComment reports whether an app setting's name is a comment: the
 // example local.settings.json documents settings under names starting
-// with "#", which nothing reads.
-func isComment(name string) bool { return strings.HasPrefix(name, "#") }
+// with "#", which the handler skips.
+func IsComment(name string) bool { return strings.HasPrefix(name, "#") }
 
 // UseLocalSettings reads path, when it exists, and copies its Values into
 // the process environment where no setting of the same name (in either
 // spelling and any case) is set, as `func start` does: the environment
-// wins, and AZURE_* values reach azidentity. Comment names (isComment) are
+// wins, and AZURE_* values reach azidentity. Comment names (IsComment) are
 // skipped. It returns the names it set.
 func UseLocalSettings(path string) ([]string, error) {
 	values, err := ReadLocalSettings(path)
@@ -78,7 +78,7 @@ func UseLocalSettings(path string) ([]string, error) {
 	env := newAppSettings(os.Environ())
 	var set []string
 	for name, value := range values {
-		if isComment(name) {
+		if IsComment(name) {
 			continue
 		}
 		if _, ok := env.get(name); ok {

@@ -2,6 +2,8 @@ package settings
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -30,7 +32,7 @@ func nearMiss(s appSettings, connection string) string {
 	}
 	var best *miss
 	for _, v := range s {
-		if isComment(v.Name) || exact[key(v.Name)] {
+		if IsComment(v.Name) || exact[key(v.Name)] {
 			continue
 		}
 		for _, w := range wanted {
@@ -55,11 +57,54 @@ func nearMiss(s appSettings, connection string) string {
 	if best == nil {
 		return ""
 	}
-	hint := fmt.Sprintf("; %s is set, which is close to %s: did you mean that?", best.name, best.want)
+	want := inSeparator(best.want, best.name)
+	hint := fmt.Sprintf("; did you mean %s? %s is set, which is close to it", want, best.name)
 	if best.distance == 0 {
-		hint += ` Names separate sections with two underscores ("__"), or ":" in local.settings.json`
+		hint += `. Names separate sections with two underscores ("__"), or ":" in local.settings.json`
 	}
 	return hint
+}
+
+// inSeparator spells name, written with "__", in the separator of written:
+// ":" for a user who wrote "AzureSignalRConectionString:serviceUri" in
+// local.settings.json, "__" otherwise.
+func inSeparator(name, written string) string {
+	if strings.Contains(written, ":") && !strings.Contains(written, "__") {
+		return strings.ReplaceAll(name, "__", ":")
+	}
+	return name
+}
+
+// handlerNearMisses warns of settings spelled nearly as one of the
+// handler's own, such as SIGNALR_HUB for SIGNALR_HUBS: envconfig reads
+// exact names, so the misspelled one would be ignored without a word.
+func handlerNearMisses(environ []string) []string {
+	var names []string
+	t := reflect.TypeFor[Handler]()
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("envconfig"); strings.HasPrefix(name, "SIGNALR_") {
+			names = append(names, name)
+		}
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if IsComment(name) || slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, name) }) {
+			continue
+		}
+		best, bestDistance := "", maxNearMiss+1
+		for _, n := range names {
+			ln := loose(n)
+			if d := distance(loose(name), ln); d <= min(maxNearMiss, len(ln)/8) && d < bestDistance {
+				best, bestDistance = n, d
+			}
+		}
+		if best != "" {
+			out = append(out, fmt.Sprintf("%s is ignored: the handler reads no setting of that name; did you mean %s?", name, best))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // loose is a setting's name for comparing spellings: lower case, without

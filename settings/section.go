@@ -39,6 +39,15 @@ func readSection(prefix string, children map[string]setting) (fields, []error, [
 		if v.Clash != "" {
 			errs = append(errs, clashError(k, v))
 		}
+		if k == "accesskey" {
+			// The C# extension reads an access key from a connection string
+			// only: a section gives serviceUri, type, the endpoints and a
+			// token credential (IConfigurationExtensions.TryGetEndpointFromIdentity,
+			// Microsoft.Azure.WebJobs.Extensions.SignalRService).
+			warns = append(warns, fmt.Sprintf("%s is ignored: an access key belongs in a connection string, not in a section with serviceUri, which authenticates with a credential instead. "+
+				"Set %s=Endpoint=<serviceUri>;AccessKey=<key>;Version=1.0; in place of the section, or remove %s to use Microsoft Entra ID", v.Name, prefix, v.Name))
+			continue
+		}
 		if _, known := sectionKeys[k]; !known {
 			warns = append(warns, fmt.Sprintf("%s: key %q is not known and is ignored. Known keys under %s: %s", v.Name, k, prefix, knownSectionKeys()))
 			continue

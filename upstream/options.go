@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/internal/loopback"
-	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/internal/oidc"
 )
 
 // DefaultAuthorityHost is public Azure's Entra ID.
@@ -25,7 +25,7 @@ const DefaultAuthorityHost = "https://login.microsoftonline.com/"
 type Options struct {
 	// AccessKeys check X-ASRS-Signature: the access keys of the endpoints'
 	// connection strings. Defaults to none.
-	AccessKeys []settings.Secret
+	AccessKeys []bindings.Secret
 	// Audience, when set, requires a bearer token for this audience: the
 	// resource of the upstream rule's ManagedIdentity auth
 	// (SIGNALR_UPSTREAM_AUDIENCE). Defaults to none.
@@ -84,10 +84,12 @@ func NewReceiver(o Options, log *slog.Logger) (*Receiver, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	verifier, err := oidc.New(oidc.Config{Documents: configURLs[:], Audiences: []string{o.Audience}, Setting: "SIGNALR_UPSTREAM_TENANT",
+		Purpose: "upstream tokens", Client: client, Now: o.Now, Log: log})
+	if err != nil {
+		return nil, err
 	}
-	up.auth.tokens = &tokenValidator{audience: o.Audience, identity: o.Identity, configURLs: configURLs, client: client, now: o.Now, log: log}
+	up.auth.tokens = &tokenValidator{audience: o.Audience, identity: o.Identity, configURLs: configURLs, client: client, verifier: verifier}
 	return up, nil
 }
 
@@ -184,14 +186,9 @@ func (o Options) OpenIDConfiguration(ctx context.Context) (*OpenIDConfiguration,
 	if v == nil {
 		return nil, errors.New("SIGNALR_UPSTREAM_AUDIENCE is not set, so no token is checked")
 	}
-	set, err := fetchKeySet(ctx, v.client, v.configURLs, log)
+	d, err := oidc.Discover(ctx, v.client, v.configURLs[:]...)
 	if err != nil {
 		return nil, err
 	}
-	c := &OpenIDConfiguration{URL: v.configURLs[0], Issuers: set.issuers}
-	for kid := range set.keys {
-		c.KeyIDs = append(c.KeyIDs, kid)
-	}
-	slices.Sort(c.KeyIDs)
-	return c, nil
+	return &OpenIDConfiguration{URL: v.configURLs[0], Issuers: d.Issuers, KeyIDs: d.KeyIDs}, nil
 }

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,27 +32,36 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "emulator:", err)
-		}
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// Help asked for is no failure.
+	case errors.As(err, new(usageError)):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "emulator:", err)
 		os.Exit(2)
 	}
 }
 
-// run starts the stand-in with the flags and serves until ctx ends.
-func run(ctx context.Context, args []string, stderr io.Writer) error {
+// usageError is a wrong flag, which the flag package has already reported
+// with the usage.
+type usageError struct{ error }
+
+// run starts the stand-in with the flags and serves until ctx ends. Help
+// asked for (-h) goes to stdout and returns flag.ErrHelp; a wrong flag's
+// message and the usage go to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var p principalFlags
 	var apps, appCerts, upstream []string
 	var flaw string
 	o := emulator.Options{}
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.ServiceAddr, "service-addr", "127.0.0.1:0", "loopback `address` of SignalR Service")
 	fs.StringVar(&o.IdentityAddr, "identity-addr", "127.0.0.1:0", "loopback `address` of the managed identity endpoint")
 	fs.StringVar(&o.AuthorityAddr, "authority-addr", "127.0.0.1:0", "loopback `address` of the https Entra authority")
 	fs.StringVar(&o.TenantID, "tenant", emulator.DefaultTenantID, "resource tenant `id`")
-	fs.Var(identityFlag{&p}, "identity", "managed identity and roles: system=Roles or user:<clientId>=Roles (repeatable; Roles such as ServiceOwner,RESTAPIOwner)")
+	fs.Var(identityFlag{&p}, "identity", "managed identity and roles: system=Roles or user:<clientId>=Roles (repeatable; Roles comma-separated, see below)")
 	fs.Var(rawFlag{&apps}, "app", "app registration: [tenant/]clientId:secret=Roles (repeatable)")
 	fs.Var(rawFlag{&appCerts}, "app-cert", "app registration with a certificate credential: "+appCertUsage+" (repeatable; the first CERTIFICATE block of the PEM file, which may also hold the key)")
 	fs.StringVar(&o.AccessKey, "access-key", "", "access key of the resource (default random)")
@@ -61,11 +71,30 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&o.Propagation, "propagation", 0, "delay before role assignments take effect")
 	fs.Var(rawFlag{&upstream}, "upstream", "upstream `rule` as the resource's settings spell it, JSON such as "+upstreamExample+" (repeatable, first match wins)")
 	fs.StringVar(&flaw, "upstream-token-flaw", "", "spoil upstream tokens with this `flaw`: expired, unknown-key or other-tenant (for tests)")
+	signInAudience := fs.String("sign-in-audience", "", "make negotiate require user tokens of the authority for this `audience` (SIGNALR_NEGOTIATE_AUTHORITY and _AUDIENCE in -env-file); mint them with POST <authority>/<tenant>/emulator/user-token")
 	envFile := fs.String("env-file", "", "write the handler's environment to this `file`")
 	caFile := fs.String("ca-file", "", "write the authority's CA certificate to this `file` (default beside -env-file)")
 	verbose := fs.Bool("v", false, "log every request")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintln(w, "usage: emulator [flags]\n\nRuns SignalR Service and Entra ID stand-ins on loopback until interrupted.\n\nFlags:")
+		fs.PrintDefaults()
+		fmt.Fprintf(w, "\nRoles (for -identity, -app and -app-cert), by short name, display name or role definition id:\n")
+		for _, r := range emulator.Roles() {
+			fmt.Fprintf(w, "  %-16s %s (%s)\n", string(r), r, r.DefinitionID())
+		}
+		fmt.Fprintln(w, "  none             no role")
+	}
+	// The flag package writes help and errors alike to the output; which
+	// stream it belongs on is known only after parsing.
+	var usage bytes.Buffer
+	fs.SetOutput(&usage)
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		_, _ = stdout.Write(usage.Bytes())
 		return err
+	} else if err != nil {
+		_, _ = stderr.Write(usage.Bytes())
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q; all settings are flags, see -h", fs.Args())
@@ -128,6 +157,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	env := environment(srv, *caFile, o.LocalAuthDisabled, o.Upstream)
+	if *signInAudience != "" {
+		env["SIGNALR_NEGOTIATE_AUTHORITY"] = srv.SignInAuthority()
+		env["SIGNALR_NEGOTIATE_AUDIENCE"] = *signInAudience
+	}
 	if *envFile != "" {
 		if err := writeEnvFile(*envFile, env); err != nil {
 			return err
@@ -137,6 +170,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		srv.URL, srv.IdentityEndpoint, srv.AuthorityURL, srv.TenantID, *caFile)
 	for _, r := range o.Upstream {
 		fmt.Fprintf(stderr, "Upstream         %s\n", r.URLTemplate)
+	}
+	if *signInAudience != "" {
+		fmt.Fprintf(stderr, "Sign-in          %s (user tokens: POST %s%s/emulator/user-token with user=<name>&audience=%s)\n",
+			srv.SignInAuthority(), srv.AuthorityURL, srv.TenantID, *signInAudience)
 	}
 	log.Info("emulator ready", "service", srv.URL, "envFile", *envFile)
 	onSignals(ctx, srv, log)

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,7 +44,7 @@ func startRun(t *testing.T, args ...string) (env map[string]string, out *syncBuf
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	out = &syncBuffer{}
-	go func() { done <- run(ctx, append(args, "-env-file", envFile), out) }()
+	go func() { done <- run(ctx, append(args, "-env-file", envFile), out, out) }()
 	stop = sync.OnceValue(func() error {
 		cancel()
 		return <-done
@@ -112,7 +114,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"-upstream-token-flaw", "stale"}, `UpstreamTokenFlaw "stale"`},
 	}
 	for _, tt := range tests {
-		err := run(context.Background(), tt.args, &syncBuffer{})
+		err := run(context.Background(), tt.args, &syncBuffer{}, &syncBuffer{})
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "hush") {
 			t.Errorf("run(%q) = %v, want an error with %q", tt.args, err, tt.wantErr)
 		}
@@ -126,5 +128,40 @@ func TestParseRoles(t *testing.T) {
 	}
 	if d := cmp.Diff([]emulator.Role{emulator.ServiceOwner, emulator.RESTAPIOwner, emulator.RESTAPIOwner}, got); d != "" {
 		t.Errorf("roles (-want +got):\n%s", d)
+	}
+}
+
+// TestHelp: -h prints the usage, every flag and every role to stdout, and
+// is no error; a wrong flag's message and the usage go to stderr.
+func TestHelp(t *testing.T) {
+	var stdout, stderr syncBuffer
+	if err := run(context.Background(), []string{"-h"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run(-h) = %v, want flag.ErrHelp", err)
+	}
+	if stderr.String() != "" {
+		t.Errorf("run(-h) wrote to stderr:\n%s", stderr.String())
+	}
+	help := stdout.String()
+	for _, want := range []string{"usage: emulator", "\n  -identity ", "\n  -upstream rule", "\n  none "} {
+		if !strings.Contains(help, want) {
+			t.Errorf("help lacks %q:\n%s", want, help)
+		}
+	}
+	for _, r := range emulator.Roles() {
+		if want := "\n  " + string(r) + " "; !strings.Contains(help, want) || !strings.Contains(help, r.String()) {
+			t.Errorf("help does not list the role %s (%s):\n%s", string(r), r, help)
+		}
+	}
+	if len(emulator.Roles()) != 5 {
+		t.Errorf("emulator.Roles() = %v, want the five built-in roles", emulator.Roles())
+	}
+
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	err := run(context.Background(), []string{"-bogus"}, &stdout, &stderr)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run(-bogus) = %v, want a usage error", err)
+	}
+	if stdout.String() != "" || !strings.Contains(stderr.String(), "flag provided but not defined: -bogus") || !strings.Contains(stderr.String(), "usage: emulator") {
+		t.Errorf("run(-bogus): stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
 }

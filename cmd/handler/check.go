@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/signalr-entra/handler/settings"
@@ -75,6 +76,9 @@ func runCheckWith(args []string, stdout, stderr io.Writer, opts *checkOptions) i
 		cfg, err = settings.Load(&lo)
 	}
 	r.fill(cfg, err)
+	if r.Upstream != nil {
+		r.Upstream.locate(r.LocalSettings)
+	}
 	switch {
 	case *offline:
 	case !r.OK:
@@ -87,6 +91,7 @@ func runCheckWith(args []string, stdout, stderr io.Writer, opts *checkOptions) i
 			openIDClient = opts.OpenIDClient
 		}
 		checkUpstreamOnline(ctx, cfg, openIDClient, &r)
+		checkSignInOnline(ctx, openIDClient, &r)
 		cancel()
 	}
 	if *asJSON {
@@ -113,14 +118,18 @@ type checkReport struct {
 	OK   bool   `json:"ok"`
 	// Hub and Negotiate are what the online checks used: the first hub of
 	// SIGNALR_HUBS and SIGNALR_NEGOTIATE.
-	Hub           string               `json:"hub,omitempty"`
-	Negotiate     string               `json:"negotiate,omitempty"`
+	Hub       string `json:"hub,omitempty"`
+	Negotiate string `json:"negotiate,omitempty"`
+	// Hubs are the hubs served, from SIGNALR_HUBS when HubsSet.
+	Hubs          []string             `json:"hubs"`
+	HubsSet       bool                 `json:"hubsSet"`
 	LocalSettings *localSettingsReport `json:"localSettings"`
 	Endpoints     []endpointReport     `json:"endpoints"`
 	Warnings      []string             `json:"warnings"`
 	Errors        []string             `json:"errors"`
 	Notes         []string             `json:"notes,omitempty"`
 	Upstream      *upstreamReport      `json:"upstream,omitempty"`
+	SignIn        *signInReport        `json:"signIn,omitempty"`
 }
 
 type endpointReport struct {
@@ -157,6 +166,8 @@ func (r *checkReport) fill(cfg *settings.Config, err error) {
 		return
 	}
 	r.Warnings = append(r.Warnings, cfg.Warnings...)
+	r.Hubs = cfg.Handler.Hubs
+	_, r.HubsSet = os.LookupEnv("SIGNALR_HUBS")
 	for _, e := range cfg.Endpoints {
 		r.Endpoints = append(r.Endpoints, endpointReport{
 			Name: e.Name, Setting: e.Setting, ServiceURI: urlString(e.ServiceURI),
@@ -168,6 +179,7 @@ func (r *checkReport) fill(cfg *settings.Config, err error) {
 		})
 	}
 	r.fillUpstream(cfg)
+	r.fillSignIn(cfg)
 }
 
 // flatten lists the problems that errors.Join put together, one a line.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -81,16 +80,13 @@ func checkOnline(ctx context.Context, cfg *settings.Config, opts *checkOptions, 
 	}
 	hc := cfg.Handler
 	r.Hub, r.Negotiate = hc.Hubs[0], hc.Negotiate
-	client, err := bindings.New(cfg.Endpoints, &bindings.Options{
-		TokenLifetime: hc.TokenLifetime,
-		Negotiate:     bindings.NegotiateMode(hc.Negotiate),
-		// The check's own timeout bounds every wait.
-		KeyWait:     timeout,
-		KeyRefresh:  hc.KeyRefresh,
-		Application: hc.Application,
-		HTTPClient:  o.HTTPClient,
-		Logger:      slog.New(slog.DiscardHandler),
-	})
+	bo := hc.Options()
+	// The check's own timeout bounds every wait.
+	bo.KeyWait = timeout
+	if o.HTTPClient != nil {
+		bo.Transport = o.HTTPClient
+	}
+	client, err := bindings.New(settings.Configs(cfg.Endpoints), &bo)
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 		r.OK = false
@@ -239,7 +235,7 @@ func (p *probe) runEntra(ctx context.Context) {
 			c.Fix = userAssignedFix(p.s)
 		} else if vars := environmentCredentialSet(p.s, p.getenv); len(vars) > 0 {
 			c.Fix = environmentCredentialFailedFix(p.s, vars)
-		} else if fix := bindings.EntraFix(p.s, err, p.getenv); fix != "" {
+		} else if fix := settings.EntraFix(p.s, err, p.getenv); fix != "" {
 			c.Fix = fix
 		} else {
 			c.Fix = fmt.Sprintf("Check the identity settings of %s; the cause above says what Entra ID or the managed identity endpoint answered.", p.s.Setting)

@@ -58,7 +58,8 @@ func TestCheckOfflineReport(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		"local.settings.json (2 values; set: Azure:SignalR:Endpoints:west:clientSecret, Azure:SignalR:Endpoints:west:serviceUri)\n",
+		"local.settings.json (2 values set: Azure:SignalR:Endpoints:west:clientSecret, Azure:SignalR:Endpoints:west:serviceUri; 0 empty; 0 \"#\" comments skipped)\n",
+		"hubs served: default (SIGNALR_HUBS is unset; requests that name none get default)\n",
 		"endpoint (named connection) from AzureSignalRConnectionString\n  service URI:     https://a.service.signalr.net\n  type:            primary\n",
 		"  credential:      ManagedIdentityCredential\n  identity:        user-assigned managed identity with client id 11111111-1111-1111-1111-111111111111\n",
 		"endpoint east from Azure__SignalR__Endpoints__east\n  service URI:     https://east.service.signalr.net\n",
@@ -207,5 +208,45 @@ func TestCheckLocalSettingsExample(t *testing.T) {
 		if !strings.Contains(example, `"`+name) && !strings.Contains(example, `"#`+name) {
 			t.Errorf("the example does not name %s", name)
 		}
+	}
+}
+
+// TestCheckCountsLocalSettings: the values that hold something are counted
+// and named apart from empty keys and "#" comments, and the hubs served are
+// listed, beside the warning for a misspelled SIGNALR_HUBS.
+func TestCheckCountsLocalSettings(t *testing.T) {
+	checkEnv(t, nil, `{"Values": {
+		"AzureSignalRConnectionString:serviceUri": "https://a.service.signalr.net",
+		"AzureSignalRConnectionString:clientId": "",
+		"AzureSignalRConnectionString:tenantId": "",
+		"#AzureSignalRConnectionString (a connection string)": "Endpoint=https://<name>.service.signalr.net;AuthType=azure;Version=1.0;",
+		"#SIGNALR_CLAIM_TYPES": "",
+		"SIGNALR_HUB": "chat"}}`)
+	var stdout, stderr bytes.Buffer
+	if code := runCheck([]string{"-offline"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"local.settings.json (2 values set: AzureSignalRConnectionString:serviceUri, SIGNALR_HUB; 2 empty; 2 \"#\" comments skipped)\n",
+		"hubs served: default (SIGNALR_HUBS is unset; requests that name none get default)\n",
+		"warning: SIGNALR_HUB is ignored: the handler reads no setting of that name; did you mean SIGNALR_HUBS?\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+
+	checkEnv(t, map[string]string{"AzureSignalRConnectionString__serviceUri": "https://a.service.signalr.net", "SIGNALR_HUBS": "chat, news"}, "")
+	stdout.Reset()
+	if code := runCheck([]string{"-offline", "-json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	var r checkReport
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"chat", "news"}, r.Hubs); d != "" || !r.HubsSet {
+		t.Errorf("hubs (-want +got):\n%s (set %v)", d, r.HubsSet)
 	}
 }

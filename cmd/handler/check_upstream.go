@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/signalr-entra/handler/settings"
@@ -29,6 +31,46 @@ type upstreamReport struct {
 	KeyIDs              []string `json:"keyIds,omitempty"`
 	OK                  bool     `json:"ok"`
 	Detail              string   `json:"detail,omitempty"`
+	// AppRoot is the Functions app root the check found, and NotDeployed
+	// says that it has no upstream function, so the service's requests
+	// cannot reach the handler; "" when the handler runs standalone, where
+	// it serves upstream itself.
+	AppRoot     string `json:"appRoot,omitempty"`
+	NotDeployed bool   `json:"notDeployed,omitempty"`
+}
+
+// locate finds the app root the checked settings belong to and whether it
+// deploys the upstream function. The app root is FUNCTIONS_APP_ROOT_PATH,
+// else the first of the local.settings.json's folder, the working directory
+// and the executable's folder that holds host.json beside a function folder,
+// as the Functions host finds functions (a folder with function.json beside
+// host.json).
+func (u *upstreamReport) locate(local *localSettingsReport) {
+	dirs := []string{os.Getenv("FUNCTIONS_APP_ROOT_PATH")}
+	if dirs[0] == "" {
+		dirs = dirs[:0]
+		if local != nil && local.File != "" {
+			dirs = append(dirs, filepath.Dir(local.File))
+		}
+		dirs = append(dirs, ".")
+		if exe, err := os.Executable(); err == nil {
+			dirs = append(dirs, filepath.Dir(exe))
+		}
+	}
+	for _, dir := range dirs {
+		functions, _ := filepath.Glob(filepath.Join(dir, "*", "function.json"))
+		if _, err := os.Stat(filepath.Join(dir, "host.json")); err != nil || len(functions) == 0 {
+			continue
+		}
+		u.AppRoot, _ = filepath.Abs(dir)
+		if _, err := os.Stat(filepath.Join(dir, "upstream", "function.json")); err != nil {
+			u.NotDeployed = true
+			if u.Refused {
+				u.Refused, u.Detail = false, ""
+			}
+		}
+		return
+	}
 }
 
 // upstreamRefusedNote says what to set when nothing checks upstream requests.
@@ -96,6 +138,9 @@ func (u *upstreamReport) write(w io.Writer) {
 		case "token":
 			checks = append(checks, "bearer token for "+u.Audience)
 		}
+	}
+	if u.NotDeployed {
+		line("function", "not deployed: "+u.AppRoot+" has no upstream/function.json, so the service's upstream requests do not reach the handler")
 	}
 	line("requests need", strings.Join(checks, " and "))
 	line("tenant", u.Tenant)

@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -161,4 +163,44 @@ func TestCheckUpstreamOnline(t *testing.T) {
 			t.Errorf("report:\n%s", text)
 		}
 	})
+}
+
+// TestCheckUpstreamNotDeployed: the note that upstream requests would be
+// refused is for apps that deploy the upstream function; an app root
+// without one says so instead.
+func TestCheckUpstreamNotDeployed(t *testing.T) {
+	for _, deployed := range []bool{false, true} {
+		checkEnv(t, map[string]string{"AzureSignalRConnectionString__serviceUri": "https://a.service.signalr.net", "AzureSignalRConnectionString__credential": "managedidentity"}, "{}")
+		functions := []string{"negotiate", "messages"}
+		if deployed {
+			functions = append(functions, "upstream")
+		}
+		writeAppRoot(t, ".", functions...)
+		var stdout, stderr bytes.Buffer
+		if code := runCheck([]string{"-offline"}, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+		}
+		out := stdout.String()
+		note := strings.Contains(out, "note: the upstream function refuses every request")
+		notDeployed := strings.Contains(out, "  function:        not deployed: ")
+		if note != deployed || notDeployed == deployed {
+			t.Errorf("upstream function deployed %v: note %v, not deployed %v\n%s", deployed, note, notDeployed, out)
+		}
+	}
+}
+
+// writeAppRoot writes host.json and a function.json per function under dir.
+func writeAppRoot(t *testing.T, dir string, functions ...string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "host.json"), []byte(`{"version": "2.0"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range functions {
+		if err := os.MkdirAll(filepath.Join(dir, f), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f, "function.json"), []byte(`{"bindings": []}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

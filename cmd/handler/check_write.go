@@ -28,10 +28,18 @@ func (r *checkReport) write(w io.Writer) {
 	if l := r.LocalSettings; l != nil && l.Unusable {
 		fmt.Fprintf(w, "local settings: cannot use %s: see the error below\n", l.File)
 	} else if l != nil && l.File != "" {
-		fmt.Fprintf(w, "local settings: read %s (%d values; set: %s)\n", l.File, l.Count, orNone(strings.Join(l.Set, ", ")))
+		fmt.Fprintf(w, "local settings: read %s (%d values set: %s; %d empty; %d \"#\" comments skipped)\n",
+			l.File, l.Count, orNone(strings.Join(l.Set, ", ")), l.Empty, l.Comments)
 	} else if l != nil {
 		fmt.Fprintf(w, "local settings: no %s at %s (-local-settings names another); the environment alone is used\n",
 			settings.LocalSettingsFile, strings.Join(l.LookedFor, " or "))
+	}
+	if len(r.Hubs) > 0 {
+		source := "SIGNALR_HUBS"
+		if !r.HubsSet {
+			source = "SIGNALR_HUBS is unset"
+		}
+		fmt.Fprintf(w, "hubs served: %s (%s; requests that name none get %s)\n", strings.Join(r.Hubs, ", "), source, r.Hubs[0])
 	}
 	if r.Hub != "" {
 		fmt.Fprintf(w, "checking hub %s with SIGNALR_NEGOTIATE=%s\n", r.Hub, r.Negotiate)
@@ -90,6 +98,10 @@ func (r *checkReport) write(w io.Writer) {
 	}
 	r.Upstream.write(w)
 	if r.Upstream != nil && !r.Upstream.OK {
+		failing++
+	}
+	r.SignIn.write(w)
+	if r.SignIn != nil && !r.SignIn.OK {
 		failing++
 	}
 	for _, s := range r.Warnings {

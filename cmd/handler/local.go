@@ -18,11 +18,14 @@ type localSettingsReport struct {
 	File string `json:"file,omitempty"`
 	// LookedFor lists where it was looked for, in order.
 	LookedFor []string `json:"lookedFor"`
-	// Count is how many values it set (the environment wins; "#" comment
-	// keys are skipped).
-	Count int `json:"count"`
-	// Set lists those of them that hold a value: the settings that matter.
-	Set []string `json:"set,omitempty"`
+	// Count is how many settings it set that hold a value (the environment
+	// wins), and Set lists them: the settings that matter.
+	Count int      `json:"count"`
+	Set   []string `json:"set,omitempty"`
+	// Empty counts the settings it set to "" (the example's unused keys),
+	// and Comments its "#" keys, which nothing reads.
+	Empty    int `json:"empty"`
+	Comments int `json:"comments"`
 	// Unusable is true when File exists but could not be read.
 	Unusable bool `json:"unusable,omitempty"`
 }
@@ -53,17 +56,29 @@ func useLocalSettings(named string) (*localSettingsReport, error) {
 	if r.File == "" {
 		return r, nil
 	}
+	values, err := settings.ReadLocalSettings(r.File)
+	if err != nil {
+		r.Unusable = true
+		return r, err
+	}
+	for name := range values {
+		if settings.IsComment(name) {
+			r.Comments++
+		}
+	}
 	names, err := settings.UseLocalSettings(r.File)
 	if err != nil {
 		r.Unusable = true
 		return r, err
 	}
-	r.Count = len(names)
 	for _, n := range names {
 		if os.Getenv(n) != "" {
 			r.Set = append(r.Set, n)
+		} else {
+			r.Empty++
 		}
 	}
 	sort.Strings(r.Set)
+	r.Count = len(r.Set)
 	return r, nil
 }

@@ -82,14 +82,16 @@ func TestCheckFindsLocalSettingsBesideExecutable(t *testing.T) {
 	want := &localSettingsReport{
 		File:      settingsFile,
 		LookedFor: []string{filepath.Join(root, "local.settings.json"), settingsFile},
-		Count:     3,
+		Count:     2,
 		Set:       []string{"AzureSignalRConnectionString:credential", "AzureSignalRConnectionString:serviceUri"},
+		Empty:     1,
+		Comments:  1,
 	}
 	if diff := cmp.Diff(want, r.LocalSettings); diff != "" {
 		t.Errorf("local settings (-want +got):\n%s", diff)
 	}
 	out, _ = run("check", "-offline")
-	if !strings.HasPrefix(out, "local settings: read "+settingsFile+" (3 values; set: AzureSignalRConnectionString:credential, AzureSignalRConnectionString:serviceUri)\n") {
+	if !strings.HasPrefix(out, "local settings: read "+settingsFile+" (2 values set: AzureSignalRConnectionString:credential, AzureSignalRConnectionString:serviceUri; 1 empty; 1 \"#\" comments skipped)\n") {
 		t.Errorf("report:\n%s", out)
 	}
 	// The file named must exist.
@@ -112,8 +114,9 @@ func TestCheckSaysWhereItLookedForLocalSettings(t *testing.T) {
 	}
 }
 
-// TestServeLogsLocalSettingsBriefly: the start-up record gives the file, a
-// count and the settings that hold a value, without "#" comment keys.
+// TestServeLogsLocalSettingsBriefly: the start-up record gives the file, the
+// settings that hold a value and their count, and counts the empty keys and
+// "#" comment keys apart without naming them.
 func TestServeLogsLocalSettingsBriefly(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -134,16 +137,16 @@ func TestServeLogsLocalSettingsBriefly(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	var first struct {
-		Msg   string
-		Count int
-		Set   []string
+		Msg                    string
+		Count, Empty, Comments int
+		Set                    []string
 	}
 	line, _, _ := strings.Cut(stdout.String(), "\n")
 	if err := json.Unmarshal([]byte(line), &first); err != nil {
 		t.Fatal(err)
 	}
 	wd, _ := os.Getwd()
-	if first.Msg != "read settings from "+filepath.Join(wd, "local.settings.json") || first.Count != 3 ||
+	if first.Msg != "read settings from "+filepath.Join(wd, "local.settings.json") || first.Count != 2 || first.Empty != 1 || first.Comments != 2 ||
 		!cmp.Equal(first.Set, []string{"AzureSignalRConnectionString", "SIGNALR_HUBS"}) {
 		t.Errorf("start-up record %s", line)
 	}

@@ -80,7 +80,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 			return 1
 		}
 		if local.File != "" {
-			log.Info("read settings from "+local.File, "count", local.Count, "set", local.Set)
+			log.Info("read settings from "+local.File, "count", local.Count, "set", local.Set, "empty", local.Empty, "comments", local.Comments)
 		} else {
 			log.Info("no "+settings.LocalSettingsFile+" found: the settings come from the environment", "lookedFor", local.LookedFor)
 		}
@@ -109,14 +109,9 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 			log.Warn(w)
 		}
 		hc := cfg.Handler
-		client, err = bindings.New(cfg.Endpoints, &bindings.Options{
-			TokenLifetime: hc.TokenLifetime,
-			Negotiate:     bindings.NegotiateMode(hc.Negotiate),
-			KeyWait:       hc.KeyWait,
-			KeyRefresh:    hc.KeyRefresh,
-			Application:   hc.Application,
-			Logger:        log,
-		})
+		bo := hc.Options()
+		bo.Logger = log
+		client, err = bindings.New(settings.Configs(cfg.Endpoints), &bo)
 		if err != nil {
 			return nil, err
 		}
@@ -131,11 +126,12 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 			Standalone:               standalone,
 			Logger:                   log,
 			Upstream:                 upstreamOptions(cfg),
+			SignIn:                   handler.SignInOptions{Authority: hc.NegotiateAuthority, Audiences: hc.NegotiateAudiences, UserIDClaim: hc.NegotiateUserIDClaim},
 		})
 		if err != nil {
 			return nil, err
 		}
-		log.Info("listening", "address", ln.Addr().String(), "standalone", standalone, "hubs", hc.Hubs, "endpoints", len(cfg.Endpoints))
+		log.Info("listening", "address", ln.Addr().String(), "standalone", standalone, "hubs", hc.Hubs, "endpoints", len(cfg.Endpoints), "signInAuthority", hc.NegotiateAuthority)
 		return h, nil
 	})
 	if client != nil {

@@ -12,12 +12,23 @@
 //
 // and tells everyone userJoined(from) and userLeft(from) as clients come
 // and go. It reads the connection settings, SIGNALR_HUBS (it serves the
-// first hub), SIGNALR_USERID_HEADER, FUNCTIONS_CUSTOMHANDLER_PORT and the
-// SIGNALR_UPSTREAM_* settings; to stay short it leaves the executable's
-// other tuning settings (token lifetime, limits, CORS, App Service
-// Authentication) at their defaults. To run it under the Functions host,
-// build it and name it in host.json's defaultExecutablePath instead of
-// handler.
+// first hub), SIGNALR_USERID_HEADER, SIGNALR_CORS_ORIGINS,
+// FUNCTIONS_CUSTOMHANDLER_PORT and the SIGNALR_UPSTREAM_* settings; to stay
+// short it leaves the executable's other tuning settings (token lifetime,
+// limits, App Service Authentication) at their defaults. Run without the
+// Functions host, it allows pages from loopback origins, as the handler
+// does. To run it under the host, build it and name it in host.json's
+// defaultExecutablePath instead of handler.
+//
+// To run it against the local stand-in, with the repository's demo page
+// (Node.js) and hub calls posted upstream to it, from the repository root:
+//
+//	dir=$(mktemp -d)
+//	go run ./cmd/emulator -identity system=ServiceOwner -env-file "$dir/env" \
+//	    -upstream '{"urlTemplate":"http://127.0.0.1:7071/api/upstream","auth":{"type":"ManagedIdentity","managedIdentity":{"resource":"api://signalr-upstream"}}}' &
+//	until [ -s "$dir/env" ]; do sleep 0.2; done; set -a; . "$dir/env"; set +a
+//	SIGNALR_HUBS=chat SIGNALR_USERID_HEADER=x-ms-signalr-userid go run ./examples/chat &
+//	node demo/serve.mjs   # then open http://127.0.0.1:8080/, connect, and call broadcast
 package main
 
 import (
@@ -25,6 +36,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -41,22 +53,22 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, nil); err != nil {
+	if err := run(ctx, nil, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "chat:", err)
 		os.Exit(1)
 	}
 }
 
-// run serves on ln until ctx ends; a nil ln means
+// run serves on ln until ctx ends, logging to stdout; a nil ln means
 // 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
-func run(ctx context.Context, ln net.Listener) error {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+func run(ctx context.Context, ln net.Listener, stdout io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(stdout, nil))
 	cfg, err := settings.Load(nil)
 	if err != nil {
 		return err
 	}
 	hc := cfg.Handler
-	client, err := bindings.New(cfg.Endpoints, &bindings.Options{Logger: log})
+	client, err := bindings.New(settings.Configs(cfg.Endpoints), &bindings.Options{Logger: log})
 	if err != nil {
 		return err
 	}
@@ -65,7 +77,12 @@ func run(ctx context.Context, ln net.Listener) error {
 	for _, ep := range cfg.Endpoints {
 		upstream.AccessKeys = append(upstream.AccessKeys, ep.AccessKey)
 	}
-	h, err := handler.New(client, &handler.Options{Hubs: hc.Hubs, UserIDHeader: hc.UserIDHeader, Logger: log, Upstream: upstream})
+	// A custom handler app sets FUNCTIONS_WORKER_RUNTIME, and the host
+	// passes it on; without it no host stands in front.
+	standalone := os.Getenv("FUNCTIONS_WORKER_RUNTIME") == ""
+	h, err := handler.New(client, &handler.Options{Hubs: hc.Hubs, UserIDHeader: hc.UserIDHeader, CORSOrigins: hc.CORSOrigins,
+		Standalone: standalone, Logger: log, Upstream: upstream,
+		SignIn: handler.SignInOptions{Authority: hc.NegotiateAuthority, Audiences: hc.NegotiateAudiences, UserIDClaim: hc.NegotiateUserIDClaim}})
 	if err != nil {
 		return err
 	}
@@ -75,6 +92,12 @@ func run(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 	}
+	user := "none: every client is anonymous (set SIGNALR_USERID_HEADER to trust a header)"
+	if hc.UserIDHeader != "" {
+		user = "the " + hc.UserIDHeader + " header"
+	}
+	log.Info("chat: serving hub "+hc.Hubs[0]+"; point a SignalR client at http://"+ln.Addr().String()+"/api",
+		"address", ln.Addr().String(), "hub", hc.Hubs[0], "userId", user, "standalone", standalone, "endpoints", len(cfg.Endpoints))
 	return h.Serve(ctx, ln)
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +48,7 @@ func startChat(t *testing.T) *chat {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln) }()
+	go func() { done <- run(ctx, ln, io.Discard) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -209,4 +210,99 @@ func TestChat(t *testing.T) {
 	if want := `{"type":3,"invocationId":"5","error":"sendToUser needs a user id"}` + "\x1e"; status != http.StatusOK || body != want {
 		t.Errorf("sendToUser without a user: %d %q, want %q", status, body, want)
 	}
+}
+
+// TestChatStartsAndAllowsPages: it says where clients go when it starts,
+// and, run without the Functions host, answers a page from a loopback
+// origin (the repository's demo page), while a page from elsewhere needs
+// SIGNALR_CORS_ORIGINS.
+func TestChatStartsAndAllowsPages(t *testing.T) {
+	emu, err := emulator.NewServer(&emulator.Options{AccessKey: accessKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	t.Setenv("AzureSignalRConnectionString", emu.ConnectionString())
+	t.Setenv("SIGNALR_HUBS", "chat")
+	t.Setenv("SIGNALR_USERID_HEADER", "")
+	t.Setenv("FUNCTIONS_WORKER_RUNTIME", "")
+	t.Setenv("SIGNALR_CORS_ORIGINS", "https://chat.example.com")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, ln, &logs) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	base := "http://" + ln.Addr().String()
+	preflight := func(origin string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodOptions, base+"/api/negotiate?hub=chat", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Access-Control-Allow-Origin")
+	}
+	for origin, allowed := range map[string]bool{"http://127.0.0.1:8080": false, "https://chat.example.com": true, "https://evil.example.com": false} {
+		if got := preflight(origin); (got == origin) != allowed {
+			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q, want allowed %v", origin, got, allowed)
+		}
+	}
+
+	var first struct{ Msg, Hub, UserID string }
+	if err := json.Unmarshal([]byte(strings.SplitN(logs.String(), "\n", 2)[0]), &first); err != nil {
+		t.Fatalf("first log line: %v\n%s", err, logs.String())
+	}
+	if want := "chat: serving hub chat; point a SignalR client at " + base + "/api"; first.Msg != want || first.Hub != "chat" || !strings.HasPrefix(first.UserID, "none") {
+		t.Errorf("start record %+v, want msg %q", first, want)
+	}
+}
+
+// TestChatAllowsLoopbackPagesStandalone: with no origins named, a page from
+// loopback may call it when no host stands in front, and none under one.
+func TestChatAllowsLoopbackPagesStandalone(t *testing.T) {
+	for runtime, underHost := range map[string]bool{"": false, "custom": true} {
+		t.Setenv("FUNCTIONS_WORKER_RUNTIME", runtime)
+		c := startChat(t)
+		req, _ := http.NewRequest(http.MethodOptions, c.url+"/api/negotiate?hub=chat", nil)
+		req.Header.Set("Origin", "http://127.0.0.1:8080")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin") == "http://127.0.0.1:8080"; got == underHost {
+			t.Errorf("under the host %v: loopback page allowed %v", underHost, got)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
 }

@@ -54,6 +54,7 @@ var steps = []struct {
 	run  func(*bench) error
 }{
 	{"Go benchmarks", goBenchmarks}, // first, with nothing else of ours running
+	{"host modes", measureHostModes},
 	{stackStep, startStack},
 	{"negotiate", measureNegotiate},
 	{"send", measureSend},

@@ -1,4 +1,4 @@
-package bindings
+package settings
 
 import (
 	"errors"
@@ -8,8 +8,6 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-
-	"github.com/signalr-entra/handler/settings"
 )
 
 // aadstsCode finds the Entra ID error code, such as 7000215 in
@@ -31,7 +29,7 @@ var credentialFields = map[string]string{
 
 // fixSetting names where key is set: the endpoint's app setting, or the
 // credential a Go program passed.
-func fixSetting(e settings.Endpoint, key string) string {
+func fixSetting(e Endpoint, key string) string {
 	if e.Setting == "" {
 		return credentialFields[key]
 	}
@@ -50,8 +48,9 @@ func secretResetCommand(app string) string {
 // for the endpoint whose credential failed with err. getenv reads the
 // environment (os.Getenv). It returns "" for any other failure.
 //
-// A Client's errors carry it already; `handler check` shows it too.
-func EntraFix(e settings.Endpoint, err error, getenv func(string) string) string {
+// Errors of a bindings.Client made from Endpoint.Config carry it already;
+// `handler check` shows it too.
+func EntraFix(e Endpoint, err error, getenv func(string) string) string {
 	app, tenant := e.Auth.ClientID, e.Auth.TenantID
 	if app == "" {
 		app = "<client id>"

@@ -1,15 +1,22 @@
-package bindings
+package settings
 
 import (
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/signalr-entra/handler/settings"
+	"github.com/signalr-entra/handler/bindings"
 )
 
 // entraReply is an authentication failure as azidentity reports it: with
@@ -24,16 +31,16 @@ func entraReply(status int, oauth, code, description string) error {
 // TestEntraFix maps each common refusal to its own fix and az line; the
 // codes the stand-in does not play are built here as azidentity reports them.
 func TestEntraFix(t *testing.T) {
-	app := settings.Endpoint{Setting: "AzureSignalRConnectionString", Auth: settings.Auth{Kind: "ClientSecretCredential", ClientID: "a1", TenantID: "t1"}}
+	app := Endpoint{Setting: "AzureSignalRConnectionString", Auth: Auth{Kind: "ClientSecretCredential", ClientID: "a1", TenantID: "t1"}}
 	cert := app
 	cert.Auth.Kind = "ClientCertificateCredential"
-	dac := settings.Endpoint{Setting: "AzureSignalRConnectionString", Auth: settings.Auth{Kind: "DefaultAzureCredential"}}
+	dac := Endpoint{Setting: "AzureSignalRConnectionString", Auth: Auth{Kind: "DefaultAzureCredential"}}
 	goApp, goDAC := app, dac
 	goApp.Setting, goDAC.Setting = "", ""
 	unavailable := errors.New("DefaultAzureCredential: failed to acquire a token.\nAttempted credentials:\n\tAzureCLICredential: ERROR: Please run 'az login' to setup account.")
 	tests := []struct {
 		name string
-		e    settings.Endpoint
+		e    Endpoint
 		err  error
 		env  map[string]string
 		want []string // "" for no specific fix
@@ -76,7 +83,7 @@ func TestEntraFix(t *testing.T) {
 			if tt.e.Setting == "" {
 				// az's own field name is no app setting.
 				text := strings.ReplaceAll(got, "--query tenantId", "")
-				for _, w := range handlerWords {
+				for _, w := range []string{"SIGNALR_", "AzureSignalRConnectionString", "Azure__SignalR", "handler check", "serviceUri", "tenantId"} {
 					if strings.Contains(text, w) {
 						t.Errorf("fix for a Go program's endpoint names %q: %q", w, got)
 					}
@@ -90,12 +97,21 @@ func TestEntraFix(t *testing.T) {
 // refuses the app, the error callers log and the client's own log name
 // the specific fix, not only a pointer to the check.
 func TestTokenFailureCarriesEntraFix(t *testing.T) {
-	f := newFakeService(t)
-	clock := newClock()
-	ep := entraEndpoint(t, f, &fakeCred{clock: clock, err: entraReply(401, "invalid_client", "7000215", "Invalid client secret provided.")})
-	ep.Auth = settings.Auth{Kind: "ClientSecretCredential", ClientID: "a1", TenantID: "t1"}
-	c, logs := newTestClient(t, []settings.Endpoint{ep}, Options{Now: clock.Now})
-	_, err := c.ConnectionInfo(ctx(), "chat", "", nil)
+	refusal := entraReply(401, "invalid_client", "7000215", "Invalid client secret provided.")
+	ep := Endpoint{
+		Setting: "AzureSignalRConnectionString", ServiceURI: &url.URL{Scheme: "https", Host: "contoso.service.signalr.net"},
+		Credential: refusingCredential{refusal}, Scope: DefaultScope,
+		Auth: Auth{Kind: "ClientSecretCredential", ClientID: "a1", TenantID: "t1"},
+	}
+	logs := &syncWriter{}
+	c, err := bindings.New([]bindings.EndpointConfig{ep.Config()}, &bindings.Options{
+		Logger: slog.New(slog.NewTextHandler(logs, nil)), KeyWait: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ConnectionInfo(context.Background(), "chat", "", nil)
+	c.Close()
 	if err == nil {
 		t.Fatal("negotiate got a key without a token")
 	}
@@ -120,4 +136,29 @@ func TestTokenFailureCarriesEntraFix(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", w, l)
 		}
 	}
+}
+
+// refusingCredential fails every token request with err.
+type refusingCredential struct{ err error }
+
+func (c refusingCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{}, c.err
+}
+
+// syncWriter collects log lines from the client's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
