@@ -85,8 +85,9 @@ type EndpointConfig struct {
 	// "system-assigned managed identity". Defaults to the credential's type.
 	Identity string
 	// Explain, when set, says what the user can do about a failure of
-	// Credential (such as which setting holds a wrong secret); its answer
-	// follows the failure in the error. "" adds nothing.
+	// Credential (such as which setting holds a wrong secret) or a token
+	// the service refused as from another tenant (ErrOtherTenant); its
+	// answer follows the failure in the error. "" adds nothing.
 	Explain func(error) string
 }
 

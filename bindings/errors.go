@@ -219,7 +219,13 @@ func (e *Endpoint) statusError(op string, k reqKind, resp *http.Response, body [
 	case s == http.StatusUnauthorized && e.accessKey != nil:
 		err.Message = fmt.Sprintf("%s refused a token signed with the access key of %s: %s", e.uri, e.label, e.accessKeyRefusal(body))
 	case s == http.StatusUnauthorized && entraRefusal(resp, body) == "tenant":
-		err.Message = fmt.Sprintf("%s refused the Microsoft Entra ID token of %s: the service says it comes from another tenant than the resource's. Set the credential's tenant to the resource's tenant (for a multitenant app, one it is provisioned in) and, in a sovereign cloud, that cloud's authority host%s", e.uri, who, e.checkHint())
+		err.Err = ErrOtherTenant
+		err.Message = fmt.Sprintf("%s refused the Microsoft Entra ID token of %s: the service says it comes from another tenant than the resource's.", e.uri, who)
+		if fix := e.explainFailure(err); fix != "" {
+			err.Message += fix
+		} else {
+			err.Message += fmt.Sprintf(" Set the credential's tenant to the resource's tenant (for a multitenant app, one it is provisioned in) and, in a sovereign cloud, that cloud's authority host%s", e.checkHint())
+		}
 	case s == http.StatusUnauthorized:
 		err.Message = fmt.Sprintf("%s refused the Microsoft Entra ID token of %s, and its reply does not say why (a revoked, expired or not yet valid token, or one from another tenant or cloud, is refused alike)%s", e.uri, who, e.checkHint())
 	case s == http.StatusForbidden && e.accessKey != nil:
@@ -308,6 +314,12 @@ func entraRefusal(resp *http.Response, body []byte) string {
 	}
 	return ""
 }
+
+// ErrOtherTenant marks a 401 whose reply says the Microsoft Entra ID token
+// comes from another tenant than the resource's: the credential's tenant
+// (or, in a sovereign cloud, its authority host) is the one to change.
+// EndpointConfig.Explain is asked what to do about it.
+var ErrOtherTenant = errors.New("the token comes from another tenant than the resource's")
 
 // errRedirect marks a reply that redirected elsewhere.
 var errRedirect = errors.New("redirect refused")

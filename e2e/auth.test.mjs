@@ -241,9 +241,9 @@ test('an app from another tenant: the service refuses its token and the log name
   });
   const sent = await s.post('/api/messages', { target: TARGET, arguments: ['hello'] });
   const err = await refused(s, sent, 401);
-  assert.match(err, /did not accept the Entra ID token/);
-  assert.match(err, new RegExp(`tenant ${OTHER_TENANT}`));
-  assert.match(err, /Set tenantId to the tenant of the SignalR resource/);
+  assert.match(err, /refused the Microsoft Entra ID token .* comes from another tenant/);
+  assert.match(err, new RegExp(`asked tenant ${OTHER_TENANT}`));
+  assert.ok(err.includes(`Set ${SECTION}__tenantId to the tenant id of the SignalR resource`), err);
   const neg = await s.negotiate('alice');
   assert.equal(neg.status, 502, neg.text);
 }));

@@ -3,6 +3,7 @@ package handler
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -31,7 +32,7 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 		arrival:  hostproto.ArrivalOf(r),
 		log:      funclog.InvocationLogger(h.log, id, fn, nil),
 	}
-	c.outcome = append(c.outcome, "arrival", string(c.arrival))
+	c.outcome = append(c.outcome, slog.String("arrival", string(c.arrival)))
 	origin := r.Header.Get("Origin")
 	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 		h.cors.preflight(w, r, id)

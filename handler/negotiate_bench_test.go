@@ -37,6 +37,17 @@ func BenchmarkNegotiateForwardedWarmKey(b *testing.B) {
 	})
 }
 
+// BenchmarkNegotiateForwardedOnce serves one request, built once, over and
+// over: what net/http hands the handler, so that a profile shows the
+// handler's own work without the building and copying of the browser's
+// headers, which BenchmarkNegotiateForwardedWarmKey repeats each time.
+func BenchmarkNegotiateForwardedOnce(b *testing.B) {
+	h := newWarmHandler(b)
+	r := httptest.NewRequest("POST", "/api/negotiate?hub=chat&negotiateVersion=1", nil)
+	maps.Copy(r.Header, browserHeaders(b, readBrowserNegotiate(b)))
+	benchmarkServe(b, h, func() *http.Request { return r })
+}
+
 // BenchmarkNegotiatePayloadWarmKey posts what the host posts for a
 // browser's negotiate (negotiate_browser: cookies, front-end headers, the
 // function key's identity; 5 KB).

@@ -133,7 +133,7 @@ func writeJSON(w http.ResponseWriter, rep *reply) {
 		_, _ = w.Write(raw)
 		return
 	}
-	b, err := json.Marshal(rep.body)
+	b, err := marshalReply(rep.body)
 	if err != nil {
 		// Every body is built from plain types; this cannot fail.
 		panic(err)

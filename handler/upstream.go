@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -65,7 +66,7 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 	}
 	if r := h.up.Check(ctx, c.header); r != nil {
 		h.up.LogRefusal(r, c.id)
-		c.outcome = append(c.outcome, "refused", r.Kind)
+		c.outcome = append(c.outcome, slog.String("refused", r.Kind))
 		return &reply{status: http.StatusUnauthorized, body: rawBody(nil)}
 	}
 	mediaType, _, _ := mime.ParseMediaType(c.header.Get("Content-Type"))
@@ -97,7 +98,7 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 	}
 
 	rep := h.runEvent(ctx, c, e, msgpack)
-	c.outcome = append(c.outcome, "hub", e.Hub, "category", e.Category, "event", hostproto.Truncate(e.Event, 200), "connectionId", hostproto.Truncate(e.ConnectionID, 100))
+	c.outcome = append(c.outcome, slog.String("hub", e.Hub), slog.String("category", e.Category), slog.String("event", hostproto.Truncate(e.Event, 200)), slog.String("connectionId", hostproto.Truncate(e.ConnectionID, 100)))
 	if c.payload && rep.status < 300 {
 		b, err := json.Marshal(e)
 		if err != nil {

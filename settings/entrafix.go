@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/signalr-entra/handler/bindings"
 )
 
 // aadstsCode finds the Entra ID error code, such as 7000215 in
@@ -62,6 +64,10 @@ func EntraFix(e Endpoint, err error, getenv func(string) string) string {
 	var code string
 	if m := aadstsCode().FindStringSubmatch(err.Error()); m != nil {
 		code = m[1]
+	}
+	if errors.Is(err, bindings.ErrOtherTenant) && e.Auth.Kind != "ManagedIdentityCredential" {
+		return fmt.Sprintf("The credential asked tenant %s. Set %s to the tenant id of the SignalR resource (for a multitenant app, a tenant it is provisioned in):\n  az account show --query tenantId -o tsv\nIn a sovereign cloud (Azure China, Azure Government) also set %s to that cloud's Entra ID host.",
+			tenant, tenantSetting, fixSetting(e, "authorityHost"))
 	}
 	switch code {
 	case "7000215":

@@ -68,6 +68,12 @@ func TestEntraFix(t *testing.T) {
 		{"unknown tenant from Go", goApp, entraReply(400, "invalid_tenant", "90002", "Tenant 't1' not found."),
 			nil, []string{"Set the credential's tenant ID", "also set the credential's authority host (azcore.ClientOptions.Cloud)"}},
 		{"not signed in from Go", goDAC, unavailable, nil, []string{"\n  az login\nthen try again."}},
+		// The service's 401 for a token of another tenant: the tenant setting.
+		{"token from another tenant", app, &bindings.Error{Status: 401, Err: bindings.ErrOtherTenant},
+			nil, []string{"The credential asked tenant t1. Set AzureSignalRConnectionString__tenantId to the tenant id of the SignalR resource", "AzureSignalRConnectionString__authorityHost"}},
+		// A managed identity has no tenant setting to change.
+		{"managed identity from another tenant", Endpoint{Setting: "AzureSignalRConnectionString", Auth: Auth{Kind: "ManagedIdentityCredential"}},
+			&bindings.Error{Status: 401, Err: bindings.ErrOtherTenant}, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,7 +18,9 @@ type loadResult struct {
 	FirstErr string
 	Elapsed  time.Duration
 	P50, P99 time.Duration
-	lats     []time.Duration
+	// CPU is the CPU time the server used during the runs, when measured.
+	CPU  time.Duration
+	lats []time.Duration
 }
 
 // merge adds the runs of o (of the same scenario) to r.
@@ -30,6 +32,7 @@ func (r loadResult) merge(o loadResult) loadResult {
 		r.FirstErr = o.FirstErr
 	}
 	r.Elapsed += o.Elapsed
+	r.CPU += o.CPU
 	r.lats = append(r.lats, o.lats...)
 	r.P50, r.P99 = percentile(r.lats, 50), percentile(r.lats, 99)
 	return r
@@ -37,6 +40,11 @@ func (r loadResult) merge(o loadResult) loadResult {
 
 // RPS is the throughput in requests per second.
 func (r loadResult) RPS() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
+
+// CPUPerRequest is the server's CPU time per request: unlike throughput,
+// it hardly moves with what else runs on the machine, and with the server
+// alone on a core the throughputs of two servers stand in its inverse ratio.
+func (r loadResult) CPUPerRequest() time.Duration { return r.CPU / time.Duration(max(r.Requests, 1)) }
 
 // request builds worker w's next request.
 type request func(w int) (*http.Request, error)

@@ -32,6 +32,7 @@ type config struct {
 	starts      int
 	count       int
 	upstream    bool
+	pin         bool
 }
 
 // bench is what every step may use: the settings, the built programs, the
@@ -46,6 +47,8 @@ type bench struct {
 	// browserHeaders the headers of that request, as the host forwards it.
 	browserPayload []byte
 	browserHeaders http.Header
+	// cpus pin the servers measured and the rest apart; zero when unpinned.
+	cpus stack.CPUs
 }
 
 // steps are the measures, in the order they run and are reported.
@@ -75,6 +78,7 @@ func main() {
 	flag.IntVar(&c.starts, "starts", 20, "start-ups of each program for the start-up median")
 	flag.IntVar(&c.count, "count", 3, "runs of each Go benchmark (the median is kept)")
 	flag.BoolVar(&c.upstream, "upstream", false, "measure only the upstream invocation round trip against negotiate and send (its own section of -out)")
+	flag.BoolVar(&c.pin, "pin", true, "with taskset and two CPUs or more, run the server measured on CPU 0 and the load generator and the stand-in on CPU 1 (Go benchmarks and start-ups excepted)")
 	flag.Parse()
 	if c.duration <= 0 || c.duration > 5*time.Minute || c.workers < 1 || c.workers > 1000 ||
 		c.concurrency < 1 || c.concurrency > 5000 || c.starts < 1 || c.starts > 200 || c.count < 1 || c.count > 20 {

@@ -47,8 +47,15 @@ func startStack(b *bench) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if cpus, ok := stack.PinnedCPUs(); ok && b.pin {
+		if err := stack.PinSelf(cpus.Rest, 1); err != nil {
+			return err
+		}
+		b.cpus = cpus
+		b.r.pinned = true
+	}
 	var err error
-	if b.st, err = stack.Start(b.bins, stack.Options{Dir: dir}); err != nil {
+	if b.st, err = stack.Start(b.bins, stack.Options{Dir: dir, CPUs: b.cpus}); err != nil {
 		return err
 	}
 	if res := runLoad("warm-up", 1, time.Second, b.negotiate(b.st.HandlerURL)); res.Requests == 0 {
@@ -124,19 +131,21 @@ func measureNegotiate(b *bench) error {
 	defer std.Stop()
 	h := b.st.HandlerURL
 	fwd, pay, err := b.pair(b.workers,
-		scenario{"POST /api/negotiate (forwarded)", b.negotiate(h)},
-		scenario{"POST /negotiate (payload: a browser's negotiate as the host posts it)", post(h+"/negotiate", "", b.browserPayload)})
+		scenario{"POST /api/negotiate (forwarded)", b.negotiate(h), nil},
+		scenario{"POST /negotiate (payload: a browser's negotiate as the host posts it)", post(h+"/negotiate", "", b.browserPayload), nil})
 	if err != nil {
 		return err
 	}
 	b.r.add(ratioRow("Payload negotiate vs forwarded negotiate, throughput", rps(pay), rps(fwd), pay.RPS()/fwd.RPS(), atLeast(0.8)))
 	fwd2, base, err := b.pair(b.workers,
-		scenario{"POST /api/negotiate (forwarded), again", b.negotiate(h)},
-		scenario{"POST /api/negotiate of the standard-library server", b.negotiate(std.url)})
+		scenario{"POST /api/negotiate (forwarded), again", b.negotiate(h), b.st.Handler},
+		scenario{"POST /api/negotiate of the standard-library server", b.negotiate(std.url), std.Process})
 	if err != nil {
 		return err
 	}
 	b.r.add(ratioRow("Negotiate (forwarded) vs a standard-library negotiate server, throughput", rps(fwd2), rps(base), fwd2.RPS()/base.RPS(), atLeast(0.9)))
+	b.r.add(infoRow("Negotiate (forwarded) vs a standard-library negotiate server, CPU time per request (inverse ratio)",
+		cpuPerRequest(fwd2), cpuPerRequest(base), float64(base.CPUPerRequest())/float64(fwd2.CPUPerRequest())))
 	return nil
 }
 
@@ -163,8 +172,8 @@ func measureSend(b *bench) error {
 			suffix = ", one at a time"
 		}
 		h, p, err := b.pair(workers,
-			scenario{"POST /api/messages through the handler" + suffix, through},
-			scenario{"POST /api/hubs/chat/:send through the reverse proxy" + suffix, direct})
+			scenario{"POST /api/messages through the handler" + suffix, through, nil},
+			scenario{"POST /api/hubs/chat/:send through the reverse proxy" + suffix, direct, nil})
 		if err != nil {
 			return err
 		}
@@ -210,10 +219,12 @@ func measureMemory(b *bench) error {
 	return nil
 }
 
-// scenario is one named HTTP load.
+// scenario is one named HTTP load, and the server process it loads when
+// its CPU time is to be measured.
 type scenario struct {
-	name string
-	req  request
+	name   string
+	req    request
+	server *stack.Process
 }
 
 // pair runs x and y with workers each for the run time, alternating in
@@ -224,8 +235,21 @@ func (b *bench) pair(workers int, x, y scenario) (loadResult, loadResult, error)
 	slices := max(2, int(b.duration/time.Second))
 	var rx, ry loadResult
 	for range slices {
-		rx = rx.merge(runLoad(x.name, workers, b.duration/time.Duration(slices), x.req))
-		ry = ry.merge(runLoad(y.name, workers, b.duration/time.Duration(slices), y.req))
+		for _, s := range []struct {
+			sc  scenario
+			res *loadResult
+		}{{x, &rx}, {y, &ry}} {
+			var before time.Duration
+			if s.sc.server != nil {
+				before, _ = s.sc.server.CPUTime()
+			}
+			r := runLoad(s.sc.name, workers, b.duration/time.Duration(slices), s.sc.req)
+			if s.sc.server != nil {
+				after, _ := s.sc.server.CPUTime()
+				r.CPU = after - before
+			}
+			*s.res = s.res.merge(r)
+		}
 	}
 	b.r.loads = append(b.r.loads, rx, ry)
 	for _, r := range []loadResult{rx, ry} {
@@ -250,7 +274,8 @@ func (b *bench) startBaseline(bin string, env map[string]string) (*baseline, err
 		return nil, err
 	}
 	env["FUNCTIONS_CUSTOMHANDLER_PORT"] = strconv.Itoa(port)
-	p, err := stack.StartProcess(bin, nil, env, b.tmp, filepath.Join(b.tmp, filepath.Base(bin)+".log"))
+	pinned, args := stack.OnCPUs(b.cpus.Server, bin, nil)
+	p, err := stack.StartProcess(pinned, args, env, b.tmp, filepath.Join(b.tmp, filepath.Base(bin)+".log"))
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,8 @@ type results struct {
 	// load and loadEnd are the 1-minute load averages at the start and
 	// the end: on a shared machine, other work skews every ratio.
 	load, loadEnd string
+	// pinned says the servers measured ran alone on a core of their own.
+	pinned bool
 }
 
 // goRun is one go test -bench command and its medians.
@@ -66,13 +68,21 @@ func infoRow(what, measured, baseline string, ratio float64) target {
 	return target{what: what, measured: measured, baseline: baseline, ratio: times(ratio), goal: "—", info: true}
 }
 
+// placement says where the processes ran.
+func (r *results) placement() string {
+	if r.pinned {
+		return "pinned with taskset: the server measured (the handler or a baseline) alone on CPU 0, the load generator and the stand-in on CPU 1"
+	}
+	return "the load generator on the same machine, unpinned, so all share its cores"
+}
+
 func (r *results) markdown(command string, started time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Latest `make bench`\n\n")
 	fmt.Fprintf(&b, "- Machine: %s\n", stack.Machine())
 	fmt.Fprintf(&b, "- Command: `%s`\n", command)
 	fmt.Fprintf(&b, "- Date: %s; 1-minute load average %s at the start, %s at the end\n", started.UTC().Format("2006-01-02 15:04 UTC"), r.load, r.loadEnd)
-	fmt.Fprintf(&b, "- Set-up: cmd/handler and cmd/emulator built as by make build, on loopback; the handler in Entra mode (the stand-in's system-assigned managed identity, SignalR Service Owner) with a warm temporary key, logging JSON to a file; the baselines (scripts/bench/minimal, depsfloor, stdnegotiate, proxy) built the same way; the load generator on the same machine, so all share its cores. Compared runs alternate in slices of about a second (a, b, a, b, …).\n\n")
+	fmt.Fprintf(&b, "- Set-up: cmd/handler and cmd/emulator built as by make build, on loopback; the handler in Entra mode (the stand-in's system-assigned managed identity, SignalR Service Owner) with a warm temporary key, logging JSON to a file; the baselines (scripts/bench/minimal, depsfloor, stdnegotiate, proxy) built the same way; %s. Compared runs alternate in slices of about a second (a, b, a, b, …).\n\n", r.placement())
 	b.WriteString("| Measure | Result | Baseline | Ratio | Target | Met |\n|---|---|---|---|---|---|\n")
 	for _, t := range r.rows {
 		met := "yes"
@@ -109,6 +119,9 @@ func times(v float64) string        { return fmt.Sprintf("%.2f×", v) }
 func rps(l loadResult) string       { return fmt.Sprintf("%.0f req/s", l.RPS()) }
 func mib(v int64) string            { return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20)) }
 func micros(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/1e3) }
+func cpuPerRequest(l loadResult) string {
+	return fmt.Sprintf("%.1f µs", float64(l.CPUPerRequest())/1e3)
+}
 
 func orDash(s string) string {
 	if s == "" {

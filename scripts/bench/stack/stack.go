@@ -38,6 +38,9 @@ type Options struct {
 	// HandlerPort is where the handler listens, for an upstream rule that
 	// names it before the handler starts. Defaults to a free port.
 	HandlerPort int
+	// CPUs pin the handler to CPUs.Server and the stand-in to CPUs.Rest.
+	// Defaults to no pinning.
+	CPUs CPUs
 }
 
 // Start runs the stand-in with its system-assigned identity as SignalR
@@ -46,7 +49,8 @@ type Options struct {
 func Start(bins Binaries, o Options) (*Stack, error) {
 	envFile := filepath.Join(o.Dir, "emulator.env")
 	args := append([]string{"-identity", "system=ServiceOwner", "-env-file", envFile}, o.EmulatorArgs...)
-	emu, err := StartProcess(bins.Emulator, args, nil, o.Dir, filepath.Join(o.Dir, "emulator.log"))
+	emuBin, args := OnCPUs(o.CPUs.Rest, bins.Emulator, args)
+	emu, err := StartProcess(emuBin, args, nil, o.Dir, filepath.Join(o.Dir, "emulator.log"))
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +84,8 @@ func Start(bins Binaries, o Options) (*Stack, error) {
 		emu.Stop()
 		return nil, err
 	}
-	h, err := StartProcess(bins.Handler, nil, env, app, filepath.Join(o.Dir, "handler.log"))
+	handlerBin, handlerArgs := OnCPUs(o.CPUs.Server, bins.Handler, nil)
+	h, err := StartProcess(handlerBin, handlerArgs, env, app, filepath.Join(o.Dir, "handler.log"))
 	if err != nil {
 		emu.Stop()
 		return nil, err
