@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -136,7 +137,7 @@ func (h *Handler) manage(ctx context.Context, c *call) *reply {
 		}
 	}
 	if failed == 0 {
-		c.outcome = append(c.outcome, "hub", hub, "count", len(actions))
+		c.outcome = append(c.outcome, slog.String("hub", hub), slog.Int("count", len(actions)))
 		return &reply{status: http.StatusOK, body: manageBody{Results: results}}
 	}
 	return &reply{status: status, body: manageBody{
