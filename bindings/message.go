@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,6 +77,10 @@ type GroupAction struct {
 	UserID       string `json:"userId,omitempty"`
 	ConnectionID string `json:"connectionId,omitempty"`
 	GroupName    string `json:"groupName,omitempty"`
+	// TTL, in seconds, bounds a user's membership added with ActionAdd:
+	// 0 adds only the user's connections of the moment. Without it the
+	// membership lasts (the service keeps it a year at most).
+	TTL *int `json:"ttl,omitempty"`
 	// Endpoints names the endpoints to apply the action on, as in Message.
 	Endpoints []string `json:"endpoints,omitempty"`
 }
@@ -84,7 +89,7 @@ type GroupAction struct {
 // SignalRGroupAction's JSON properties, plus excluded.
 var (
 	messageFields     = []string{"connectionId", "userId", "groupName", "target", "arguments", "endpoints", "excluded"}
-	groupActionFields = []string{"connectionId", "userId", "groupName", "action", "endpoints"}
+	groupActionFields = []string{"connectionId", "userId", "groupName", "action", "ttl", "endpoints"}
 )
 
 // ItemLimitError reports a request holding more items than allowed.
@@ -164,6 +169,7 @@ func DecodeGroupActions(data []byte, maxItems int) ([]GroupAction, error) {
 			UserID       string            `json:"userId"`
 			ConnectionID string            `json:"connectionId"`
 			GroupName    string            `json:"groupName"`
+			TTL          *int              `json:"ttl"`
 			Endpoints    []json.RawMessage `json:"endpoints"`
 		}
 		if err := d.Decode(&w); err != nil {
@@ -172,7 +178,7 @@ func DecodeGroupActions(data []byte, maxItems int) ([]GroupAction, error) {
 		if err := checkFields(); err != nil {
 			return err
 		}
-		a := GroupAction{Action: w.Action, UserID: w.UserID, ConnectionID: w.ConnectionID, GroupName: w.GroupName}
+		a := GroupAction{Action: w.Action, UserID: w.UserID, ConnectionID: w.ConnectionID, GroupName: w.GroupName, TTL: w.TTL}
 		var err error
 		if a.Endpoints, err = endpointRefs("group action", i, w.Endpoints); err != nil {
 			return err
@@ -255,6 +261,10 @@ func (a *GroupAction) validate() error {
 		return fmt.Errorf("action %s has neither userId nor connectionId: set one", a.Action)
 	case a.Action != ActionRemoveAll && a.GroupName == "":
 		return fmt.Errorf("action %s has no groupName: name the group", a.Action)
+	case a.TTL != nil && (a.Action != ActionAdd || a.ConnectionID != ""):
+		return errors.New("ttl applies to adding a user (add with userId), not to a connection or a removal: drop ttl")
+	case a.TTL != nil && (*a.TTL < 0 || *a.TTL > math.MaxInt32):
+		return fmt.Errorf("ttl %d is out of range: give the seconds the membership lasts, 0 to %d, 0 for only the user's connections of the moment", *a.TTL, math.MaxInt32)
 	}
 	for _, n := range []struct{ field, v string }{{"connectionId", a.ConnectionID}, {"userId", a.UserID}, {"groupName", a.GroupName}} {
 		if n.v != "" {

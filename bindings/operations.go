@@ -205,9 +205,12 @@ func (e *Endpoint) closeQuery(reason string, excluded []string) url.Values {
 	return q
 }
 
-// CloseConnection closes one connection, telling the client reason.
+// CloseConnection closes one connection, telling the client reason. A
+// connection the service does not know (404 Warning.Connection.NotExisted:
+// gone already, or on another endpoint) is no error, as in the Management
+// SDK.
 func (e *Endpoint) CloseConnection(ctx context.Context, hub, connection, reason string) error {
-	return e.member(ctx, "close connection", http.MethodDelete, hub, e.closeQuery(reason, nil), false,
+	return e.member(ctx, "close connection", http.MethodDelete, hub, e.closeQuery(reason, nil), true,
 		[][2]string{{"connection id", connection}},
 		func(s []string) []string { return []string{"connections", s[0]} })
 }

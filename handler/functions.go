@@ -84,6 +84,8 @@ func (h *Handler) invoke(ctx context.Context, c *call) *reply {
 		return deliver(ctx, h, c, "SignalRMessage", bindings.DecodeMessages, messageAddress, h.svc.SendRouted)
 	case fnUpstream:
 		return h.upstreamEvent(ctx, c)
+	case fnManage:
+		return h.manage(ctx, c)
 	default:
 		return deliver(ctx, h, c, "SignalRGroupAction", bindings.DecodeGroupActions, memberAddress, h.svc.ApplyRouted)
 	}

@@ -241,7 +241,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusOK)
 		return
-	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream:
+	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream, "/" + fnManage:
 		if !h.proxiedToPayloadRoute(r) {
 			h.servePayload(w, r, path[1:])
 			return
@@ -264,7 +264,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
-		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, upstream and upstream-direct",
+		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, manage, upstream and upstream-direct",
 		CorrelationID: correlationID(r),
 	}})
 }
@@ -328,7 +328,7 @@ func triggerFunction(path string) string {
 // upstream/{*path} and upstream-direct/{*path}, take any path below them
 // too, whatever URL template the upstream rule has.
 func forwardedFunction(path string) string {
-	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnUpstream} {
+	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnManage, fnUpstream} {
 		if strings.EqualFold(path, "/api/"+fn) {
 			return fn
 		}

@@ -58,7 +58,7 @@ func (h *Handler) payloadNeeds() map[string]*hostproto.Needs {
 	for _, name := range upstream.RequestHeaders() {
 		upstreamNeeds.Headers = append(upstreamNeeds.Headers, http.CanonicalHeaderKey(name))
 	}
-	return map[string]*hostproto.Needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send, fnUpstream: upstreamNeeds}
+	return map[string]*hostproto.Needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send, fnManage: send, fnUpstream: upstreamNeeds}
 }
 
 // payloadBuffers hold payloads while they are served: nothing read from
