@@ -1,16 +1,13 @@
-package funchost
+package funcapp
 
-import (
-	"net/http"
-	"strings"
-)
+import "strings"
 
-// match finds the HTTP function whose route takes path and method, as
+// Match finds the HTTP function whose route takes path and method, as
 // ASP.NET routing does for the host's function routes: the route prefix,
 // then the function's route template (its name by default), literal
 // segments in any case, {name} one segment, {*name} the rest. A literal
 // segment wins over a parameter. It returns the route values (Params).
-func (a *App) match(path, method string) (*Function, map[string]string) {
+func (a *App) Match(path, method string) (*Function, map[string]string) {
 	segs := splitPath(path)
 	if prefix := splitPath(a.RoutePrefix); len(prefix) > 0 {
 		if len(segs) < len(prefix) || !equalFold(segs[:len(prefix)], prefix) {
@@ -22,7 +19,7 @@ func (a *App) match(path, method string) (*Function, map[string]string) {
 	var bestParams map[string]string
 	bestLiterals := -1
 	for _, f := range a.Functions {
-		t := f.trigger()
+		t := f.Trigger()
 		if t == nil || !allows(t.Methods, method) {
 			continue
 		}
@@ -94,6 +91,3 @@ func equalFold(a, b []string) bool {
 	}
 	return true
 }
-
-// notFound is the host's answer when no function's route matches.
-func notFound(w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound) }
