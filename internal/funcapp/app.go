@@ -11,7 +11,6 @@ package funcapp
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -215,14 +214,15 @@ func readHostJSON(path string) (Options, error) {
 	if section == nil {
 		section, legacy = field(doc, "httpWorker"), true
 	}
-	if section == nil {
-		return Options{}, errors.New(path + ": no customHandler section")
-	}
+	// Without either section the host starts no custom handler
+	// (HttpWorkerOptionsSetup) and so forwards nothing to one.
 	var ch map[string]json.RawMessage
-	if err := json.Unmarshal(section, &ch); err != nil {
-		return Options{}, fmt.Errorf("%s: customHandler: %w", path, err)
+	if section != nil {
+		if err := json.Unmarshal(section, &ch); err != nil {
+			return Options{}, fmt.Errorf("%s: customHandler: %w", path, err)
+		}
+		opts.LegacyHTTPWorker = legacy
 	}
-	opts.LegacyHTTPWorker = legacy
 	for name, dst := range map[string]*bool{"enableForwardingHttpRequest": &opts.Forwarding, "enableProxyingHttpRequest": &opts.Proxying} {
 		if v := field(ch, name); v != nil {
 			if err := json.Unmarshal(v, dst); err != nil {
@@ -237,8 +237,16 @@ func readHostJSON(path string) (Options, error) {
 	for k, http := range ext {
 		if strings.EqualFold(k, "http") {
 			if v := field(http, "routePrefix"); v != nil {
-				if err := json.Unmarshal(v, &opts.RoutePrefix); err != nil {
+				// null empties the prefix, as "" does: the route
+				// builder prefixes only a non-empty one
+				// (WebJobsRouteBuilder.BuildRouteTemplate).
+				var prefix *string
+				if err := json.Unmarshal(v, &prefix); err != nil {
 					return Options{}, fmt.Errorf("%s: extensions.http.routePrefix: %w", path, err)
+				}
+				opts.RoutePrefix = ""
+				if prefix != nil {
+					opts.RoutePrefix = *prefix
 				}
 			}
 		}

@@ -133,3 +133,61 @@ func TestShippedFunctionsModes(t *testing.T) {
 		t.Error("the upstream function with its events output should be shipped and never HTTP-only")
 	}
 }
+
+// OneSegment follows the route builder: with an empty prefix a function's
+// name is a path of one segment, the path where payloads arrive.
+func TestOneSegment(t *testing.T) {
+	trigger := func(route string) *Function {
+		return &Function{Name: "negotiate", Bindings: []Binding{{Type: "httpTrigger", Route: route}, httpOut}}
+	}
+	for _, tc := range []struct {
+		prefix, route string
+		name          string
+		ok            bool
+	}{
+		{"api", "", "", false},
+		{"", "", "negotiate", true},
+		{"/", "", "negotiate", true},
+		{"", "upstream-direct/{*path}", "upstream-direct", true},
+		{"", "{*path}", "", true},
+		{"", "{hub?}", "", true},
+		{"", "{hub:alpha}", "", true},
+		{"", "chat/{hub}", "", false},
+		{"", "api/negotiate", "", false},
+		{"negotiate", "{*rest}", "negotiate", true},
+		{"v1", "", "", false},
+	} {
+		app := &App{Options: Options{RoutePrefix: tc.prefix}}
+		name, ok := app.OneSegment(trigger(tc.route))
+		if name != tc.name || ok != tc.ok {
+			t.Errorf("prefix %q route %q: %q %v, want %q %v", tc.prefix, tc.route, name, ok, tc.name, tc.ok)
+		}
+	}
+	if _, ok := (&App{}).OneSegment(&Function{Name: "q", Bindings: []Binding{{Type: "queueTrigger"}}}); ok {
+		t.Error("a queue trigger has no route")
+	}
+}
+
+// A null routePrefix empties it, as the route builder treats any empty
+// prefix (WebJobsRouteBuilder.BuildRouteTemplate).
+func TestNullRoutePrefix(t *testing.T) {
+	dir := t.TempDir()
+	for name, text := range map[string]string{
+		"host.json":               `{"version":"2.0","customHandler":{"enableForwardingHttpRequest":true},"extensions":{"http":{"routePrefix":null}}}`,
+		"negotiate/function.json": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req"},{"type":"http","direction":"out","name":"res"}]}`,
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app, err := LoadAppRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.RoutePrefix != "" {
+		t.Errorf("routePrefix null read as %q, want empty", app.RoutePrefix)
+	}
+}

@@ -35,6 +35,49 @@ func (a *App) Match(path, method string) (*Function, map[string]string) {
 	return best, bestParams
 }
 
+// OneSegment says whether a caller's path of one segment, /<name>, can
+// reach f's route: its template (the function's name when it has none,
+// WebScriptHostHttpRoutesManager.InitializeHttpFunctionRoutes) under the
+// route prefix (WebJobsRouteBuilder.BuildRouteTemplate: prefix/template,
+// or the template alone when the prefix is empty). name is the segment the
+// path must have, in any case, or "" when any segment will do: the route
+// begins with a parameter. Segments after the first that may be empty (a
+// catch-all or an optional parameter) do not count.
+func (a *App) OneSegment(f *Function) (name string, ok bool) {
+	t := f.Trigger()
+	if t == nil {
+		return "", false
+	}
+	route := t.Route
+	if route == "" {
+		route = f.Name
+	}
+	segs := append(splitPath(a.RoutePrefix), splitPath(route)...)
+	required := len(segs)
+	for required > 0 && mayBeEmpty(segs[required-1]) {
+		required--
+	}
+	switch {
+	case len(segs) == 0 || required > 1:
+		return "", false
+	case strings.Contains(segs[0], "{"):
+		// A parameter, or a segment mixing text and parameters: any
+		// name may match it.
+		return "", true
+	}
+	return segs[0], true
+}
+
+// mayBeEmpty says whether a template segment matches nothing: a catch-all,
+// an optional parameter or one with a default value.
+func mayBeEmpty(seg string) bool {
+	if !strings.HasPrefix(seg, "{") || !strings.HasSuffix(seg, "}") {
+		return false
+	}
+	inner := strings.Trim(seg, "{}")
+	return strings.HasPrefix(inner, "*") || strings.HasSuffix(inner, "?") || strings.Contains(inner, "=")
+}
+
 func matchTemplate(tmpl, segs []string) (map[string]string, int, bool) {
 	params := map[string]string{}
 	literals := 0
