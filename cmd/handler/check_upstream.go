@@ -82,8 +82,8 @@ func findAppRoot(local *localSettingsReport) string {
 }
 
 // upstreamRefusedNote says what to set when nothing checks upstream requests.
-const upstreamRefusedNote = "the upstream function refuses every request: set SIGNALR_UPSTREAM_AUDIENCE and SIGNALR_UPSTREAM_TENANT " +
-	"(and SIGNALR_UPSTREAM_IDENTITY) to check the service's managed identity token, or use a connection string with an AccessKey to check X-ASRS-Signature"
+const upstreamRefusedNote = "the upstream function refuses every request: set SIGNALR_UPSTREAM_AUDIENCE, SIGNALR_UPSTREAM_TENANT " +
+	"and SIGNALR_UPSTREAM_IDENTITY to check the service's managed identity token, or use a connection string with an AccessKey to check X-ASRS-Signature"
 
 // fillUpstream reports the upstream settings without a network call.
 func (r *checkReport) fillUpstream(cfg *settings.Config) {
