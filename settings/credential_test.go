@@ -39,8 +39,7 @@ func loadOne(t *testing.T, opts *LoadOptions) Endpoint {
 
 // The managed identity token cache is process-wide (the package-level cache
 // of MSAL for Go's apps/managedidentity/managedidentity.go, under
-// azidentity), so each test
-// asks for a different identity or resource.
+// azidentity), so each test asks for a different identity or resource.
 func TestManagedIdentityGetsToken(t *testing.T) {
 	const conn = "AzureSignalRConnectionString"
 	tests := []struct {
