@@ -2,6 +2,7 @@ package jsontext
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,18 @@ func TestAppendStringIsEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestPlainEveryASCIIByte holds Plain to encoding/json for each ASCII byte
+// alone: plain exactly when written as it is.
+func TestPlainEveryASCIIByte(t *testing.T) {
+	for c := range 0x80 {
+		s := string(rune(c))
+		want, _ := json.Marshal(s)
+		if asIs := string(want) == `"`+s+`"`; Plain(s) != asIs {
+			t.Errorf("Plain(%q) = %v, but encoding/json writes %s", s, Plain(s), want)
+		}
+	}
+}
+
 func FuzzAppendString(f *testing.F) {
 	for _, s := range samples {
 		f.Add(s)
@@ -35,4 +48,16 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("AppendString(%q) = %s, want %s", s, got, want)
 		}
 	})
+}
+
+// BenchmarkPlainToken checks a client access token's length of plain text,
+// what the negotiate reply checks on every request.
+func BenchmarkPlainToken(b *testing.B) {
+	tok := strings.Repeat("eyJhbGciOiJIUzI1NiIsImtpZCI6IjEyMyIsInR5cCI6IkpXVCJ9_-", 6)
+	b.SetBytes(int64(len(tok)))
+	for b.Loop() {
+		if !Plain(tok) {
+			b.Fatal("not plain")
+		}
+	}
 }
