@@ -1,8 +1,9 @@
 package handler
 
 import (
+	"bytes"
+	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -44,8 +45,42 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 		writeJSON(w, errorReply(http.StatusForbidden, c, "requests from browser origin "+hostproto.Quote(origin)+" are not allowed; add the origin to SIGNALR_CORS_ORIGINS"))
 		return
 	}
+	finish := func(rep *reply) {
+		h.cors.decorate(rep, origin)
+		writeJSON(w, rep)
+		// Send the reply before writing the log record, which would
+		// otherwise hold it back until the handler returns.
+		_ = http.NewResponseController(w).Flush()
+		c.logDone(rep.status, start)
+	}
+	if fn == fnUpstream {
+		// The upstream routes are anonymous at the host: a request that
+		// is not the service's is refused on its headers, its body unread.
+		ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+		rep := h.upstreamRefusal(ctx, c)
+		cancel()
+		if rep != nil {
+			finish(rep)
+			return
+		}
+	}
 	if fn != fnNegotiate {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+		held := requestBytes(r, h.maxBody)
+		if !h.inflight.acquire(held) {
+			c.log.Warn("too many request bytes in flight: the request is refused with 503", "limitBytes", h.inflight.limit)
+			writeJSON(w, h.busyReply(c))
+			c.logDone(http.StatusServiceUnavailable, start)
+			return
+		}
+		defer h.inflight.release(held)
+		// Read into a buffer of the declared size: io.ReadAll would grow
+		// one by doubling, and leave up to the body's size again as garbage.
+		var buf bytes.Buffer
+		if r.ContentLength >= 0 {
+			buf.Grow(int(held) + bytes.MinRead)
+		}
+		_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
+		b := buf.Bytes()
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
@@ -57,11 +92,5 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 		}
 		c.body = b
 	}
-	rep := h.invoke(r.Context(), c)
-	h.cors.decorate(rep, origin)
-	writeJSON(w, rep)
-	// Send the reply before writing the log record, which would otherwise
-	// hold it back until the handler returns.
-	_ = http.NewResponseController(w).Flush()
-	c.logDone(rep.status, start)
+	finish(h.invoke(r.Context(), c))
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/signalr-entra/handler/bindings"
@@ -58,6 +59,10 @@ type Options struct {
 	// MaxBodyBytes bounds the body of a messages or groups request.
 	// Defaults to DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxInflightBytes bounds the request bytes held across all requests
+	// at once; past it a request gets 503 with Retry-After. A request alone
+	// is always served. Defaults to DefaultMaxInflightBytes.
+	MaxInflightBytes int64
 	// MaxItems bounds the messages or group actions of one request.
 	// Defaults to DefaultMaxItems.
 	MaxItems int
@@ -97,6 +102,7 @@ type Handler struct {
 	appService   bool
 	claimTypes   map[string]bool
 	maxBody      int64
+	inflight     *byteBudget
 	maxItems     int
 	timeout      time.Duration
 	cors         *cors
@@ -105,6 +111,8 @@ type Handler struct {
 	drain        time.Duration
 	up           *upstream.Receiver
 	signIn       *signIn
+	// logged holds the kinds of warning already logged, each said once.
+	logged sync.Map
 	// needs are what each function reads of a payload's HTTP trigger.
 	needs map[string]*hostproto.Needs
 }
@@ -131,6 +139,12 @@ func New(svc Service, opts *Options) (*Handler, error) {
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	switch {
+	case o.MaxInflightBytes < 0:
+		return nil, fmt.Errorf("invalid SIGNALR_MAX_INFLIGHT_BYTES value %d: use a positive number of bytes, such as %d", o.MaxInflightBytes, DefaultMaxInflightBytes)
+	case o.MaxInflightBytes == 0:
+		o.MaxInflightBytes = DefaultMaxInflightBytes
 	}
 	switch {
 	case o.MaxItems < 0:
@@ -166,6 +180,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		appService:   o.AppServiceAuthentication,
 		claimTypes:   map[string]bool{},
 		maxBody:      o.MaxBodyBytes,
+		inflight:     &byteBudget{limit: o.MaxInflightBytes},
 		maxItems:     o.MaxItems,
 		timeout:      o.RequestTimeout,
 		cors:         c,
@@ -226,27 +241,53 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusOK)
 		return
-	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream:
-		h.servePayload(w, r, path[1:])
-		return
+	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream, "/" + fnManage:
+		if !h.proxiedToPayloadRoute(r) {
+			h.servePayload(w, r, path[1:])
+			return
+		}
 	case "/" + upstreamDirect:
 		// The HTTP-only upstream function, when the host hands it the
 		// payload (proxying and forwarding off).
-		h.servePayload(w, r, fnUpstream)
-		return
-	}
-	if fn := triggerFunction(path); fn != "" && r.Method == http.MethodPost {
-		h.servePayload(w, r, fn)
-		return
-	}
-	if fn := forwardedFunction(path); fn != "" {
-		h.serveForwarded(w, r, fn)
-		return
+		if !h.proxiedToPayloadRoute(r) {
+			h.servePayload(w, r, fnUpstream)
+			return
+		}
+	default:
+		if fn := triggerFunction(path); fn != "" && r.Method == http.MethodPost && !h.proxiedToPayloadRoute(r) {
+			h.servePayload(w, r, fn)
+			return
+		}
+		if fn := forwardedFunction(path); fn != "" {
+			h.serveForwarded(w, r, fn)
+			return
+		}
 	}
 	writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
-		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, upstream and upstream-direct",
+		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, manage, upstream and upstream-direct",
 		CorrelationID: correlationID(r),
 	}})
+}
+
+// proxiedToPayloadRoute says whether r, on a payload route, was proxied by
+// the host. The host posts payloads itself and never proxies one
+// (DefaultHttpWorkerService.ProcessDefaultInvocationRequest); its proxy
+// hands a caller's request to the path the caller asked for, which is a
+// payload route only when host.json empties extensions.http.routePrefix.
+// Such a body is the caller's: read as a payload, its Identities and
+// headers would name any user, past App Service Authentication, which
+// strips those headers from requests but not from bodies. It is refused,
+// and the log says what to change.
+func (h *Handler) proxiedToPayloadRoute(r *http.Request) bool {
+	if hostproto.ArrivalOf(r) != hostproto.Proxied {
+		return false
+	}
+	if _, seen := h.logged.LoadOrStore("proxied to a payload route", true); !seen {
+		h.log.Warn("the host proxied a caller's request to "+hostproto.Truncate(r.URL.Path, 200)+", where it posts invocation payloads; it was refused (404). "+
+			"Keep extensions.http.routePrefix \"api\" in host.json: the functions are served at /api/<function>",
+			"invocationId", correlationID(r))
+	}
+	return true
 }
 
 // trackedWriter notes whether a reply has begun.
@@ -287,7 +328,7 @@ func triggerFunction(path string) string {
 // upstream/{*path} and upstream-direct/{*path}, take any path below them
 // too, whatever URL template the upstream rule has.
 func forwardedFunction(path string) string {
-	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnUpstream} {
+	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnManage, fnUpstream} {
 		if strings.EqualFold(path, "/api/"+fn) {
 			return fn
 		}

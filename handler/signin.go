@@ -95,8 +95,8 @@ func (s *signIn) user(ctx context.Context, c *call, claimTypes map[string]bool) 
 		switch v := claims[s.userClaim].(type) {
 		case string:
 			userID = v
-		case float64:
-			userID = claimString(v)
+		case json.Number:
+			userID = v.String()
 		}
 		if userID == "" {
 			err = &oidc.Error{Kind: kindUserClaim, Err: errors.New("the token has no " + strconv.Quote(s.userClaim) + " claim to name the user (SIGNALR_NEGOTIATE_USERID_CLAIM)")}
@@ -170,8 +170,9 @@ func claimString(v any) string {
 		return ""
 	case string:
 		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
+	case json.Number:
+		// As the token writes it, so that no two ids read the same.
+		return v.String()
 	case bool:
 		return strconv.FormatBool(v)
 	}

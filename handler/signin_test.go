@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/upstream"
 )
 
 const signInAudience = "api://chat"
@@ -180,5 +182,71 @@ func TestSignInOptions(t *testing.T) {
 		if _, err := New(&fakeService{}, &tt.o); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestSignInTokenIsNoUpstreamCredential: an app often signs its users in
+// to the same app registration that the upstream rule's managed identity
+// asks a token for. The token a browser holds for negotiate must not open
+// the upstream function, which believes the X-ASRS-* headers it is sent:
+// upstream takes app-only tokens alone, as the service's managed identity's
+// are, whatever the audience.
+func TestSignInTokenIsNoUpstreamCredential(t *testing.T) {
+	srv, err := emulator.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var logs bytes.Buffer
+	h := newSignInHandler(t, srv, &fakeService{}, &logs, func(o *Options) {
+		o.Upstream = upstream.Options{Audience: signInAudience, Tenant: srv.TenantID, AuthorityHost: srv.AuthorityURL, HTTPClient: srv.Client(), Now: srv.Now}
+	})
+	alice := userToken(t, srv, "alice", nil)
+	if rec := negotiateWith(h, http.Header{"Authorization": {"Bearer " + alice}}); rec.Code != http.StatusOK {
+		t.Fatalf("negotiate with the user's token: status %d %s", rec.Code, rec.Body)
+	}
+	for _, path := range []string{"/api/upstream/chat/messages/broadcast", "/api/upstream-direct/chat/messages/broadcast"} {
+		req := upstreamRequest(path, "chat", "messages", "broadcast", "application/json", []byte(`{"type":1,"target":"broadcast","arguments":["hi"]}`))
+		req.Header.Del("X-ASRS-Signature")
+		req.Header.Set("X-ASRS-User-Id", "admin")
+		req.Header.Set("Authorization", "Bearer "+alice)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s with a user's sign-in token: status %d, want 401", path, rec.Code)
+		}
+	}
+	if !strings.Contains(logs.String(), `"reason":"token delegated"`) {
+		t.Errorf("the log does not say the token was a user's:\n%s", logs.String())
+	}
+}
+
+// TestSignInNumericUserID: a numeric user id claim names the user by its
+// digits exactly. Read as a float64, ids above 2^53 that differ in their
+// last digits named the same user.
+func TestSignInNumericUserID(t *testing.T) {
+	srv, err := emulator.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	svc := &fakeService{}
+	h := newSignInHandler(t, srv, svc, &bytes.Buffer{}, func(o *Options) {
+		o.SignIn.UserIDClaim = "uid"
+		o.ClaimTypes = []string{"uid"}
+	})
+	ids := []string{"9007199254740993", "9007199254740992", "12345678901234567890", "-7", "1.5"}
+	for _, id := range ids {
+		tok := userToken(t, srv, "u"+id, map[string]any{"uid": json.Number(id)})
+		if rec := negotiateWith(h, http.Header{"Authorization": {"Bearer " + tok}}); rec.Code != http.StatusOK {
+			t.Fatalf("uid %s: status %d %s", id, rec.Code, rec.Body)
+		}
+	}
+	var got []negotiation
+	for _, id := range ids {
+		got = append(got, negotiation{"chat", id, []bindings.Claim{{Type: "uid", Value: id}}})
+	}
+	if diff := cmp.Diff(got, svc.negs); diff != "" {
+		t.Errorf("negotiations (-want +got):\n%s", diff)
 	}
 }

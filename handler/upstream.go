@@ -57,10 +57,12 @@ func (h *Handler) servedHub(name string) (string, bool) {
 	return "", false
 }
 
-// upstreamEvent serves one upstream request. The checks run before
-// anything else, so that a caller that is not the service learns nothing,
-// not even which hubs are served.
-func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
+// upstreamRefusal runs the checks of an upstream request, which read its
+// method and headers only, and says what to answer when it may not pass.
+// They run before anything else, so that a caller that is not the service
+// learns nothing, not even which hubs are served, and, where the body is
+// still unread, costs no more than its headers.
+func (h *Handler) upstreamRefusal(ctx context.Context, c *call) *reply {
 	if c.method != http.MethodPost {
 		return methodNotAllowed(c, "POST")
 	}
@@ -68,6 +70,17 @@ func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
 		h.up.LogRefusal(r, c.id)
 		c.outcome = append(c.outcome, slog.String("refused", r.Kind))
 		return &reply{status: http.StatusUnauthorized, body: rawBody(nil)}
+	}
+	c.upstreamChecked = true
+	return nil
+}
+
+// upstreamEvent serves one upstream request.
+func (h *Handler) upstreamEvent(ctx context.Context, c *call) *reply {
+	if !c.upstreamChecked {
+		if rep := h.upstreamRefusal(ctx, c); rep != nil {
+			return rep
+		}
 	}
 	mediaType, _, _ := mime.ParseMediaType(c.header.Get("Content-Type"))
 	if mediaType != upstream.ContentTypeJSON && mediaType != upstream.ContentTypeMsgpack {

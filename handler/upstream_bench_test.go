@@ -63,3 +63,21 @@ func newBenchUpstreamHandler(b *testing.B, up upstream.Options) *Handler {
 	h.HandleEvent("chat", "Echo", func(ctx context.Context, e *upstream.Event) (any, error) { return e.Arguments, nil })
 	return h
 }
+
+// BenchmarkUpstreamRefusedLargeBody measures a forged upstream request
+// with a body of SIGNALR_MAX_BODY_BYTES: refused on its headers, the body
+// unread.
+func BenchmarkUpstreamRefusedLargeBody(b *testing.B) {
+	h := newBenchUpstreamHandler(b, upstream.Options{AccessKeys: []settings.Secret{testAccessKey}})
+	b.ReportAllocs()
+	for b.Loop() {
+		req := upstreamRequest("/api/upstream/chat/messages/broadcast", "chat", "messages", "broadcast", "application/json", nil)
+		req.Header.Del("X-ASRS-Signature")
+		req.Body, req.ContentLength = &countingBody{left: DefaultMaxBodyBytes}, DefaultMaxBodyBytes
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusUnauthorized {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}

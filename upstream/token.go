@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,6 +34,12 @@ type serviceClaims struct {
 	AppID    string `json:"appid"`
 	// AuthorizedParty holds the app id in v2 tokens, which have no appid.
 	AuthorizedParty string `json:"azp"`
+	// Scope is present in a token a user delegated (Entra ID's access token
+	// claims reference: scp is "only included for user tokens"); IDType is
+	// the optional idtyp claim, "app" or "user". Raw, so that a value of
+	// any shape counts as present.
+	Scope  json.RawMessage `json:"scp"`
+	IDType string          `json:"idtyp"`
 }
 
 // check returns nil when token passes.
@@ -43,6 +50,13 @@ func (v *tokenValidator) check(ctx context.Context, token string) *Refusal {
 	var claims serviceClaims
 	if err := v.verifier.Verify(ctx, token, &claims); err != nil {
 		return tokenRefusal(err, v.audience)
+	}
+	// A managed identity's token is app-only. A user's token for the same
+	// audience (an app whose users sign in to the registration the upstream
+	// rule names, as negotiate's users do) must not pass for the service.
+	if (len(claims.Scope) > 0 && string(claims.Scope) != "null") || strings.EqualFold(claims.IDType, "user") {
+		return &Refusal{"token delegated", "the token was issued to a user (it has an scp claim or idtyp user), not to the service's managed identity; " +
+			"upstream takes app-only tokens, and SIGNALR_UPSTREAM_IDENTITY narrows them to the SignalR resource's identity"}
 	}
 	if v.identity != "" && !strings.EqualFold(claims.ObjectID, v.identity) && !strings.EqualFold(claims.AppID, v.identity) && !strings.EqualFold(claims.AuthorizedParty, v.identity) {
 		return &Refusal{"token identity", fmt.Sprintf("the token is for identity oid %q, appid %q, not SIGNALR_UPSTREAM_IDENTITY %q", claims.ObjectID, claims.AppID+claims.AuthorizedParty, v.identity)}

@@ -39,7 +39,7 @@ const (
 // the caller's User-Agent; forwarding sets the id once and appends the
 // host's product to the User-Agent. A caller can forge them where no host
 // stands in front, so the answer names a mode for logs and messages, and
-// decides nothing about trust.
+// may make the handler refuse a request, never trust one.
 func ArrivalOf(r *http.Request) Arrival {
 	id := r.Header.Get(InvocationIDHeader)
 	switch {

@@ -25,6 +25,8 @@ const (
 	// cost more CPU to check than any provider's key warrants.
 	minKeyBits = 2048
 	maxKeyBits = 8192
+	// maxNamedUnusable bounds the unusable keys an error names.
+	maxNamedUnusable = 3
 )
 
 // WellKnown is the path a provider's OpenID configuration lives at below
@@ -115,13 +117,18 @@ func discover(ctx context.Context, client *http.Client, documents []string) (*ke
 		return nil, "", err
 	}
 	var unusable []string
+	unusableCount := 0
 	for _, k := range jwks.Keys {
 		if k.Kty != "RSA" || k.Kid == "" || (k.Use != "" && k.Use != "sig") || (k.Alg != "" && k.Alg != "RS256") {
 			continue
 		}
 		key, err := rsaKey(k.N, k.E)
 		if err != nil {
-			unusable = append(unusable, fmt.Sprintf("%q: %v", k.Kid, err))
+			// A few name the problem; all of a megabyte of them would make
+			// a message that every refused request copies.
+			if unusableCount++; len(unusable) < maxNamedUnusable {
+				unusable = append(unusable, fmt.Sprintf("%q: %v", k.Kid[:min(len(k.Kid), 64)], err))
+			}
 			continue
 		}
 		set.keys[k.Kid] = key
@@ -129,6 +136,9 @@ func discover(ctx context.Context, client *http.Client, documents []string) (*ke
 	if len(set.keys) == 0 {
 		msg := fmt.Sprintf("the key set at %s holds no RSA signing key", redacted(first.JWKSURI))
 		if len(unusable) > 0 {
+			if more := unusableCount - len(unusable); more > 0 {
+				unusable = append(unusable, fmt.Sprintf("and %d more", more))
+			}
 			msg += " that is usable (" + strings.Join(unusable, "; ") + ")"
 		}
 		return nil, "", errors.New(msg)

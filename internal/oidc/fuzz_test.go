@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,3 +105,54 @@ func BenchmarkVerifyRefused(b *testing.B) {
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func byteSize(n int) string { return strconv.Itoa(n>>10) + "KiB" }
+
+// FuzzVerifySigned feeds the verifier payloads the provider signed, as a
+// provider that copies user-chosen values into its tokens might: none may
+// pass without the issuer, an accepted audience and a live expiry, and
+// none may panic.
+func FuzzVerifySigned(f *testing.F) {
+	p := newProvider(f)
+	c := &clock{now: time.Now()}
+	v := newVerifier(f, p, c)
+	exp := strconv.FormatInt(c.Now().Add(time.Hour).Unix(), 10)
+	f.Add(`{"iss":"` + p.issuer + `","aud":"api://chat","sub":"alice","exp":` + exp + `}`)
+	f.Add(`{"iss":"` + p.issuer + `","aud":["x","api://chat"],"aud":"y","sub":1e400,"exp":` + exp + `}`)
+	f.Add(`{"iss":"` + p.issuer + `","aud":"api://chat","exp":"` + exp + `","nbf":1e400}`)
+	f.Add(`{"iss":"` + p.issuer + `","aud":"api://chat","exp":9.3e18,"sub":[[[[{}]]]]}`)
+	f.Fuzz(func(t *testing.T, payload string) {
+		if len(payload) > 4<<10 {
+			return
+		}
+		token := signRaw(t, p, `{"alg":"RS256","kid":"k1"}`, payload)
+		claims := jwt.MapClaims{}
+		if err := v.Verify(context.Background(), token, claims); err != nil {
+			if kindOf(err) == "" {
+				t.Fatalf("refusal without a kind: %v", err)
+			}
+			return
+		}
+		if iss, _ := claims.GetIssuer(); iss != p.issuer {
+			t.Fatalf("accepted issuer %q", iss)
+		}
+		if aud, _ := claims.GetAudience(); !slices.Contains(aud, testAudience) && !slices.Contains(aud, "other") {
+			t.Fatalf("accepted audience %q", aud)
+		}
+		if e, err := claims.GetExpirationTime(); err != nil || e == nil || e.Before(c.Now().Add(-DefaultLeeway)) {
+			t.Fatalf("accepted expiry %v, %v", e, err)
+		}
+	})
+}
+
+// signRaw signs a header and payload as given, byte for byte.
+func signRaw(t testing.TB, p *provider, header, payload string) string {
+	t.Helper()
+	p.mu.Lock()
+	key := p.keys["k1"]
+	p.mu.Unlock()
+	signing := b64(header) + "." + b64(payload)
+	sig, err := jwt.SigningMethodRS256.Sign(signing, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}

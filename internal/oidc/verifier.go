@@ -174,7 +174,9 @@ func New(cfg Config) (*Verifier, error) {
 			*d.d = d.def
 		}
 	}
-	v := &Verifier{cfg: cfg, parser: jwt.NewParser()}
+	// Numbers stay as written (json.Number): read as float64, user ids
+	// above 2^53 that differ in their last digits would read the same.
+	v := &Verifier{cfg: cfg, parser: jwt.NewParser(jwt.WithJSONNumber())}
 	v.validator = jwt.NewValidator(
 		jwt.WithAudience(cfg.Audiences...),
 		jwt.WithExpirationRequired(),
@@ -186,7 +188,8 @@ func New(cfg Config) (*Verifier, error) {
 
 // Verify checks token: RS256, signed by a key of the provider, one of its
 // issuers, an accepted audience, valid times. It fills claims, which may
-// be jwt.MapClaims or a struct embedding jwt.RegisteredClaims. ctx bounds
+// be jwt.MapClaims, whose numbers are then json.Number, or a struct
+// embedding jwt.RegisteredClaims. ctx bounds
 // the wait for keys when none that fit are at hand. A refusal is an
 // *Error.
 //
