@@ -110,23 +110,7 @@ func (e *Endpoint) appendClientClaims(dst []byte, ph, userID string, claims []Cl
 		if c.Type == "" {
 			return nil, fmt.Errorf("claim %d (value %q) has no type: every claim needs one", i, c.Value)
 		}
-		name := c.Type
-		if short, ok := outboundClaimTypes[name]; ok {
-			name = short
-		}
-		// Names of the service's own claims (asrs.s.*) are renamed too, so
-		// that a user's claim cannot pose as the user id. The check follows
-		// the shortening, so that a long type cannot become acr or actort,
-		// and ignores case, as SIGNALR_CLAIM_TYPES matches types and as the
-		// server SDK tells its own claims (Azure/azure-signalr,
-		// ServiceConnectionContext.IsAuthenticatedUser: asrs.s. with
-		// OrdinalIgnoreCase); the C# SDK's own renaming compares exactly.
-		// As in C#, only the first sub stays sub: the service takes it as
-		// the user's name identifier.
-		folded := strings.ToLower(name)
-		if reservedClaims[folded] || strings.HasPrefix(folded, "asrs.s.") || name == "sub" && sub {
-			name = userClaimPrefix + name
-		}
+		name := tokenClaimName(c.Type, sub)
 		sub = sub || name == "sub"
 		named = append(named, namedClaim{name, c.Value})
 	}
@@ -156,6 +140,29 @@ func (e *Endpoint) appendClientClaims(dst []byte, ph, userID string, claims []Cl
 		i = j
 	}
 	return append(dst, '}'), nil
+}
+
+// tokenClaimName is the name a user's claim of type typ has in the token,
+// subSeen saying whether an earlier claim took the name sub.
+func tokenClaimName(typ string, subSeen bool) string {
+	name := typ
+	if short, ok := outboundClaimTypes[name]; ok {
+		name = short
+	}
+	// Names of the service's own claims (asrs.s.*) are renamed too, so
+	// that a user's claim cannot pose as the user id. The check follows
+	// the shortening, so that a long type cannot become acr or actort,
+	// and ignores case, as SIGNALR_CLAIM_TYPES matches types and as the
+	// server SDK tells its own claims (Azure/azure-signalr,
+	// ServiceConnectionContext.IsAuthenticatedUser: asrs.s. with
+	// OrdinalIgnoreCase); the C# SDK's own renaming compares exactly.
+	// As in C#, only the first sub stays sub: the service takes it as
+	// the user's name identifier.
+	folded := strings.ToLower(name)
+	if reservedClaims[folded] || strings.HasPrefix(folded, "asrs.s.") || name == "sub" && subSeen {
+		name = userClaimPrefix + name
+	}
+	return name
 }
 
 // tokenTooLong is the error for a token over the service's limit, saying

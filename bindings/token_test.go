@@ -12,9 +12,9 @@ import (
 
 // referenceClientToken signs the client token golang-jwt would for the same
 // inputs: the claims gathered into jwt.MapClaims (a repeated type becomes an
-// array), marshalled and signed by golang-jwt. Renaming follows the same
-// rules as appendClientClaims, whose own tests pin them to the C# SDK; what
-// this reference checks is the JSON writing, escaping and signing.
+// array), marshalled and signed by golang-jwt. Names come from
+// tokenClaimName, whose rules other tests pin to the C# SDK; what this
+// reference checks is the JSON writing, grouping, escaping and signing.
 func referenceClientToken(t testing.TB, aud, userID string, claims []Claim, key []byte, kid string, now, exp time.Time) string {
 	m := jwt.MapClaims{"aud": aud, "exp": exp.Unix(), "iat": now.Unix(), "nbf": now.Unix()}
 	if userID != "" {
@@ -22,13 +22,7 @@ func referenceClientToken(t testing.TB, aud, userID string, claims []Claim, key 
 	}
 	sub := false
 	for _, c := range claims {
-		name := c.Type
-		if short, ok := outboundClaimTypes[name]; ok {
-			name = short
-		}
-		if reservedClaims[name] || strings.HasPrefix(name, "asrs.s.") || name == "sub" && sub {
-			name = userClaimPrefix + name
-		}
+		name := tokenClaimName(c.Type, sub)
 		sub = sub || name == "sub"
 		switch old := m[name].(type) {
 		case nil:
@@ -117,7 +111,7 @@ func TestClientTokenMatchesGolangJWT(t *testing.T) {
 	}
 	checkClientToken(t, e, "app_chat", "", []Claim{
 		{ws + "name", "Ada"}, {"role", "a"}, {"http://schemas.microsoft.com/ws/2008/06/identity/claims/role", "b"}, {"role", "c"},
-		{"sub", "1"}, {"sub", "2"}, {"asrs.u.sub", "3"}, {"aud", "evil"}, {"asrs.s.uid", "admin"}, {"amr", "pwd"},
+		{"sub", "1"}, {"sub", "2"}, {"asrs.u.sub", "3"}, {"aud", "evil"}, {"AUD", "evil"}, {"asrs.s.uid", "admin"}, {"ASRS.S.UID", "admin"}, {"amr", "pwd"},
 		{"http://schemas.microsoft.com/claims/authnclassreference", "1"}, {"urn:custom", "kept"}, {"empty", ""},
 	}, key, "kid-2")
 	many := make([]Claim, 40) // beyond the stack array for claims
@@ -135,6 +129,7 @@ func FuzzClientToken(f *testing.F) {
 	f.Add(`q"<&>\`, "sub", "\u2028", "sub", byte(6))
 	f.Add("Zoë", "", "x", "aud", byte(9))
 	f.Add("\xff", "asrs.s.uid", "\x00", "acr", byte(12))
+	f.Add("ada", "Asrs.S.Uid", "x", "NBF", byte(13))
 	longTypes := make([]string, 0, len(outboundClaimTypes))
 	for k := range outboundClaimTypes {
 		longTypes = append(longTypes, k)
