@@ -3,7 +3,7 @@
 // negotiate carries (URLs, hub names, user ids, tokens).
 package jsontext
 
-import "encoding/json"
+import "unicode/utf8"
 
 // Plain says whether encoding/json writes s as it is between quotes:
 // printable ASCII without the characters it escapes (", \ and, for HTML,
@@ -29,15 +29,59 @@ var plainBytes = func() (t [256]bool) {
 	return t
 }()
 
-// AppendString appends s as a JSON string, as json.Marshal writes it.
-func AppendString[T string | []byte](dst []byte, s T) []byte {
+// AppendString appends s as a JSON string, escaped byte for byte as
+// encoding/json escapes it (HTML characters, U+2028 and U+2029 as \u
+// escapes, invalid UTF-8 as U+FFFD), straight into dst: marshaling first
+// would allocate a copy of up to six times the string for each one.
+func AppendString(dst []byte, s string) []byte {
 	if Plain(s) {
 		dst = append(dst, '"')
 		dst = append(dst, s...)
 		return append(dst, '"')
 	}
-	// Escapes, non-ASCII and bytes that are not UTF-8 (written as U+FFFD)
-	// are left to encoding/json; a string always marshals.
-	b, _ := json.Marshal(string(s))
-	return append(dst, b...)
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if plainBytes[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(append(dst, s[start:i]...), `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(append(dst, s[start:i]...), '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	return append(append(dst, s[start:]...), '"')
 }
