@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/signalr-entra/handler/internal/hostproto"
+	"github.com/signalr-entra/handler/internal/jsontext"
 	"github.com/signalr-entra/handler/internal/msgpack"
 )
 
@@ -87,10 +88,10 @@ func Completion(invocationID string, result json.RawMessage, errMsg string, msgp
 // and the record separator.
 func appendJSONCompletion(dst []byte, invocationID string, result json.RawMessage, errMsg string) []byte {
 	dst = append(dst, `{"type":3,"invocationId":`...)
-	dst = msgpack.AppendJSONString(dst, invocationID)
+	dst = jsontext.AppendString(dst, invocationID)
 	if errMsg != "" {
 		dst = append(dst, `,"error":`...)
-		dst = msgpack.AppendJSONString(dst, errMsg)
+		dst = jsontext.AppendString(dst, errMsg)
 	} else {
 		dst = append(dst, `,"result":`...)
 		dst = append(dst, result...)

@@ -9,7 +9,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/signalr-entra/handler/internal/jsontext"
 )
 
 // MessagePack, as much of it as the SignalR hub protocol needs
@@ -216,7 +217,7 @@ func (r *Reader) AppendJSON(dst []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return AppendJSONString(dst, s), nil
+		return jsontext.AppendString(dst, s), nil
 	case c >= 0xc4 && c <= 0xc6:
 		r.b = r.b[1:]
 		n, err := r.length(1<<(c-0xc4), 1)
@@ -255,7 +256,7 @@ func (r *Reader) AppendJSON(dst []byte, depth int) ([]byte, error) {
 			if err != nil || !ok {
 				return nil, errors.New("a MessagePack map key is not a string; JSON objects need string keys")
 			}
-			dst = append(AppendJSONString(dst, key), ':')
+			dst = append(jsontext.AppendString(dst, key), ':')
 			if dst, err = r.AppendJSON(dst, depth+1); err != nil {
 				return nil, err
 			}
@@ -307,60 +308,6 @@ func msgpackKind(c byte) string {
 	default:
 		return fmt.Sprintf("marker 0x%02x", c)
 	}
-}
-
-// AppendJSONString appends s as a JSON string, escaped as encoding/json
-// escapes it (HTML characters, U+2028 and U+2029 as \u escapes, invalid
-// UTF-8 as U+FFFD), straight into dst: marshaling first would allocate a
-// copy of up to six times the string for each one.
-func AppendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(append(dst, s[start:i]...), `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(append(dst, s[start:i]...), '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(append(dst, s[start:]...), '"')
 }
 
 // Writing.
