@@ -208,7 +208,7 @@ for (const { name, rule, emulatorFlags = [], handlerEnv = {}, refused } of [
     rule: {},
     // The rule has no identity, so the env file names no upstream settings.
     emulatorFlags: ['-tenant', TENANT],
-    handlerEnv: { SIGNALR_UPSTREAM_AUDIENCE: AUDIENCE, SIGNALR_UPSTREAM_TENANT: TENANT },
+    handlerEnv: { SIGNALR_UPSTREAM_AUDIENCE: AUDIENCE, SIGNALR_UPSTREAM_TENANT: TENANT, SIGNALR_UPSTREAM_IDENTITY: OTHER_ID },
     refused: 'token missing',
   },
 ]) {

@@ -241,20 +241,8 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusOK)
 		return
-	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream, "/" + fnManage:
-		if !h.proxiedToPayloadRoute(r) {
-			h.servePayload(w, r, path[1:])
-			return
-		}
-	case "/" + upstreamDirect:
-		// The HTTP-only upstream function, when the host hands it the
-		// payload (proxying and forwarding off).
-		if !h.proxiedToPayloadRoute(r) {
-			h.servePayload(w, r, fnUpstream)
-			return
-		}
 	default:
-		if fn := triggerFunction(path); fn != "" && r.Method == http.MethodPost && !h.proxiedToPayloadRoute(r) {
+		if fn := payloadFunction(path, r.Method); fn != "" && !h.proxiedToPayloadRoute(r) {
 			h.servePayload(w, r, fn)
 			return
 		}
@@ -267,6 +255,32 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, manage, upstream and upstream-direct",
 		CorrelationID: correlationID(r),
 	}})
+}
+
+// payloadFunction maps a path where the host posts invocation payloads to
+// the function it runs: /<function> for the shipped functions, whatever
+// the method (servePayload answers the wrong one), and a user's own trigger
+// folder beside them (such as /messages-queue) for POST only.
+func payloadFunction(path, method string) string {
+	switch path {
+	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream, "/" + fnManage:
+		return path[1:]
+	case "/" + upstreamDirect:
+		// The HTTP-only upstream function, when the host hands it the
+		// payload (proxying and forwarding off).
+		return fnUpstream
+	}
+	if method == http.MethodPost {
+		return triggerFunction(path)
+	}
+	return ""
+}
+
+// ReadsAsPayload says whether the handler reads a POST to path as an
+// invocation payload of the host. A caller's request must never arrive
+// there: a start-up check holds host.json's route prefix to that.
+func ReadsAsPayload(path string) bool {
+	return payloadFunction(path, http.MethodPost) != ""
 }
 
 // proxiedToPayloadRoute says whether r, on a payload route, was proxied by

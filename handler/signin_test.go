@@ -199,7 +199,7 @@ func TestSignInTokenIsNoUpstreamCredential(t *testing.T) {
 	defer srv.Close()
 	var logs bytes.Buffer
 	h := newSignInHandler(t, srv, &fakeService{}, &logs, func(o *Options) {
-		o.Upstream = upstream.Options{Audience: signInAudience, Tenant: srv.TenantID, AuthorityHost: srv.AuthorityURL, HTTPClient: srv.Client(), Now: srv.Now}
+		o.Upstream = upstream.Options{Audience: signInAudience, Tenant: srv.TenantID, Identity: srv.ServiceIdentity().ObjectID, AuthorityHost: srv.AuthorityURL, HTTPClient: srv.Client(), Now: srv.Now}
 	})
 	alice := userToken(t, srv, "alice", nil)
 	if rec := negotiateWith(h, http.Header{"Authorization": {"Bearer " + alice}}); rec.Code != http.StatusOK {

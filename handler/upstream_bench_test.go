@@ -36,7 +36,7 @@ func BenchmarkUpstreamInvocationMsgpack(b *testing.B) {
 
 func BenchmarkUpstreamInvocationToken(b *testing.B) {
 	a := newTestAuthority(b)
-	h := newBenchUpstreamHandler(b, upstream.Options{Audience: testAudience, Tenant: testTenant,
+	h := newBenchUpstreamHandler(b, upstream.Options{Audience: testAudience, Tenant: testTenant, Identity: testObjectID,
 		AuthorityHost: a.URL, HTTPClient: a.Client()})
 	token := a.token(b, "key-1", serviceClaimsAt(time.Now()))
 	body := []byte(`{"type":1,"invocationId":"1","target":"Echo","arguments":["hi",{"n":42}]}`)

@@ -38,7 +38,7 @@ func TestUpstreamTokenSlowKeyServer(t *testing.T) {
 	defer close(release)
 	a := newTestAuthority(t) // signs the token only
 	h := newTestHandler(t, &fakeService{}, &Options{Logger: slog.New(slog.DiscardHandler), Upstream: upstream.Options{
-		Audience: testAudience, Tenant: testTenant, AuthorityHost: srv.URL, HTTPClient: srv.Client(),
+		Audience: testAudience, Tenant: testTenant, Identity: testObjectID, AuthorityHost: srv.URL, HTTPClient: srv.Client(),
 	}})
 	tok := a.token(t, "key-1", serviceClaimsAt(time.Now()))
 	const waiters = 8

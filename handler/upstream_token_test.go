@@ -134,8 +134,13 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// newTokenHandler checks upstream tokens against a; identity "" stands for
+// the identity serviceClaimsAt names.
 func newTokenHandler(t *testing.T, a *testAuthority, clock *testClock, identity string, logs *bytes.Buffer) *Handler {
 	t.Helper()
+	if identity == "" {
+		identity = testObjectID
+	}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	return newTestHandler(t, &fakeService{}, &Options{Logger: log, Upstream: upstream.Options{
 		Audience: testAudience, Tenant: testTenant, Identity: identity,
@@ -153,6 +158,20 @@ func postWithToken(h http.Handler, header, token string) int {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Code
+}
+
+// An audience alone would take an app-only token of any app of the tenant:
+// Entra ID issues one for any audience to any app that asks with its own
+// credentials. The handler does not start without the identity, and says
+// how to find it.
+func TestUpstreamAudienceRequiresIdentity(t *testing.T) {
+	a := newTestAuthority(t)
+	_, err := New(&fakeService{}, &Options{Logger: slog.New(slog.DiscardHandler), Upstream: upstream.Options{
+		Audience: testAudience, Tenant: testTenant, AuthorityHost: a.URL, HTTPClient: a.Client(),
+	}})
+	if err == nil || !strings.Contains(err.Error(), "SIGNALR_UPSTREAM_IDENTITY is not set") || !strings.Contains(err.Error(), "az signalr identity show -g <group> -n <signalr name> --query principalId") {
+		t.Errorf("New with an audience and no identity: %v, want an error naming SIGNALR_UPSTREAM_IDENTITY and how to find it", err)
+	}
 }
 
 func TestUpstreamToken(t *testing.T) {
@@ -303,7 +322,7 @@ func TestUpstreamTokenAndSignatureBothRequired(t *testing.T) {
 	a := newTestAuthority(t)
 	clock := &testClock{now: time.Now()}
 	h := newTestHandler(t, &fakeService{}, &Options{Logger: slog.New(slog.DiscardHandler), Upstream: upstream.Options{
-		AccessKeys: []settings.Secret{testAccessKey}, Audience: testAudience, Tenant: testTenant,
+		AccessKeys: []settings.Secret{testAccessKey}, Audience: testAudience, Tenant: testTenant, Identity: testObjectID,
 		AuthorityHost: a.URL, HTTPClient: a.Client(), Now: clock.Now,
 	}})
 	tok := a.token(t, "key-1", serviceClaimsAt(clock.Now()))

@@ -57,7 +57,7 @@ type auth struct {
 func (a *auth) check(ctx context.Context, header http.Header) *Refusal {
 	if len(a.keys) == 0 && a.tokens == nil {
 		return &Refusal{"unconfigured", "upstream requests are refused: nothing is configured to check them. " +
-			"Set SIGNALR_UPSTREAM_AUDIENCE (with SIGNALR_UPSTREAM_TENANT, and SIGNALR_UPSTREAM_IDENTITY) to check the service's managed identity token, " +
+			"Set SIGNALR_UPSTREAM_AUDIENCE, SIGNALR_UPSTREAM_TENANT and SIGNALR_UPSTREAM_IDENTITY to check the service's managed identity token, " +
 			"or use a connection string with an AccessKey to check X-ASRS-Signature"}
 	}
 	if len(a.keys) > 0 {

@@ -34,8 +34,11 @@ type Options struct {
 	// configuration signs tokens (SIGNALR_UPSTREAM_TENANT). Required with
 	// Audience.
 	Tenant string
-	// Identity, when set, is the object id or app id a token must name
-	// (SIGNALR_UPSTREAM_IDENTITY). Defaults to any identity of the tenant.
+	// Identity is the object id or app id a token must name
+	// (SIGNALR_UPSTREAM_IDENTITY). Required with Audience: Entra ID issues
+	// an app-only token for any audience to any app of the tenant that asks
+	// with its own credentials (the client credentials grant), so the
+	// audience alone does not say the token is the service's.
 	Identity string
 	// AuthorityHost is Entra ID's host (AZURE_AUTHORITY_HOST). Defaults to
 	// DefaultAuthorityHost.
@@ -76,6 +79,9 @@ func NewReceiver(o Options, log *slog.Logger) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Identity == "" {
+		return nil, errMissingIdentity
+	}
 	client := o.HTTPClient
 	if client == nil {
 		client = &http.Client{
@@ -92,6 +98,12 @@ func NewReceiver(o Options, log *slog.Logger) (*Receiver, error) {
 	up.auth.tokens = &tokenValidator{audience: o.Audience, identity: o.Identity, configURLs: configURLs, client: client, verifier: verifier}
 	return up, nil
 }
+
+// errMissingIdentity says how to find the identity a token must name.
+var errMissingIdentity = errors.New("SIGNALR_UPSTREAM_IDENTITY is not set: with SIGNALR_UPSTREAM_AUDIENCE alone any app of the tenant could get a token that passes. " +
+	"Set it to the object id of the SignalR resource's managed identity, the principalId of " +
+	"`az signalr identity show -g <group> -n <signalr name> --query principalId -o tsv` " +
+	"(for a user-assigned identity, `az identity show -g <group> -n <identity name> --query principalId -o tsv`)")
 
 // openIDConfigurationURLs returns the tenant's v1 and v2 OpenID
 // configuration URLs.

@@ -76,8 +76,12 @@ func runCheckWith(args []string, stdout, stderr io.Writer, opts *checkOptions) i
 		cfg, err = settings.Load(&lo)
 	}
 	r.fill(cfg, err)
+	appRoot := findAppRoot(r.LocalSettings)
 	if r.Upstream != nil {
-		r.Upstream.locate(r.LocalSettings)
+		r.Upstream.locate(appRoot)
+	}
+	if appRoot != "" {
+		r.checkRoutes(appRoot)
 	}
 	switch {
 	case *offline:
@@ -180,6 +184,21 @@ func (r *checkReport) fill(cfg *settings.Config, err error) {
 	}
 	r.fillUpstream(cfg)
 	r.fillSignIn(cfg)
+}
+
+// checkRoutes reports a host.json that would hand callers' requests to the
+// handler's payload paths, which stops serve from starting.
+func (r *checkReport) checkRoutes(appRoot string) {
+	err := checkRoutes(appRoot)
+	var clash *routeClashError
+	switch {
+	case err == nil || errors.Is(err, errNoHostJSON):
+	case errors.As(err, &clash):
+		r.Errors = append(r.Errors, err.Error())
+		r.OK = false
+	default:
+		r.Warnings = append(r.Warnings, err.Error())
+	}
 }
 
 // flatten lists the problems that errors.Join put together, one a line.

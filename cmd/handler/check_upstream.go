@@ -39,13 +39,28 @@ type upstreamReport struct {
 	NotDeployed bool   `json:"notDeployed,omitempty"`
 }
 
-// locate finds the app root the checked settings belong to and whether it
-// deploys the upstream function. The app root is FUNCTIONS_APP_ROOT_PATH,
-// else the first of the local.settings.json's folder, the working directory
-// and the executable's folder that holds host.json beside a function folder,
-// as the Functions host finds functions (a folder with function.json beside
-// host.json).
-func (u *upstreamReport) locate(local *localSettingsReport) {
+// locate notes the app root the checked settings belong to (findAppRoot)
+// and whether it deploys the upstream function.
+func (u *upstreamReport) locate(dir string) {
+	if dir == "" {
+		return
+	}
+	u.AppRoot, _ = filepath.Abs(dir)
+	if _, err := os.Stat(filepath.Join(dir, "upstream", "function.json")); err != nil {
+		u.NotDeployed = true
+		if u.Refused {
+			u.Refused, u.Detail = false, ""
+		}
+	}
+}
+
+// findAppRoot finds the app root the checked settings belong to:
+// FUNCTIONS_APP_ROOT_PATH, else the first of the local.settings.json's
+// folder, the working directory and the executable's folder that holds
+// host.json beside a function folder, as the Functions host finds functions
+// (a folder with function.json beside host.json). It returns "" when there
+// is none: the handler runs standalone.
+func findAppRoot(local *localSettingsReport) string {
 	dirs := []string{os.Getenv("FUNCTIONS_APP_ROOT_PATH")}
 	if dirs[0] == "" {
 		dirs = dirs[:0]
@@ -59,23 +74,16 @@ func (u *upstreamReport) locate(local *localSettingsReport) {
 	}
 	for _, dir := range dirs {
 		functions, _ := filepath.Glob(filepath.Join(dir, "*", "function.json"))
-		if _, err := os.Stat(filepath.Join(dir, "host.json")); err != nil || len(functions) == 0 {
-			continue
+		if _, err := os.Stat(filepath.Join(dir, "host.json")); err == nil && len(functions) > 0 {
+			return dir
 		}
-		u.AppRoot, _ = filepath.Abs(dir)
-		if _, err := os.Stat(filepath.Join(dir, "upstream", "function.json")); err != nil {
-			u.NotDeployed = true
-			if u.Refused {
-				u.Refused, u.Detail = false, ""
-			}
-		}
-		return
 	}
+	return ""
 }
 
 // upstreamRefusedNote says what to set when nothing checks upstream requests.
-const upstreamRefusedNote = "the upstream function refuses every request: set SIGNALR_UPSTREAM_AUDIENCE and SIGNALR_UPSTREAM_TENANT " +
-	"(and SIGNALR_UPSTREAM_IDENTITY) to check the service's managed identity token, or use a connection string with an AccessKey to check X-ASRS-Signature"
+const upstreamRefusedNote = "the upstream function refuses every request: set SIGNALR_UPSTREAM_AUDIENCE, SIGNALR_UPSTREAM_TENANT " +
+	"and SIGNALR_UPSTREAM_IDENTITY to check the service's managed identity token, or use a connection string with an AccessKey to check X-ASRS-Signature"
 
 // fillUpstream reports the upstream settings without a network call.
 func (r *checkReport) fillUpstream(cfg *settings.Config) {

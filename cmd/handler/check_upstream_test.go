@@ -19,7 +19,10 @@ import (
 	"github.com/signalr-entra/handler/emulator"
 )
 
-const upstreamTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+const (
+	upstreamTenant   = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	upstreamIdentity = "3c5f2a1e-8d7b-4e6f-9a0b-1c2d3e4f5a6b"
+)
 
 // newOpenIDServer serves a tenant's v1 OpenID configuration and one key
 // over TLS, as Entra ID does.
@@ -73,6 +76,16 @@ func TestCheckUpstreamOffline(t *testing.T) {
 		want:     upstreamReport{Checks: []string{}, Audience: "api://upstream", Detail: "SIGNALR_UPSTREAM_TENANT is not set: with SIGNALR_UPSTREAM_AUDIENCE, set it to the tenant id of the SignalR resource's identity"},
 		wantText: "error: SIGNALR_UPSTREAM_TENANT is not set",
 	}, {
+		name: "audience without identity",
+		env: map[string]string{"AzureSignalRConnectionString__serviceUri": "https://a.service.signalr.net",
+			"SIGNALR_UPSTREAM_AUDIENCE": "api://upstream", "SIGNALR_UPSTREAM_TENANT": upstreamTenant},
+		wantCode: 1,
+		want: upstreamReport{Checks: []string{}, Audience: "api://upstream", Tenant: upstreamTenant,
+			Detail: "SIGNALR_UPSTREAM_IDENTITY is not set: with SIGNALR_UPSTREAM_AUDIENCE alone any app of the tenant could get a token that passes. " +
+				"Set it to the object id of the SignalR resource's managed identity, the principalId of `az signalr identity show -g <group> -n <signalr name> --query principalId -o tsv` " +
+				"(for a user-assigned identity, `az identity show -g <group> -n <identity name> --query principalId -o tsv`)"},
+		wantText: "error: SIGNALR_UPSTREAM_IDENTITY is not set",
+	}, {
 		name:     "identity without audience",
 		env:      map[string]string{"AzureSignalRConnectionString__serviceUri": "https://a.service.signalr.net", "SIGNALR_UPSTREAM_IDENTITY": "x"},
 		wantCode: 1,
@@ -125,7 +138,7 @@ func TestCheckUpstreamOnline(t *testing.T) {
 		checkEnv(t, map[string]string{
 			"AzureSignalRConnectionString": srv.ConnectionString(),
 			"SIGNALR_UPSTREAM_AUDIENCE":    "api://upstream", "SIGNALR_UPSTREAM_TENANT": upstreamTenant,
-			"AZURE_AUTHORITY_HOST": openID.URL,
+			"SIGNALR_UPSTREAM_IDENTITY": upstreamIdentity, "AZURE_AUTHORITY_HOST": openID.URL,
 		}, "")
 		opts := &checkOptions{Transport: srv.Client(), HTTPClient: srv.Client(), OpenIDClient: openID.Client()}
 		var stdout, stderr bytes.Buffer
@@ -143,7 +156,7 @@ func TestCheckUpstreamOnline(t *testing.T) {
 	}
 	t.Run("configuration read", func(t *testing.T) {
 		r, text := run(t, 0)
-		want := upstreamReport{Checks: []string{"signature", "token"}, AccessKeys: 1, Audience: "api://upstream", Tenant: upstreamTenant,
+		want := upstreamReport{Checks: []string{"signature", "token"}, AccessKeys: 1, Audience: "api://upstream", Tenant: upstreamTenant, Identity: upstreamIdentity,
 			OpenIDConfiguration: openID.URL + "/" + upstreamTenant + "/.well-known/openid-configuration",
 			Issuers:             []string{"https://sts.windows.net/" + upstreamTenant + "/"}, KeyIDs: []string{"k1"}, OK: true}
 		if diff := cmp.Diff(want, *r.Upstream); diff != "" {

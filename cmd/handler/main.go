@@ -101,6 +101,11 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 	}
 	var client *bindings.Client
 	err = handler.ServeWhenReady(ctx, ln, log, func() (*handler.Handler, error) {
+		if !standalone {
+			if err := checkHostRoutes(log); err != nil {
+				return nil, err
+			}
+		}
 		cfg, err := settings.Load(nil)
 		if err != nil {
 			return nil, fmt.Errorf("the app settings are not usable: %w", err)

@@ -105,12 +105,12 @@ func (h *Host) keep(inv Invocation) {
 // ServeHTTP routes a caller's request to its function and invokes it in
 // the mode the host picks.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f, params := h.App.match(r.URL.Path, r.Method)
+	f, params := h.App.Match(r.URL.Path, r.Method)
 	if f == nil {
 		notFound(w)
 		return
 	}
-	level := strings.ToLower(f.trigger().AuthLevel)
+	level := strings.ToLower(f.Trigger().AuthLevel)
 	keyed := h.FunctionKey != "" && (r.URL.Query().Get("code") == h.FunctionKey || r.Header.Get("x-functions-key") == h.FunctionKey)
 	if h.FunctionKey != "" && level != "anonymous" && !keyed {
 		w.WriteHeader(http.StatusUnauthorized)
@@ -304,7 +304,7 @@ func (h *Host) payloadHTTP(w http.ResponseWriter, r *http.Request, f *Function, 
 		w.WriteHeader(http.StatusInternalServerError)
 		return inv
 	}
-	trigger := f.trigger().Name
+	trigger := f.Trigger().Name
 	inv = h.invoke(r.Context(), f.Name, id, map[string]any{trigger: req}, meta)
 	if inv.Err != nil {
 		// A failed invocation is a 500 to the caller; the handler's reply
@@ -312,7 +312,7 @@ func (h *Host) payloadHTTP(w http.ResponseWriter, r *http.Request, f *Function, 
 		w.WriteHeader(http.StatusInternalServerError)
 		return inv
 	}
-	out := f.httpOutput()
+	out := f.HTTPOutput()
 	var raw json.RawMessage
 	if out == "$return" {
 		raw = inv.Outputs["$return"]

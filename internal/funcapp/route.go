@@ -1,16 +1,13 @@
-package funchost
+package funcapp
 
-import (
-	"net/http"
-	"strings"
-)
+import "strings"
 
-// match finds the HTTP function whose route takes path and method, as
+// Match finds the HTTP function whose route takes path and method, as
 // ASP.NET routing does for the host's function routes: the route prefix,
 // then the function's route template (its name by default), literal
 // segments in any case, {name} one segment, {*name} the rest. A literal
 // segment wins over a parameter. It returns the route values (Params).
-func (a *App) match(path, method string) (*Function, map[string]string) {
+func (a *App) Match(path, method string) (*Function, map[string]string) {
 	segs := splitPath(path)
 	if prefix := splitPath(a.RoutePrefix); len(prefix) > 0 {
 		if len(segs) < len(prefix) || !equalFold(segs[:len(prefix)], prefix) {
@@ -22,7 +19,7 @@ func (a *App) match(path, method string) (*Function, map[string]string) {
 	var bestParams map[string]string
 	bestLiterals := -1
 	for _, f := range a.Functions {
-		t := f.trigger()
+		t := f.Trigger()
 		if t == nil || !allows(t.Methods, method) {
 			continue
 		}
@@ -36,6 +33,49 @@ func (a *App) match(path, method string) (*Function, map[string]string) {
 		}
 	}
 	return best, bestParams
+}
+
+// OneSegment says whether a caller's path of one segment, /<name>, can
+// reach f's route: its template (the function's name when it has none,
+// WebScriptHostHttpRoutesManager.InitializeHttpFunctionRoutes) under the
+// route prefix (WebJobsRouteBuilder.BuildRouteTemplate: prefix/template,
+// or the template alone when the prefix is empty). name is the segment the
+// path must have, in any case, or "" when any segment will do: the route
+// begins with a parameter. Segments after the first that may be empty (a
+// catch-all or an optional parameter) do not count.
+func (a *App) OneSegment(f *Function) (name string, ok bool) {
+	t := f.Trigger()
+	if t == nil {
+		return "", false
+	}
+	route := t.Route
+	if route == "" {
+		route = f.Name
+	}
+	segs := append(splitPath(a.RoutePrefix), splitPath(route)...)
+	required := len(segs)
+	for required > 0 && mayBeEmpty(segs[required-1]) {
+		required--
+	}
+	switch {
+	case len(segs) == 0 || required > 1:
+		return "", false
+	case strings.Contains(segs[0], "{"):
+		// A parameter, or a segment mixing text and parameters: any
+		// name may match it.
+		return "", true
+	}
+	return segs[0], true
+}
+
+// mayBeEmpty says whether a template segment matches nothing: a catch-all,
+// an optional parameter or one with a default value.
+func mayBeEmpty(seg string) bool {
+	if !strings.HasPrefix(seg, "{") || !strings.HasSuffix(seg, "}") {
+		return false
+	}
+	inner := strings.Trim(seg, "{}")
+	return strings.HasPrefix(inner, "*") || strings.HasSuffix(inner, "?") || strings.Contains(inner, "=")
 }
 
 func matchTemplate(tmpl, segs []string) (map[string]string, int, bool) {
@@ -94,6 +134,3 @@ func equalFold(a, b []string) bool {
 	}
 	return true
 }
-
-// notFound is the host's answer when no function's route matches.
-func notFound(w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound) }
