@@ -152,6 +152,9 @@ type notWrittenError struct{ err error }
 func (e *notWrittenError) Error() string { return e.err.Error() }
 func (e *notWrittenError) Unwrap() error { return e.err }
 
+// errWrittenOnce refuses the transport a second write of a request.
+var errWrittenOnce = errors.New("the request was written once and may have been acted on; it is not sent again")
+
 // boundedTransport reads at most maxReplyBytes of a reply, and marks a
 // failure before the request was written with notWrittenError. A
 // transport that does not report writes (httptrace) has every request
@@ -167,7 +170,23 @@ func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
 			written.Store(true)
 		}
 	}}
-	resp, err := t.next.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	if rewind := req.GetBody; rewind != nil {
+		// net/http's HTTP/2 transport sends a request again, rewinding its
+		// body, after a RST_STREAM PROTOCOL_ERROR (h2_bundle.go,
+		// http2canRetryError), though it was written whole and a proxy on
+		// the way may have passed it on. It waits for the write to end
+		// first, so written is known here. Retries are the retry
+		// policy's to decide; net/http keeps those of requests never
+		// written.
+		req.GetBody = func() (io.ReadCloser, error) {
+			if written.Load() {
+				return nil, errWrittenOnce
+			}
+			return rewind()
+		}
+	}
+	resp, err := t.next.Do(req)
 	if err != nil {
 		err = redactURLError(err)
 		if !written.Load() {
