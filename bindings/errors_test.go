@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
 func TestStatusErrors(t *testing.T) {
@@ -297,5 +298,55 @@ func TestRequestsCarryAzureSDKHeaders(t *testing.T) {
 	}
 	if !strings.HasPrefix(ua, "azsdk-go-signalr-bindings/") || id == "" {
 		t.Errorf("User-Agent %q, x-ms-client-request-id %q: want azcore's", ua, id)
+	}
+}
+
+// TestDeadlineDuringRetriesKeepsOutcome: when the caller's deadline passes
+// while a send waits for its next try, or while a try is still dialing,
+// azcore's retry policy answers with the context's error. What the last
+// try got still says what became of the send: never written is NotSent,
+// and the service's own 429 is Refused, not Unknown.
+func TestDeadlineDuringRetriesKeepsOutcome(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	hang := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	f := newFakeService(t)
+	f.on("POST /api/hubs/chat/:send", reply{status: 429, code: "Error.Throttled"})
+	tests := []struct {
+		name      string
+		uri       string
+		transport policy.Transporter
+		want      Outcome
+		status    int
+	}{
+		{"refused connection, deadline in the wait", closed, nil, NotSent, 0},
+		{"dial outlasts the deadline", closed, &http.Client{Transport: hang}, NotSent, 0},
+		{"service throttles, deadline in the wait", f.URL, nil, Refused, 429},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ep := EndpointConfig{ServiceURI: mustURL(t, tt.uri), AccessKey: "k"}
+			o := Options{}
+			o.Transport = tt.transport
+			o.Retry.RetryDelay = 5 * time.Second
+			c, _ := newTestClient(t, []EndpointConfig{ep}, o)
+			cx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			err := c.Endpoints()[0].Broadcast(cx, "chat", hello)
+			var status int
+			if e := new(Error); errors.As(err, &e) {
+				status = e.Status
+			}
+			if got := OutcomeOf(err); got != tt.want || status != tt.status {
+				t.Errorf("outcome %q, status %d (error %v), want %q, %d", got, status, err, tt.want, tt.status)
+			}
+		})
 	}
 }

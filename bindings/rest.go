@@ -155,6 +155,15 @@ func (e *notWrittenError) Unwrap() error { return e.err }
 // errWrittenOnce refuses the transport a second write of a request.
 var errWrittenOnce = errors.New("the request was written once and may have been acted on; it is not sent again")
 
+// lastTry records whether the last try of a call was written. When the
+// caller's context ends during a try or the wait before the next one,
+// azcore's retry policy returns the context's error in place of what the
+// try met; this still tells a send never written from one that may have
+// been delivered.
+type lastTry struct{ written atomic.Bool }
+
+type lastTryKey struct{}
+
 // boundedTransport reads at most maxReplyBytes of a reply, and marks a
 // failure before the request was written with notWrittenError. A
 // transport that does not report writes (httptrace) has every request
@@ -187,6 +196,9 @@ func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.next.Do(req)
+	if last, ok := req.Context().Value(lastTryKey{}).(*lastTry); ok {
+		last.written.Store(written.Load())
+	}
 	if err != nil {
 		err = redactURLError(err)
 		if !written.Load() {
@@ -244,6 +256,13 @@ func (e *Endpoint) once(ctx context.Context, r request) (status int, body []byte
 	}
 	target := e.serverBase + r.path
 	ctx = policy.WithRetryOptions(ctx, e.retryOptions(r.kind))
+	// Sends and group actions are tried again only when the try before
+	// did not take effect, so the last try says what became of them.
+	var last *lastTry
+	if r.kind == kindSend || r.kind == kindWrite {
+		last = new(lastTry)
+		ctx = context.WithValue(ctx, lastTryKey{}, last)
+	}
 	req, err := runtime.NewRequest(ctx, r.method, target+"?"+q.Encode())
 	if err != nil {
 		return 0, nil, 0, &Error{Op: r.op, Endpoint: e.uri, Message: "cannot build the request", Err: err, Outcome: NotSent}
@@ -267,6 +286,16 @@ func (e *Endpoint) once(ctx context.Context, r request) (status int, body []byte
 		if resp != nil {
 			status = resp.StatusCode
 			reply, _ = runtime.Payload(resp)
+		}
+		if last != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			switch {
+			case resp == nil && !last.written.Load():
+				return 0, nil, gen, &Error{Op: r.op, Endpoint: e.uri, Message: "the time ran out before the request could be sent; it is safe to send again. Check the network path to " + e.uri, Err: err, Outcome: NotSent}
+			case resp != nil && status >= 300:
+				// The answer came whole; the deadline ended the wait
+				// for another try.
+				return status, reply, gen, e.statusError(r.op, r.kind, resp, reply)
+			}
 		}
 		outcome := Unknown
 		msg := "no reply came from the service; it may have acted on the request. Check the network path to " + e.uri
