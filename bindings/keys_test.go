@@ -3,6 +3,7 @@ package bindings
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -277,6 +278,47 @@ func TestRenewalSkipsTheCredentialsCache(t *testing.T) {
 		}
 		if d := cmp.Diff(tt.wantClaims, with); d != "" {
 			t.Errorf("%s: token requests with claims (-want +got):\n%s", tt.name, d)
+		}
+	}
+}
+
+// TestKeyRetryAfterBounded: a Retry-After of a year on the auth API (from
+// the service, or anything answering in its place) holds off the next key
+// fetch no longer than the back-off's ceiling; without a key no client
+// can negotiate.
+func TestKeyRetryAfterBounded(t *testing.T) {
+	for _, ask := range []string{"31536000", "Fri, 01 Jan 2100 00:00:00 GMT"} {
+		t.Run(ask, func(t *testing.T) {
+			f := newFakeService(t)
+			f.on("GET /api/v1/auth/accessKey", reply{status: 429, code: "Error.Throttled", retryAfter: ask}, reply{status: 200})
+			clock := newClock()
+			c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+			e := c.Endpoints()[0]
+			_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
+			if be := asError(t, err); be.Status != 429 || be.RetryAfter < time.Hour {
+				t.Fatalf("first negotiate: %v (Retry-After %s), want the 429 asking a long wait", err, be.RetryAfter)
+			}
+			clock.Add(backoffCeiling + time.Second)
+			wait(e.key.refreshIfDue())
+			if got := kidOf(t, c); got != "key-1" {
+				t.Errorf("kid %q after %d auth calls, want key-1 fetched %s after the 429", got, f.keyCalls.Load(), backoffCeiling)
+			}
+		})
+	}
+}
+
+// TestRetryAfterNeverWraps: a Retry-After too large for a time.Duration is
+// read as the longest wait, never wrapped around to a short or negative one.
+func TestRetryAfterNeverWraps(t *testing.T) {
+	now := time.Now()
+	for _, h := range []http.Header{
+		{"Retry-After": {"18446744074"}},
+		{"Retry-After": {"9223372037"}},
+		{"Retry-After": {"99999999999999999999"}},
+		{"Retry-After-Ms": {"18446744073710"}},
+	} {
+		if got := retryAfter(h, now); got < 24*time.Hour {
+			t.Errorf("retryAfter(%v) = %s, want at least a day", h, got)
 		}
 	}
 }
