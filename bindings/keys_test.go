@@ -244,7 +244,7 @@ func TestCredentialFailureNamesIdentity(t *testing.T) {
 // now), which skips the cache of managed identity and confidential client
 // credentials. A credential that refuses claims, as the Azure CLI's does,
 // is asked again plainly; when that hands back the refused token, the
-// refusal of the claims is the error.
+// error says to sign in again.
 func TestRenewalSkipsTheCredentialsCache(t *testing.T) {
 	const cae = `{"access_token":{"nbf":{"essential":true,"value":"`
 	for _, tt := range []struct {
@@ -255,7 +255,7 @@ func TestRenewalSkipsTheCredentialsCache(t *testing.T) {
 	}{
 		{"claims taken", false, false, []bool{false, true}, ""},
 		{"claims refused, a new token plainly", true, true, []bool{false, true, false}, ""},
-		{"claims refused, the refused token plainly", true, false, []bool{false, true, false}, "Azure CLI requires multifactor authentication or additional claims"},
+		{"claims refused, the refused token plainly", true, false, []bool{false, true, false}, "sign in again"},
 	} {
 		f := newFakeService(t)
 		clock := newClock()
