@@ -350,3 +350,24 @@ func TestDeadlineDuringRetriesKeepsOutcome(t *testing.T) {
 		})
 	}
 }
+
+// TestTryTimeoutAfterWriteNotResent: a per-try timeout of the caller's
+// Options.Retry that fires while the service works on a send it has read
+// ends the send as Unknown, with no second try.
+func TestTryTimeoutAfterWriteNotResent(t *testing.T) {
+	var taken atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		taken.Add(1)
+		time.Sleep(300 * time.Millisecond)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	o := Options{}
+	o.Retry.TryTimeout = 50 * time.Millisecond
+	c, _ := newTestClient(t, []EndpointConfig{{ServiceURI: mustURL(t, srv.URL), AccessKey: "k"}}, o)
+	err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello)
+	if got := OutcomeOf(err); got != Unknown || taken.Load() != 1 {
+		t.Errorf("outcome %q after %d requests (error %v), want unknown after 1", got, taken.Load(), err)
+	}
+}
