@@ -371,3 +371,47 @@ func TestTryTimeoutAfterWriteNotResent(t *testing.T) {
 		t.Errorf("outcome %q after %d requests (error %v), want unknown after 1", got, taken.Load(), err)
 	}
 }
+
+// resendOn503 is a caller's own policy that sends a request again after a
+// 503, as a generic retry policy from elsewhere might.
+type resendOn503 struct{}
+
+func (resendOn503) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	if err == nil && resp.StatusCode == http.StatusServiceUnavailable {
+		if err := req.RewindBody(); err != nil {
+			return nil, err
+		}
+		return req.Next()
+	}
+	return resp, err
+}
+
+// TestCallersPolicyCannotResend: policies of the caller's own
+// (PerCallPolicies, PerRetryPolicies) run around the transport; one that
+// sends a send again after an ambiguous answer is refused the second
+// write, and the send is Unknown. The service's own 429 is still retried.
+func TestCallersPolicyCannotResend(t *testing.T) {
+	for _, where := range []string{"per call", "per retry"} {
+		t.Run(where, func(t *testing.T) {
+			f := newFakeService(t)
+			f.on("POST /api/hubs/chat/:send", reply{status: 503}, reply{status: 202})
+			o := Options{}
+			if where == "per call" {
+				o.PerCallPolicies = []policy.Policy{resendOn503{}}
+			} else {
+				o.PerRetryPolicies = []policy.Policy{resendOn503{}}
+			}
+			c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, o)
+			err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello)
+			if got, n := OutcomeOf(err), len(f.requests()); got != Unknown || n != 1 {
+				t.Errorf("outcome %q after %d requests (error %v), want unknown after 1", got, n, err)
+			}
+			f.on("POST /api/hubs/chat/:send", reply{status: 429, code: "Throttled"}, reply{status: 202})
+			before := len(f.requests())
+			if err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello); err != nil || len(f.requests())-before != 2 {
+				t.Errorf("after the service's 429: %v after %d requests, want success after 2", err, len(f.requests())-before)
+			}
+		})
+	}
+}

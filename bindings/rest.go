@@ -119,12 +119,14 @@ func safeToRepeat(resp *http.Response, err error) bool {
 	if resp.StatusCode != http.StatusTooManyRequests || !serviceAnswered(resp) {
 		return false
 	}
-	// A transport of the caller's may leave Request unset.
-	if resp.Request == nil {
-		return true
+	ctx := resp.Request.Context()
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < retryAfter(resp.Header, time.Now()) {
+		return false
 	}
-	d, ok := resp.Request.Context().Deadline()
-	return !ok || time.Until(d) >= retryAfter(resp.Header, time.Now())
+	if last, ok := ctx.Value(lastTryKey{}).(*lastTry); ok {
+		last.repeatable.Store(true)
+	}
+	return true
 }
 
 // serviceAnswered reports whether a failure reply comes from SignalR
@@ -155,12 +157,18 @@ func (e *notWrittenError) Unwrap() error { return e.err }
 // errWrittenOnce refuses the transport a second write of a request.
 var errWrittenOnce = errors.New("the request was written once and may have been acted on; it is not sent again")
 
-// lastTry records whether the last try of a call was written. When the
-// caller's context ends during a try or the wait before the next one,
+// lastTry records whether the last try of a send or group action was
+// written, and whether safeToRepeat found that try safe to repeat. When
+// the caller's context ends during a try or the wait before the next one,
 // azcore's retry policy returns the context's error in place of what the
-// try met; this still tells a send never written from one that may have
-// been delivered.
-type lastTry struct{ written atomic.Bool }
+// try met; written still tells a send never written from one that may
+// have been delivered. And the transport writes a request again only
+// after a try that was never written or that safeToRepeat allowed, so
+// that no policy of the caller's (PerCallPolicies, PerRetryPolicies) can
+// repeat a send the service may have taken.
+type lastTry struct {
+	written, repeatable atomic.Bool
+}
 
 type lastTryKey struct{}
 
@@ -173,6 +181,14 @@ type boundedTransport struct {
 }
 
 func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
+	last, _ := req.Context().Value(lastTryKey{}).(*lastTry)
+	if last != nil {
+		if last.written.Load() && !last.repeatable.Load() {
+			// Not a notWrittenError: the try before may have been taken.
+			return nil, errWrittenOnce
+		}
+		last.repeatable.Store(false)
+	}
 	var written atomic.Bool
 	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		if i.Err == nil {
@@ -196,7 +212,7 @@ func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.next.Do(req)
-	if last, ok := req.Context().Value(lastTryKey{}).(*lastTry); ok {
+	if last != nil {
 		last.written.Store(written.Load())
 	}
 	if err != nil {
@@ -207,6 +223,10 @@ func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = &limitedBody{r: io.LimitReader(resp.Body, maxReplyBytes+1), c: resp.Body}
+	if resp.Request == nil {
+		// safeToRepeat finds the call's lastTry through it.
+		resp.Request = req
+	}
 	return resp, nil
 }
 
