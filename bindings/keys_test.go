@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -320,5 +321,46 @@ func TestRetryAfterNeverWraps(t *testing.T) {
 		if got := retryAfter(h, now); got < 24*time.Hour {
 			t.Errorf("retryAfter(%v) = %s, want at least a day", h, got)
 		}
+	}
+}
+
+// TestHostileAuthAPIReplies: an auth API that answers a reply of 2 MiB,
+// one that trickles, or one that is not JSON fails the key fetch within
+// its bounds (FetchTimeout per try), with an error that quotes none of the
+// reply, and never hands out a key.
+func TestHostileAuthAPIReplies(t *testing.T) {
+	const marker = "HOSTILE-REPLY-MARKER"
+	tests := []struct {
+		name  string
+		serve func(w http.ResponseWriter)
+		want  string
+	}{
+		{"2 MiB", func(w http.ResponseWriter) {
+			w.Write([]byte(`{"KeyId":"` + marker + strings.Repeat("x", 2<<20) + `"}`))
+		}, "longer than"},
+		{"trickle", func(w http.ResponseWriter) {
+			w.Write([]byte(`{"KeyId":"` + marker))
+			w.(http.Flusher).Flush()
+			time.Sleep(time.Second)
+		}, "deadline"},
+		{"not JSON", func(w http.ResponseWriter) { w.Write([]byte(marker + `<html>`)) }, "not JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tt.serve(w) }))
+			t.Cleanup(srv.Close)
+			clock := newClock()
+			ep := EndpointConfig{ServiceURI: mustURL(t, srv.URL), Credential: &fakeCred{clock: clock}}
+			c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now, FetchTimeout: 200 * time.Millisecond, KeyWait: 5 * time.Second, Negotiate: NegotiateLocal})
+			start := time.Now()
+			_, err := c.ConnectionInfo(ctx(), "chat", "", nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), marker) {
+				t.Errorf("negotiate: %v, want an error saying %q that quotes none of the reply", err, tt.want)
+			}
+			// Four tries of at most FetchTimeout each, and azcore's short waits.
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("the key fetch took %s", d)
+			}
+		})
 	}
 }
