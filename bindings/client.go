@@ -231,6 +231,8 @@ func (c *Client) ApplyRouted(ctx context.Context, hub string, a GroupAction) (Ro
 		switch {
 		case a.Action == ActionAdd && conn:
 			return e.AddConnectionToGroup(ctx, hub, a.GroupName, a.ConnectionID)
+		case a.Action == ActionAdd && a.TTL != nil:
+			return e.AddUserToGroupWithTTL(ctx, hub, a.GroupName, a.UserID, time.Duration(*a.TTL)*time.Second)
 		case a.Action == ActionAdd:
 			return e.AddUserToGroup(ctx, hub, a.GroupName, a.UserID, 0)
 		case a.Action == ActionRemove && conn:

@@ -43,10 +43,10 @@ func ExampleDecodeMessages() {
 	]`), 100)
 	fmt.Println(len(ms), err)
 	ms, _ = bindings.DecodeMessages([]byte(`{"target": "newMessage", "arguments": ["hello"], "userId": "ada"}`), 100)
-	fmt.Println(ms[0].UserID, ms[0].Target, string(ms[0].Arguments[0]))
+	fmt.Println(ms[0].UserID, ms[0].Target, string(ms[0].Arguments))
 	// Output:
 	// 0 message 1: arguments is "{\"text\": \"hello\"}", not an array: put the arguments in [ ]
-	// ada newMessage "hello"
+	// ada newMessage ["hello"]
 }
 
 // Group actions accept the action in any case.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,11 +18,14 @@ import (
 // to a connection when ConnectionID is set, else to a user when UserID is,
 // else to a group when GroupName is, else to every connection of the hub.
 type Message struct {
-	ConnectionID string            `json:"connectionId,omitempty"`
-	UserID       string            `json:"userId,omitempty"`
-	GroupName    string            `json:"groupName,omitempty"`
-	Target       string            `json:"target"`
-	Arguments    []json.RawMessage `json:"arguments"`
+	ConnectionID string `json:"connectionId,omitempty"`
+	UserID       string `json:"userId,omitempty"`
+	GroupName    string `json:"groupName,omitempty"`
+	Target       string `json:"target"`
+	// Arguments is the JSON array of the arguments, kept as the bytes that
+	// came in: arguments are opaque here, and decoding each into a value of
+	// its own cost tens of bytes per byte of the body.
+	Arguments json.RawMessage `json:"arguments"`
 	// Endpoints names the endpoints to send to, by Name or service URI; all
 	// when empty. DecodeMessages also takes the C# extension's endpoint
 	// objects ({"name": ..., "endpoint": ...}) here.
@@ -73,6 +77,10 @@ type GroupAction struct {
 	UserID       string `json:"userId,omitempty"`
 	ConnectionID string `json:"connectionId,omitempty"`
 	GroupName    string `json:"groupName,omitempty"`
+	// TTL, in seconds, bounds a user's membership added with ActionAdd:
+	// 0 adds only the user's connections of the moment. Without it the
+	// membership lasts (the service keeps it a year at most).
+	TTL *int `json:"ttl,omitempty"`
 	// Endpoints names the endpoints to apply the action on, as in Message.
 	Endpoints []string `json:"endpoints,omitempty"`
 }
@@ -81,7 +89,7 @@ type GroupAction struct {
 // SignalRGroupAction's JSON properties, plus excluded.
 var (
 	messageFields     = []string{"connectionId", "userId", "groupName", "target", "arguments", "endpoints", "excluded"}
-	groupActionFields = []string{"connectionId", "userId", "groupName", "action", "endpoints"}
+	groupActionFields = []string{"connectionId", "userId", "groupName", "action", "ttl", "endpoints"}
 )
 
 // ItemLimitError reports a request holding more items than allowed.
@@ -102,8 +110,8 @@ func (e *ItemLimitError) Error() string {
 // (*ItemLimitError).
 func DecodeMessages(data []byte, maxItems int) ([]Message, error) {
 	out := []Message{}
-	err := eachItem("message", data, maxItems, func(i int, d *json.Decoder) error {
-		m, err := decodeMessage(i, d)
+	err := eachItem("message", messageFields, data, maxItems, func(i int, d *json.Decoder, checkFields func() error) error {
+		m, err := decodeMessage(i, d, checkFields)
 		if err == nil {
 			out = append(out, m)
 		}
@@ -115,7 +123,7 @@ func DecodeMessages(data []byte, maxItems int) ([]Message, error) {
 	return out, nil
 }
 
-func decodeMessage(i int, d *json.Decoder) (Message, error) {
+func decodeMessage(i int, d *json.Decoder, checkFields func() error) (Message, error) {
 	// Arguments are checked apart, to say so when they are no array.
 	var w struct {
 		ConnectionID string            `json:"connectionId"`
@@ -129,6 +137,9 @@ func decodeMessage(i int, d *json.Decoder) (Message, error) {
 	if err := d.Decode(&w); err != nil {
 		return Message{}, itemError("message", i, err, messageFields)
 	}
+	if err := checkFields(); err != nil {
+		return Message{}, err
+	}
 	m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Excluded: w.Excluded}
 	var err error
 	if m.Endpoints, err = endpointRefs("message", i, w.Endpoints); err != nil {
@@ -138,9 +149,7 @@ func decodeMessage(i int, d *json.Decoder) (Message, error) {
 		if args[0] != '[' {
 			return Message{}, fmt.Errorf("message %d: arguments is %s, not an array: put the arguments in [ ]", i, abbreviate(args))
 		}
-		if err := json.Unmarshal(args, &m.Arguments); err != nil {
-			return Message{}, itemError("message", i, err, messageFields)
-		}
+		m.Arguments = args
 	}
 	if err := m.validate(); err != nil {
 		return Message{}, fmt.Errorf("message %d: %w", i, err)
@@ -154,18 +163,22 @@ func decodeMessage(i int, d *json.Decoder) (Message, error) {
 // DecodeMessages.
 func DecodeGroupActions(data []byte, maxItems int) ([]GroupAction, error) {
 	out := []GroupAction{}
-	err := eachItem("group action", data, maxItems, func(i int, d *json.Decoder) error {
+	err := eachItem("group action", groupActionFields, data, maxItems, func(i int, d *json.Decoder, checkFields func() error) error {
 		var w struct {
 			Action       Action            `json:"action"`
 			UserID       string            `json:"userId"`
 			ConnectionID string            `json:"connectionId"`
 			GroupName    string            `json:"groupName"`
+			TTL          *int              `json:"ttl"`
 			Endpoints    []json.RawMessage `json:"endpoints"`
 		}
 		if err := d.Decode(&w); err != nil {
 			return itemError("group action", i, err, groupActionFields)
 		}
-		a := GroupAction{Action: w.Action, UserID: w.UserID, ConnectionID: w.ConnectionID, GroupName: w.GroupName}
+		if err := checkFields(); err != nil {
+			return err
+		}
+		a := GroupAction{Action: w.Action, UserID: w.UserID, ConnectionID: w.ConnectionID, GroupName: w.GroupName, TTL: w.TTL}
 		var err error
 		if a.Endpoints, err = endpointRefs("group action", i, w.Endpoints); err != nil {
 			return err
@@ -248,6 +261,10 @@ func (a *GroupAction) validate() error {
 		return fmt.Errorf("action %s has neither userId nor connectionId: set one", a.Action)
 	case a.Action != ActionRemoveAll && a.GroupName == "":
 		return fmt.Errorf("action %s has no groupName: name the group", a.Action)
+	case a.TTL != nil && (a.Action != ActionAdd || a.ConnectionID != ""):
+		return errors.New("ttl applies to adding a user (add with userId), not to a connection or a removal: drop ttl")
+	case a.TTL != nil && (*a.TTL < 0 || *a.TTL > math.MaxInt32):
+		return fmt.Errorf("ttl %d is out of range: give the seconds the membership lasts, 0 to %d, 0 for only the user's connections of the moment", *a.TTL, math.MaxInt32)
 	}
 	for _, n := range []struct{ field, v string }{{"connectionId", a.ConnectionID}, {"userId", a.UserID}, {"groupName", a.GroupName}} {
 		if n.v != "" {
@@ -262,8 +279,10 @@ func (a *GroupAction) validate() error {
 // eachItem calls decode for each object of data, in order: data itself,
 // or the items of an array, read one at a time from one decoder, so that
 // an error stops the work where it is found and no item is copied first.
-// The decoder refuses unknown fields (see itemError).
-func eachItem(kind string, data []byte, maxItems int, decode func(i int, d *json.Decoder) error) error {
+// The decoder refuses unknown fields (see itemError); checkFields, called
+// once the item is decoded, refuses what the decoder lets pass (see
+// checkItemFields).
+func eachItem(kind string, fields []string, data []byte, maxItems int, decode func(i int, d *json.Decoder, checkFields func() error) error) error {
 	data = bytes.TrimSpace(data)
 	switch {
 	case len(data) == 0:
@@ -277,7 +296,8 @@ func eachItem(kind string, data []byte, maxItems int, decode func(i int, d *json
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	if data[0] == '{' {
-		if err := decode(0, d); err != nil {
+		check := func() error { return checkItemFields(kind, 0, data[:d.InputOffset()], fields) }
+		if err := decode(0, d, check); err != nil {
 			return err
 		}
 		if rest := bytes.TrimSpace(data[d.InputOffset():]); len(rest) > 0 {
@@ -293,14 +313,17 @@ func eachItem(kind string, data []byte, maxItems int, decode func(i int, d *json
 		if maxItems > 0 && i == maxItems {
 			return &ItemLimitError{Kind: kind, Max: maxItems}
 		}
-		if next := bytes.TrimLeft(data[d.InputOffset():], " \t\r\n,"); len(next) > 0 && next[0] != '{' {
+		next := bytes.TrimLeft(data[d.InputOffset():], " \t\r\n,")
+		if len(next) > 0 && next[0] != '{' {
 			var it json.RawMessage
 			if err := d.Decode(&it); err != nil {
 				return notJSON(err)
 			}
 			return fmt.Errorf("%s %d is %s, not an object", kind, i, abbreviate(it))
 		}
-		if err := decode(i, d); err != nil {
+		start := len(data) - len(next)
+		check := func() error { return checkItemFields(kind, i, data[start:d.InputOffset()], fields) }
+		if err := decode(i, d, check); err != nil {
 			return err
 		}
 	}
@@ -311,6 +334,84 @@ func eachItem(kind string, data []byte, maxItems int, decode func(i int, d *json
 		return fmt.Errorf("the %ss are followed by %s: send one JSON array", kind, abbreviate(rest))
 	}
 	return nil
+}
+
+// addressFields are the fields that say who an item reaches.
+var addressFields = []string{"connectionId", "userId", "groupName"}
+
+// checkItemFields refuses, in item (one object the decoder has read whole,
+// so valid JSON), what encoding/json would let pass and what would widen
+// the audience: a field given twice, in any case, of which the last would
+// win ({"userId":"alice","USERID":""} sends to everyone), and an address
+// given as "", which reads as not set (null still does). The C# extension
+// takes both; this refusal is deliberate. One pass over the item.
+func checkItemFields(kind string, i int, item []byte, fields []string) error {
+	var seen [8][]byte // by index in fields (at most 8): the spelling first seen
+	depth := 0
+	for j := 0; j < len(item); j++ {
+		switch item[j] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			end := stringEnd(item, j)
+			key, colon := item[j:end], skipSpace(item, end)
+			j = end - 1
+			if depth != 1 || colon >= len(item) || item[colon] != ':' {
+				continue
+			}
+			name := key[1 : len(key)-1]
+			if bytes.IndexByte(name, '\\') >= 0 {
+				var s string
+				if json.Unmarshal(key, &s) != nil {
+					continue
+				}
+				name = []byte(s)
+			}
+			f := -1
+			for k, field := range fields {
+				if strings.EqualFold(field, string(name)) {
+					f = k
+					break
+				}
+			}
+			if f < 0 {
+				continue
+			}
+			if seen[f] != nil {
+				return &InputError{fmt.Sprintf("%s %d: %s is given twice (%q and %q): give each field once, so that no spelling of it overrides another", kind, i, fields[f], seen[f], name)}
+			}
+			seen[f] = name
+			if v := skipSpace(item, colon+1); slices.Contains(addressFields, fields[f]) && bytes.HasPrefix(item[v:], []byte(`""`)) {
+				return &InputError{fmt.Sprintf("%s %d: %s is empty: give a name, or leave %s out (or set it to null)", kind, i, fields[f], fields[f])}
+			}
+		}
+	}
+	return nil
+}
+
+// stringEnd returns the index just past the JSON string that starts at
+// item[j].
+func stringEnd(item []byte, j int) int {
+	for j++; j < len(item); j++ {
+		switch item[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(item)
+}
+
+// skipSpace returns the index of the first byte at or after j that is not
+// JSON white space.
+func skipSpace(item []byte, j int) int {
+	for j < len(item) && (item[j] == ' ' || item[j] == '\t' || item[j] == '\n' || item[j] == '\r') {
+		j++
+	}
+	return j
 }
 
 // itemError names the field of a type error, and the field meant by an

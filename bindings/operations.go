@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,10 +13,11 @@ import (
 	"time"
 )
 
-// Payload is what a client receives: the method to call and its arguments.
+// Payload is what a client receives: the method to call and its arguments,
+// a JSON array (none when empty).
 type Payload struct {
-	Target    string            `json:"target"`
-	Arguments []json.RawMessage `json:"arguments"`
+	Target    string          `json:"target"`
+	Arguments json.RawMessage `json:"arguments"`
 }
 
 // hubPath validates the hub and the names, and returns the escaped path of
@@ -68,8 +70,11 @@ func (e *Endpoint) send(ctx context.Context, op, hub string, p Payload, excluded
 	if p.Target == "" {
 		return fmt.Errorf("%s: the target is empty: name the client method to call", op)
 	}
-	if p.Arguments == nil {
-		p.Arguments = []json.RawMessage{}
+	switch args := bytes.TrimSpace(p.Arguments); {
+	case len(args) == 0:
+		p.Arguments = json.RawMessage("[]")
+	case args[0] != '[':
+		return fmt.Errorf("%s: the arguments are not a JSON array: put them in [ ]", op)
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
@@ -200,9 +205,12 @@ func (e *Endpoint) closeQuery(reason string, excluded []string) url.Values {
 	return q
 }
 
-// CloseConnection closes one connection, telling the client reason.
+// CloseConnection closes one connection, telling the client reason. A
+// connection the service does not know (404 Warning.Connection.NotExisted:
+// gone already, or on another endpoint) is no error, as in the Management
+// SDK.
 func (e *Endpoint) CloseConnection(ctx context.Context, hub, connection, reason string) error {
-	return e.member(ctx, "close connection", http.MethodDelete, hub, e.closeQuery(reason, nil), false,
+	return e.member(ctx, "close connection", http.MethodDelete, hub, e.closeQuery(reason, nil), true,
 		[][2]string{{"connection id", connection}},
 		func(s []string) []string { return []string{"connections", s[0]} })
 }

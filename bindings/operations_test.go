@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var hello = Payload{Target: "hello", Arguments: []json.RawMessage{json.RawMessage(`"x"`), json.RawMessage(`1`)}}
+var hello = Payload{Target: "hello", Arguments: json.RawMessage(`["x", 1]`)}
 
 // operations lists every REST call with the request it must make.
 var operations = []struct {

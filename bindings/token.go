@@ -99,10 +99,15 @@ func clientClaims(aud, userID string, claims []Claim, now, exp time.Time) ([]byt
 		}
 		// Names of the service's own claims (asrs.s.*) are renamed too, so
 		// that a user's claim cannot pose as the user id. The check follows
-		// the shortening, so that a long type cannot become acr or actort.
+		// the shortening, so that a long type cannot become acr or actort,
+		// and ignores case, as SIGNALR_CLAIM_TYPES matches types and as the
+		// server SDK tells its own claims (Azure/azure-signalr,
+		// ServiceConnectionContext.IsAuthenticatedUser: asrs.s. with
+		// OrdinalIgnoreCase); the C# SDK's own renaming compares exactly.
 		// As in C#, only the first sub stays sub: the service takes it as
 		// the user's name identifier.
-		if reservedClaims[name] || strings.HasPrefix(name, "asrs.s.") || name == "sub" && sub {
+		folded := strings.ToLower(name)
+		if reservedClaims[folded] || strings.HasPrefix(folded, "asrs.s.") || name == "sub" && sub {
 			name = userClaimPrefix + name
 		}
 		sub = sub || name == "sub"

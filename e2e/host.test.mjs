@@ -38,7 +38,7 @@ for (const { name, proxying, mode } of variants) {
     await startBehindHost(s, 'upstream-direct', proxying);
     // The host's rule: only functions with nothing but req and res are
     // proxied; upstream, with its events output, always gets the payload.
-    assert.deepEqual(s.modes, { groups: mode, messages: mode, negotiate: mode, upstream: 'payload', 'upstream-direct': mode });
+    assert.deepEqual(s.modes, { groups: mode, manage: mode, messages: mode, negotiate: mode, upstream: 'payload', 'upstream-direct': mode });
 
     const json = await s.connect('alice');
     const packed = await s.connect('bob', { protocol: new MessagePackHubProtocol() });
@@ -47,6 +47,13 @@ for (const { name, proxying, mode } of variants) {
     await packed.waitFor(`hello ${mode}`);
     assert.ok(s.invocations('negotiate').every((i) => i.mode === mode && i.status === 200),
       JSON.stringify(s.invocations('negotiate')));
+
+    // manage through the host: a MessagePack client answers an invocation.
+    packed.conn.on('where', () => ({ mode }));
+    const m = await s.post('/api/manage', { action: 'invoke', connectionId: packed.id, target: 'where', arguments: [] });
+    assert.equal(m.status, 200, m.text);
+    assert.deepEqual(m.json, { results: [{ index: 0, result: { mode } }] });
+    assert.ok(s.invocations('manage').every((i) => i.mode === mode), JSON.stringify(s.invocations('manage')));
 
     assert.equal(await json.conn.invoke('broadcast', 'from JSON'), undefined);
     if (mode === 'proxied') {

@@ -169,6 +169,7 @@ func TestExistence(t *testing.T) {
 	}{
 		{http.MethodHead, "/connections/" + c.id, 200, ""},
 		{http.MethodHead, "/connections/nope", 404, codeConnectionNotExisted},
+		{http.MethodDelete, "/connections/nope", 404, codeConnectionNotExisted},
 		{http.MethodHead, "/users/alice", 200, ""},
 		{http.MethodHead, "/users/bob", 404, codeUserNotExisted},
 		{http.MethodHead, "/groups/g", 200, ""},

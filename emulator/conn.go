@@ -31,6 +31,58 @@ type conn struct {
 	proto   hubProtocol // set by the handshake
 	out     chan outMsg
 	closing sync.Once
+
+	// awaiting holds the REST invocations waiting for the client's
+	// completion, by invocation id; nil once the connection has ended.
+	mu       sync.Mutex
+	awaiting map[string]chan clientMessage
+	ended    bool
+}
+
+// await registers an invocation id, for the client's completion; ok is
+// false once the connection has ended.
+func (c *conn) await(id string) (ch chan clientMessage, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return nil, false
+	}
+	if c.awaiting == nil {
+		c.awaiting = map[string]chan clientMessage{}
+	}
+	ch = make(chan clientMessage, 1)
+	c.awaiting[id] = ch
+	return ch, true
+}
+
+// forget drops an invocation id that is no longer awaited.
+func (c *conn) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.awaiting, id)
+}
+
+// complete hands the client's completion to the invocation awaiting it;
+// a completion nobody awaits is dropped, as the service does.
+func (c *conn) complete(m clientMessage) {
+	c.mu.Lock()
+	ch := c.awaiting[m.invocationID]
+	delete(c.awaiting, m.invocationID)
+	c.mu.Unlock()
+	if ch != nil {
+		ch <- m
+	}
+}
+
+// end fails the invocations still awaited: the client is gone.
+func (c *conn) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	for id, ch := range c.awaiting {
+		close(ch)
+		delete(c.awaiting, id)
+	}
 }
 
 // outBuffer is how many messages may wait for a slow client before the
@@ -88,6 +140,7 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	s.register(c)
 	if err := c.ws.Write(ctx, c.proto.frameType(), record(struct{}{})); err != nil {
 		s.unregister(c)
+		c.end()
 		return
 	}
 
@@ -100,6 +153,7 @@ func (s *Server) serve(ctx context.Context, c *conn) {
 	cancel()
 	wg.Wait()
 	s.unregister(c)
+	c.end()
 	s.disconnected(c, errMsg)
 }
 
@@ -180,6 +234,8 @@ func (s *Server) handle(ctx context.Context, c *conn, msg []byte) bool {
 		return false
 	case msgInvocation:
 		s.invoke(ctx, c, m)
+	case msgCompletion:
+		c.complete(m)
 	}
 	return true
 }

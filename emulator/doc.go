@@ -14,8 +14,11 @@
 // SignalR Service is played with its role-based access (Role, Server.Assign),
 // the auth API handing out temporary keys, :generateToken, client negotiate
 // and WebSocket connections speaking the JSON or MessagePack hub protocol,
-// every operation of the REST API 2022-06-01 with real bookkeeping of
-// connections, users and groups, and upstream (Options.Upstream): each
+// the REST API 2024-12-01 with real bookkeeping of connections, users and
+// groups (routed with http.ServeMux patterns) — closing connections with a
+// reason the client reads in its close message, existence checks, listing a
+// group's connections page by page, user memberships with a ttl, and
+// :invoke answered by the connected client's own completion —, and upstream (Options.Upstream): each
 // connection, disconnection and client invocation posted to the first
 // matching rule's URL with the X-ASRS-* headers, a signature per access key
 // and, with managed identity auth, a v1.0 token of the resource's own

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/coder/websocket"
 )
@@ -24,6 +25,7 @@ const (
 const (
 	resultError = 1
 	resultVoid  = 2
+	resultValue = 3
 )
 
 // splitRecords cuts the complete records off data; rest is an unfinished
@@ -74,6 +76,10 @@ type clientMessage struct {
 	// upstream is an invocation as the service posts it upstream: written
 	// again by the protocol, without its framing.
 	upstream []byte
+	// result and errMsg are a completion's outcome: its result as JSON
+	// ("null" for none), or the client's error.
+	result json.RawMessage
+	errMsg string
 }
 
 // hubProtocol is a client's hub protocol: how its messages are framed,
@@ -86,8 +92,9 @@ type hubProtocol interface {
 	// split cuts complete messages off data; rest waits for more.
 	split(data []byte) (msgs [][]byte, rest []byte, err error)
 	parse(msg []byte) (clientMessage, error)
-	// invocation calls a client method with JSON arguments.
-	invocation(target string, args []json.RawMessage) ([]byte, error)
+	// invocation calls a client method with JSON arguments; with an
+	// invocation id the client answers with a completion.
+	invocation(invocationID, target string, args []json.RawMessage) ([]byte, error)
 	// completion ends an invocation, failed when errMsg is set.
 	completion(invocationID, errMsg string) []byte
 	ping() []byte
@@ -105,6 +112,7 @@ type jsonMessage struct {
 	InvocationID string            `json:"invocationId,omitempty"`
 	Target       string            `json:"target,omitempty"`
 	Arguments    []json.RawMessage `json:"arguments,omitempty"`
+	Result       json.RawMessage   `json:"result,omitempty"`
 	Error        string            `json:"error,omitempty"`
 }
 
@@ -125,6 +133,9 @@ func (jsonProtocol) parse(rec []byte) (clientMessage, error) {
 		return clientMessage{}, errors.New("the message has no type")
 	}
 	cm := clientMessage{typ: m.Type, invocationID: m.InvocationID, target: m.Target}
+	if m.Type == msgCompletion {
+		return jsonCompletion(cm, m)
+	}
 	if m.Type != msgInvocation {
 		return cm, nil
 	}
@@ -150,15 +161,29 @@ func (jsonProtocol) parse(rec []byte) (clientMessage, error) {
 	return cm, nil
 }
 
-func (jsonProtocol) invocation(target string, args []json.RawMessage) ([]byte, error) {
+// jsonCompletion reads a completion's outcome: "error" when the client
+// failed, else "result" (absent: null).
+func jsonCompletion(cm clientMessage, m jsonMessage) (clientMessage, error) {
+	if m.InvocationID == "" {
+		return clientMessage{}, errors.New("the completion has no invocation id")
+	}
+	cm.result, cm.errMsg = m.Result, m.Error
+	if cm.result == nil {
+		cm.result = json.RawMessage("null")
+	}
+	return cm, nil
+}
+
+func (jsonProtocol) invocation(invocationID, target string, args []json.RawMessage) ([]byte, error) {
 	if args == nil {
 		args = []json.RawMessage{}
 	}
 	b, err := json.Marshal(struct {
-		Type      int               `json:"type"`
-		Target    string            `json:"target"`
-		Arguments []json.RawMessage `json:"arguments"`
-	}{msgInvocation, target, args})
+		Type         int               `json:"type"`
+		InvocationID string            `json:"invocationId,omitempty"`
+		Target       string            `json:"target"`
+		Arguments    []json.RawMessage `json:"arguments"`
+	}{msgInvocation, invocationID, target, args})
 	return append(b, recordSeparator), err
 }
 
@@ -192,101 +217,146 @@ func (msgpackProtocol) split(data []byte) ([][]byte, []byte, error) {
 // parse reads a message: an array whose first element is the type. An
 // invocation is [1, headers, invocationId or nil, target, arguments,
 // streamIds?]; its upstream body drops the stream ids, which the service
-// does not take.
+// does not take. A completion is [3, headers, invocationId, resultKind,
+// result?]: kind 1 an error, 2 no result, 3 a result.
 func (msgpackProtocol) parse(msg []byte) (clientMessage, error) {
-	u := &unpacker{b: msg}
-	n, err := u.arrayLen()
+	rd := newReader(msg)
+	n, err := rd.arrayLen()
 	if err != nil || n == 0 {
 		return clientMessage{}, errors.New("the message is not a MessagePack array")
 	}
-	typ, err := u.int()
-	if err != nil || typ <= 0 {
+	typ, err := rd.d.DecodeInt64()
+	if err != nil || typ <= 0 || typ > math.MaxInt32 {
 		return clientMessage{}, errors.New("the message does not start with its type")
 	}
 	cm := clientMessage{typ: int(typ)}
-	if typ != msgInvocation {
-		return cm, nil
+	switch typ {
+	case msgInvocation:
+		return parseMsgpackInvocation(rd, n, cm)
+	case msgCompletion:
+		return parseMsgpackCompletion(rd, n, cm)
 	}
-	if n < 5 {
-		return clientMessage{}, fmt.Errorf("the invocation has %d elements; it needs 5", n)
-	}
-	headers, err := u.raw()
-	if err != nil {
-		return clientMessage{}, fmt.Errorf("the invocation's headers: %w", err)
-	}
-	if cm.invocationID, err = u.str(); err != nil {
-		return clientMessage{}, fmt.Errorf("the invocation id: %w", err)
-	}
-	if cm.target, err = u.str(); err != nil || cm.target == "" {
-		return clientMessage{}, errors.New("the invocation has no target")
-	}
-	argStart := u.i
-	if _, err := u.arrayLen(); err != nil {
-		return clientMessage{}, fmt.Errorf("the invocation's arguments are not an array: %w", err)
-	}
-	u.i = argStart
-	args, err := u.raw()
-	if err != nil {
-		return clientMessage{}, fmt.Errorf("the invocation's arguments: %w", err)
-	}
-	p := &packer{}
-	p.array(5)
-	p.int(msgInvocation)
-	p.b = append(p.b, headers...)
-	p.strOrNil(cm.invocationID)
-	p.str(cm.target)
-	p.b = append(p.b, args...)
-	cm.upstream = p.b
 	return cm, nil
 }
 
-func (msgpackProtocol) invocation(target string, args []json.RawMessage) ([]byte, error) {
-	p := &packer{}
-	p.array(5)
-	p.int(msgInvocation)
-	p.mapOf(0)
-	p.nil()
-	p.str(target)
-	p.array(len(args))
+func parseMsgpackInvocation(rd *reader, n int, cm clientMessage) (clientMessage, error) {
+	if n < 5 {
+		return clientMessage{}, fmt.Errorf("the invocation has %d elements; it needs 5", n)
+	}
+	headers, err := rd.raw()
+	if err != nil {
+		return clientMessage{}, fmt.Errorf("the invocation's headers: %w", err)
+	}
+	if cm.invocationID, err = rd.str(); err != nil {
+		return clientMessage{}, fmt.Errorf("the invocation id: %w", err)
+	}
+	if cm.target, err = rd.str(); err != nil || cm.target == "" {
+		return clientMessage{}, errors.New("the invocation has no target")
+	}
+	if c, err := rd.d.PeekCode(); err != nil || !isArray(c) {
+		return clientMessage{}, errors.New("the invocation's arguments are not an array")
+	}
+	args, err := rd.raw()
+	if err != nil {
+		return clientMessage{}, fmt.Errorf("the invocation's arguments: %w", err)
+	}
+	w := newWriter()
+	w.array(5)
+	w.int(msgInvocation)
+	w.raw(headers)
+	w.strOrNil(cm.invocationID)
+	w.str(cm.target)
+	w.raw(args)
+	cm.upstream = w.buf.Bytes()
+	return cm, nil
+}
+
+func parseMsgpackCompletion(rd *reader, n int, cm clientMessage) (clientMessage, error) {
+	if n < 4 {
+		return clientMessage{}, fmt.Errorf("the completion has %d elements; it needs 4", n)
+	}
+	if err := rd.skip(0); err != nil {
+		return clientMessage{}, fmt.Errorf("the completion's headers: %w", err)
+	}
+	var err error
+	if cm.invocationID, err = rd.str(); err != nil || cm.invocationID == "" {
+		return clientMessage{}, errors.New("the completion has no invocation id")
+	}
+	kind, err := rd.d.DecodeInt64()
+	if err != nil {
+		return clientMessage{}, errors.New("the completion has no result kind")
+	}
+	switch {
+	case kind == resultVoid:
+		cm.result = json.RawMessage("null")
+	case kind == resultError && n >= 5:
+		if cm.errMsg, err = rd.str(); err != nil {
+			return clientMessage{}, fmt.Errorf("the completion's error: %w", err)
+		}
+		if cm.errMsg == "" {
+			cm.errMsg = "the client failed the invocation with no error message"
+		}
+	case kind == resultValue && n >= 5:
+		v, err := rd.jsonValue(0)
+		if err != nil {
+			return clientMessage{}, fmt.Errorf("the completion's result: %w", err)
+		}
+		if cm.result, err = json.Marshal(v); err != nil {
+			return clientMessage{}, fmt.Errorf("the completion's result: %w", err)
+		}
+	default:
+		return clientMessage{}, fmt.Errorf("the completion's result kind %d is not 1, 2 or 3 with its value", kind)
+	}
+	return cm, nil
+}
+
+func (msgpackProtocol) invocation(invocationID, target string, args []json.RawMessage) ([]byte, error) {
+	w := newWriter()
+	w.array(5)
+	w.int(msgInvocation)
+	w.mapOf(0)
+	w.strOrNil(invocationID)
+	w.str(target)
+	w.array(len(args))
 	for _, a := range args {
-		if err := p.json(a); err != nil {
+		if err := w.json(a); err != nil {
 			return nil, err
 		}
 	}
-	return prefixed(p.b), nil
+	return w.framed(), nil
 }
 
 func (msgpackProtocol) completion(id, errMsg string) []byte {
-	p := &packer{}
+	w := newWriter()
 	if errMsg == "" {
-		p.array(4)
+		w.array(4)
 	} else {
-		p.array(5)
+		w.array(5)
 	}
-	p.int(msgCompletion)
-	p.mapOf(0)
-	p.str(id)
+	w.int(msgCompletion)
+	w.mapOf(0)
+	w.str(id)
 	if errMsg == "" {
-		p.int(resultVoid)
+		w.int(resultVoid)
 	} else {
-		p.int(resultError)
-		p.str(errMsg)
+		w.int(resultError)
+		w.str(errMsg)
 	}
-	return prefixed(p.b)
+	return w.framed()
 }
 
 func (msgpackProtocol) ping() []byte {
-	p := &packer{}
-	p.array(1)
-	p.int(msgPing)
-	return prefixed(p.b)
+	w := newWriter()
+	w.array(1)
+	w.int(msgPing)
+	return w.framed()
 }
 
 func (msgpackProtocol) closeMessage(errMsg string) []byte {
-	p := &packer{}
-	p.array(3)
-	p.int(msgClose)
-	p.strOrNil(errMsg)
-	p.bool(false)
-	return prefixed(p.b)
+	w := newWriter()
+	w.array(3)
+	w.int(msgClose)
+	w.strOrNil(errMsg)
+	w.bool(false)
+	return w.framed()
 }

@@ -52,7 +52,7 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, rt route, op *r
 			// Written once per protocol, not once per connection.
 			f, ok := frames[c.proto]
 			if !ok {
-				if f, err = c.proto.invocation(p.Target, p.Arguments); err != nil {
+				if f, err = c.proto.invocation("", p.Target, p.Arguments); err != nil {
 					s.log.Warn("a message cannot be written in a client's protocol", "connectionId", c.id, "err", err)
 				}
 				frames[c.proto] = f
@@ -67,7 +67,22 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, rt route, op *r
 	}
 	h := s.hubs
 	switch op.op {
-	case "SignalR_CloseConnections", "SignalR_CloseUserConnections", "SignalR_CloseGroupConnections", "SignalR_CloseConnection":
+	case "HubProxyV20241201_InvokeClientConnection":
+		s.invokeClient(w, r, rt)
+		return
+	case "HubProxyV20241201_ListConnectionsInGroup":
+		s.listConnections(w, r, rt)
+		return
+	case "SignalR_CloseConnection":
+		// An unknown connection is a 404 with an error code, which the
+		// Management SDK counts as closed.
+		cs := s.hubs.pick(rt.hub, selection{connection: rt.connection}, now)
+		if len(cs) == 0 {
+			notFound(w, codeConnectionNotExisted)
+			return
+		}
+		cs[0].close(q.Get("reason"))
+	case "SignalR_CloseConnections", "SignalR_CloseUserConnections", "SignalR_CloseGroupConnections":
 		for _, c := range s.hubs.pick(rt.hub, selection{all: rt.user == "" && rt.group == "" && rt.connection == "",
 			user: rt.user, group: rt.group, connection: rt.connection, excluded: excluded}, now) {
 			c.close(q.Get("reason"))

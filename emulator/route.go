@@ -1,9 +1,7 @@
 package emulator
 
 import (
-	"errors"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 )
@@ -11,112 +9,83 @@ import (
 // hubPattern is the service's rule for hub (and application) names.
 var hubPattern = regexp.MustCompile("^[A-Za-z][A-Za-z0-9_`,.\\[\\]]{0,127}$")
 
-// route is a REST request matched to an operation of the REST API.
+// route holds the names in a REST request's path.
 type route struct {
-	op                           string // operation id in the REST API description
 	hub, group, user, connection string
 }
 
-// restOp is one operation: its path after /api/hubs, methods, data action
-// and fault kind.
+// restOp is one operation of the REST API: its method and path after
+// /api/hubs/ as an http.ServeMux pattern, operation id, data action, fault
+// kind and success status.
 type restOp struct {
-	pattern string
 	method  string
+	pattern string
 	op      string
 	action  string
 	kind    Kind
-	status  int // success status
+	status  int
 }
 
+// restOps are the operations of REST API 2024-12-01 the stand-in plays
+// (Azure/azure-signalr docs/swagger/v20241201.json).
 var restOps = []restOp{
-	{"{hub}/:send", http.MethodPost, "SignalR_Broadcast", actionHubSend, RESTSend, http.StatusAccepted},
-	{"{hub}/:closeConnections", http.MethodPost, "SignalR_CloseConnections", actionHubWrite, RESTOther, http.StatusNoContent},
-	{"{hub}/:generateToken", http.MethodPost, "HubProxyV20221101_GenerateClientToken", actionClientToken, GenerateToken, http.StatusOK},
-	{"{hub}/users/{user}/:send", http.MethodPost, "SignalR_SendToUser", actionUserSend, RESTSend, http.StatusAccepted},
-	{"{hub}/users/{user}/:closeConnections", http.MethodPost, "SignalR_CloseUserConnections", actionUserWrite, RESTOther, http.StatusNoContent},
-	{"{hub}/users/{user}", http.MethodHead, "SignalR_CheckUserExistence", actionUserRead, RESTOther, http.StatusOK},
-	{"{hub}/users/{user}/groups", http.MethodDelete, "SignalR_RemoveUserFromAllGroups", actionUserWrite, RESTOther, http.StatusNoContent},
-	{"{hub}/users/{user}/groups/{group}", http.MethodPut, "SignalR_AddUserToGroup", actionUserWrite, RESTOther, http.StatusOK},
-	{"{hub}/users/{user}/groups/{group}", http.MethodDelete, "SignalR_RemoveUserFromGroup", actionUserWrite, RESTOther, http.StatusNoContent},
-	{"{hub}/users/{user}/groups/{group}", http.MethodHead, "SignalR_CheckUserExistenceInGroup", actionUserRead, RESTOther, http.StatusOK},
-	{"{hub}/groups/{group}/:send", http.MethodPost, "SignalR_GroupBroadcast", actionGroupSend, RESTSend, http.StatusAccepted},
-	{"{hub}/groups/{group}/:closeConnections", http.MethodPost, "SignalR_CloseGroupConnections", actionGroupWrite, RESTOther, http.StatusNoContent},
-	{"{hub}/groups/{group}", http.MethodHead, "SignalR_CheckGroupExistence", actionGroupRead, RESTOther, http.StatusOK},
-	{"{hub}/groups/{group}/connections/{connection}", http.MethodPut, "SignalR_AddConnectionToGroup", actionGroupWrite, RESTOther, http.StatusOK},
-	{"{hub}/groups/{group}/connections/{connection}", http.MethodDelete, "SignalR_RemoveConnectionFromGroup", actionGroupWrite, RESTOther, http.StatusOK},
-	{"{hub}/connections/{connection}", http.MethodHead, "SignalR_CheckConnectionExistence", actionConnectionRead, RESTOther, http.StatusOK},
-	{"{hub}/connections/{connection}", http.MethodDelete, "SignalR_CloseConnection", actionConnWrite, RESTOther, http.StatusOK},
-	{"{hub}/connections/{connection}/:send", http.MethodPost, "SignalR_SendToConnection", actionConnectionSend, RESTSend, http.StatusAccepted},
-	{"{hub}/connections/{connection}/groups", http.MethodDelete, "SignalR_RemoveConnectionFromAllGroups", actionConnWrite, RESTOther, http.StatusOK},
+	{http.MethodPost, "{hub}/:send", "SignalR_Broadcast", actionHubSend, RESTSend, http.StatusAccepted},
+	{http.MethodPost, "{hub}/:closeConnections", "SignalR_CloseConnections", actionHubWrite, RESTOther, http.StatusNoContent},
+	{http.MethodPost, "{hub}/:generateToken", "HubProxyV20221101_GenerateClientToken", actionClientToken, GenerateToken, http.StatusOK},
+	{http.MethodPost, "{hub}/users/{user}/:send", "SignalR_SendToUser", actionUserSend, RESTSend, http.StatusAccepted},
+	{http.MethodPost, "{hub}/users/{user}/:closeConnections", "SignalR_CloseUserConnections", actionUserWrite, RESTOther, http.StatusNoContent},
+	{http.MethodHead, "{hub}/users/{user}", "SignalR_CheckUserExistence", actionUserRead, RESTOther, http.StatusOK},
+	{http.MethodDelete, "{hub}/users/{user}/groups", "SignalR_RemoveUserFromAllGroups", actionUserWrite, RESTOther, http.StatusNoContent},
+	{http.MethodPut, "{hub}/users/{user}/groups/{group}", "SignalR_AddUserToGroup", actionUserWrite, RESTOther, http.StatusOK},
+	{http.MethodDelete, "{hub}/users/{user}/groups/{group}", "SignalR_RemoveUserFromGroup", actionUserWrite, RESTOther, http.StatusNoContent},
+	{http.MethodHead, "{hub}/users/{user}/groups/{group}", "SignalR_CheckUserExistenceInGroup", actionUserRead, RESTOther, http.StatusOK},
+	{http.MethodPost, "{hub}/groups/{group}/:send", "SignalR_GroupBroadcast", actionGroupSend, RESTSend, http.StatusAccepted},
+	{http.MethodPost, "{hub}/groups/{group}/:closeConnections", "SignalR_CloseGroupConnections", actionGroupWrite, RESTOther, http.StatusNoContent},
+	{http.MethodHead, "{hub}/groups/{group}", "SignalR_CheckGroupExistence", actionGroupRead, RESTOther, http.StatusOK},
+	{http.MethodGet, "{hub}/groups/{group}/connections", "HubProxyV20241201_ListConnectionsInGroup", actionGroupRead, RESTOther, http.StatusOK},
+	{http.MethodPut, "{hub}/groups/{group}/connections/{connection}", "SignalR_AddConnectionToGroup", actionGroupWrite, RESTOther, http.StatusOK},
+	{http.MethodDelete, "{hub}/groups/{group}/connections/{connection}", "SignalR_RemoveConnectionFromGroup", actionGroupWrite, RESTOther, http.StatusOK},
+	{http.MethodHead, "{hub}/connections/{connection}", "SignalR_CheckConnectionExistence", actionConnectionRead, RESTOther, http.StatusOK},
+	{http.MethodDelete, "{hub}/connections/{connection}", "SignalR_CloseConnection", actionConnWrite, RESTOther, http.StatusOK},
+	{http.MethodPost, "{hub}/connections/{connection}/:send", "SignalR_SendToConnection", actionConnectionSend, RESTSend, http.StatusAccepted},
+	{http.MethodPost, "{hub}/connections/{connection}/:invoke", "HubProxyV20241201_InvokeClientConnection", actionConnectionSend, RESTOther, http.StatusOK},
+	{http.MethodDelete, "{hub}/connections/{connection}/groups", "SignalR_RemoveConnectionFromAllGroups", actionConnWrite, RESTOther, http.StatusOK},
 }
 
-var (
-	errNoRoute   = errors.New("no such REST operation")
-	errNoMethod  = errors.New("method not allowed for this REST operation")
-	restOpsByKey = map[string]*restOp{}
-)
-
-func init() {
+// routeREST registers the REST operations on mux. Each path also answers
+// its other methods with 405, and any other path under /api/hubs/ with
+// 404, in the service's error body rather than the mux's plain text.
+func (s *Server) routeREST(mux *http.ServeMux) {
+	paths := map[string]bool{}
 	for i := range restOps {
-		restOpsByKey[restOps[i].op] = &restOps[i]
+		op := &restOps[i]
+		path := "/api/hubs/" + op.pattern
+		mux.HandleFunc(op.method+" "+path, func(w http.ResponseWriter, r *http.Request) { s.rest(w, r, op) })
+		if !paths[path] {
+			paths[path] = true
+			mux.HandleFunc(path, methodNotAllowed)
+		}
 	}
+	mux.HandleFunc("/api/hubs/", noOperation)
 }
 
-// parseRoute matches an escaped path under /api/hubs/ to an operation.
-// Path segments are unescaped one by one, so ids may hold "/" as %2F.
-func parseRoute(method, escapedPath string) (route, error) {
-	rest, ok := strings.CutPrefix(escapedPath, "/api/hubs/")
-	if !ok {
-		return route{}, errNoRoute
-	}
-	segs := strings.Split(rest, "/")
-	for i, seg := range segs {
-		v, err := url.PathUnescape(seg)
-		if err != nil || v == "" {
-			return route{}, errNoRoute
-		}
-		segs[i] = v
-	}
-	found := false
-	for _, op := range restOps {
-		r, ok := match(op.pattern, segs)
-		if !ok {
-			continue
-		}
-		found = true
-		if op.method == method {
-			r.op = op.op
-			return r, nil
-		}
-	}
-	if found {
-		return route{}, errNoMethod
-	}
-	return route{}, errNoRoute
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusMethodNotAllowed, "", "MethodNotAllowed", r.Method+" is not allowed on "+r.URL.Path)
 }
 
-// match fills a route from segments that fit the pattern.
-func match(pattern string, segs []string) (route, bool) {
-	parts := strings.Split(pattern, "/")
-	if len(parts) != len(segs) {
-		return route{}, false
-	}
-	var r route
-	for i, p := range parts {
-		switch p {
-		case "{hub}":
-			r.hub = segs[i]
-		case "{user}":
-			r.user = segs[i]
-		case "{group}":
-			r.group = segs[i]
-		case "{connection}":
-			r.connection = segs[i]
-		default:
-			if p != segs[i] {
-				return route{}, false
-			}
+func noOperation(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "", "NotFound", "no REST operation at "+r.Method+" "+r.URL.Path)
+}
+
+// routeOf reads the names in the request's path, which the mux has
+// unescaped segment by segment, so ids may hold "/" as %2F. ok is false
+// when a name in the pattern is empty.
+func routeOf(r *http.Request, op *restOp) (rt route, ok bool) {
+	rt = route{hub: r.PathValue("hub"), group: r.PathValue("group"), user: r.PathValue("user"), connection: r.PathValue("connection")}
+	for name, v := range map[string]string{"hub": rt.hub, "group": rt.group, "user": rt.user, "connection": rt.connection} {
+		if v == "" && strings.Contains(op.pattern, "{"+name+"}") {
+			return rt, false
 		}
 	}
-	return r, true
+	return rt, true
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -14,7 +15,7 @@ func (s *Server) serviceHandler() http.Handler {
 	mux.HandleFunc("HEAD /api/health", s.health)
 	mux.HandleFunc("GET /api/v1/auth/accessKey", s.accessKey)
 	mux.HandleFunc("GET /api/auth/accessKey", s.accessKey)
-	mux.HandleFunc("/api/hubs/", s.rest)
+	s.routeREST(mux)
 	mux.HandleFunc("POST /client/negotiate", s.negotiate)
 	mux.HandleFunc("OPTIONS /client/negotiate", s.negotiate)
 	mux.HandleFunc("GET /client/{$}", s.connect)
@@ -22,6 +23,12 @@ func (s *Server) serviceHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.down.Load() {
 			writeError(w, http.StatusServiceUnavailable, "", "ServiceUnavailable", "the service is down (Server.SetDown)")
+			return
+		}
+		// The mux would redirect an unclean path (empty, "." or ".."
+		// segments) to another operation; the service has none there.
+		if p := r.URL.EscapedPath(); strings.HasPrefix(p, "/api/hubs/") && path.Clean(p) != p {
+			noOperation(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -112,18 +119,13 @@ func (s *Server) authorizeAccessKey(r *http.Request, token string) (int, error) 
 	return http.StatusUnauthorized, fmt.Errorf("the access token's audience %q is not the request URL %q", []string(auds), want)
 }
 
-// rest serves the REST API under /api/hubs/.
-func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
-	rt, err := parseRoute(r.Method, r.URL.EscapedPath())
-	switch {
-	case errors.Is(err, errNoMethod):
-		writeError(w, http.StatusMethodNotAllowed, "", "MethodNotAllowed", fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path))
-		return
-	case err != nil:
-		writeError(w, http.StatusNotFound, "", "NotFound", fmt.Sprintf("no REST operation at %s %s", r.Method, r.URL.Path))
+// rest serves a REST operation.
+func (s *Server) rest(w http.ResponseWriter, r *http.Request, op *restOp) {
+	rt, ok := routeOf(r, op)
+	if !ok {
+		noOperation(w, r)
 		return
 	}
-	op := restOpsByKey[rt.op]
 	s.count(func(c *Counts) {
 		if op.kind == GenerateToken {
 			c.GenerateTokens++

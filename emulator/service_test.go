@@ -34,6 +34,9 @@ func TestRoles(t *testing.T) {
 			{http.MethodPost, hub + "/:send?api-version=2022-06-01"},
 			{http.MethodPut, hub + "/users/u/groups/g?api-version=2022-06-01"},
 			{http.MethodHead, hub + "/users/u?api-version=2022-06-01"},
+			{http.MethodGet, hub + "/groups/g/connections?api-version=2024-12-01"},
+			{http.MethodPost, hub + "/connections/gone/:invoke?api-version=2024-12-01"},
+			{http.MethodDelete, hub + "/connections/gone?api-version=2024-12-01"},
 		} {
 			got = append(got, call(t, c.method, c.url, tok, `{"target":"t","arguments":[]}`).StatusCode)
 		}
@@ -41,14 +44,16 @@ func TestRoles(t *testing.T) {
 	}
 	tests := []struct {
 		role Role
-		want []int // accessKey v1, accessKey 2023, generateToken, send, add user to group, user exists
+		// accessKey v1, accessKey 2023, generateToken, send, add user to
+		// group, user exists, list a group, invoke, close a connection
+		want []int
 	}{
-		{"", []int{403, 403, 403, 403, 403, 403}},
-		{AppServer, []int{200, 200, 403, 403, 403, 403}},
-		{ServiceOwner, []int{200, 200, 200, 202, 200, 404}},
-		{RESTAPIOwner, []int{403, 403, 200, 202, 200, 404}},
-		{RESTAPIReader, []int{403, 403, 403, 403, 403, 404}},
-		{AccessKeyReader, []int{403, 403, 403, 403, 403, 403}},
+		{"", []int{403, 403, 403, 403, 403, 403, 403, 403, 403}},
+		{AppServer, []int{200, 200, 403, 403, 403, 403, 403, 403, 404}},
+		{ServiceOwner, []int{200, 200, 200, 202, 200, 404, 200, 404, 404}},
+		{RESTAPIOwner, []int{403, 403, 200, 202, 200, 404, 200, 404, 404}},
+		{RESTAPIReader, []int{403, 403, 403, 403, 403, 404, 200, 403, 403}},
+		{AccessKeyReader, []int{403, 403, 403, 403, 403, 403, 403, 403, 403}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.role), func(t *testing.T) {

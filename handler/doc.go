@@ -1,10 +1,10 @@
 // Package handler speaks the Azure Functions custom handler protocol for the
-// SignalR functions negotiate, messages, groups and upstream.
+// SignalR functions negotiate, messages, groups, manage and upstream.
 //
 // One [Handler] serves every way a request can arrive:
 //
 //   - payload mode: the Functions host posts an invocation payload to
-//     /negotiate, /messages or /groups and expects {"Outputs", "Logs",
+//     /negotiate, /messages, /groups or /manage and expects {"Outputs", "Logs",
 //     "ReturnValue"} back; non-HTTP triggers (a queue, a timer) reach
 //     /messages and /groups the same way, with the messages as trigger data,
 //     and so do the user's own trigger folders named messages-<x> or
@@ -12,8 +12,8 @@
 //   - proxied mode (enableProxyingHttpRequest, the default host.json) and
 //     forwarded mode (enableForwardingHttpRequest), for functions with only
 //     the req and res bindings: the caller's own request arrives at
-//     /api/negotiate, /api/messages or /api/groups, as sent (proxied) or
-//     rebuilt by the host (forwarded);
+//     /api/negotiate, /api/messages, /api/groups or /api/manage, as sent
+//     (proxied) or rebuilt by the host (forwarded);
 //   - standalone, without a host: the same /api routes, with CORS for local
 //     browser pages.
 //

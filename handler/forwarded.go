@@ -1,9 +1,9 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -65,7 +65,22 @@ func (h *Handler) serveForwarded(w http.ResponseWriter, r *http.Request, fn stri
 		}
 	}
 	if fn != fnNegotiate {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+		held := requestBytes(r, h.maxBody)
+		if !h.inflight.acquire(held) {
+			c.log.Warn("too many request bytes in flight: the request is refused with 503", "limitBytes", h.inflight.limit)
+			writeJSON(w, h.busyReply(c))
+			c.logDone(http.StatusServiceUnavailable, start)
+			return
+		}
+		defer h.inflight.release(held)
+		// Read into a buffer of the declared size: io.ReadAll would grow
+		// one by doubling, and leave up to the body's size again as garbage.
+		var buf bytes.Buffer
+		if r.ContentLength >= 0 {
+			buf.Grow(int(held) + bytes.MinRead)
+		}
+		_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
+		b := buf.Bytes()
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):

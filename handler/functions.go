@@ -61,10 +61,12 @@ func (c *call) logDone(status int, start time.Time) {
 }
 
 // invoke runs the function and says what to answer, within the request's
-// one deadline.
+// one deadline, and before a shutdown's drain ends.
 func (h *Handler) invoke(ctx context.Context, c *call) *reply {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
+	ctx, uncut := drainOf(ctx).withCutoff(ctx)
+	defer uncut()
 	// A payload's body arrives whole; only its size tells it is too large.
 	if int64(len(c.body)) > h.maxBody {
 		c.tooLarge, c.body = true, nil
@@ -82,6 +84,8 @@ func (h *Handler) invoke(ctx context.Context, c *call) *reply {
 		return deliver(ctx, h, c, "SignalRMessage", bindings.DecodeMessages, messageAddress, h.svc.SendRouted)
 	case fnUpstream:
 		return h.upstreamEvent(ctx, c)
+	case fnManage:
+		return h.manage(ctx, c)
 	default:
 		return deliver(ctx, h, c, "SignalRGroupAction", bindings.DecodeGroupActions, memberAddress, h.svc.ApplyRouted)
 	}
@@ -168,22 +172,35 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 		// An item not sent keeps this empty route.
 		routes[i] = routeOf(i, bindings.Route{})
 	}
-	errs := sendAll(ctx, indexes, func(i int) address { return addressOf(items[i]) }, func(ctx context.Context, i int) error {
+	// No item starts once a shutdown begins; those started go on to the
+	// drain's cutoff.
+	admit, stopAdmitting := drainOf(ctx).admitting(ctx)
+	defer stopAdmitting()
+	errs := sendAll(admit, indexes, func(i int) address { return addressOf(items[i]) }, func(_ context.Context, i int) error {
 		r, err := do(ctx, hub, items[i])
 		routes[i] = routeOf(i, r)
 		return err
 	})
 	accepted := make([]int, 0, len(items))
 	var failed []failure
-	status, invalid := 0, 0
+	status, invalid, stopped := 0, 0, 0
 	for i, err := range errs {
 		if err != nil {
 			if errors.As(err, new(*bindings.InputError)) {
 				invalid++
 			}
 			st, msg := classify(err)
-			if errors.Is(err, errNotSent) {
+			switch {
+			case errors.Is(err, errShuttingDown):
+				st, msg = http.StatusServiceUnavailable, "not sent: the handler is shutting down; it is safe to send again"
+				stopped++
+			case errors.Is(err, errNotSent):
 				msg = "not sent: the request's time ran out before its turn; it is safe to send again"
+			case errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), errDrainEnded):
+				// Cut off at the drain's end: unknown when it was written
+				// (itemFailure says so), else never sent.
+				st, msg = http.StatusServiceUnavailable, "not sent: the handler shut down before the request went out; it is safe to send again"
+				stopped++
 			}
 			c.log.Error(c.function+" item failed", "hub", hub, "index", i, "status", st, "error", err)
 			failed = append(failed, itemFailure(i, err, msg))
@@ -199,9 +216,12 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 		return &reply{status: http.StatusAccepted, body: acceptedBody{Accepted: accepted, Routes: routes}}
 	}
 	summary := fmt.Sprintf("SignalR Service did not accept %d of %d items", len(failed), len(items))
-	if invalid == len(failed) {
+	switch len(failed) {
+	case invalid:
 		// Refused here, before any request: the service never saw them.
 		summary = fmt.Sprintf("%d of %d items are invalid; failed says why", len(failed), len(items))
+	case stopped:
+		summary = fmt.Sprintf("the handler is shutting down: %d of %d items did not go through; failed says which are safe to send again", len(failed), len(items))
 	}
 	return &reply{status: status, body: partialBody{
 		Error:         summary,

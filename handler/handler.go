@@ -59,6 +59,10 @@ type Options struct {
 	// MaxBodyBytes bounds the body of a messages or groups request.
 	// Defaults to DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxInflightBytes bounds the request bytes held across all requests
+	// at once; past it a request gets 503 with Retry-After. A request alone
+	// is always served. Defaults to DefaultMaxInflightBytes.
+	MaxInflightBytes int64
 	// MaxItems bounds the messages or group actions of one request.
 	// Defaults to DefaultMaxItems.
 	MaxItems int
@@ -98,6 +102,7 @@ type Handler struct {
 	appService   bool
 	claimTypes   map[string]bool
 	maxBody      int64
+	inflight     *byteBudget
 	maxItems     int
 	timeout      time.Duration
 	cors         *cors
@@ -136,6 +141,12 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	switch {
+	case o.MaxInflightBytes < 0:
+		return nil, fmt.Errorf("invalid SIGNALR_MAX_INFLIGHT_BYTES value %d: use a positive number of bytes, such as %d", o.MaxInflightBytes, DefaultMaxInflightBytes)
+	case o.MaxInflightBytes == 0:
+		o.MaxInflightBytes = DefaultMaxInflightBytes
+	}
+	switch {
 	case o.MaxItems < 0:
 		return nil, fmt.Errorf("invalid SIGNALR_MAX_ITEMS value %d: use a positive number of items, such as 1000", o.MaxItems)
 	case o.MaxItems == 0:
@@ -169,6 +180,7 @@ func New(svc Service, opts *Options) (*Handler, error) {
 		appService:   o.AppServiceAuthentication,
 		claimTypes:   map[string]bool{},
 		maxBody:      o.MaxBodyBytes,
+		inflight:     &byteBudget{limit: o.MaxInflightBytes},
 		maxItems:     o.MaxItems,
 		timeout:      o.RequestTimeout,
 		cors:         c,
@@ -229,7 +241,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusOK)
 		return
-	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream:
+	case "/" + fnNegotiate, "/" + fnMessages, "/" + fnGroups, "/" + fnUpstream, "/" + fnManage:
 		if !h.proxiedToPayloadRoute(r) {
 			h.servePayload(w, r, path[1:])
 			return
@@ -252,7 +264,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, &reply{status: http.StatusNotFound, body: errorBody{
-		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, upstream and upstream-direct",
+		Error:         "no function at " + path + "; the functions are negotiate, messages, groups, manage, upstream and upstream-direct",
 		CorrelationID: correlationID(r),
 	}})
 }
@@ -316,7 +328,7 @@ func triggerFunction(path string) string {
 // upstream/{*path} and upstream-direct/{*path}, take any path below them
 // too, whatever URL template the upstream rule has.
 func forwardedFunction(path string) string {
-	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnUpstream} {
+	for _, fn := range []string{fnNegotiate, fnMessages, fnGroups, fnManage, fnUpstream} {
 		if strings.EqualFold(path, "/api/"+fn) {
 			return fn
 		}

@@ -3,6 +3,7 @@ package handler
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -174,6 +175,14 @@ func TestEveryShippedFunctionInTheHostsMode(t *testing.T) {
 			r.svc.mu.Unlock()
 			check("messages", r.request(t, "POST", "/api/messages?hub=chat", strings.NewReader(`{"target":"t","arguments":[1]}`), map[string]string{"Content-Type": "application/json"}), 202)
 			check("groups", r.request(t, "POST", "/api/groups", strings.NewReader(`{"action":"add","userId":"ada","groupName":"g"}`), map[string]string{"Content-Type": "application/json"}), 202)
+			status, body, inv := r.do(t, r.request(t, "POST", "/api/manage?hub=chat", strings.NewReader(`[{"action":"exists","userId":"ada"},{"action":"invoke","connectionId":"c1","target":"t","arguments":[1,"x"]}]`), map[string]string{"Content-Type": "application/json"}))
+			served[inv.Function] = true
+			// A payload's http output comes back as the host writes it, indented.
+			var compact bytes.Buffer
+			_ = json.Compact(&compact, []byte(body))
+			if want := `{"results":[{"index":0,"exists":true},{"index":1,"result":[1,"x"]}]}`; status != 200 || compact.String() != want || inv.Mode != v.app.Mode(v.app.Function("manage")) {
+				t.Errorf("manage (%v): %d %s, want 200 %s", inv.Mode, status, body, want)
+			}
 			r.svc.mu.Lock()
 			if len(r.svc.sent) != 1 || len(r.svc.applied) != 1 {
 				t.Errorf("sent %+v, applied %+v", r.svc.sent, r.svc.applied)
@@ -189,7 +198,7 @@ func TestEveryShippedFunctionInTheHostsMode(t *testing.T) {
 			}
 			check("upstream-direct, MessagePack", r.upstreamCall(t, "upstream-direct", "Echo", "application/x-msgpack", packed), wantPacked)
 
-			inv := check("upstream, JSON", r.upstreamCall(t, "upstream", "broadcast", "application/json", invocation), 200)
+			inv = check("upstream, JSON", r.upstreamCall(t, "upstream", "broadcast", "application/json", invocation), 200)
 			if !strings.Contains(string(inv.Outputs["events"]), `\"event\":\"broadcast\"`) {
 				t.Errorf("upstream wrote no event to its events output: %s", inv.Outputs)
 			}

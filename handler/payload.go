@@ -58,7 +58,7 @@ func (h *Handler) payloadNeeds() map[string]*hostproto.Needs {
 	for _, name := range upstream.RequestHeaders() {
 		upstreamNeeds.Headers = append(upstreamNeeds.Headers, http.CanonicalHeaderKey(name))
 	}
-	return map[string]*hostproto.Needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send, fnUpstream: upstreamNeeds}
+	return map[string]*hostproto.Needs{fnNegotiate: negotiate, fnMessages: send, fnGroups: send, fnManage: send, fnUpstream: upstreamNeeds}
 }
 
 // payloadBuffers hold payloads while they are served: nothing read from
@@ -82,6 +82,15 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 	// The body arrives JSON-escaped inside the payload, and a queue item
 	// twice, so up to seven times its size (a control character becomes
 	// \\u0001): the payload limit is wider than the body limit.
+	limit := 7*h.maxBody + payloadOverhead
+	held := requestBytes(r, limit)
+	if !h.inflight.acquire(held) {
+		// Unread, the payload cannot run the function: answer in res.
+		c.log.Warn("too many request bytes in flight: the invocation is refused with 503", "limitBytes", h.inflight.limit)
+		h.writePayloadReply(w, r, c, h.busyReply(c), true, logs, start)
+		return
+	}
+	defer h.inflight.release(held)
 	buf := payloadBuffers.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -89,7 +98,7 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 			payloadBuffers.Put(buf)
 		}
 	}()
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, 7*h.maxBody+payloadOverhead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
 	raw := buf.Bytes()
 	var tooLarge *http.MaxBytesError
 	var rep *reply
@@ -100,13 +109,6 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 		c.log.Warn("the invocation payload is over the limit", "limitBytes", tooLarge.Limit)
 		rep = errorReply(http.StatusRequestEntityTooLarge, c,
 			fmt.Sprintf("the request is larger than %d bytes (SIGNALR_MAX_BODY_BYTES); send fewer items per request", h.maxBody))
-		if triggerFunction(r.URL.Path) != "" {
-			// A trigger folder of the user's own has no res to answer in:
-			// fail the invocation instead.
-			writeJSON(w, rep)
-			c.logDone(rep.status, start)
-			return
-		}
 	case err != nil:
 		c.log.Warn("reading the invocation payload failed", "error", err)
 		writeJSON(w, errorReply(http.StatusBadRequest, c, "could not read the invocation payload"))
@@ -122,6 +124,20 @@ func (h *Handler) servePayload(w http.ResponseWriter, r *http.Request, fn string
 			c.logDone(rejected.status, start)
 			return
 		}
+	}
+	h.writePayloadReply(w, r, c, rep, tooLarge != nil, logs, start)
+}
+
+// writePayloadReply answers the host with rep as the function's http
+// output and its other outputs. The reply to a payload left unread (too
+// large, or over the bytes in flight) goes in res on the function's own
+// route; a trigger folder of the user's own has no res to answer in, so
+// there it fails the invocation instead, and the trigger retries.
+func (h *Handler) writePayloadReply(w http.ResponseWriter, r *http.Request, c *call, rep *reply, unread bool, logs *funclog.Collector, start time.Time) {
+	if unread && triggerFunction(r.URL.Path) != "" {
+		writeJSON(w, rep)
+		c.logDone(rep.status, start)
+		return
 	}
 	out := payloadReply{Outputs: make(map[string]any, 1+len(rep.outputs))}
 	if c.http {

@@ -56,8 +56,8 @@ func sendAll[T any](ctx context.Context, items []T, addressOf func(T) address, d
 		addrs[i] = addressOf(it)
 	}
 	send := func(i int) {
-		if err := ctx.Err(); err != nil {
-			errs[i] = fmt.Errorf("%w: %w", errNotSent, err)
+		if ctx.Err() != nil {
+			errs[i] = fmt.Errorf("%w: %w", errNotSent, context.Cause(ctx))
 			return
 		}
 		errs[i] = do(ctx, items[i])

@@ -10,11 +10,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
 // Serve answers requests on ln until ctx ends, then stops taking new ones
-// and waits for those in flight, up to Options.DrainTimeout. It returns nil
+// and drains those in flight within Options.DrainTimeout: no new item of
+// a batch starts, the calls to the service in flight run until shortly
+// before the drain ends, and every caller is answered with what went
+// through, what was not sent and what may have arrived. It returns nil
 // after a clean drain.
 func (h *Handler) Serve(ctx context.Context, ln net.Listener) error {
 	return ServeWhenReady(ctx, ln, h.log, func() (*Handler, error) { return h, nil })
@@ -40,6 +44,10 @@ func ServeWhenReady(ctx context.Context, ln net.Listener, log *slog.Logger, buil
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	conns := newConnTracker()
+	srv.ConnState = conns.track
+	drain := newDrainState()
+	srv.BaseContext = func(net.Listener) context.Context { return withDrain(context.Background(), drain) }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(jsonErrorListener{ln}) }()
 	h, err := build()
@@ -58,9 +66,22 @@ func ServeWhenReady(ctx context.Context, ln net.Listener, log *slog.Logger, buil
 	case <-ctx.Done():
 	}
 	h.log.Info("shutting down: draining requests in flight", "timeout", h.drain.String())
+	drain.begin(h.drain)
 	sctx, cancel := context.WithTimeout(context.Background(), h.drain)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	select {
+	case err = <-shut:
+	case <-conns.quiet():
+		// Every request has been answered: close the connections now
+		// rather than at Shutdown's next look, which comes up to half a
+		// second later and could fall after the drain.
+		_ = srv.Close()
+		cancel()
+		<-shut
+		err = nil
+	}
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		return fmt.Errorf("serving on %s: %w", ln.Addr(), serr)
 	}
@@ -70,6 +91,52 @@ func ServeWhenReady(ctx context.Context, ln net.Listener, log *slog.Logger, buil
 	}
 	h.log.Info("shut down")
 	return nil
+}
+
+// connTracker knows which connections are reading or serving a request,
+// so that a shutdown can end as soon as every one has been answered.
+type connTracker struct {
+	mu       sync.Mutex
+	busy     map[net.Conn]bool
+	draining bool
+	done     chan struct{} // closed when draining and none is busy
+}
+
+func newConnTracker() *connTracker {
+	return &connTracker{busy: map[net.Conn]bool{}, done: make(chan struct{})}
+}
+
+// track is the server's ConnState hook. A new connection counts as busy:
+// its request may be on the way.
+func (t *connTracker) track(c net.Conn, s http.ConnState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s == http.StateNew || s == http.StateActive {
+		t.busy[c] = true
+	} else {
+		delete(t.busy, c)
+	}
+	t.check()
+}
+
+// quiet starts the drain and returns a channel closed once no connection
+// is busy.
+func (t *connTracker) quiet() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.draining = true
+	t.check()
+	return t.done
+}
+
+func (t *connTracker) check() {
+	if t.draining && len(t.busy) == 0 {
+		select {
+		case <-t.done:
+		default:
+			close(t.done)
+		}
+	}
 }
 
 // startGate holds requests until the handler is built.

@@ -217,7 +217,7 @@ func TestUpstreamEventHelpersUseTheCallingConnection(t *testing.T) {
 		if err := e.Apply(ctx, bindings.GroupAction{Action: bindings.ActionAdd, UserID: e.UserID, GroupName: group + "-members"}); err != nil {
 			return nil, err
 		}
-		return nil, e.Send(ctx, bindings.Message{GroupName: group, Target: "joined", Arguments: []json.RawMessage{json.RawMessage(`"` + e.UserID + `"`)}})
+		return nil, e.Send(ctx, bindings.Message{GroupName: group, Target: "joined", Arguments: json.RawMessage(`["` + e.UserID + `"]`)})
 	})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, upstreamRequest("/api/upstream", "Chat", "messages", "join", "application/json", []byte(`{"type":1,"target":"join","arguments":["room1"]}`)))
@@ -228,7 +228,7 @@ func TestUpstreamEventHelpersUseTheCallingConnection(t *testing.T) {
 		{Action: bindings.ActionAdd, UserID: "alice", GroupName: "room1-members"}}, svc.applied); diff != "" {
 		t.Errorf("group actions (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]bindings.Message{{GroupName: "room1", Target: "joined", Arguments: []json.RawMessage{json.RawMessage(`"alice"`)}}}, svc.sent); diff != "" {
+	if diff := cmp.Diff([]bindings.Message{{GroupName: "room1", Target: "joined", Arguments: json.RawMessage(`["alice"]`)}}, svc.sent); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"chat", "chat", "chat"}, svc.hubs); diff != "" {

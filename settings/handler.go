@@ -42,6 +42,8 @@ type Handler struct {
 	MaxBodyBytes int64 `envconfig:"SIGNALR_MAX_BODY_BYTES" default:"1048576"`
 	// MaxItems bounds the messages or group actions of one request.
 	MaxItems int `envconfig:"SIGNALR_MAX_ITEMS" default:"1000"`
+	// MaxInflightBytes bounds the request bytes held across all requests.
+	MaxInflightBytes int64 `envconfig:"SIGNALR_MAX_INFLIGHT_BYTES" default:"67108864"`
 	// Application is the application name the service prefixes to hubs.
 	Application string `envconfig:"SIGNALR_APPLICATION"`
 	// CORSOrigins are the origins allowed to call the handler standalone.
@@ -154,6 +156,9 @@ func (h *Handler) Validate() error {
 	}
 	if h.MaxBodyBytes <= 0 {
 		bad("SIGNALR_MAX_BODY_BYTES", fmt.Sprintf("limit %d is not positive", h.MaxBodyBytes), "Use a positive number of bytes, such as 1048576")
+	}
+	if h.MaxInflightBytes <= 0 {
+		bad("SIGNALR_MAX_INFLIGHT_BYTES", fmt.Sprintf("limit %d is not positive", h.MaxInflightBytes), "Use a positive number of bytes, such as 67108864 (64 MB)")
 	}
 	if h.MaxItems <= 0 {
 		bad("SIGNALR_MAX_ITEMS", fmt.Sprintf("limit %d is not positive", h.MaxItems), "Use a positive number of messages or group actions per request, such as 1000")

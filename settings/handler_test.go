@@ -16,14 +16,14 @@ func TestHandlerSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Handler{Hubs: []string{"chat", "news"}, AppServiceAuthentication: true, TokenLifetime: 30 * time.Minute, ConnectionSetting: "AzureSignalRConnectionString",
-		Negotiate: "service", KeyWait: 10 * time.Second, KeyRefresh: time.Hour, MaxBodyBytes: 1 << 20, MaxItems: 1000, Port: 8080, NegotiateUserIDClaim: "sub"}
+		Negotiate: "service", KeyWait: 10 * time.Second, KeyRefresh: time.Hour, MaxBodyBytes: 1 << 20, MaxItems: 1000, MaxInflightBytes: 64 << 20, Port: 8080, NegotiateUserIDClaim: "sub"}
 	if diff := cmp.Diff(want, cfg.Handler); diff != "" {
 		t.Errorf("handler settings (-want +got):\n%s", diff)
 	}
 }
 
 func TestHandlerValidate(t *testing.T) {
-	valid := Handler{Hubs: []string{"chat"}, TokenLifetime: time.Hour, ConnectionSetting: "c", Negotiate: "auto", KeyWait: time.Second, KeyRefresh: time.Hour, MaxBodyBytes: 1, MaxItems: 1, Port: 7071}
+	valid := Handler{Hubs: []string{"chat"}, TokenLifetime: time.Hour, ConnectionSetting: "c", Negotiate: "auto", KeyWait: time.Second, KeyRefresh: time.Hour, MaxBodyBytes: 1, MaxItems: 1, MaxInflightBytes: 1, Port: 7071}
 	tests := []struct {
 		name   string
 		change func(*Handler)
@@ -44,6 +44,7 @@ func TestHandlerValidate(t *testing.T) {
 		{"key refresh past the key's use", func(h *Handler) { h.KeyRefresh = 90 * time.Minute }, "SIGNALR_KEY_REFRESH: interval 1h30m0s is out of range"},
 		{"body limit", func(h *Handler) { h.MaxBodyBytes = 0 }, "SIGNALR_MAX_BODY_BYTES"},
 		{"item limit", func(h *Handler) { h.MaxItems = 0 }, "SIGNALR_MAX_ITEMS: limit 0 is not positive"},
+		{"in-flight limit", func(h *Handler) { h.MaxInflightBytes = -1 }, "SIGNALR_MAX_INFLIGHT_BYTES: limit -1 is not positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

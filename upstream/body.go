@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/signalr-entra/handler/internal/hostproto"
 	"github.com/signalr-entra/handler/internal/msgpack"
 )
 
@@ -23,7 +24,8 @@ type upstreamMessage struct {
 	// invocationID is set when the client awaits a result.
 	invocationID string
 	target       string
-	arguments    []json.RawMessage
+	// arguments is the JSON array of the arguments, nil when none.
+	arguments json.RawMessage
 	// error is why a connection closed, "" when it closed cleanly.
 	error string
 }
@@ -33,11 +35,11 @@ type upstreamMessage struct {
 // encoding/json matches the names without regard to case, as the C#
 // extension's reader does.
 type jsonUpstream struct {
-	Type         *int              `json:"type"`
-	InvocationID *string           `json:"invocationId"`
-	Target       string            `json:"target"`
-	Arguments    []json.RawMessage `json:"arguments"`
-	Error        *string           `json:"error"`
+	Type         *int            `json:"type"`
+	InvocationID *string         `json:"invocationId"`
+	Target       string          `json:"target"`
+	Arguments    json.RawMessage `json:"arguments"`
+	Error        *string         `json:"error"`
 }
 
 // decodeJSONUpstream reads a JSON body and checks it is the message type
@@ -71,10 +73,11 @@ func decodeJSONUpstream(body []byte, want int) (*upstreamMessage, error) {
 	if want == typeInvocation && m.target == "" {
 		return nil, errors.New("the invocation has no target")
 	}
-	for i, a := range m.arguments {
-		if a == nil {
-			m.arguments[i] = json.RawMessage("null")
-		}
+	switch args := bytes.TrimSpace(m.arguments); {
+	case len(args) == 0 || bytes.Equal(args, []byte("null")):
+		m.arguments = nil
+	case args[0] != '[':
+		return nil, fmt.Errorf("the JSON body's arguments are %s, not an array", hostproto.Quote(string(args)))
 	}
 	return m, nil
 }
@@ -122,14 +125,20 @@ func decodeMsgpackInvocation(body []byte) (*upstreamMessage, error) {
 	if err != nil {
 		return nil, wrap("arguments", err)
 	}
-	m.arguments = make([]json.RawMessage, count)
+	// One JSON array for all the arguments: about the size of the
+	// MessagePack they came in (room for twice that, what small integers
+	// take, saves growing it), where a slice apiece would cost tens of
+	// bytes per argument.
+	m.arguments = append(make([]byte, 0, 2*r.Len()+2), '[')
 	for i := range count {
-		arg, err := r.AppendJSON(nil, 0)
-		if err != nil {
+		if i > 0 {
+			m.arguments = append(m.arguments, ',')
+		}
+		if m.arguments, err = r.AppendJSON(m.arguments, 0); err != nil {
 			return nil, wrap(fmt.Sprintf("argument %d", i), err)
 		}
-		m.arguments[i] = arg
 	}
+	m.arguments = append(m.arguments, ']')
 	// Stream ids and any later fields are not used upstream; skip them
 	// only far enough to know the body is one value.
 	for i := 5; i < n; i++ {

@@ -32,7 +32,7 @@ func TestDecodeUpstreamBodies(t *testing.T) {
 		wantErr string
 	}{
 		{name: "invocation", body: `{"type":1,"invocationId":"5","target":"t","arguments":[1,null,{"a":"b"}]}`, want: typeInvocation,
-			wantMsg: &upstreamMessage{invocationID: "5", target: "t", arguments: []json.RawMessage{json.RawMessage("1"), json.RawMessage("null"), json.RawMessage(`{"a":"b"}`)}}},
+			wantMsg: &upstreamMessage{invocationID: "5", target: "t", arguments: json.RawMessage(`[1,null,{"a":"b"}]`)}},
 		{name: "invocation without arguments", body: `{"type":1,"target":"t"}`, want: typeInvocation, wantMsg: &upstreamMessage{target: "t"}},
 		{name: "disconnected, names in any case", body: `{"Type":11,"Error":"gone"}`, want: typeDisconnect, wantMsg: &upstreamMessage{error: "gone"}},
 		{name: "disconnected cleanly", body: `{"type":11}`, want: typeDisconnect, wantMsg: &upstreamMessage{}},
@@ -40,7 +40,7 @@ func TestDecodeUpstreamBodies(t *testing.T) {
 		{name: "no type", body: `{"target":"t"}`, want: typeInvocation, wantErr: "no type"},
 		{name: "no target", body: `{"type":1}`, want: typeInvocation, wantErr: "no target"},
 		{name: "two values", body: `{"type":10}{"type":10}`, want: typeConnected, wantErr: "more than one"},
-		{name: "arguments not an array", body: `{"type":1,"target":"t","arguments":{}}`, want: typeInvocation, wantErr: "not a JSON object"},
+		{name: "arguments not an array", body: `{"type":1,"target":"t","arguments":{}}`, want: typeInvocation, wantErr: `arguments are "{}", not an array`},
 		{name: "not JSON", body: `type=1`, want: typeInvocation, wantErr: "not a JSON object"},
 	}
 	for _, tt := range tests {
@@ -69,9 +69,7 @@ func TestDecodeMsgpackInvocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &upstreamMessage{invocationID: "1", target: "Echo", arguments: []json.RawMessage{
-		json.RawMessage(`"hi"`), json.RawMessage("42"), json.RawMessage("-3"), json.RawMessage("1.5"), json.RawMessage("true"),
-		json.RawMessage("null"), json.RawMessage(`"AQID"`), json.RawMessage(`{"a":[1,"x"]}`)}}
+	want := &upstreamMessage{invocationID: "1", target: "Echo", arguments: json.RawMessage(`["hi",42,-3,1.5,true,null,"AQID",{"a":[1,"x"]}]`)}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(upstreamMessage{})); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -132,14 +130,12 @@ func FuzzDecodeMsgpackInvocation(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Every argument must be valid JSON, and survive the way back.
-		for _, a := range m.arguments {
-			if !json.Valid(a) {
-				t.Fatalf("argument %q is not JSON", a)
-			}
-			if _, err := msgpack.AppendFromJSON(nil, a); err != nil {
-				t.Fatalf("argument %s does not encode back: %v", a, err)
-			}
+		// The arguments must be a valid JSON array, and survive the way back.
+		if a := m.arguments; !json.Valid(a) || a[0] != '[' {
+			t.Fatalf("arguments %q are not a JSON array", a)
+		}
+		if _, err := msgpack.AppendFromJSON(nil, m.arguments); err != nil {
+			t.Fatalf("arguments %s do not encode back: %v", m.arguments, err)
 		}
 	})
 }
@@ -154,10 +150,8 @@ func FuzzDecodeJSONUpstream(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			for _, a := range m.arguments {
-				if !json.Valid(a) {
-					t.Fatalf("argument %q is not JSON", a)
-				}
+			if a := bytes.TrimSpace(m.arguments); a != nil && (!json.Valid(a) || a[0] != '[') {
+				t.Fatalf("arguments %q are not a JSON array", a)
 			}
 			if want == typeInvocation {
 				// A completion for it is valid JSON plus the separator.

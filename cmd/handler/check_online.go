@@ -47,6 +47,7 @@ type functionsReport struct {
 	Negotiate functionReport `json:"negotiate"`
 	Messages  functionReport `json:"messages"`
 	Groups    functionReport `json:"groups"`
+	Manage    functionReport `json:"manage"`
 }
 
 type functionReport struct {
@@ -103,7 +104,7 @@ func checkOnline(ctx context.Context, cfg *settings.Config, opts *checkOptions, 
 	wg.Wait()
 	for _, e := range r.Endpoints {
 		f := e.Functions
-		if f == nil || !f.Negotiate.OK || !f.Messages.OK || !f.Groups.OK {
+		if f == nil || !f.Negotiate.OK || !f.Messages.OK || !f.Groups.OK || !f.Manage.OK {
 			r.OK = false
 		}
 	}
@@ -210,10 +211,10 @@ func (p *probe) runAccessKey(ctx context.Context) {
 	if err == nil {
 		f.Negotiate = functionReport{OK: true, How: "signs client tokens with the access key"}
 		f.Messages = functionReport{OK: true, How: "REST API, signed with the access key"}
-		f.Groups = f.Messages
+		f.Groups, f.Manage = f.Messages, f.Messages
 	} else {
 		f.Negotiate = functionReport{Why: "the service refused the access key or could not be reached: see the REST read check"}
-		f.Messages, f.Groups = f.Negotiate, f.Negotiate
+		f.Messages, f.Groups, f.Manage = f.Negotiate, f.Negotiate, f.Negotiate
 	}
 	p.rep.Functions = f
 }
@@ -241,7 +242,7 @@ func (p *probe) runEntra(ctx context.Context) {
 		}
 		p.checkHealth(ctx)
 		why := "no Microsoft Entra ID token: see the token check"
-		p.rep.Functions = &functionsReport{Negotiate: functionReport{Why: why}, Messages: functionReport{Why: why}, Groups: functionReport{Why: why}}
+		p.rep.Functions = &functionsReport{Negotiate: functionReport{Why: why}, Messages: functionReport{Why: why}, Groups: functionReport{Why: why}, Manage: functionReport{Why: why}}
 		return
 	}
 	pr, err := principalOf(tok.Token)
@@ -282,7 +283,7 @@ func (p *probe) environmentCredential(pr principalReport) {
 	}
 	f := p.rep.Functions
 	p.rep.Checks = append(p.rep.Checks, checkResult{
-		Name: checkCredential, OK: f.Negotiate.OK && f.Messages.OK && f.Groups.OK,
+		Name: checkCredential, OK: f.Negotiate.OK && f.Messages.OK && f.Groups.OK && f.Manage.OK,
 		Detail: fmt.Sprintf("EnvironmentCredential answered inside DefaultAzureCredential: %s is set and the token's app id is AZURE_CLIENT_ID (%s), so the app registration of the AZURE_* variables signs in, not the managed identity",
 			strings.Join(envVars, ", "), pr.AppID),
 		Fix: environmentCredentialFix(p.s, envVars),
@@ -325,13 +326,13 @@ func (p *probe) diagnose(calls entraCalls, health error, pr principalReport) {
 func (p *probe) schemeMismatch() {
 	p.rep.Checks[len(p.rep.Checks)-1].Detail += "; the other calls, to the same address, were not tried"
 	why := functionReport{Why: schemeWhy}
-	p.rep.Functions = &functionsReport{Negotiate: why, Messages: why, Groups: why}
+	p.rep.Functions = &functionsReport{Negotiate: why, Messages: why, Groups: why, Manage: why}
 }
 
 // failing gives every function that cannot work the same reason.
 func (p *probe) failing(why string) {
 	f := p.rep.Functions
-	for _, fn := range []*functionReport{&f.Negotiate, &f.Messages, &f.Groups} {
+	for _, fn := range []*functionReport{&f.Negotiate, &f.Messages, &f.Groups, &f.Manage} {
 		if !fn.OK {
 			fn.Why = why
 		}

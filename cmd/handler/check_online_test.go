@@ -85,7 +85,7 @@ func TestCheckOnline(t *testing.T) {
 		wantChecks:    allEntraOK,
 		wantFunctions: "ok ok ok",
 		wantHow:       "signs client tokens locally with the temporary key",
-		wantText:      []string{"  negotiate:       works: signs client tokens locally", "online check passed: 1 endpoint(s)"},
+		wantText:      []string{"  negotiate:       works: signs client tokens locally", "  manage:          works: REST API with the Entra token; closeConnection needs", "invoke SignalR REST API Owner or SignalR Service Owner (clientConnection/send)", "online check passed: 1 endpoint(s)"},
 	}, {
 		name:          "app server only",
 		setup:         userIdentity(emulator.AppServer),
@@ -100,7 +100,8 @@ func TestCheckOnline(t *testing.T) {
 		wantText: []string{
 			"  messages:        CANNOT WORK: sending needs a REST write permission (SignalR REST API Owner or SignalR Service Owner)",
 			"  FAIL roles           the identity may sign client tokens but not write through the REST API",
-			"online check failed: 2 function(s) cannot work",
+			"  manage:          CANNOT WORK: its actions need REST reads and writes: closeConnection needs SignalR App Server, SignalR REST API Owner or SignalR Service Owner",
+			"online check failed: 3 function(s) cannot work",
 		},
 	}, {
 		name:          "REST API owner only",
@@ -128,7 +129,7 @@ func TestCheckOnline(t *testing.T) {
 		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead ok", "generateToken FAIL", "restWrite FAIL", "roles FAIL"},
 		wantFunctions: "FAIL FAIL FAIL",
 		wantFix:       []string{`--assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role "SignalR Service Owner"`, "up to 30 minutes"},
-		wantText:      []string{"online check failed: 3 function(s) cannot work"},
+		wantText:      []string{"online check failed: 4 function(s) cannot work"},
 	}, {
 		name:          "no role",
 		setup:         userIdentity(),
@@ -365,7 +366,7 @@ func TestCheckOnline(t *testing.T) {
 		wantCode:      1,
 		wantChecks:    []string{"token ok", "health ok", "authApi FAIL", "restRead FAIL", "generateToken FAIL", "restWrite FAIL"},
 		wantFunctions: "FAIL FAIL FAIL",
-		wantText:      []string{"no answer within the check's -timeout (3s)", "CANNOT WORK: the check ran out of time", "online check failed: 3 function(s) cannot work; see the checks above\n"},
+		wantText:      []string{"no answer within the check's -timeout (3s)", "CANNOT WORK: the check ran out of time", "online check failed: 4 function(s) cannot work; see the checks above\n"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

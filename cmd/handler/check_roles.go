@@ -43,8 +43,20 @@ func (p *probe) functions(c entraCalls) *functionsReport {
 	if !f.Groups.OK {
 		f.Groups.Why = fmt.Sprintf("group changes need a REST write permission (%s or %s)", roleRESTOwner, roleServiceOwner)
 	}
+	if c.write == nil && c.read == nil {
+		f.Manage = functionReport{OK: true, How: "REST API with the Entra token; " + manageRoles}
+	} else {
+		f.Manage.Why = "its actions need REST reads and writes: " + manageRoles
+	}
 	return f
 }
+
+// manageRoles names the roles each action of the manage function needs,
+// by the data action its REST operation checks.
+var manageRoles = fmt.Sprintf("closeConnection needs %s, %s or %s (clientConnection/write); closeConnections %s or %s (hub, user or group write); "+
+	"exists and listConnections %s, %s or %s (reads); invoke %s or %s (clientConnection/send)",
+	roleAppServer, roleRESTOwner, roleServiceOwner, roleRESTOwner, roleServiceOwner,
+	roleRESTReader, roleRESTOwner, roleServiceOwner, roleRESTOwner, roleServiceOwner)
 
 // notNeeded marks a refused way of signing client tokens that negotiate
 // does not use, so that its failure does not alarm.

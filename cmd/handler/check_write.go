@@ -86,7 +86,7 @@ func (r *checkReport) write(w io.Writer) {
 			for _, fn := range []struct {
 				name string
 				r    functionReport
-			}{{"negotiate", f.Negotiate}, {"messages", f.Messages}, {"groups", f.Groups}} {
+			}{{"negotiate", f.Negotiate}, {"messages", f.Messages}, {"groups", f.Groups}, {"manage", f.Manage}} {
 				if fn.r.OK {
 					line(fn.name, "works: "+fn.r.How)
 				} else {

