@@ -329,6 +329,7 @@ func TestDeadlineDuringRetriesKeepsOutcome(t *testing.T) {
 		{"refused connection, deadline in the wait", closed, nil, NotSent, 0},
 		{"dial outlasts the deadline", closed, &http.Client{Transport: hang}, NotSent, 0},
 		{"service throttles, deadline in the wait", f.URL, nil, Refused, 429},
+		{"deadline passed before the send", f.URL, nil, NotSent, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,9 +338,17 @@ func TestDeadlineDuringRetriesKeepsOutcome(t *testing.T) {
 			o.Transport = tt.transport
 			o.Retry.RetryDelay = 5 * time.Second
 			c, _ := newTestClient(t, []EndpointConfig{ep}, o)
-			cx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			limit := 300 * time.Millisecond
+			if tt.name == "deadline passed before the send" {
+				limit = -time.Second
+			}
+			cx, cancel := context.WithTimeout(context.Background(), limit)
 			defer cancel()
+			before := len(f.requests())
 			err := c.Endpoints()[0].Broadcast(cx, "chat", hello)
+			if limit < 0 && len(f.requests()) != before {
+				t.Errorf("a send whose deadline had passed reached the service")
+			}
 			var status int
 			if e := new(Error); errors.As(err, &e) {
 				status = e.Status
@@ -413,5 +422,32 @@ func TestCallersPolicyCannotResend(t *testing.T) {
 				t.Errorf("after the service's 429: %v after %d requests, want success after 2", err, len(f.requests())-before)
 			}
 		})
+	}
+}
+
+// untracedTransport stands for a transport that is not net/http's (an
+// HTTP/3 one, a test double, a bridge): it reports nothing through
+// httptrace. This one delivers the request, then loses the answer.
+type untracedTransport struct{ inner http.RoundTripper }
+
+func (u untracedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := u.inner.RoundTrip(r.WithContext(context.Background()))
+	if err == nil {
+		resp.Body.Close()
+		err = errors.New("stream reset after the request was sent")
+	}
+	return nil, err
+}
+
+// TestUntracedTransportFailureUnknown: a transport that says nothing of
+// its writes (no httptrace GetConn) has every failed request counted as
+// written: a send it fails is Unknown and not repeated.
+func TestUntracedTransportFailureUnknown(t *testing.T) {
+	f := newFakeService(t)
+	tr := &http.Client{Transport: untracedTransport{inner: http.DefaultTransport}}
+	c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{ClientOptions: azcore.ClientOptions{Transport: tr}})
+	err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello)
+	if got, n := OutcomeOf(err), len(f.requests()); got != Unknown || n != 1 {
+		t.Errorf("outcome %q after %d requests (error %v), want unknown after 1", got, n, err)
 	}
 }

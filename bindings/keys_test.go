@@ -334,16 +334,17 @@ func TestHostileAuthAPIReplies(t *testing.T) {
 		name  string
 		serve func(w http.ResponseWriter)
 		want  string
+		fetch time.Duration // FetchTimeout, which bounds each try
 	}{
 		{"2 MiB", func(w http.ResponseWriter) {
 			w.Write([]byte(`{"KeyId":"` + marker + strings.Repeat("x", 2<<20) + `"}`))
-		}, "longer than"},
+		}, "longer than", 5 * time.Second},
 		{"trickle", func(w http.ResponseWriter) {
 			w.Write([]byte(`{"KeyId":"` + marker))
 			w.(http.Flusher).Flush()
 			time.Sleep(time.Second)
-		}, "deadline"},
-		{"not JSON", func(w http.ResponseWriter) { w.Write([]byte(marker + `<html>`)) }, "not JSON"},
+		}, "deadline", 200 * time.Millisecond},
+		{"not JSON", func(w http.ResponseWriter) { w.Write([]byte(marker + `<html>`)) }, "not JSON", 5 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,14 +352,14 @@ func TestHostileAuthAPIReplies(t *testing.T) {
 			t.Cleanup(srv.Close)
 			clock := newClock()
 			ep := EndpointConfig{ServiceURI: mustURL(t, srv.URL), Credential: &fakeCred{clock: clock}}
-			c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now, FetchTimeout: 200 * time.Millisecond, KeyWait: 5 * time.Second, Negotiate: NegotiateLocal})
+			c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now, FetchTimeout: tt.fetch, KeyWait: 30 * time.Second, Negotiate: NegotiateLocal})
 			start := time.Now()
 			_, err := c.ConnectionInfo(ctx(), "chat", "", nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), marker) {
 				t.Errorf("negotiate: %v, want an error saying %q that quotes none of the reply", err, tt.want)
 			}
 			// Four tries of at most FetchTimeout each, and azcore's short waits.
-			if d := time.Since(start); d > 2*time.Second {
+			if d := time.Since(start); d > 4*tt.fetch+time.Second {
 				t.Errorf("the key fetch took %s", d)
 			}
 		})

@@ -189,12 +189,24 @@ func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		}
 		last.repeatable.Store(false)
 	}
-	var written atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			written.Store(true)
+	if err := req.Context().Err(); err != nil {
+		// net/http gives up on it before GetConn, unseen.
+		if last != nil {
+			last.written.Store(false)
 		}
-	}}
+		return nil, &notWrittenError{err}
+	}
+	// net/http's transports report GetConn before they dial, then
+	// WroteRequest; one that reports neither may have written the request.
+	var traced, written atomic.Bool
+	trace := &httptrace.ClientTrace{
+		GetConn: func(string) { traced.Store(true) },
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				written.Store(true)
+			}
+		},
+	}
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
 	if rewind := req.GetBody; rewind != nil {
 		// net/http's HTTP/2 transport sends a request again, rewinding its
@@ -212,6 +224,9 @@ func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.next.Do(req)
+	if !traced.Load() {
+		written.Store(true)
+	}
 	if last != nil {
 		last.written.Store(written.Load())
 	}
