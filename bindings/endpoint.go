@@ -22,7 +22,8 @@ import (
 )
 
 const (
-	// keyLife is the life of a temporary key (seeds: 90 minutes).
+	// keyLife is the life of a temporary key: 90 minutes
+	// (learn.microsoft.com/azure/azure-signalr/signalr-concept-authorize-azure-active-directory).
 	keyLife = 90 * time.Minute
 	// keyUse is how long a key signs: 5 minutes short of its life, so that
 	// clocks apart and slow clients do not meet an expired key.

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,6 +107,9 @@ type fakeService struct {
 	script   map[string][]reply
 	keyGen   int
 	block    chan struct{} // when set, the auth API waits on it
+	// blockGenerate, when set, holds :generateToken until it closes or
+	// the request is cancelled.
+	blockGenerate chan struct{}
 }
 
 func newFakeService(t testing.TB) *fakeService {
@@ -146,8 +150,15 @@ func (f *fakeService) serve(w http.ResponseWriter, r *http.Request) {
 			f.script[key] = rs[1:]
 		}
 	}
-	block := f.block
+	block, blockGenerate := f.block, f.blockGenerate
 	f.mu.Unlock()
+	if blockGenerate != nil && strings.HasSuffix(r.URL.Path, "/:generateToken") {
+		select {
+		case <-blockGenerate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if r.URL.Path == "/api/v1/auth/accessKey" {
 		f.keyCalls.Add(1)
 		if block != nil {

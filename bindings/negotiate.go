@@ -27,8 +27,10 @@ func (e *Endpoint) ConnectionInfo(ctx context.Context, hub, userID string, claim
 			return nil, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.opts.KeyWait)
-	defer cancel()
+	// The answer is due within KeyWait, but a context with that deadline
+	// is made only where the service is asked to sign: a warm key signs
+	// without waiting, and a cold one is awaited for KeyWait at most.
+	deadline := time.Now().Add(e.opts.KeyWait)
 	ph := prefixedHub(e.opts.Application, hub)
 	info := &ConnectionInfo{URL: e.clientBase + "/client/?hub=" + ph}
 	now := e.now()
@@ -38,9 +40,9 @@ func (e *Endpoint) ConnectionInfo(ctx context.Context, hub, userID string, claim
 	case e.accessKey != nil:
 		info.AccessToken, err = e.signClient(ph, userID, claims, e.accessKey, e.kid, now, exp)
 	case e.opts.Negotiate == NegotiateService:
-		info.AccessToken, err = e.serviceToken(ctx, hub, userID, claims)
+		info.AccessToken, err = e.serviceToken(ctx, deadline, hub, userID, claims)
 	default:
-		info.AccessToken, err = e.localToken(ctx, ph, hub, userID, claims, now, exp)
+		info.AccessToken, err = e.localToken(ctx, deadline, ph, hub, userID, claims, now, exp)
 	}
 	if err != nil {
 		return nil, err
@@ -50,7 +52,7 @@ func (e *Endpoint) ConnectionInfo(ctx context.Context, hub, userID string, claim
 
 // localToken signs with the temporary key; in auto mode a 403 from the auth
 // API turns to the service signing instead.
-func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claims []Claim, now, exp time.Time) (string, error) {
+func (e *Endpoint) localToken(ctx context.Context, deadline time.Time, ph, hub, userID string, claims []Claim, now, exp time.Time) (string, error) {
 	k, _, err := e.key.get(ctx, e.opts.KeyWait)
 	if err == nil {
 		// A token must not outlive the key that signed it by much: the
@@ -66,7 +68,7 @@ func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claim
 	}
 	e.logOnce("negotiate", "SignalR auth API refuses the identity; the service signs client tokens instead ("+e.opts.negotiateAuto()+")",
 		"reason", keyErr.Message)
-	tok, err := e.serviceToken(ctx, hub, userID, claims)
+	tok, err := e.serviceToken(ctx, deadline, hub, userID, claims)
 	var genErr *Error
 	if errors.As(err, &genErr) && genErr.Status == http.StatusForbidden {
 		return "", &Error{
@@ -84,9 +86,11 @@ func (e *Endpoint) localToken(ctx context.Context, ph, hub, userID string, claim
 	return tok, err
 }
 
-// serviceToken asks the service to sign; the API takes no claims but the
-// user id, so other claims are dropped (logged once).
-func (e *Endpoint) serviceToken(ctx context.Context, hub, userID string, claims []Claim) (string, error) {
+// serviceToken asks the service to sign, answering by the deadline; the API
+// takes no claims but the user id, so other claims are dropped (logged once).
+func (e *Endpoint) serviceToken(ctx context.Context, deadline time.Time, hub, userID string, claims []Claim) (string, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	if len(claims) > 0 {
 		e.logOnce("claims", "client tokens signed by the service carry the user id only; other claims are dropped (grant SignalR App Server to sign locally with claims)",
 			"dropped", len(claims))
@@ -129,20 +133,18 @@ func (e *Endpoint) GenerateToken(ctx context.Context, hub, userID string) (strin
 
 // signClient signs a client token for the prefixed hub ph.
 func (e *Endpoint) signClient(ph, userID string, claims []Claim, key []byte, kid string, now, exp time.Time) (string, error) {
-	m, err := clientClaims(clientAudience(e, ph), userID, claims, now, exp)
+	var payloadBuf [1024]byte
+	payload, err := e.appendClientClaims(payloadBuf[:0], ph, userID, claims, now, exp)
 	if err != nil {
 		return "", err
 	}
-	tok, err := signToken(key, kid, m)
-	if err != nil {
-		return "", fmt.Errorf("sign the client token: %w", err)
-	}
-	claimsFrom := "the claims passed to ConnectionInfo"
-	if n := e.opts.OptionNames["ClaimTypes"]; n != "" {
-		claimsFrom = n
-	}
-	if err := checkTokenLen(tok, len(claims), claimsFrom); err != nil {
-		return "", err
+	tok := signToken(key, kid, payload)
+	if len(tok) > maxTokenLen {
+		claimsFrom := "the claims passed to ConnectionInfo"
+		if n := e.opts.OptionNames["ClaimTypes"]; n != "" {
+			claimsFrom = n
+		}
+		return "", tokenTooLong(len(tok), len(claims), claimsFrom)
 	}
 	return tok, nil
 }

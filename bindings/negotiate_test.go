@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -202,6 +203,36 @@ func TestNegotiateAutoFallsBack(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "the service signs client tokens instead"); n != 1 {
 		t.Errorf("switch logged %d times, want once:\n%s", n, logs)
+	}
+}
+
+// TestServiceSigningWithinKeyWait holds negotiate to Options.KeyWait when
+// the service is asked to sign and does not answer, whether asked at once
+// (service) or after the auth API refused the identity (auto).
+func TestServiceSigningWithinKeyWait(t *testing.T) {
+	for _, mode := range []NegotiateMode{NegotiateService, NegotiateAuto} {
+		t.Run(string(mode), func(t *testing.T) {
+			f := newFakeService(t)
+			f.on("GET /api/v1/auth/accessKey", reply{status: 403})
+			f.blockGenerate = make(chan struct{})
+			defer close(f.blockGenerate)
+			clock := newClock()
+			c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})},
+				Options{Now: clock.Now, Negotiate: mode, KeyWait: 50 * time.Millisecond})
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.ConnectionInfo(context.Background(), "chat", "ada", nil)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("error %v, want the request cut at KeyWait", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no answer while the service does not sign; want one after KeyWait (50ms)")
+			}
+		})
 	}
 }
 

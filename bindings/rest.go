@@ -362,15 +362,9 @@ func (e *Endpoint) once(ctx context.Context, r request) (status int, body []byte
 func (e *Endpoint) authorization(ctx context.Context, target string) (string, uint64, error) {
 	if e.accessKey != nil {
 		now := e.now()
-		claims, err := json.Marshal(newTimeClaims(target, now, now.Add(restTokenLife)))
-		if err != nil {
-			return "", 0, fmt.Errorf("sign the REST token: %w", err)
-		}
-		tok, err := signToken(e.accessKey, e.kid, claims)
-		if err != nil {
-			return "", 0, fmt.Errorf("sign the REST token: %w", err)
-		}
-		return "Bearer " + tok, 0, nil
+		var payload [512]byte
+		claims := append(appendTimeClaims(append(payload[:0], '{'), target, now, now.Add(restTokenLife)), '}')
+		return "Bearer " + signToken(e.accessKey, e.kid, claims), 0, nil
 	}
 	tok, gen, err := e.token.get(ctx, e.opts.KeyWait)
 	if err != nil {

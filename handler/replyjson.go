@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/signalr-entra/handler/bindings"
+	"github.com/signalr-entra/handler/internal/jsontext"
 )
 
 // marshalReply is json.Marshal, byte for byte, with the negotiate reply
@@ -12,7 +13,7 @@ import (
 // rest of writing the reply.
 func marshalReply(body any) ([]byte, error) {
 	ci, ok := body.(*bindings.ConnectionInfo)
-	if !ok || !plainJSON(ci.URL) || !plainJSON(ci.AccessToken) {
+	if !ok || !jsontext.Plain(ci.URL) || !jsontext.Plain(ci.AccessToken) {
 		return json.Marshal(body)
 	}
 	b := make([]byte, 0, len(`{"url":"","accessToken":""}`)+len(ci.URL)+len(ci.AccessToken))
@@ -21,17 +22,4 @@ func marshalReply(body any) ([]byte, error) {
 	b = append(b, `","accessToken":"`...)
 	b = append(b, ci.AccessToken...)
 	return append(b, `"}`...), nil
-}
-
-// plainJSON says whether encoding/json writes s as it is between quotes:
-// printable ASCII without the characters it escapes (", \ and, for HTML,
-// <, > and &).
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c >= 0x80, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
 }

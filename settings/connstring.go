@@ -44,7 +44,9 @@ func ParseConnectionString(s string) (map[string]string, error) {
 
 // connectionStringFields turns a parsed connection string into the fields an
 // identity section would have, so that one credential choice serves both.
-// AuthType becomes the credential key or nothing, per SPEC §5.
+// AuthType becomes the credential key or nothing, as azure-signalr's
+// src/Microsoft.Azure.SignalR.Common/Utilities/ConnectionStringParser.cs
+// reads it.
 func connectionStringFields(name string, kv map[string]string) (fields, []error, []string) {
 	f := fields{}
 	var errs []error

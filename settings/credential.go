@@ -54,8 +54,9 @@ func isHexDigit(c byte) bool {
 }
 
 // environmentCredentialVars make DefaultAzureCredential use EnvironmentCredential
-// before the managed identity (the seeds' first trap). AZURE_CLIENT_ID alone
-// does not: it names the managed identity instead.
+// before the managed identity, usually to an Unauthorized reply, as
+// learn.microsoft.com/azure/azure-signalr/signalr-howto-authorize-managed-identity
+// warns. AZURE_CLIENT_ID alone does not: it names the managed identity instead.
 var environmentCredentialVars = []string{"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME"}
 
 // managedIdentityIDs are the keys naming a user-assigned managed identity,
@@ -71,7 +72,9 @@ var federationScopes = map[string]string{
 }
 
 // credential chooses and builds the credential of one endpoint in the order
-// of Microsoft.Extensions.Azure (SPEC §5). It records problems in b and
+// of Microsoft.Extensions.Azure (azure-sdk-for-net
+// sdk/extensions/Microsoft.Extensions.Azure/src/Internal/ClientFactory.cs,
+// CreateCredential). It records problems in b and
 // returns a nil credential on error.
 func (b *builder) credential(prefix string, f fields) (azcore.TokenCredential, Auth) {
 	auth := Auth{ClientID: f.value("clientid"), TenantID: f.value("tenantid")}

@@ -37,8 +37,9 @@ func loadOne(t *testing.T, opts *LoadOptions) Endpoint {
 	return cfg.Endpoints[0]
 }
 
-// The managed identity token cache is process-wide (SPEC §8), so each test
-// asks for a different identity or resource.
+// The managed identity token cache is process-wide (the package-level cache
+// of MSAL for Go's apps/managedidentity/managedidentity.go, under
+// azidentity), so each test asks for a different identity or resource.
 func TestManagedIdentityGetsToken(t *testing.T) {
 	const conn = "AzureSignalRConnectionString"
 	tests := []struct {

@@ -36,7 +36,8 @@ type Handler struct {
 	// KeyWait bounds how long the first request waits for the first access key.
 	KeyWait time.Duration `envconfig:"SIGNALR_KEY_WAIT" default:"10s"`
 	// KeyRefresh is how often the temporary access key is replaced. The
-	// service's keys live 90 minutes; the seeds advise rotating hourly.
+	// service's keys live 90 minutes, and hourly rotation is advised
+	// (learn.microsoft.com/azure/azure-signalr/signalr-concept-authorize-azure-active-directory).
 	KeyRefresh time.Duration `envconfig:"SIGNALR_KEY_REFRESH" default:"1h"`
 	// MaxBodyBytes bounds the body of messages and groups requests.
 	MaxBodyBytes int64 `envconfig:"SIGNALR_MAX_BODY_BYTES" default:"1048576"`

@@ -40,7 +40,9 @@ func cleanEnv(t *testing.T, env map[string]string) {
 }
 
 // identityEndpoint is an App Service managed identity endpoint on loopback
-// (SPEC §8). It records the query of each token request.
+// (IDENTITY_ENDPOINT and X-IDENTITY-HEADER, api-version 2019-08-01: the REST
+// endpoint reference of learn.microsoft.com/azure/app-service/overview-managed-identity).
+// It records the query of each token request.
 type identityEndpoint struct {
 	*httptest.Server
 	mu      sync.Mutex
@@ -74,7 +76,8 @@ func (ie *identityEndpoint) requests() []string {
 }
 
 // authority is an https Entra ID authority on loopback serving the tenant's
-// OpenID configuration and token endpoint (SPEC §8). It records the form of
+// OpenID configuration and token endpoint (OpenID Connect Discovery 1.0 §4;
+// learn.microsoft.com/entra/identity-platform/v2-protocols-oidc). It records the form of
 // each token request.
 type authority struct {
 	*httptest.Server

@@ -11,8 +11,10 @@ import (
 // read from so that messages can point at them.
 type fields map[string]setting
 
-// sectionKeys are the keys an identity section may have (SPEC §5), plus
-// authorityHost and scope for sovereign clouds.
+// sectionKeys are the keys an identity section may have: the credential's
+// (azure-sdk-for-net sdk/extensions/Microsoft.Extensions.Azure/src/Internal/ClientFactory.cs)
+// and the endpoint's (sdk/signalr/Microsoft.Azure.WebJobs.Extensions.SignalRService/src/Config/IConfigurationExtensions.cs),
+// plus authorityHost and scope for sovereign clouds.
 var sectionKeys = map[string]string{
 	"serviceuri": "serviceUri", "credential": "credential", "clientid": "clientId",
 	"clientsecret": "clientSecret", "tenantid": "tenantId", "clientcertificate": "clientCertificate",
