@@ -157,6 +157,12 @@ func (e *notWrittenError) Unwrap() error { return e.err }
 // errWrittenOnce refuses the transport a second write of a request.
 var errWrittenOnce = errors.New("the request was written once and may have been acted on; it is not sent again")
 
+// writtenBody is the body of a request written once: reading it fails.
+type writtenBody struct{}
+
+func (writtenBody) Read([]byte) (int, error) { return 0, errWrittenOnce }
+func (writtenBody) Close() error             { return nil }
+
 // lastTry records whether the last try of a send or group action was
 // written, and whether safeToRepeat found that try safe to repeat. When
 // the caller's context ends during a try or the wait before the next one,
@@ -213,12 +219,15 @@ func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		// body, after a RST_STREAM PROTOCOL_ERROR (h2_bundle.go,
 		// http2canRetryError), though it was written whole and a proxy on
 		// the way may have passed it on. It waits for the write to end
-		// first, so written is known here. Retries are the retry
-		// policy's to decide; net/http keeps those of requests never
-		// written.
+		// first, so written is known here. A rewound body that fails its
+		// first read ends such a second try before its body, where the
+		// service cannot act on it; http.Client, which rewinds before it
+		// asks CheckRedirect, still gets the redirect back unread.
+		// Retries are the retry policy's to decide; net/http keeps those
+		// of requests never written.
 		req.GetBody = func() (io.ReadCloser, error) {
 			if written.Load() {
-				return nil, errWrittenOnce
+				return writtenBody{}, nil
 			}
 			return rewind()
 		}
