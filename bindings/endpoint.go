@@ -289,7 +289,7 @@ func (e *Endpoint) fetchEntraToken(ctx context.Context, refused *azcore.AccessTo
 // before now. Credentials that refuse claims (azidentity's
 // AzureCLICredential and AzurePowerShellCredential ask for an interactive
 // login instead) get a plain request; if that hands back the refused
-// token, the failure of the request with claims is the answer.
+// token, a staleTokenError says so.
 func (e *Endpoint) getToken(ctx context.Context, refused *azcore.AccessToken) (azcore.AccessToken, error) {
 	opts := policy.TokenRequestOptions{Scopes: []string{e.scope}}
 	if refused == nil {
@@ -303,10 +303,22 @@ func (e *Endpoint) getToken(ctx context.Context, refused *azcore.AccessToken) (a
 	}
 	plain, perr := e.cred.GetToken(ctx, opts)
 	if perr == nil && plain.Token == refused.Token {
-		return azcore.AccessToken{}, err
+		return azcore.AccessToken{}, &staleTokenError{claims: err}
 	}
 	return plain, perr
 }
+
+// staleTokenError reports a credential that hands back the token the
+// service refused and takes no request past its cache. Its text is the
+// remedy; the refusal of claims (whose text asks for a login with a
+// claims challenge this client made up) is its cause.
+type staleTokenError struct{ claims error }
+
+func (e *staleTokenError) Error() string {
+	return "it hands back the token the service refused (401) from its cache, and takes no request for a newer one: sign in again so that it gets a new token (Azure CLI: az login; Azure PowerShell: Connect-AzAccount; Azure Developer CLI: azd auth login)"
+}
+
+func (e *staleTokenError) Unwrap() error { return e.claims }
 
 // explainFailure is what the configuration says about a failure of the
 // credential, after a space, or "".

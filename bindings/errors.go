@@ -345,21 +345,35 @@ func requestID(h http.Header) string {
 	return ""
 }
 
+// maxRetryAfter bounds the wait a reply may ask for: a larger one would
+// wrap a time.Duration around.
+const maxRetryAfter = 24 * time.Hour
+
 // retryAfter reads the wait a reply asks for: retry-after-ms (Azure's,
-// in milliseconds), else Retry-After as seconds or as an HTTP date.
+// in milliseconds), else Retry-After as seconds or as an HTTP date; at
+// most maxRetryAfter.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if ms, err := strconv.Atoi(h.Get("retry-after-ms")); err == nil && ms > 0 {
-		return time.Duration(ms) * time.Millisecond
+	if d, ok := waitOf(h.Get("retry-after-ms"), time.Millisecond); ok {
+		return d
 	}
 	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
+	if d, ok := waitOf(v, time.Second); ok {
+		return d
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
+}
+
+// waitOf reads a positive count of unit, at most maxRetryAfter.
+func waitOf(v string, unit time.Duration) (time.Duration, bool) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange), n == 0:
+		return 0, false
+	case err != nil, n > uint64(maxRetryAfter/unit):
+		return maxRetryAfter, true
+	}
+	return time.Duration(n) * unit, true
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
 func TestStatusErrors(t *testing.T) {
@@ -297,5 +298,156 @@ func TestRequestsCarryAzureSDKHeaders(t *testing.T) {
 	}
 	if !strings.HasPrefix(ua, "azsdk-go-signalr-bindings/") || id == "" {
 		t.Errorf("User-Agent %q, x-ms-client-request-id %q: want azcore's", ua, id)
+	}
+}
+
+// TestDeadlineDuringRetriesKeepsOutcome: when the caller's deadline passes
+// while a send waits for its next try, or while a try is still dialing,
+// azcore's retry policy answers with the context's error. What the last
+// try got still says what became of the send: never written is NotSent,
+// and the service's own 429 is Refused, not Unknown.
+func TestDeadlineDuringRetriesKeepsOutcome(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	hang := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	f := newFakeService(t)
+	f.on("POST /api/hubs/chat/:send", reply{status: 429, code: "Error.Throttled"})
+	tests := []struct {
+		name      string
+		uri       string
+		transport policy.Transporter
+		want      Outcome
+		status    int
+	}{
+		{"refused connection, deadline in the wait", closed, nil, NotSent, 0},
+		{"dial outlasts the deadline", closed, &http.Client{Transport: hang}, NotSent, 0},
+		{"service throttles, deadline in the wait", f.URL, nil, Refused, 429},
+		{"deadline passed before the send", f.URL, nil, NotSent, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ep := EndpointConfig{ServiceURI: mustURL(t, tt.uri), AccessKey: "k"}
+			o := Options{}
+			o.Transport = tt.transport
+			o.Retry.RetryDelay = 5 * time.Second
+			c, _ := newTestClient(t, []EndpointConfig{ep}, o)
+			limit := 300 * time.Millisecond
+			if tt.name == "deadline passed before the send" {
+				limit = -time.Second
+			}
+			cx, cancel := context.WithTimeout(context.Background(), limit)
+			defer cancel()
+			before := len(f.requests())
+			err := c.Endpoints()[0].Broadcast(cx, "chat", hello)
+			if limit < 0 && len(f.requests()) != before {
+				t.Errorf("a send whose deadline had passed reached the service")
+			}
+			var status int
+			if e := new(Error); errors.As(err, &e) {
+				status = e.Status
+			}
+			if got := OutcomeOf(err); got != tt.want || status != tt.status {
+				t.Errorf("outcome %q, status %d (error %v), want %q, %d", got, status, err, tt.want, tt.status)
+			}
+		})
+	}
+}
+
+// TestTryTimeoutAfterWriteNotResent: a per-try timeout of the caller's
+// Options.Retry that fires while the service works on a send it has read
+// ends the send as Unknown, with no second try.
+func TestTryTimeoutAfterWriteNotResent(t *testing.T) {
+	var taken atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		taken.Add(1)
+		time.Sleep(300 * time.Millisecond)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(srv.Close)
+	o := Options{}
+	o.Retry.TryTimeout = 50 * time.Millisecond
+	c, _ := newTestClient(t, []EndpointConfig{{ServiceURI: mustURL(t, srv.URL), AccessKey: "k"}}, o)
+	err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello)
+	if got := OutcomeOf(err); got != Unknown || taken.Load() != 1 {
+		t.Errorf("outcome %q after %d requests (error %v), want unknown after 1", got, taken.Load(), err)
+	}
+}
+
+// resendOn503 is a caller's own policy that sends a request again after a
+// 503, as a generic retry policy from elsewhere might.
+type resendOn503 struct{}
+
+func (resendOn503) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	if err == nil && resp.StatusCode == http.StatusServiceUnavailable {
+		if err := req.RewindBody(); err != nil {
+			return nil, err
+		}
+		return req.Next()
+	}
+	return resp, err
+}
+
+// TestCallersPolicyCannotResend: policies of the caller's own
+// (PerCallPolicies, PerRetryPolicies) run around the transport; one that
+// sends a send again after an ambiguous answer is refused the second
+// write, and the send is Unknown. The service's own 429 is still retried.
+func TestCallersPolicyCannotResend(t *testing.T) {
+	for _, where := range []string{"per call", "per retry"} {
+		t.Run(where, func(t *testing.T) {
+			f := newFakeService(t)
+			f.on("POST /api/hubs/chat/:send", reply{status: 503}, reply{status: 202})
+			o := Options{}
+			if where == "per call" {
+				o.PerCallPolicies = []policy.Policy{resendOn503{}}
+			} else {
+				o.PerRetryPolicies = []policy.Policy{resendOn503{}}
+			}
+			c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, o)
+			err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello)
+			if got, n := OutcomeOf(err), len(f.requests()); got != Unknown || n != 1 {
+				t.Errorf("outcome %q after %d requests (error %v), want unknown after 1", got, n, err)
+			}
+			f.on("POST /api/hubs/chat/:send", reply{status: 429, code: "Throttled"}, reply{status: 202})
+			before := len(f.requests())
+			if err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello); err != nil || len(f.requests())-before != 2 {
+				t.Errorf("after the service's 429: %v after %d requests, want success after 2", err, len(f.requests())-before)
+			}
+		})
+	}
+}
+
+// untracedTransport stands for a transport that is not net/http's (an
+// HTTP/3 one, a test double, a bridge): it reports nothing through
+// httptrace. This one delivers the request, then loses the answer.
+type untracedTransport struct{ inner http.RoundTripper }
+
+func (u untracedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := u.inner.RoundTrip(r.WithContext(context.Background()))
+	if err == nil {
+		resp.Body.Close()
+		err = errors.New("stream reset after the request was sent")
+	}
+	return nil, err
+}
+
+// TestUntracedTransportFailureUnknown: a transport that says nothing of
+// its writes (no httptrace GetConn) has every failed request counted as
+// written: a send it fails is Unknown and not repeated.
+func TestUntracedTransportFailureUnknown(t *testing.T) {
+	f := newFakeService(t)
+	tr := &http.Client{Transport: untracedTransport{inner: http.DefaultTransport}}
+	c, _ := newTestClient(t, []EndpointConfig{keyEndpoint(t, f)}, Options{ClientOptions: azcore.ClientOptions{Transport: tr}})
+	err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello)
+	if got, n := OutcomeOf(err), len(f.requests()); got != Unknown || n != 1 {
+		t.Errorf("outcome %q after %d requests (error %v), want unknown after 1", got, n, err)
 	}
 }

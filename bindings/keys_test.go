@@ -3,6 +3,8 @@ package bindings
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -243,7 +245,7 @@ func TestCredentialFailureNamesIdentity(t *testing.T) {
 // now), which skips the cache of managed identity and confidential client
 // credentials. A credential that refuses claims, as the Azure CLI's does,
 // is asked again plainly; when that hands back the refused token, the
-// refusal of the claims is the error.
+// error says to sign in again.
 func TestRenewalSkipsTheCredentialsCache(t *testing.T) {
 	const cae = `{"access_token":{"nbf":{"essential":true,"value":"`
 	for _, tt := range []struct {
@@ -254,7 +256,7 @@ func TestRenewalSkipsTheCredentialsCache(t *testing.T) {
 	}{
 		{"claims taken", false, false, []bool{false, true}, ""},
 		{"claims refused, a new token plainly", true, true, []bool{false, true, false}, ""},
-		{"claims refused, the refused token plainly", true, false, []bool{false, true, false}, "Azure CLI requires multifactor authentication or additional claims"},
+		{"claims refused, the refused token plainly", true, false, []bool{false, true, false}, "sign in again"},
 	} {
 		f := newFakeService(t)
 		clock := newClock()
@@ -278,5 +280,88 @@ func TestRenewalSkipsTheCredentialsCache(t *testing.T) {
 		if d := cmp.Diff(tt.wantClaims, with); d != "" {
 			t.Errorf("%s: token requests with claims (-want +got):\n%s", tt.name, d)
 		}
+	}
+}
+
+// TestKeyRetryAfterBounded: a Retry-After of a year on the auth API (from
+// the service, or anything answering in its place) holds off the next key
+// fetch no longer than the back-off's ceiling; without a key no client
+// can negotiate.
+func TestKeyRetryAfterBounded(t *testing.T) {
+	for _, ask := range []string{"31536000", "Fri, 01 Jan 2100 00:00:00 GMT"} {
+		t.Run(ask, func(t *testing.T) {
+			f := newFakeService(t)
+			f.on("GET /api/v1/auth/accessKey", reply{status: 429, code: "Error.Throttled", retryAfter: ask}, reply{status: 200})
+			clock := newClock()
+			c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})}, Options{Now: clock.Now})
+			e := c.Endpoints()[0]
+			_, err := c.ConnectionInfo(context.Background(), "chat", "", nil)
+			if be := asError(t, err); be.Status != 429 || be.RetryAfter < time.Hour {
+				t.Fatalf("first negotiate: %v (Retry-After %s), want the 429 asking a long wait", err, be.RetryAfter)
+			}
+			clock.Add(backoffCeiling + time.Second)
+			wait(e.key.refreshIfDue())
+			if got := kidOf(t, c); got != "key-1" {
+				t.Errorf("kid %q after %d auth calls, want key-1 fetched %s after the 429", got, f.keyCalls.Load(), backoffCeiling)
+			}
+		})
+	}
+}
+
+// TestRetryAfterNeverWraps: a Retry-After too large for a time.Duration is
+// read as the longest wait, never wrapped around to a short or negative one.
+func TestRetryAfterNeverWraps(t *testing.T) {
+	now := time.Now()
+	for _, h := range []http.Header{
+		{"Retry-After": {"18446744074"}},
+		{"Retry-After": {"9223372037"}},
+		{"Retry-After": {"99999999999999999999"}},
+		{"Retry-After-Ms": {"18446744073710"}},
+	} {
+		if got := retryAfter(h, now); got < 24*time.Hour {
+			t.Errorf("retryAfter(%v) = %s, want at least a day", h, got)
+		}
+	}
+}
+
+// TestHostileAuthAPIReplies: an auth API that answers a reply of 2 MiB,
+// one that trickles, or one that is not JSON fails the key fetch within
+// its bounds (FetchTimeout per try), with an error that quotes none of the
+// reply, and never hands out a key.
+func TestHostileAuthAPIReplies(t *testing.T) {
+	const marker = "HOSTILE-REPLY-MARKER"
+	tests := []struct {
+		name  string
+		serve func(w http.ResponseWriter)
+		want  string
+		fetch time.Duration // FetchTimeout, which bounds each try
+	}{
+		{"2 MiB", func(w http.ResponseWriter) {
+			w.Write([]byte(`{"KeyId":"` + marker + strings.Repeat("x", 2<<20) + `"}`))
+		}, "longer than", 5 * time.Second},
+		{"trickle", func(w http.ResponseWriter) {
+			w.Write([]byte(`{"KeyId":"` + marker))
+			w.(http.Flusher).Flush()
+			time.Sleep(time.Second)
+		}, "deadline", 200 * time.Millisecond},
+		{"not JSON", func(w http.ResponseWriter) { w.Write([]byte(marker + `<html>`)) }, "not JSON", 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tt.serve(w) }))
+			t.Cleanup(srv.Close)
+			clock := newClock()
+			ep := EndpointConfig{ServiceURI: mustURL(t, srv.URL), Credential: &fakeCred{clock: clock}}
+			c, _ := newTestClient(t, []EndpointConfig{ep}, Options{Now: clock.Now, FetchTimeout: tt.fetch, KeyWait: 30 * time.Second, Negotiate: NegotiateLocal})
+			start := time.Now()
+			_, err := c.ConnectionInfo(ctx(), "chat", "", nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), marker) {
+				t.Errorf("negotiate: %v, want an error saying %q that quotes none of the reply", err, tt.want)
+			}
+			// Four tries of at most FetchTimeout each, and azcore's short waits.
+			if d := time.Since(start); d > 4*tt.fetch+time.Second {
+				t.Errorf("the key fetch took %s", d)
+			}
+		})
 	}
 }

@@ -45,9 +45,11 @@ const (
 // Options configures a Client. A nil *Options means all defaults.
 type Options struct {
 	// ClientOptions configures the HTTP pipeline of REST calls: transport,
-	// retries (sends and group actions keep their own rules, see Client.Send),
-	// telemetry and logging, as for any Azure SDK client. The default
-	// transport keeps connections alive and times a request out after 100s.
+	// retries (sends and group actions keep their own rules, see Client.Send,
+	// which policies added here cannot bend: a send is written again only
+	// when it cannot have been taken), telemetry and logging, as for any
+	// Azure SDK client. The default transport keeps connections alive and
+	// times a request out after 100s.
 	// Redirects are never followed when Transport is an *http.Client or nil.
 	azcore.ClientOptions
 

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -49,5 +51,23 @@ func TestRedirectNotFollowed(t *testing.T) {
 	e := asError(t, err)
 	if e.Status != http.StatusTemporaryRedirect || !strings.Contains(err.Error(), "redirect") || !errors.Is(err, errRedirect) {
 		t.Errorf("error %v, want the 307 refused as a redirect", err)
+	}
+}
+
+// TestSendRedirectRefusedOverNetwork: a 307 to a send over a real
+// connection is refused as a redirect, not followed, and the body is not
+// written a second time.
+func TestSendRedirectRefusedOverNetwork(t *testing.T) {
+	var posts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		posts.Add(1)
+		http.Redirect(w, r, "/elsewhere"+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := newTestClient(t, []EndpointConfig{{ServiceURI: mustURL(t, srv.URL), AccessKey: "k"}}, Options{})
+	err := c.Endpoints()[0].Broadcast(ctx(), "chat", hello)
+	if !errors.Is(err, errRedirect) || posts.Load() != 1 {
+		t.Errorf("send answered 307: %v after %d requests, want the redirect refused after 1", err, posts.Load())
 	}
 }

@@ -186,7 +186,8 @@ func (r *resource[T]) run(f *flight[T], refused *T) {
 
 // backoff is the delay before retry n (from 1): doubling from 3s up to 5min,
 // with ±20% jitter so that many instances do not retry in step, and never
-// shorter than the service's Retry-After.
+// shorter than the service's Retry-After up to the ceiling: a reply asking
+// for a day would leave every negotiate failing for a day.
 func backoff(n int, retryAfter time.Duration) time.Duration {
 	d := backoffStart
 	for i := 1; i < n && d < backoffCeiling; i++ {
@@ -194,7 +195,7 @@ func backoff(n int, retryAfter time.Duration) time.Duration {
 	}
 	d = min(d, backoffCeiling)
 	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	return max(d, retryAfter)
+	return max(d, min(retryAfter, backoffCeiling))
 }
 
 // retryAfterOf returns the Retry-After carried by an *Error in err.

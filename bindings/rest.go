@@ -119,12 +119,14 @@ func safeToRepeat(resp *http.Response, err error) bool {
 	if resp.StatusCode != http.StatusTooManyRequests || !serviceAnswered(resp) {
 		return false
 	}
-	// A transport of the caller's may leave Request unset.
-	if resp.Request == nil {
-		return true
+	ctx := resp.Request.Context()
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < retryAfter(resp.Header, time.Now()) {
+		return false
 	}
-	d, ok := resp.Request.Context().Deadline()
-	return !ok || time.Until(d) >= retryAfter(resp.Header, time.Now())
+	if last, ok := ctx.Value(lastTryKey{}).(*lastTry); ok {
+		last.repeatable.Store(true)
+	}
+	return true
 }
 
 // serviceAnswered reports whether a failure reply comes from SignalR
@@ -152,6 +154,30 @@ type notWrittenError struct{ err error }
 func (e *notWrittenError) Error() string { return e.err.Error() }
 func (e *notWrittenError) Unwrap() error { return e.err }
 
+// errWrittenOnce refuses the transport a second write of a request.
+var errWrittenOnce = errors.New("the request was written once and may have been acted on; it is not sent again")
+
+// writtenBody is the body of a request written once: reading it fails.
+type writtenBody struct{}
+
+func (writtenBody) Read([]byte) (int, error) { return 0, errWrittenOnce }
+func (writtenBody) Close() error             { return nil }
+
+// lastTry records whether the last try of a send or group action was
+// written, and whether safeToRepeat found that try safe to repeat. When
+// the caller's context ends during a try or the wait before the next one,
+// azcore's retry policy returns the context's error in place of what the
+// try met; written still tells a send never written from one that may
+// have been delivered. And the transport writes a request again only
+// after a try that was never written or that safeToRepeat allowed, so
+// that no policy of the caller's (PerCallPolicies, PerRetryPolicies) can
+// repeat a send the service may have taken.
+type lastTry struct {
+	written, repeatable atomic.Bool
+}
+
+type lastTryKey struct{}
+
 // boundedTransport reads at most maxReplyBytes of a reply, and marks a
 // failure before the request was written with notWrittenError. A
 // transport that does not report writes (httptrace) has every request
@@ -161,13 +187,58 @@ type boundedTransport struct {
 }
 
 func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
-	var written atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
-		if i.Err == nil {
-			written.Store(true)
+	last, _ := req.Context().Value(lastTryKey{}).(*lastTry)
+	if last != nil {
+		if last.written.Load() && !last.repeatable.Load() {
+			// Not a notWrittenError: the try before may have been taken.
+			return nil, errWrittenOnce
 		}
-	}}
-	resp, err := t.next.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+		last.repeatable.Store(false)
+	}
+	if err := req.Context().Err(); err != nil {
+		// net/http gives up on it before GetConn, unseen.
+		if last != nil {
+			last.written.Store(false)
+		}
+		return nil, &notWrittenError{err}
+	}
+	// net/http's transports report GetConn before they dial, then
+	// WroteRequest; one that reports neither may have written the request.
+	var traced, written atomic.Bool
+	trace := &httptrace.ClientTrace{
+		GetConn: func(string) { traced.Store(true) },
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				written.Store(true)
+			}
+		},
+	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	if rewind := req.GetBody; rewind != nil {
+		// net/http's HTTP/2 transport sends a request again, rewinding its
+		// body, after a RST_STREAM PROTOCOL_ERROR (h2_bundle.go,
+		// http2canRetryError), though it was written whole and a proxy on
+		// the way may have passed it on. It waits for the write to end
+		// first, so written is known here. A rewound body that fails its
+		// first read ends such a second try before its body, where the
+		// service cannot act on it; http.Client, which rewinds before it
+		// asks CheckRedirect, still gets the redirect back unread.
+		// Retries are the retry policy's to decide; net/http keeps those
+		// of requests never written.
+		req.GetBody = func() (io.ReadCloser, error) {
+			if written.Load() {
+				return writtenBody{}, nil
+			}
+			return rewind()
+		}
+	}
+	resp, err := t.next.Do(req)
+	if !traced.Load() {
+		written.Store(true)
+	}
+	if last != nil {
+		last.written.Store(written.Load())
+	}
 	if err != nil {
 		err = redactURLError(err)
 		if !written.Load() {
@@ -176,6 +247,10 @@ func (t *boundedTransport) Do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = &limitedBody{r: io.LimitReader(resp.Body, maxReplyBytes+1), c: resp.Body}
+	if resp.Request == nil {
+		// safeToRepeat finds the call's lastTry through it.
+		resp.Request = req
+	}
 	return resp, nil
 }
 
@@ -225,6 +300,13 @@ func (e *Endpoint) once(ctx context.Context, r request) (status int, body []byte
 	}
 	target := e.serverBase + r.path
 	ctx = policy.WithRetryOptions(ctx, e.retryOptions(r.kind))
+	// Sends and group actions are tried again only when the try before
+	// did not take effect, so the last try says what became of them.
+	var last *lastTry
+	if r.kind == kindSend || r.kind == kindWrite {
+		last = new(lastTry)
+		ctx = context.WithValue(ctx, lastTryKey{}, last)
+	}
 	req, err := runtime.NewRequest(ctx, r.method, target+"?"+q.Encode())
 	if err != nil {
 		return 0, nil, 0, &Error{Op: r.op, Endpoint: e.uri, Message: "cannot build the request", Err: err, Outcome: NotSent}
@@ -248,6 +330,16 @@ func (e *Endpoint) once(ctx context.Context, r request) (status int, body []byte
 		if resp != nil {
 			status = resp.StatusCode
 			reply, _ = runtime.Payload(resp)
+		}
+		if last != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			switch {
+			case resp == nil && !last.written.Load():
+				return 0, nil, gen, &Error{Op: r.op, Endpoint: e.uri, Message: "the time ran out before the request could be sent; it is safe to send again. Check the network path to " + e.uri, Err: err, Outcome: NotSent}
+			case resp != nil && status >= 300:
+				// The answer came whole; the deadline ended the wait
+				// for another try.
+				return status, reply, gen, e.statusError(r.op, r.kind, resp, reply)
+			}
 		}
 		outcome := Unknown
 		msg := "no reply came from the service; it may have acted on the request. Check the network path to " + e.uri

@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,31 +74,9 @@ func TestClientSecretCredential(t *testing.T) {
 			var clientID string
 			s := newStack(t, config{
 				endpoints: func(s *stack) []settings.Endpoint {
-					secret := randomSecret()
-					s.secrets.add("the client secret", secret)
-					app, err := s.emu.AddApplication(emulator.App{ClientID: fmt.Sprintf("c1e40000-0000-4000-8000-%012d", i), Secret: secret, Roles: []emulator.Role{emulator.ServiceOwner}})
-					if err != nil {
-						t.Fatal(err)
-					}
-					clientID = app.ClientID
-					if tt.wrong {
-						secret = randomSecret()
-						s.secrets.add("a wrong client secret", secret)
-					}
-					for k, v := range map[string]string{
-						"AzureSignalRConnectionString__serviceUri":    s.emu.URL,
-						"AzureSignalRConnectionString__tenantId":      s.emu.TenantID,
-						"AzureSignalRConnectionString__clientId":      app.ClientID,
-						"AzureSignalRConnectionString__clientSecret":  secret,
-						"AzureSignalRConnectionString__authorityHost": s.emu.AuthorityURL,
-					} {
-						t.Setenv(k, v)
-					}
-					cfg, err := settings.Load(&settings.LoadOptions{Transport: s.emu.Client()})
-					if err != nil {
-						t.Fatal(err)
-					}
-					return cfg.Endpoints
+					var eps []settings.Endpoint
+					clientID, eps = clientSecretEndpoints(t, s, fmt.Sprintf("c1e40000-0000-4000-8000-%012d", i), tt.wrong)
+					return eps
 				},
 				setup:    func(s *stack) { s.emu.Fail(emulator.AuthorityToken, tt.failures, 500, 0) },
 				bindings: bindings.Options{KeyWait: 5 * time.Second},
@@ -115,5 +94,67 @@ func TestClientSecretCredential(t *testing.T) {
 			}
 			s.connect(t)
 		})
+	}
+}
+
+// clientSecretEndpoints registers an app with a client secret and
+// SignalR Service Owner at the stand-in's authority, and configures it
+// through the app settings (with a wrong secret when wrong).
+func clientSecretEndpoints(t *testing.T, s *stack, clientID string, wrong bool) (string, []settings.Endpoint) {
+	secret := randomSecret()
+	s.secrets.add("the client secret", secret)
+	app, err := s.emu.AddApplication(emulator.App{ClientID: clientID, Secret: secret, Roles: []emulator.Role{emulator.ServiceOwner}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrong {
+		secret = randomSecret()
+		s.secrets.add("a wrong client secret", secret)
+	}
+	for k, v := range map[string]string{
+		"AzureSignalRConnectionString__serviceUri":    s.emu.URL,
+		"AzureSignalRConnectionString__tenantId":      s.emu.TenantID,
+		"AzureSignalRConnectionString__clientId":      app.ClientID,
+		"AzureSignalRConnectionString__clientSecret":  secret,
+		"AzureSignalRConnectionString__authorityHost": s.emu.AuthorityURL,
+	} {
+		t.Setenv(k, v)
+	}
+	cfg, err := settings.Load(&settings.LoadOptions{Transport: s.emu.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app.ClientID, cfg.Endpoints
+}
+
+// TestRevokedTokenWithClientSecret: after the service stops taking the
+// token a ClientSecretCredential holds in MSAL's cache, concurrent sends
+// get through with one new token from the authority, asked with claims
+// past the cache.
+func TestRevokedTokenWithClientSecret(t *testing.T) {
+	s := newStack(t, config{endpoints: func(s *stack) []settings.Endpoint {
+		_, eps := clientSecretEndpoints(t, s, "c1e40000-0000-4000-8000-00000000ce01", false)
+		return eps
+	}})
+	if r := s.send(t, broadcasts("before")); r.status != http.StatusAccepted {
+		t.Fatalf("send before the revocation: %d %s", r.status, r.body)
+	}
+	before := s.emu.Counts().AuthorityTokens
+	s.emu.RevokeTokens()
+	start := time.Now()
+	var wg sync.WaitGroup
+	statuses := make([]int, 20)
+	for i := range statuses {
+		wg.Go(func() { statuses[i] = s.send(t, broadcasts("after")).status })
+	}
+	wg.Wait()
+	t.Logf("20 concurrent sends after the revocation answered within %s", time.Since(start).Round(time.Millisecond))
+	for i, st := range statuses {
+		if st != http.StatusAccepted {
+			t.Errorf("send %d after the revocation: %d", i, st)
+		}
+	}
+	if n := s.emu.Counts().AuthorityTokens - before; n != 1 {
+		t.Errorf("%d authority token requests after the revocation, want 1", n)
 	}
 }

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -35,11 +36,13 @@ type faultProxy struct {
 	// answer is the status a gateway answers in loseAnswer mode, with a
 	// body of its own, not the service's.
 	answer atomic.Int32
+	// groups breaks group actions too, not only sends.
+	groups bool
 }
 
 func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mode := passThrough
-	if strings.HasSuffix(r.URL.Path, "/:send") {
+	if strings.HasSuffix(r.URL.Path, "/:send") || p.groups && strings.Contains(r.URL.Path, "/groups/") {
 		mode = p.mode.Swap(passThrough)
 	}
 	if mode == resetRequest {
@@ -210,4 +213,81 @@ func TestShutdownWithSendInFlight(t *testing.T) {
 	}
 	s.emu.Delay(emulator.RESTSend, 0)
 	s.wantDelivered(t, c, "inflight")
+}
+
+// TestTwoEndpointsOneAnswerLost: with two endpoints, a gateway in front of
+// the second loses its answer (502) after the service took the item. A
+// message one endpoint took is accepted, its route naming the other as
+// unknown; a group action, which must reach every endpoint, fails with
+// state unknown and the same route. Each service saw each item once.
+func TestTwoEndpointsOneAnswerLost(t *testing.T) {
+	t.Parallel()
+	proxy := &faultProxy{groups: true}
+	var second *emulator.Server
+	s := newStack(t, config{endpoints: func(s *stack) []settings.Endpoint {
+		var err error
+		second, err = emulator.NewServer(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(second.Close)
+		p, err := second.AddUserIdentity(emulator.UserIdentity{Roles: []emulator.Role{emulator.ServiceOwner}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy.target = mustURL(t, second.URL)
+		srv := httptest.NewServer(proxy)
+		t.Cleanup(srv.Close)
+		first := s.entraEndpoint(t, emulator.ServiceOwner)
+		first.Name, first.Setting = "east", "Azure__SignalR__Endpoints__east"
+		return []settings.Endpoint{first, {
+			Name:       "west",
+			Setting:    "Azure__SignalR__Endpoints__west",
+			ServiceURI: mustURL(t, srv.URL),
+			Type:       settings.Primary,
+			Credential: managedIdentity(t, second, p.ClientID),
+			Auth:       settings.Auth{Kind: "ManagedIdentityCredential", UserAssigned: true, ClientID: p.ClientID},
+		}}
+	}})
+	east, west := strings.TrimSuffix(s.emu.URL, "/"), ""
+	for _, e := range s.client.Endpoints() {
+		if e.Name() == "west" {
+			west = e.URI()
+		}
+	}
+	type route struct {
+		Took, Failed, Unknown, Skipped []string
+	}
+	routes := func(body string) []route {
+		var reply struct{ Routes []route }
+		if err := json.Unmarshal([]byte(body), &reply); err != nil {
+			t.Fatalf("reply %s: %v", body, err)
+		}
+		return reply.Routes
+	}
+	want := []route{{Took: []string{east}, Failed: []string{west}, Unknown: []string{west}, Skipped: []string{}}}
+
+	proxy.answer.Store(http.StatusBadGateway)
+	proxy.mode.Store(loseAnswer)
+	r := s.send(t, broadcasts("a"))
+	if r.status != http.StatusAccepted || len(r.Failed) != 0 {
+		t.Errorf("message: %d %s, want 202: the east endpoint took it", r.status, r.body)
+	}
+	if d := cmp.Diff(want, routes(r.body)); d != "" {
+		t.Errorf("message route (-want +got):\n%s", d)
+	}
+
+	proxy.mode.Store(loseAnswer)
+	r = s.call(t, context.Background(), http.MethodPost, "/api/groups?hub="+hub, `{"action":"add","userId":"ada","groupName":"g"}`)
+	if len(r.Failed) != 1 || r.Failed[0].State != "unknown" {
+		t.Errorf("group action: %d %s, want it failed with state unknown", r.status, r.body)
+	}
+	if d := cmp.Diff(want, routes(r.body)); d != "" {
+		t.Errorf("group action route (-want +got):\n%s", d)
+	}
+	for _, srv := range []*emulator.Server{s.emu, second} {
+		if n := srv.Counts().REST["SignalR_Broadcast"]; n != 1 {
+			t.Errorf("%s saw %d broadcasts, want 1", srv.URL, n)
+		}
+	}
 }

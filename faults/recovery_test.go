@@ -208,3 +208,48 @@ func TestHeaderLimitJSON(t *testing.T) {
 		t.Errorf("reply %d %s %q, want 431 as JSON", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }
+
+// TestRevokedWhileIdentityEndpointFails: the token is revoked while the
+// managed identity endpoint fails (500 on every try of the credential).
+// Twenty concurrent sends refused with the revoked token make one renewal,
+// whose credential tries the endpoint its four times; each send is
+// reported not sent (the service refused it, and no new token came), and
+// none asks the endpoint again while the renewal backs off. Once the
+// endpoint answers, sends get through after the back-off (about 3 s).
+func TestRevokedWhileIdentityEndpointFails(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, config{})
+	if r := s.send(t, broadcasts("before")); r.status != http.StatusAccepted {
+		t.Fatalf("send before the revocation: %d %s", r.status, r.body)
+	}
+	before := s.emu.Counts().IdentityTokens
+	s.emu.Fail(emulator.IdentityToken, 4, 500, 0)
+	s.emu.RevokeTokens()
+	var wg sync.WaitGroup
+	results := make([]result, 20)
+	for i := range results {
+		wg.Go(func() { results[i] = s.send(t, broadcasts("refused")) })
+	}
+	wg.Wait()
+	for i, r := range results {
+		if len(r.Failed) != 1 || r.Failed[0].State != "notSent" {
+			t.Errorf("send %d: %d %s, want its item not sent", i, r.status, r.body)
+		}
+	}
+	if n := s.emu.Counts().IdentityTokens - before; n != 4 {
+		t.Errorf("%d identity endpoint requests for 20 refused sends, want the credential's 4 tries of one renewal", n)
+	}
+	start := time.Now()
+	for {
+		r := s.send(t, broadcasts("after"))
+		if r.status == http.StatusAccepted {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("no send went through within 20 s of the endpoint's recovery: %d %s", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("through %s after the identity endpoint recovered; %d identity endpoint requests in all",
+		time.Since(start).Round(time.Millisecond), s.emu.Counts().IdentityTokens-before)
+}
