@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -77,7 +78,7 @@ func (e *Endpoint) Invoke(ctx context.Context, hub, connection string, p Payload
 		// call could not reach it.
 		var detail struct{ Message string }
 		if json.Unmarshal(data, &detail) == nil && detail.Message != "" {
-			be.Message = detail.Message
+			be.Message = clientMessage(detail.Message)
 		}
 	}
 	if err != nil {
@@ -187,4 +188,18 @@ func (e *Endpoint) nextQuery(nextLink string) (url.Values, error) {
 		}
 	}
 	return q, nil
+}
+
+// maxClientMessage bounds what of a client's error an invocation's Error
+// carries: any connected client writes it, and it reaches the caller's
+// reply and logs.
+const maxClientMessage = 1 << 10
+
+// clientMessage is the client's error, cut to maxClientMessage bytes on a
+// character boundary.
+func clientMessage(m string) string {
+	if len(m) <= maxClientMessage {
+		return m
+	}
+	return strings.ToValidUTF8(m[:maxClientMessage], "") + "…"
 }

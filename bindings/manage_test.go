@@ -241,6 +241,27 @@ func TestListFollowsOnlyTheQueryOfNextLink(t *testing.T) {
 	}
 }
 
+// TestInvokeClientErrorBounded: a client's error reaches the caller cut to
+// a bound, whatever the client wrote.
+func TestInvokeClientErrorBounded(t *testing.T) {
+	long := strings.Repeat("é", 100_000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("x-ms-error-code", "Error.Invocation.Failed")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"message": long})
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := newTestClient(t, []EndpointConfig{{ServiceURI: mustURL(t, srv.URL), AccessKey: "k"}}, Options{})
+	_, err := c.Invoke(ctx(), "chat", "c1", Payload{Target: "add"})
+	var be *Error
+	if !errors.As(err, &be) || be.Status != http.StatusBadRequest {
+		t.Fatalf("Invoke: %v", err)
+	}
+	if len(be.Message) > maxClientMessage+len("…") || !strings.HasPrefix(long, strings.TrimSuffix(be.Message, "…")) {
+		t.Errorf("message of %d bytes, want the client's cut to %d", len(be.Message), maxClientMessage)
+	}
+}
+
 func TestGroupActionTTL(t *testing.T) {
 	f := newFakeService(t)
 	c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: newClock()})}, Options{})
