@@ -53,6 +53,19 @@ var manageFields = map[string][]string{
 	actInvoke:           {"connectionId", "target", "arguments"},
 }
 
+// manageFieldNames are every action's fields, and "action".
+var manageFieldNames = func() []string {
+	names := []string{"action"}
+	for _, fs := range manageFields {
+		for _, f := range fs {
+			if !slices.Contains(names, f) {
+				names = append(names, f)
+			}
+		}
+	}
+	return names
+}()
+
 var manageActions = []string{actCloseConnection, actCloseConnections, actExists, actListConnections, actInvoke}
 
 // manageAction is one item of a manage request.
@@ -330,7 +343,9 @@ func checkAction(a manageAction, fields map[string]string) error {
 }
 
 // objectFields returns the names of an object's fields, lower-cased, each
-// with its spelling; a name given twice in any case is refused.
+// with its spelling; a name given twice in any case is refused. Case is
+// Unicode simple folding, as encoding/json matches names: "uſerId" (with
+// U+017F) fills UserID as "userId" does.
 func objectFields(data json.RawMessage) (map[string]string, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	if t, err := d.Token(); err != nil || t != json.Delim('{') {
@@ -344,6 +359,9 @@ func objectFields(data json.RawMessage) (map[string]string, error) {
 		}
 		name := t.(string)
 		key := strings.ToLower(name)
+		if i := slices.IndexFunc(manageFieldNames, func(k string) bool { return strings.EqualFold(k, name) }); i >= 0 {
+			key = strings.ToLower(manageFieldNames[i])
+		}
 		if first, dup := fields[key]; dup {
 			return nil, fmt.Errorf("field %s is given twice (as %s and %s): give it once", hostproto.Quote(name), hostproto.Quote(first), hostproto.Quote(name))
 		}

@@ -36,6 +36,8 @@ func TestDecodeManage(t *testing.T) {
 		{"field of another action", `{"action":"exists","userId":"ada","reason":"r"}`, `unknown field "reason"`},
 		{"duplicate field", `{"action":"exists","userId":"ada","userId":"bob"}`, `field "userId" is given twice`},
 		{"duplicate field in another case", `{"action":"closeConnections","groupName":"g","GroupName":"h"}`, `field "GroupName" is given twice (as "groupName" and "GroupName")`},
+		{"duplicate field folding as encoding/json folds", "{\"action\":\"closeConnections\",\"userId\":\"alice\",\"u\u017FerId\":\"bob\"}", `is given twice`},
+		{"duplicate field by an escape", `{"action":"closeConnections","userId":"alice","user\u0049d":"bob"}`, `is given twice`},
 		{"duplicate action", `{"action":"exists","ACTION":"closeConnections","userId":"ada"}`, "given twice"},
 		{"empty userId", `{"action":"exists","userId":""}`, "userId is empty"},
 		{"blank groupName", `{"action":"closeConnections","groupName":"  "}`, "groupName is empty"},
