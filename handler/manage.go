@@ -47,7 +47,7 @@ const (
 // manageFields are the fields each action takes besides "action".
 var manageFields = map[string][]string{
 	actCloseConnection:  {"connectionId", "reason"},
-	actCloseConnections: {"userId", "groupName", "excluded", "reason"},
+	actCloseConnections: {"userId", "groupName", "all", "excluded", "reason"},
 	actExists:           {"connectionId", "userId", "groupName"},
 	actListConnections:  {"groupName", "top"},
 	actInvoke:           {"connectionId", "target", "arguments"},
@@ -70,15 +70,18 @@ var manageActions = []string{actCloseConnection, actCloseConnections, actExists,
 
 // manageAction is one item of a manage request.
 type manageAction struct {
-	Action       string          `json:"action"`
-	ConnectionID string          `json:"connectionId"`
-	UserID       string          `json:"userId"`
-	GroupName    string          `json:"groupName"`
-	Excluded     []string        `json:"excluded"`
-	Reason       string          `json:"reason"`
-	Top          int             `json:"top"`
-	Target       string          `json:"target"`
-	Arguments    json.RawMessage `json:"arguments"`
+	Action       string   `json:"action"`
+	ConnectionID string   `json:"connectionId"`
+	UserID       string   `json:"userId"`
+	GroupName    string   `json:"groupName"`
+	Excluded     []string `json:"excluded"`
+	Reason       string   `json:"reason"`
+	// All closes every connection of the hub: only on purpose, never
+	// because an address was left out (a JavaScript undefined drops it).
+	All       bool            `json:"all"`
+	Top       int             `json:"top"`
+	Target    string          `json:"target"`
+	Arguments json.RawMessage `json:"arguments"`
 }
 
 // manageResult is the outcome of one action, in the reply's results.
@@ -303,8 +306,11 @@ func checkAction(a manageAction, fields map[string]string) error {
 			return errors.New("closeConnection needs connectionId")
 		}
 	case actCloseConnections:
-		if a.UserID != "" && a.GroupName != "" {
-			return errors.New("closeConnections takes userId or groupName, not both: close a user's connections, a group's, or (with neither) the hub's")
+		switch n := btoi(a.UserID != "") + btoi(a.GroupName != "") + btoi(a.All); {
+		case n > 1:
+			return errors.New(`closeConnections takes one of userId, groupName and "all": true: close a user's connections, a group's, or every one of the hub`)
+		case n == 0:
+			return errors.New(`closeConnections needs userId, groupName, or "all": true to close every connection of the hub`)
 		}
 		for _, x := range a.Excluded {
 			if strings.TrimSpace(x) == "" {
@@ -396,4 +402,11 @@ func jsonKind(c byte) string {
 	default:
 		return "number"
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

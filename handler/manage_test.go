@@ -25,7 +25,7 @@ func TestDecodeManage(t *testing.T) {
 		name, body, wantErr string
 	}{
 		{"one action", `{"action":"exists","userId":"ada"}`, ""},
-		{"an array", `[{"action":"closeConnection","connectionId":"c","reason":"r"},{"action":"closeConnections"},{"action":"listConnections","groupName":"g","top":5},{"action":"invoke","connectionId":"c","target":"t","arguments":[]}]`, ""},
+		{"an array", `[{"action":"closeConnection","connectionId":"c","reason":"r"},{"action":"closeConnections","all":true},{"action":"listConnections","groupName":"g","top":5},{"action":"invoke","connectionId":"c","target":"t","arguments":[]}]`, ""},
 		{"fields in another case", `{"Action":"exists","UserId":"ada","groupname":"g"}`, ""},
 		{"empty", ` `, "the body is empty"},
 		{"not an object", `"exists"`, "not a manage action"},
@@ -42,8 +42,14 @@ func TestDecodeManage(t *testing.T) {
 		{"empty userId", `{"action":"exists","userId":""}`, "userId is empty"},
 		{"blank groupName", `{"action":"closeConnections","groupName":"  "}`, "groupName is empty"},
 		{"empty connectionId", `{"action":"closeConnection","connectionId":""}`, "connectionId is empty"},
-		{"empty excluded", `{"action":"closeConnections","excluded":[""]}`, "excluded holds an empty connection id"},
-		{"close both", `{"action":"closeConnections","userId":"u","groupName":"g"}`, "not both"},
+		{"empty excluded", `{"action":"closeConnections","all":true,"excluded":[""]}`, "excluded holds an empty connection id"},
+		{"close both", `{"action":"closeConnections","userId":"u","groupName":"g"}`, "takes one of"},
+		{"close a user and all", `{"action":"closeConnections","userId":"u","all":true}`, "takes one of"},
+		{"close without an address", `{"action":"closeConnections","reason":"r"}`, `needs userId, groupName, or "all": true`},
+		{"close with a null address", `{"action":"closeConnections","groupName":null}`, "groupName is empty"},
+		{"close with all false", `{"action":"closeConnections","all":false,"excluded":["c"]}`, `needs userId, groupName, or "all": true`},
+		{"close with all null", `{"action":"closeConnections","all":null}`, `needs userId, groupName, or "all": true`},
+		{"close with all misspelled", `{"action":"closeConnections","everyone":true}`, `unknown field "everyone"`},
 		{"close one without id", `{"action":"closeConnection","reason":"r"}`, "needs connectionId"},
 		{"exists nothing", `{"action":"exists"}`, "exists needs"},
 		{"exists connection and user", `{"action":"exists","connectionId":"c","userId":"u"}`, "connectionId alone"},
@@ -213,7 +219,7 @@ func TestIntegrationManage(t *testing.T) {
 	}
 
 	// All succeed: 200; one action alone is a list of one.
-	if status, rep := s.post(t, "/api/manage?hub=chat", `{"action":"closeConnections"}`); status != 200 || !cmp.Equal(rep, map[string]any{"results": []any{map[string]any{"index": 0.0}}}) {
+	if status, rep := s.post(t, "/api/manage?hub=chat", `{"action":"closeConnections","all":true}`); status != 200 || !cmp.Equal(rep, map[string]any{"results": []any{map[string]any{"index": 0.0}}}) {
 		t.Errorf("close the hub: %d %v", status, rep)
 	}
 	waitUntil(t, func() bool { return len(s.emu.Connections("chat")) == 0 })
@@ -223,17 +229,17 @@ func TestIntegrationManage(t *testing.T) {
 	}
 
 	// Invalid input runs nothing.
-	if status, rep := s.post(t, "/api/manage?hub=chat", `[{"action":"closeConnections"},{"action":"exists","userId":""}]`); status != 400 || !strings.Contains(rep["error"].(string), "manage action 1: userId is empty") {
+	if status, rep := s.post(t, "/api/manage?hub=chat", `[{"action":"closeConnections","all":true},{"action":"exists","userId":""}]`); status != 400 || !strings.Contains(rep["error"].(string), "manage action 1: userId is empty") {
 		t.Errorf("invalid: %d %v", status, rep)
 	}
 	if n := s.emu.Counts().REST["SignalR_CloseConnections"]; n != 1 {
 		t.Errorf("%d hub closes, want 1", n)
 	}
 	// Standalone, a page of another site may not manage.
-	if status, _ := s.post(t, "/api/manage?hub=chat", `{"action":"closeConnections"}`, "Origin", "https://evil.example"); status != http.StatusForbidden {
+	if status, _ := s.post(t, "/api/manage?hub=chat", `{"action":"closeConnections","all":true}`, "Origin", "https://evil.example"); status != http.StatusForbidden {
 		t.Errorf("browser origin: %d, want 403", status)
 	}
-	if status, _ := s.post(t, "/api/manage?hub=other", `{"action":"closeConnections"}`); status != http.StatusNotFound {
+	if status, _ := s.post(t, "/api/manage?hub=other", `{"action":"closeConnections","all":true}`); status != http.StatusNotFound {
 		t.Errorf("unknown hub: %d, want 404", status)
 	}
 }
