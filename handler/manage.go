@@ -132,18 +132,44 @@ func (h *Handler) manage(ctx context.Context, c *call) *reply {
 	}
 	results := make([]manageResult, len(actions))
 	status, failed := 0, 0
+	// No action starts once a shutdown begins; the one running goes on to
+	// the drain's cutoff.
+	admit, stopAdmitting := drainOf(ctx).admitting(ctx)
+	defer stopAdmitting()
+	// What the service answered stays in memory until the reply is
+	// written: an invocation's result is up to a megabyte of the client's
+	// choosing, a list a few megabytes. It counts against the bytes in
+	// flight, and no action starts once they are spent.
+	var held int64
+	defer func() { h.inflight.release(held) }()
+	spent := false
 	for i, a := range actions {
 		results[i] = manageResult{Index: i}
-		if err := ctx.Err(); err != nil {
-			results[i].Error = "not run: the request's time ran out before its turn"
+		notRun, st := "", 0
+		switch {
+		case spent:
+			notRun, st = fmt.Sprintf("not run: the results before it fill the bytes the handler keeps in flight (%d, SIGNALR_MAX_INFLIGHT_BYTES); send it again in a request of its own", h.inflight.limit), http.StatusServiceUnavailable
+		case errors.Is(context.Cause(admit), errShuttingDown):
+			notRun, st = "not run: the handler is shutting down; send it again", http.StatusServiceUnavailable
+		case admit.Err() != nil:
+			notRun, st = "not run: the request's time ran out before its turn", http.StatusGatewayTimeout
+		}
+		if notRun != "" {
+			results[i].Error = notRun
 			failed++
 			if status == 0 {
-				status = http.StatusGatewayTimeout
+				status = st
 			}
 			continue
 		}
 		if err := runAction(ctx, m, hub, a, &results[i]); err != nil {
 			st, msg := classifyManage(a, err)
+			if errors.Is(context.Cause(ctx), errDrainEnded) {
+				st, msg = http.StatusServiceUnavailable, "cut off: the handler shut down before SignalR Service answered"
+				if a.Action == actInvoke {
+					msg += "; the client may have run the method"
+				}
+			}
 			c.log.Error("manage action failed", "hub", hub, "index", i, "action", a.Action, "status", st, "error", err)
 			results[i] = manageResult{Index: i, Error: msg}
 			failed++
@@ -151,16 +177,34 @@ func (h *Handler) manage(ctx context.Context, c *call) *reply {
 				status = st
 			}
 		}
+		n := results[i].size()
+		held += n
+		spent = !h.inflight.take(n)
 	}
 	if failed == 0 {
 		c.outcome = append(c.outcome, slog.String("hub", hub), slog.Int("count", len(actions)))
 		return &reply{status: http.StatusOK, body: manageBody{Results: results}}
 	}
-	return &reply{status: status, body: manageBody{
+	out := &reply{status: status, body: manageBody{
 		Error:         fmt.Sprintf("%d of %d actions failed; each result says why", failed, len(actions)),
 		CorrelationID: c.id,
 		Results:       results,
 	}}
+	if spent {
+		out.setHeader("Retry-After", inflightRetryAfter)
+	}
+	return out
+}
+
+// size is about what the result takes in memory and in the reply.
+func (r *manageResult) size() int64 {
+	n := int64(len(r.Result) + len(r.Error) + 32)
+	if r.Connections != nil {
+		for _, m := range *r.Connections {
+			n += int64(len(m.ConnectionID) + len(m.UserID) + 48)
+		}
+	}
+	return n
 }
 
 // runAction carries out one action and fills its result.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -278,7 +279,39 @@ func (f *fakeService) Invoke(ctx context.Context, hub, connection string, p bind
 	if err := f.next("invoke", hub); err != nil {
 		return nil, err
 	}
+	if f.invokeResult != nil {
+		return f.invokeResult, nil
+	}
 	return json.Marshal(p.Arguments)
+}
+
+// TestManageRepliesBounded checks that what the service answers counts
+// against SIGNALR_MAX_INFLIGHT_BYTES: an array of invocations whose
+// clients each return a megabyte stops starting actions once the results
+// fill the budget, rather than holding a megabyte per action (a thousand
+// actions, a gigabyte, for a request of a hundred kilobytes).
+func TestManageRepliesBounded(t *testing.T) {
+	svc := &fakeService{invokeResult: json.RawMessage(`"` + strings.Repeat("x", 1<<20) + `"`)}
+	h := newTestHandler(t, svc, &Options{MaxInflightBytes: 3 << 20})
+	body := "[" + strings.TrimSuffix(strings.Repeat(`{"action":"invoke","connectionId":"c","target":"t","arguments":[]},`, 10), ",") + "]"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/manage", strings.NewReader(body)))
+	var rep manageBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("status %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if svc.calls > 4 {
+		t.Errorf("%d invocations ran with 3 MB in flight allowed, want at most 4", svc.calls)
+	}
+	if len(rep.Results) != 10 || !strings.Contains(rep.Results[9].Error, "SIGNALR_MAX_INFLIGHT_BYTES") || rep.Results[0].Error != "" {
+		t.Errorf("results: first error %q, last error %q", rep.Results[0].Error, rep.Results[len(rep.Results)-1].Error)
+	}
+	if h.inflight.used != 0 {
+		t.Errorf("%d bytes still held after the request", h.inflight.used)
+	}
 }
 
 func TestPayloadManage(t *testing.T) {
