@@ -213,6 +213,10 @@ func endpointRefs(kind string, i int, items []json.RawMessage) ([]string, error)
 func endpointRef(data json.RawMessage) (string, error) {
 	var ref string
 	if json.Unmarshal(data, &ref) == nil {
+		if strings.TrimSpace(ref) == "" {
+			// "" would match every endpoint configured without a name.
+			return "", errors.New(`is empty: give an endpoint's name or service URI, or leave endpoints out to use every online one`)
+		}
 		return ref, nil
 	}
 	var obj struct {
