@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -262,6 +263,20 @@ func TestGroupActionTTL(t *testing.T) {
 	want := []string{"/api/hubs/chat/users/u/groups/g?ttl=0", "/api/hubs/chat/users/u/groups/h?ttl=90", "/api/hubs/chat/users/u/groups/i?ttl="}
 	if d := cmp.Diff(want, ttls); d != "" {
 		t.Errorf("requests (-want +got):\n%s", d)
+	}
+	// A ttl past the REST API's int32 seconds is refused, not wrapped
+	// around into a negative number of seconds.
+	e := c.Endpoints()[0]
+	for _, ttl := range []time.Duration{math.MaxInt64, (math.MaxInt32 + 1) * time.Second} {
+		if err := e.AddUserToGroupWithTTL(ctx(), "chat", "g", "u", ttl); !errors.As(err, new(*InputError)) {
+			t.Errorf("ttl %d: %v, want an *InputError", ttl, err)
+		}
+		if err := e.AddUserToGroup(ctx(), "chat", "g", "u", ttl); !errors.As(err, new(*InputError)) {
+			t.Errorf("AddUserToGroup ttl %d: %v, want an *InputError", ttl, err)
+		}
+	}
+	if n := len(f.requests()); n != 3 {
+		t.Errorf("%d requests, want the 3 before", n)
 	}
 	for _, in := range []string{
 		`{"action":"add","connectionId":"c","groupName":"g","ttl":5}`,
