@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,5 +289,44 @@ func TestGroupActionTTL(t *testing.T) {
 		if _, err := DecodeGroupActions([]byte(in), 0); err == nil || !strings.Contains(err.Error(), "ttl") {
 			t.Errorf("%s: %v, want an error naming ttl", in, err)
 		}
+	}
+}
+
+// TestInvokeRunsOnceOnEndpointsOfOneService configures one service twice,
+// by two of its addresses (its host name and a custom domain, say): the
+// client's handler must run once per Invoke, not once per endpoint that
+// knows the connection. Asking every endpoint at once ran it twice.
+func TestInvokeRunsOnceOnEndpointsOfOneService(t *testing.T) {
+	srv, err := emulator.NewServer(&emulator.Options{SystemIdentityRoles: []emulator.Role{emulator.ServiceOwner}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	other := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	cred := srv.Credential(srv.SystemIdentity().ObjectID)
+	c, _ := newTestClient(t, []EndpointConfig{
+		{Label: "Azure__SignalR__Endpoints__a", Name: "a", ServiceURI: mustURL(t, srv.URL), Credential: cred, Identity: "system-assigned managed identity"},
+		{Label: "Azure__SignalR__Endpoints__b", Name: "b", ServiceURI: mustURL(t, other), Credential: cred, Identity: "system-assigned managed identity"},
+	}, Options{})
+	info, err := c.ConnectionInfo(ctx(), "chat", "ada", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int32
+	a, err := signalrtest.Answer(ctx(), info.URL, info.AccessToken, map[string]signalrtest.Handler{
+		"count": func([]json.RawMessage) (any, error) { return runs.Add(1), nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	id := ids(srv, "chat", "ada")[0]
+	got, err := c.Invoke(ctx(), "chat", id, Payload{Target: "count"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := runs.Load(); n != 1 || string(got) != "1" {
+		t.Errorf("the client's handler ran %d times (result %s), want once", n, got)
 	}
 }
