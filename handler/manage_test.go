@@ -372,6 +372,7 @@ func FuzzDecodeManage(f *testing.F) {
 	f.Add(`{"action":"closeConnections","groupName":"g","excluded":["a","b"],"reason":"r"}`)
 	f.Add(`{"action":"listConnections","groupName":"g","top":3,"TOP":4}`)
 	f.Add(`[{"Action":"closeConnection","ConnectionId":"c"}]`)
+	f.Add("{\"action\":\"closeConnections\",\"userId\":\"a\",\"u\u017FerId\":\"b\",\"all\":true}")
 	f.Fuzz(func(t *testing.T, body string) {
 		actions, err := decodeManage([]byte(body), 50)
 		if err != nil {
@@ -392,6 +393,11 @@ func FuzzDecodeManage(f *testing.F) {
 			case actListConnections:
 				if a.GroupName == "" {
 					t.Fatalf("action %d of %q: list without groupName", i, body)
+				}
+			case actCloseConnections:
+				// The whole hub only on purpose; one audience only.
+				if n := btoi(a.UserID != "") + btoi(a.GroupName != "") + btoi(a.All); n != 1 {
+					t.Fatalf("action %d of %q: closes with %d of userId, groupName and all", i, body, n)
 				}
 			}
 		}
