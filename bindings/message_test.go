@@ -181,7 +181,8 @@ func messageBodies() map[string][]byte {
 
 func FuzzDecodeMessages(f *testing.F) {
 	for _, s := range []string{`{"target":"t","arguments":[1,"a",null]}`, `[{"target":"t","userId":"u"},{"target":"x","groupName":"g"}]`,
-		`{"target":"t","arguments":{}}`, `[1]`, ``, `{"target":"t","connectionId":" "}`} {
+		`{"target":"t","arguments":{}}`, `[1]`, ``, `{"target":"t","connectionId":" "}`,
+		`{"target":"t","groupName":"g","excluded":["a","\u0062",null],"endpoints":[{"name":"e","x":[{"name":1}]},"w\ud800",{"ENDPOINT":"https://x"}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
