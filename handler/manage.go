@@ -70,12 +70,12 @@ var manageActions = []string{actCloseConnection, actCloseConnections, actExists,
 
 // manageAction is one item of a manage request.
 type manageAction struct {
-	Action       string   `json:"action"`
-	ConnectionID string   `json:"connectionId"`
-	UserID       string   `json:"userId"`
-	GroupName    string   `json:"groupName"`
-	Excluded     []string `json:"excluded"`
-	Reason       string   `json:"reason"`
+	Action       string               `json:"action"`
+	ConnectionID string               `json:"connectionId"`
+	UserID       string               `json:"userId"`
+	GroupName    string               `json:"groupName"`
+	Excluded     bindings.ExcludedIDs `json:"excluded"`
+	Reason       string               `json:"reason"`
 	// All closes every connection of the hub: only on purpose, never
 	// because an address was left out (a JavaScript undefined drops it).
 	All       bool            `json:"all"`

@@ -17,6 +17,7 @@ import (
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/internal/costtest"
 	"github.com/signalr-entra/handler/internal/signalrtest"
 	"github.com/signalr-entra/handler/settings"
 )
@@ -367,6 +368,23 @@ func TestIntegrationManagePayload(t *testing.T) {
 
 // FuzzDecodeManage: any body is refused with an error or read into
 // actions that each name a known action with the fields it needs.
+// TestDecodeManageAllocsLinear bounds what reading a manage body allocates
+// per byte, as for messages: a long excluded list grew its slice a quarter
+// at a time (29 bytes per byte).
+func TestDecodeManageAllocsLinear(t *testing.T) {
+	const perByte = 24
+	for what, body := range map[string]string{
+		"an invocation of 500,000 arguments": `{"action":"invoke","connectionId":"c","target":"t","arguments":` + string(costtest.Zeros(500_000)) + `}`,
+		"a close excluding 250,000 connections": `{"action":"closeConnections","all":true,"excluded":[` + strings.Repeat(`"a",`, 249_999) + `"a"]}`,
+	} {
+		costtest.CheckAllocs(t, what, len(body), perByte, func() {
+			if _, err := decodeManage([]byte(body), 0); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 func FuzzDecodeManage(f *testing.F) {
 	f.Add(`[{"action":"invoke","connectionId":"c","target":"t","arguments":[1,{"a":[]}]},{"action":"exists","userId":"u","groupName":"g"}]`)
 	f.Add(`{"action":"closeConnections","groupName":"g","excluded":["a","b"],"reason":"r"}`)
