@@ -372,8 +372,8 @@ func checkAction(a manageAction, fields map[string]string) error {
 		if a.GroupName == "" {
 			return errors.New("listConnections needs groupName")
 		}
-		if _, given := fields["top"]; given && a.Top < 1 {
-			return fmt.Errorf("top %d is not a count: use 1 or more, or leave it out to list all", a.Top)
+		if _, given := fields["top"]; given && (a.Top < 1 || a.Top > maxListed) {
+			return fmt.Errorf("top %d is not a count one reply holds: use 1 to %d, or leave it out to list all (up to %d)", a.Top, maxListed, maxListed)
 		}
 	case actInvoke:
 		switch {

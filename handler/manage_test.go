@@ -57,6 +57,7 @@ func TestDecodeManage(t *testing.T) {
 		{"exists connection and user", `{"action":"exists","connectionId":"c","userId":"u"}`, "connectionId alone"},
 		{"list without group", `{"action":"listConnections","top":3}`, "needs groupName"},
 		{"top zero", `{"action":"listConnections","groupName":"g","top":0}`, "top 0 is not a count"},
+		{"top past a reply", `{"action":"listConnections","groupName":"g","top":100001}`, "top 100001 is not a count one reply holds: use 1 to 100000"},
 		{"top as text", `{"action":"listConnections","groupName":"g","top":"5"}`, "field top is a JSON string"},
 		{"invoke without arguments", `{"action":"invoke","connectionId":"c","target":"t"}`, "invoke needs arguments"},
 		{"invoke arguments not an array", `{"action":"invoke","connectionId":"c","target":"t","arguments":{"a":1}}`, "arguments is a JSON object, not an array"},
