@@ -375,7 +375,7 @@ func TestIntegrationManagePayload(t *testing.T) {
 func TestDecodeManageAllocsLinear(t *testing.T) {
 	const perByte = 24
 	for what, body := range map[string]string{
-		"an invocation of 500,000 arguments": `{"action":"invoke","connectionId":"c","target":"t","arguments":` + string(costtest.Zeros(500_000)) + `}`,
+		"an invocation of 500,000 arguments":    `{"action":"invoke","connectionId":"c","target":"t","arguments":` + string(costtest.Zeros(500_000)) + `}`,
 		"a close excluding 250,000 connections": `{"action":"closeConnections","all":true,"excluded":[` + strings.Repeat(`"a",`, 249_999) + `"a"]}`,
 	} {
 		costtest.CheckAllocs(t, what, len(body), perByte, func() {
