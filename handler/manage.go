@@ -166,9 +166,11 @@ func (h *Handler) manage(ctx context.Context, c *call) *reply {
 			st, msg := classifyManage(a, err)
 			if errors.Is(context.Cause(ctx), errDrainEnded) {
 				st, msg = http.StatusServiceUnavailable, "cut off: the handler shut down before SignalR Service answered"
-				if a.Action == actInvoke {
-					msg += "; the client may have run the method"
-				}
+			}
+			if a.Action == actInvoke && bindings.OutcomeOf(err) == bindings.Unknown {
+				// Sent, and no answer came back: the caller must not
+				// take it for an invocation that never ran.
+				msg = "the invocation's answer was lost (" + msg + "): the client may have run the method; check before invoking it again"
 			}
 			c.log.Error("manage action failed", "hub", hub, "index", i, "action", a.Action, "status", st, "error", err)
 			results[i] = manageResult{Index: i, Error: msg}

@@ -287,6 +287,37 @@ func (f *fakeService) Invoke(ctx context.Context, hub, connection string, p bind
 	return json.Marshal(p.Arguments)
 }
 
+// TestManageInvokeUnknown checks that an invocation whose answer was lost
+// (a gateway's 504, a reset after it was written) says the client may have
+// run the method, which the caller must know before invoking it again, and
+// that one refused before it reached the client does not.
+func TestManageInvokeUnknown(t *testing.T) {
+	for _, tt := range []struct {
+		outcome bindings.Outcome
+		status  int
+		want    bool
+	}{
+		{bindings.Unknown, http.StatusGatewayTimeout, true},
+		{bindings.Unknown, 0, true},
+		{bindings.Refused, http.StatusForbidden, false},
+		{bindings.NotSent, 0, false},
+	} {
+		svc := &fakeService{fail: func(string, int) error {
+			return &bindings.Error{Op: "invoke a client method", Endpoint: fakeEndpoint, Status: tt.status, Outcome: tt.outcome}
+		}}
+		h := newTestHandler(t, svc, nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/manage", strings.NewReader(`{"action":"invoke","connectionId":"c","target":"t","arguments":[]}`)))
+		var rep manageBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil || len(rep.Results) != 1 {
+			t.Fatalf("%s %d: %d %s", tt.outcome, tt.status, rec.Code, rec.Body)
+		}
+		if got := strings.Contains(rep.Results[0].Error, "the client may have run the method"); got != tt.want {
+			t.Errorf("%s %d: %q, want a warning that the client may have run it: %v", tt.outcome, tt.status, rep.Results[0].Error, tt.want)
+		}
+	}
+}
+
 // TestManageRepliesBounded checks that what the service answers counts
 // against SIGNALR_MAX_INFLIGHT_BYTES: an array of invocations whose
 // clients each return a megabyte stops starting actions once the results
