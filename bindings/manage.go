@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,14 +32,24 @@ func (e *Endpoint) query20241201() url.Values {
 // rounded up. A ttl of 0 adds only the user's connections of the moment:
 // a connection the user opens later is not in the group.
 func (e *Endpoint) AddUserToGroupWithTTL(ctx context.Context, hub, group, user string, ttl time.Duration) error {
-	if ttl < 0 {
-		return &InputError{fmt.Sprintf("invalid ttl %s: use 0 or more", ttl)}
+	secs, err := ttlSeconds(ttl)
+	if err != nil {
+		return err
 	}
 	q := e.hubQuery()
-	q.Set("ttl", strconv.FormatInt(int64((ttl+time.Second-1)/time.Second), 10))
+	q.Set("ttl", secs)
 	return e.member(ctx, "add user to group", http.MethodPut, hub, q, false,
 		[][2]string{{"user id", user}, {"group name", group}},
 		func(s []string) []string { return []string{"users", s[0], "groups", s[1]} })
+}
+
+// ttlSeconds is ttl in whole seconds rounded up, as the REST API's ttl
+// query parameter (an int32) takes it.
+func ttlSeconds(ttl time.Duration) (string, error) {
+	if ttl < 0 || ttl > math.MaxInt32*time.Second {
+		return "", &InputError{fmt.Sprintf("invalid ttl %s: use 0 to %d seconds", ttl, math.MaxInt32)}
+	}
+	return strconv.FormatInt(int64((ttl+time.Second-1)/time.Second), 10), nil
 }
 
 // invocationReply is the service's ClientInvocationResponse.

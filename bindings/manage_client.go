@@ -126,37 +126,32 @@ func (c *Client) fanOutInTurn(ctx context.Context, op string, f func(context.Con
 }
 
 // Invoke calls a method on one client connection and returns what the
-// client's handler returned. With several endpoints it asks every online
-// one at once: the connection lives on one of them, the others answer that
-// they do not know it. The error is that one's, when it failed.
+// client's handler returned. With several endpoints it asks the online ones
+// in turn, moving on only when one answers that it does not know the
+// connection or was never reached: asked at once, two endpoints that are
+// one service by two addresses would each run the client's handler. Any
+// other failure ends the call, as the endpoint may hold the connection.
 func (c *Client) Invoke(ctx context.Context, hub, connection string, p Payload) (json.RawMessage, error) {
-	var targets []*Endpoint
+	var first error
 	for _, e := range c.endpoints {
-		if len(c.endpoints) == 1 || e.Healthy() {
-			targets = append(targets, e)
+		if len(c.endpoints) > 1 && !e.Healthy() {
+			continue
+		}
+		res, err := e.Invoke(ctx, hub, connection, p)
+		switch {
+		case err == nil:
+			return res, nil
+		case !IsNotFound(err) && OutcomeOf(err) != NotSent:
+			return nil, err
+		case first == nil || IsNotFound(first):
+			// A failure to reach an endpoint says more than its silence.
+			first = err
 		}
 	}
-	if len(targets) == 0 {
+	if first == nil {
 		return nil, c.noneOnline("invoke")
 	}
-	results := make([]json.RawMessage, len(targets))
-	errs := make([]error, len(targets))
-	var wg sync.WaitGroup
-	for i, e := range targets {
-		wg.Go(func() { results[i], errs[i] = e.Invoke(ctx, hub, connection, p) })
-	}
-	wg.Wait()
-	for i, r := range results {
-		if errs[i] == nil {
-			return r, nil
-		}
-	}
-	for _, err := range errs {
-		if !IsNotFound(err) {
-			return nil, err
-		}
-	}
-	return nil, errs[0]
+	return nil, first
 }
 
 // IsNotFound reports whether err is the service's answer that the named

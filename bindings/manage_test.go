@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,6 +286,20 @@ func TestGroupActionTTL(t *testing.T) {
 	if d := cmp.Diff(want, ttls); d != "" {
 		t.Errorf("requests (-want +got):\n%s", d)
 	}
+	// A ttl past the REST API's int32 seconds is refused, not wrapped
+	// around into a negative number of seconds.
+	e := c.Endpoints()[0]
+	for _, ttl := range []time.Duration{math.MaxInt64, (math.MaxInt32 + 1) * time.Second} {
+		if err := e.AddUserToGroupWithTTL(ctx(), "chat", "g", "u", ttl); !errors.As(err, new(*InputError)) {
+			t.Errorf("ttl %d: %v, want an *InputError", ttl, err)
+		}
+		if err := e.AddUserToGroup(ctx(), "chat", "g", "u", ttl); !errors.As(err, new(*InputError)) {
+			t.Errorf("AddUserToGroup ttl %d: %v, want an *InputError", ttl, err)
+		}
+	}
+	if n := len(f.requests()); n != 3 {
+		t.Errorf("%d requests, want the 3 before", n)
+	}
 	for _, in := range []string{
 		`{"action":"add","connectionId":"c","groupName":"g","ttl":5}`,
 		`{"action":"remove","userId":"u","groupName":"g","ttl":5}`,
@@ -294,5 +310,44 @@ func TestGroupActionTTL(t *testing.T) {
 		if _, err := DecodeGroupActions([]byte(in), 0); err == nil || !strings.Contains(err.Error(), "ttl") {
 			t.Errorf("%s: %v, want an error naming ttl", in, err)
 		}
+	}
+}
+
+// TestInvokeRunsOnceOnEndpointsOfOneService configures one service twice,
+// by two of its addresses (its host name and a custom domain, say): the
+// client's handler must run once per Invoke, not once per endpoint that
+// knows the connection. Asking every endpoint at once ran it twice.
+func TestInvokeRunsOnceOnEndpointsOfOneService(t *testing.T) {
+	srv, err := emulator.NewServer(&emulator.Options{SystemIdentityRoles: []emulator.Role{emulator.ServiceOwner}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	other := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	cred := srv.Credential(srv.SystemIdentity().ObjectID)
+	c, _ := newTestClient(t, []EndpointConfig{
+		{Label: "Azure__SignalR__Endpoints__a", Name: "a", ServiceURI: mustURL(t, srv.URL), Credential: cred, Identity: "system-assigned managed identity"},
+		{Label: "Azure__SignalR__Endpoints__b", Name: "b", ServiceURI: mustURL(t, other), Credential: cred, Identity: "system-assigned managed identity"},
+	}, Options{})
+	info, err := c.ConnectionInfo(ctx(), "chat", "ada", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int32
+	a, err := signalrtest.Answer(ctx(), info.URL, info.AccessToken, map[string]signalrtest.Handler{
+		"count": func([]json.RawMessage) (any, error) { return runs.Add(1), nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	id := ids(srv, "chat", "ada")[0]
+	got, err := c.Invoke(ctx(), "chat", id, Payload{Target: "count"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := runs.Load(); n != 1 || string(got) != "1" {
+		t.Errorf("the client's handler ran %d times (result %s), want once", n, got)
 	}
 }

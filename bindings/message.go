@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -126,13 +127,13 @@ func DecodeMessages(data []byte, maxItems int) ([]Message, error) {
 func decodeMessage(i int, d *json.Decoder, checkFields func() error) (Message, error) {
 	// Arguments are checked apart, to say so when they are no array.
 	var w struct {
-		ConnectionID string            `json:"connectionId"`
-		UserID       string            `json:"userId"`
-		GroupName    string            `json:"groupName"`
-		Target       string            `json:"target"`
-		Arguments    json.RawMessage   `json:"arguments"`
-		Endpoints    []json.RawMessage `json:"endpoints"`
-		Excluded     []string          `json:"excluded"`
+		ConnectionID string          `json:"connectionId"`
+		UserID       string          `json:"userId"`
+		GroupName    string          `json:"groupName"`
+		Target       string          `json:"target"`
+		Arguments    json.RawMessage `json:"arguments"`
+		Endpoints    endpointList    `json:"endpoints"`
+		Excluded     ExcludedIDs     `json:"excluded"`
 	}
 	if err := d.Decode(&w); err != nil {
 		return Message{}, itemError("message", i, err, messageFields)
@@ -140,11 +141,7 @@ func decodeMessage(i int, d *json.Decoder, checkFields func() error) (Message, e
 	if err := checkFields(); err != nil {
 		return Message{}, err
 	}
-	m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Excluded: w.Excluded}
-	var err error
-	if m.Endpoints, err = endpointRefs("message", i, w.Endpoints); err != nil {
-		return Message{}, err
-	}
+	m := Message{ConnectionID: w.ConnectionID, UserID: w.UserID, GroupName: w.GroupName, Target: w.Target, Excluded: w.Excluded, Endpoints: w.Endpoints}
 	if args := bytes.TrimSpace(w.Arguments); len(args) > 0 && !bytes.Equal(args, []byte("null")) {
 		if args[0] != '[' {
 			return Message{}, fmt.Errorf("message %d: arguments is %s, not an array: put the arguments in [ ]", i, abbreviate(args))
@@ -165,12 +162,12 @@ func DecodeGroupActions(data []byte, maxItems int) ([]GroupAction, error) {
 	out := []GroupAction{}
 	err := eachItem("group action", groupActionFields, data, maxItems, func(i int, d *json.Decoder, checkFields func() error) error {
 		var w struct {
-			Action       Action            `json:"action"`
-			UserID       string            `json:"userId"`
-			ConnectionID string            `json:"connectionId"`
-			GroupName    string            `json:"groupName"`
-			TTL          *int              `json:"ttl"`
-			Endpoints    []json.RawMessage `json:"endpoints"`
+			Action       Action       `json:"action"`
+			UserID       string       `json:"userId"`
+			ConnectionID string       `json:"connectionId"`
+			GroupName    string       `json:"groupName"`
+			TTL          *int         `json:"ttl"`
+			Endpoints    endpointList `json:"endpoints"`
 		}
 		if err := d.Decode(&w); err != nil {
 			return itemError("group action", i, err, groupActionFields)
@@ -178,11 +175,7 @@ func DecodeGroupActions(data []byte, maxItems int) ([]GroupAction, error) {
 		if err := checkFields(); err != nil {
 			return err
 		}
-		a := GroupAction{Action: w.Action, UserID: w.UserID, ConnectionID: w.ConnectionID, GroupName: w.GroupName, TTL: w.TTL}
-		var err error
-		if a.Endpoints, err = endpointRefs("group action", i, w.Endpoints); err != nil {
-			return err
-		}
+		a := GroupAction{Action: w.Action, UserID: w.UserID, ConnectionID: w.ConnectionID, GroupName: w.GroupName, TTL: w.TTL, Endpoints: w.Endpoints}
 		if err := a.validate(); err != nil {
 			return fmt.Errorf("group action %d: %w", i, err)
 		}
@@ -195,38 +188,202 @@ func DecodeGroupActions(data []byte, maxItems int) ([]GroupAction, error) {
 	return out, nil
 }
 
-// endpointRefs reads the endpoints of item i.
-func endpointRefs(kind string, i int, items []json.RawMessage) ([]string, error) {
-	var out []string
-	for j, it := range items {
-		ref, err := endpointRef(it)
-		if err != nil {
-			return nil, fmt.Errorf("%s %d: endpoints item %d %w", kind, i, j, err)
+// ExcludedIDs is a JSON array of connection ids to leave out (null items
+// read as ""), read into a slice of its final length: encoding/json would
+// grow a []string a quarter at a time, five times its size in garbage.
+type ExcludedIDs []string
+
+// UnmarshalJSON reads a JSON array of strings, or null.
+func (l *ExcludedIDs) UnmarshalJSON(data []byte) error {
+	out, err := readList("excluded", data, func(item []byte) (string, error) {
+		if item[0] != '"' && !bytes.Equal(item, []byte("null")) {
+			return "", fmt.Errorf("is %s, not a string", abbreviate(item))
 		}
-		out = append(out, ref)
+		return unquote(item), nil
+	})
+	*l = out
+	return err
+}
+
+// endpointList is a message's endpoints (endpointRef).
+type endpointList []string
+
+func (l *endpointList) UnmarshalJSON(data []byte) error {
+	out, err := readList("endpoints", data, endpointRef)
+	*l = out
+	return err
+}
+
+// readList reads the JSON array data with ref, each item as its bytes,
+// into a slice of its final length, reading the items where they are:
+// encoding/json grows a slice a quarter at a time (five times its size in
+// garbage for a long list) and a decoder for each item costs tens of bytes
+// per byte. data is valid JSON: encoding/json checked it before calling
+// an UnmarshalJSON.
+func readList(field string, data []byte, ref func([]byte) (string, error)) ([]string, error) {
+	data = bytes.TrimSpace(data)
+	if bytes.Equal(data, []byte("null")) {
+		return nil, nil
+	}
+	if data[0] != '[' {
+		return nil, fmt.Errorf("%s is %s, not an array", field, abbreviate(data))
+	}
+	if len(bytes.TrimSpace(data[1:len(data)-1])) == 0 {
+		return []string{}, nil
+	}
+	n := 0
+	for j := 1; j < len(data)-1; j = itemEnd(data, j) + 1 {
+		n++
+	}
+	out := make([]string, 0, n)
+	for j := 1; j < len(data)-1; {
+		end := itemEnd(data, j)
+		s, err := ref(bytes.TrimSpace(data[j:end]))
+		if err != nil {
+			return nil, fmt.Errorf("%s item %d %w", field, len(out), err)
+		}
+		out = append(out, s)
+		j = end + 1
 	}
 	return out, nil
 }
 
+// unquote returns the JSON string s (valid JSON) as text, as
+// encoding/json reads it (a lone surrogate or a byte that is not UTF-8
+// becomes U+FFFD); null reads as "". It allocates only the text: a
+// json.Unmarshal costs some 200 bytes a call.
+func unquote(s []byte) string {
+	if s[0] != '"' {
+		return ""
+	}
+	s = s[1 : len(s)-1]
+	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		return string(s)
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		if s[i] != '\\' {
+			r, n := utf8.DecodeRune(s[i:])
+			out, i = utf8.AppendRune(out, r), i+n
+			continue
+		}
+		c := s[i+1]
+		i += 2
+		switch c {
+		case 'u':
+			r := hexRune(s[i : i+4])
+			i += 4
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2 = hexRune(s[i+2 : i+6])
+				}
+				if r = utf16.DecodeRune(r, r2); r != utf8.RuneError {
+					i += 6
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		default: // '"', '\\' and '/'
+			out = append(out, c)
+		}
+	}
+	return string(out)
+}
+
+// hexRune reads the four hex digits of a \u escape.
+func hexRune(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// itemEnd returns the index of the comma or closing bracket that ends the
+// item of the JSON array data starting at data[j].
+func itemEnd(data []byte, j int) int {
+	depth := 0
+	for ; j < len(data)-1; j++ {
+		switch data[j] {
+		case '"':
+			j = stringEnd(data, j) - 1
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return j
+}
+
 // endpointRef reads one item of a message's endpoints: a name, or the C#
-// extension's ServiceEndpoint object, known by its name or else its URI.
-func endpointRef(data json.RawMessage) (string, error) {
-	var ref string
-	if json.Unmarshal(data, &ref) == nil {
-		return ref, nil
+// extension's ServiceEndpoint object, known by its name or else its URI,
+// its fields matched in any case as encoding/json matches them.
+func endpointRef(item []byte) (string, error) {
+	notEndpoint := func() error {
+		return fmt.Errorf("is %s: give an endpoint name or an object with name or endpoint", abbreviate(item))
 	}
-	var obj struct {
-		Name     string `json:"name"`
-		Endpoint string `json:"endpoint"`
+	if item[0] != '{' {
+		if item[0] != '"' && !bytes.Equal(item, []byte("null")) {
+			return "", notEndpoint()
+		}
+		if ref := unquote(item); strings.TrimSpace(ref) != "" {
+			return ref, nil
+		}
+		// "" would match every endpoint configured without a name.
+		return "", errors.New(`is empty: give an endpoint's name or service URI, or leave endpoints out to use every online one`)
 	}
-	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &obj) != nil {
-		return "", fmt.Errorf("is %s: give an endpoint name or an object with name or endpoint", abbreviate(t))
+	var name, uri string
+	for j := skipSpace(item, 1); item[j] == '"'; {
+		keyEnd := stringEnd(item, j)
+		key := unquote(item[j:keyEnd])
+		v := skipSpace(item, skipSpace(item, keyEnd)+1)
+		end := itemEnd(item, v)
+		var dst *string
+		switch {
+		case strings.EqualFold(key, "name"):
+			dst = &name
+		case strings.EqualFold(key, "endpoint"):
+			dst = &uri
+		}
+		if val := bytes.TrimSpace(item[v:end]); dst != nil {
+			if val[0] != '"' && !bytes.Equal(val, []byte("null")) {
+				return "", notEndpoint()
+			}
+			*dst = unquote(val)
+		}
+		j = skipSpace(item, end+1)
+		if end == len(item)-1 {
+			break
+		}
 	}
 	switch {
-	case obj.Name != "":
-		return obj.Name, nil
-	case obj.Endpoint != "":
-		return obj.Endpoint, nil
+	case name != "":
+		return name, nil
+	case uri != "":
+		return uri, nil
 	}
 	return "", errors.New(`has neither name nor endpoint: give the endpoint's name, such as {"name": "east"}`)
 }

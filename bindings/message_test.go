@@ -51,6 +51,9 @@ func TestDecodeMessages(t *testing.T) {
 			[]Message{{Target: "t", Endpoints: []string{"east", "https://w.service.signalr.net", "backup"}}}, ""},
 		{"endpoint object empty", `{"target":"t","endpoints":[{"online":true}]}`, nil, "message 0: endpoints item 0 has neither name nor endpoint"},
 		{"endpoint number", `{"target":"t","endpoints":[1]}`, nil, "message 0: endpoints item 0 is \"1\""},
+		// An empty name matched every endpoint configured without a name.
+		{"endpoint name empty", `{"target":"t","endpoints":["east",""]}`, nil, "message 0: endpoints item 1 is empty"},
+		{"endpoint name null", `{"target":"t","endpoints":[null]}`, nil, "message 0: endpoints item 0 is empty"},
 		{"no target", `[{"target":"t"},{"arguments":[]}]`, nil, "message 1: target is missing"},
 		{"excluded from a group", `{"target":"t","groupName":"g","excluded":["c1","c2"]}`,
 			[]Message{{Target: "t", GroupName: "g", Excluded: []string{"c1", "c2"}}}, ""},
@@ -178,7 +181,8 @@ func messageBodies() map[string][]byte {
 
 func FuzzDecodeMessages(f *testing.F) {
 	for _, s := range []string{`{"target":"t","arguments":[1,"a",null]}`, `[{"target":"t","userId":"u"},{"target":"x","groupName":"g"}]`,
-		`{"target":"t","arguments":{}}`, `[1]`, ``, `{"target":"t","connectionId":" "}`} {
+		`{"target":"t","arguments":{}}`, `[1]`, ``, `{"target":"t","connectionId":" "}`,
+		`{"target":"t","groupName":"g","excluded":["a","\u0062",null],"endpoints":[{"name":"e","x":[{"name":1}]},"w\ud800",{"ENDPOINT":"https://x"}]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

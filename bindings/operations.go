@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -172,7 +171,11 @@ func (e *Endpoint) RemoveConnectionFromAllGroups(ctx context.Context, hub, conne
 func (e *Endpoint) AddUserToGroup(ctx context.Context, hub, group, user string, ttl time.Duration) error {
 	q := e.hubQuery()
 	if ttl > 0 {
-		q.Set("ttl", strconv.FormatInt(int64((ttl+time.Second-1)/time.Second), 10))
+		secs, err := ttlSeconds(ttl)
+		if err != nil {
+			return err
+		}
+		q.Set("ttl", secs)
 	}
 	return e.member(ctx, "add user to group", http.MethodPut, hub, q, false,
 		[][2]string{{"user id", user}, {"group name", group}},

@@ -210,6 +210,8 @@ func TestValidation(t *testing.T) {
 		{"no target", "/api/hubs/chat/:send", "?api-version=2022-06-01", `{"arguments":[]}`, 400},
 		{"not JSON", "/api/hubs/chat/:send", "?api-version=2022-06-01", `{`, 400},
 		{"negative ttl", "/api/hubs/chat/users/u/groups/g", "?api-version=2022-06-01&ttl=-1", ``, 400},
+		// The REST API's ttl is an int32; a larger one wrapped into the past.
+		{"ttl past int32", "/api/hubs/chat/users/u/groups/g", "?api-version=2022-06-01&ttl=10000000000000", ``, 400},
 		{"bad application", "/api/hubs/chat/:send", "?api-version=2022-06-01&application=-x", `{"target":"t"}`, 400},
 		{"ok", "/api/hubs/chat/:send", "?api-version=2022-06-01&application=app", `{"target":"t"}`, 202},
 	}

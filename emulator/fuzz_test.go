@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -97,4 +98,34 @@ func FuzzMessagePack(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMessagePackLengthsBounded reads values whose headers declare up to
+// 4 GB of data that the message does not hold: reading allocates no more
+// than the message could, however large the declared length. Binary was
+// read into a slice of the declared length (4 GB per 11-byte message).
+func TestMessagePackLengthsBounded(t *testing.T) {
+	for name, msg := range map[string][]byte{
+		"bin32 result":        []byte("\x95\x03\x80\xa1i\x03\xc6\xff\xff\xff\xf0"),
+		"str32 result":        []byte("\x95\x03\x80\xa1i\x03\xdb\xff\xff\xff\xf0"),
+		"ext32 result":        []byte("\x95\x03\x80\xa1i\x03\xc9\xff\xff\xff\xf0\x01"),
+		"array32 result":      []byte("\x95\x03\x80\xa1i\x03\xdd\xff\xff\xff\xf0"),
+		"bin32 in arguments":  []byte("\x95\x01\x80\xc0\xa1t\x91\xc6\xff\xff\xff\xf0"),
+		"str32 invocation id": []byte("\x95\x01\x80\xdb\xff\xff\xff\xf0a"),
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if _, err := (msgpackProtocol{}).parse(msg); err == nil {
+			t.Errorf("%s: read without error", name)
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+			t.Errorf("%s: reading %d bytes allocated %d", name, len(msg), n)
+		}
+	}
+	// Binary that is there reads as base64, as System.Text.Json writes it.
+	cm, err := (msgpackProtocol{}).parse([]byte("\x95\x03\x80\xa1i\x03\x92\xc4\x03abc\xc4\x00"))
+	if err != nil || string(cm.result) != `["YWJj",""]` {
+		t.Errorf("binary result: %s, %v", cm.result, err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 
@@ -154,7 +155,7 @@ func (rd *reader) jsonValue(depth int) (any, error) {
 		}
 		return out, nil
 	case msgpcode.IsBin(c):
-		b, err := rd.d.DecodeBytes()
+		b, err := rd.bin()
 		return base64.StdEncoding.EncodeToString(b), err
 	case c == msgpcode.Float, c == msgpcode.Double:
 		f, err := rd.d.DecodeFloat64()
@@ -169,6 +170,24 @@ func (rd *reader) jsonValue(depth int) (any, error) {
 		return nil, errors.New("a MessagePack extension has no JSON form")
 	}
 	return rd.d.DecodeInterfaceLoose()
+}
+
+// bin reads binary data as a slice of b. The library's DecodeBytes makes
+// a slice of the length the header declares before reading (4 GB for a
+// header of five bytes); here a length past the end of b is refused first.
+func (rd *reader) bin() ([]byte, error) {
+	n, err := rd.d.DecodeBytesLen()
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 || n > rd.r.Len() {
+		return nil, io.ErrUnexpectedEOF
+	}
+	start := rd.offset()
+	if _, err := rd.r.Seek(int64(n), io.SeekCurrent); err != nil {
+		return nil, err
+	}
+	return rd.b[start : start+n], nil
 }
 
 func isArray(c byte) bool {

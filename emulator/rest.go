@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -187,8 +188,8 @@ func (s *Server) addUserToGroup(rt route, ttl string, now time.Time) error {
 	d := noTTL
 	if ttl != "" {
 		n, err := strconv.Atoi(ttl)
-		if err != nil || n < 0 {
-			return fmt.Errorf("invalid ttl %q; use a whole number of seconds, 0 or more", ttl)
+		if err != nil || n < 0 || n > math.MaxInt32 {
+			return fmt.Errorf("invalid ttl %q; use a whole number of seconds, 0 to %d", ttl, math.MaxInt32)
 		}
 		d = time.Duration(n) * time.Second
 	}

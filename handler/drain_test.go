@@ -117,3 +117,70 @@ func TestCallerLeavingStopsTheWork(t *testing.T) {
 		t.Errorf("%d sends started; want 1: none after the caller left", n)
 	}
 }
+
+// slowInvoker is a service whose clients take perCall to answer an
+// invocation, or never answer before the context ends.
+type slowInvoker struct {
+	fakeService
+	perCall time.Duration
+	started atomic.Int32
+}
+
+func (s *slowInvoker) Invoke(ctx context.Context, hub, connection string, p bindings.Payload) (json.RawMessage, error) {
+	s.started.Add(1)
+	select {
+	case <-time.After(s.perCall):
+		return json.RawMessage(`"here"`), nil
+	case <-ctx.Done():
+		return nil, &bindings.Error{Op: "invoke a client method", Endpoint: fakeEndpoint, Outcome: bindings.Unknown, Err: ctx.Err()}
+	}
+}
+
+// TestShutdownManage sends SIGTERM while a manage request's invocations
+// run one after another: the one in flight finishes (or is cut off at the
+// drain's end, saying the client may have run it), no other starts, and
+// the caller is answered with every action's outcome.
+func TestShutdownManage(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		perCall   time.Duration
+		wantFirst string
+	}{
+		{"the invocation in flight finishes", 300 * time.Millisecond, ""},
+		{"the invocation in flight outlasts the drain", time.Hour, "the client may have run the method"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := &slowInvoker{perCall: tt.perCall}
+			h := newTestHandler(t, svc, &Options{DrainTimeout: time.Second})
+			addr, cancel, done := serveInBackground(t, h)
+			body := "[" + strings.TrimSuffix(strings.Repeat(`{"action":"invoke","connectionId":"c","target":"t","arguments":[]},`, 5), ",") + "]"
+			resc := requestInBackground(newRequest(t, "POST", "http://"+addr+"/api/manage", body))
+			for svc.started.Load() < 1 {
+				time.Sleep(time.Millisecond)
+			}
+			cancel() // as SIGTERM does
+			res := <-resc
+			if res.err != nil {
+				t.Fatalf("no answer: %v", res.err)
+			}
+			var rep manageBody
+			if err := json.Unmarshal([]byte(res.body), &rep); err != nil || res.status != 503 || len(rep.Results) != 5 {
+				t.Fatalf("answer %d %s, want 503 with five results", res.status, res.body)
+			}
+			if first := rep.Results[0].Error; !strings.Contains(first, tt.wantFirst) || (tt.wantFirst == "") != (first == "") {
+				t.Errorf("the invocation in flight: %q, want %q", first, tt.wantFirst)
+			}
+			for _, r := range rep.Results[1:] {
+				if !strings.HasPrefix(r.Error, "not run: the handler is shutting down") {
+					t.Errorf("action %d: %q, want not run", r.Index, r.Error)
+				}
+			}
+			if n := svc.started.Load(); n != 1 {
+				t.Errorf("%d invocations started, want only the one in flight at SIGTERM", n)
+			}
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v, want a clean drain", err)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,8 @@ type fakeService struct {
 	calls   int
 	fail    func(op string, n int) error
 	onCall  func()
+	// invokeResult, when set, is what every invocation returns.
+	invokeResult json.RawMessage
 }
 
 type negotiation struct {

@@ -39,6 +39,15 @@ func (b *byteBudget) acquire(n int64) bool {
 	return true
 }
 
+// take adds n bytes the request holds already, such as an answer that
+// arrived, and reports whether the budget still has room.
+func (b *byteBudget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used += n
+	return b.used <= b.limit
+}
+
 func (b *byteBudget) release(n int64) {
 	b.mu.Lock()
 	b.used -= n

@@ -47,25 +47,41 @@ const (
 // manageFields are the fields each action takes besides "action".
 var manageFields = map[string][]string{
 	actCloseConnection:  {"connectionId", "reason"},
-	actCloseConnections: {"userId", "groupName", "excluded", "reason"},
+	actCloseConnections: {"userId", "groupName", "all", "excluded", "reason"},
 	actExists:           {"connectionId", "userId", "groupName"},
 	actListConnections:  {"groupName", "top"},
 	actInvoke:           {"connectionId", "target", "arguments"},
 }
 
+// manageFieldNames are every action's fields, and "action".
+var manageFieldNames = func() []string {
+	names := []string{"action"}
+	for _, fs := range manageFields {
+		for _, f := range fs {
+			if !slices.Contains(names, f) {
+				names = append(names, f)
+			}
+		}
+	}
+	return names
+}()
+
 var manageActions = []string{actCloseConnection, actCloseConnections, actExists, actListConnections, actInvoke}
 
 // manageAction is one item of a manage request.
 type manageAction struct {
-	Action       string          `json:"action"`
-	ConnectionID string          `json:"connectionId"`
-	UserID       string          `json:"userId"`
-	GroupName    string          `json:"groupName"`
-	Excluded     []string        `json:"excluded"`
-	Reason       string          `json:"reason"`
-	Top          int             `json:"top"`
-	Target       string          `json:"target"`
-	Arguments    json.RawMessage `json:"arguments"`
+	Action       string               `json:"action"`
+	ConnectionID string               `json:"connectionId"`
+	UserID       string               `json:"userId"`
+	GroupName    string               `json:"groupName"`
+	Excluded     bindings.ExcludedIDs `json:"excluded"`
+	Reason       string               `json:"reason"`
+	// All closes every connection of the hub: only on purpose, never
+	// because an address was left out (a JavaScript undefined drops it).
+	All       bool            `json:"all"`
+	Top       int             `json:"top"`
+	Target    string          `json:"target"`
+	Arguments json.RawMessage `json:"arguments"`
 }
 
 // manageResult is the outcome of one action, in the reply's results.
@@ -116,18 +132,46 @@ func (h *Handler) manage(ctx context.Context, c *call) *reply {
 	}
 	results := make([]manageResult, len(actions))
 	status, failed := 0, 0
+	// No action starts once a shutdown begins; the one running goes on to
+	// the drain's cutoff.
+	admit, stopAdmitting := drainOf(ctx).admitting(ctx)
+	defer stopAdmitting()
+	// What the service answered stays in memory until the reply is
+	// written: an invocation's result is up to a megabyte of the client's
+	// choosing, a list a few megabytes. It counts against the bytes in
+	// flight, and no action starts once they are spent.
+	var held int64
+	defer func() { h.inflight.release(held) }()
+	spent := false
 	for i, a := range actions {
 		results[i] = manageResult{Index: i}
-		if err := ctx.Err(); err != nil {
-			results[i].Error = "not run: the request's time ran out before its turn"
+		notRun, st := "", 0
+		switch {
+		case spent:
+			notRun, st = fmt.Sprintf("not run: the results before it fill the bytes the handler keeps in flight (%d, SIGNALR_MAX_INFLIGHT_BYTES); send it again in a request of its own", h.inflight.limit), http.StatusServiceUnavailable
+		case errors.Is(context.Cause(admit), errShuttingDown):
+			notRun, st = "not run: the handler is shutting down; send it again", http.StatusServiceUnavailable
+		case admit.Err() != nil:
+			notRun, st = "not run: the request's time ran out before its turn", http.StatusGatewayTimeout
+		}
+		if notRun != "" {
+			results[i].Error = notRun
 			failed++
 			if status == 0 {
-				status = http.StatusGatewayTimeout
+				status = st
 			}
 			continue
 		}
 		if err := runAction(ctx, m, hub, a, &results[i]); err != nil {
 			st, msg := classifyManage(a, err)
+			if errors.Is(context.Cause(ctx), errDrainEnded) {
+				st, msg = http.StatusServiceUnavailable, "cut off: the handler shut down before SignalR Service answered"
+			}
+			if a.Action == actInvoke && bindings.OutcomeOf(err) == bindings.Unknown {
+				// Sent, and no answer came back: the caller must not
+				// take it for an invocation that never ran.
+				msg = "the invocation's answer was lost (" + msg + "): the client may have run the method; check before invoking it again"
+			}
 			c.log.Error("manage action failed", "hub", hub, "index", i, "action", a.Action, "status", st, "error", err)
 			results[i] = manageResult{Index: i, Error: msg}
 			failed++
@@ -135,16 +179,34 @@ func (h *Handler) manage(ctx context.Context, c *call) *reply {
 				status = st
 			}
 		}
+		n := results[i].size()
+		held += n
+		spent = !h.inflight.take(n)
 	}
 	if failed == 0 {
 		c.outcome = append(c.outcome, slog.String("hub", hub), slog.Int("count", len(actions)))
 		return &reply{status: http.StatusOK, body: manageBody{Results: results}}
 	}
-	return &reply{status: status, body: manageBody{
+	out := &reply{status: status, body: manageBody{
 		Error:         fmt.Sprintf("%d of %d actions failed; each result says why", failed, len(actions)),
 		CorrelationID: c.id,
 		Results:       results,
 	}}
+	if spent {
+		out.setHeader("Retry-After", inflightRetryAfter)
+	}
+	return out
+}
+
+// size is about what the result takes in memory and in the reply.
+func (r *manageResult) size() int64 {
+	n := int64(len(r.Result) + len(r.Error) + 32)
+	if r.Connections != nil {
+		for _, m := range *r.Connections {
+			n += int64(len(m.ConnectionID) + len(m.UserID) + 48)
+		}
+	}
+	return n
 }
 
 // runAction carries out one action and fills its result.
@@ -290,8 +352,11 @@ func checkAction(a manageAction, fields map[string]string) error {
 			return errors.New("closeConnection needs connectionId")
 		}
 	case actCloseConnections:
-		if a.UserID != "" && a.GroupName != "" {
-			return errors.New("closeConnections takes userId or groupName, not both: close a user's connections, a group's, or (with neither) the hub's")
+		switch n := btoi(a.UserID != "") + btoi(a.GroupName != "") + btoi(a.All); {
+		case n > 1:
+			return errors.New(`closeConnections takes one of userId, groupName and "all": true: close a user's connections, a group's, or every one of the hub`)
+		case n == 0:
+			return errors.New(`closeConnections needs userId, groupName, or "all": true to close every connection of the hub`)
 		}
 		for _, x := range a.Excluded {
 			if strings.TrimSpace(x) == "" {
@@ -309,8 +374,8 @@ func checkAction(a manageAction, fields map[string]string) error {
 		if a.GroupName == "" {
 			return errors.New("listConnections needs groupName")
 		}
-		if _, given := fields["top"]; given && a.Top < 1 {
-			return fmt.Errorf("top %d is not a count: use 1 or more, or leave it out to list all", a.Top)
+		if _, given := fields["top"]; given && (a.Top < 1 || a.Top > maxListed) {
+			return fmt.Errorf("top %d is not a count one reply holds: use 1 to %d, or leave it out to list all (up to %d)", a.Top, maxListed, maxListed)
 		}
 	case actInvoke:
 		switch {
@@ -330,7 +395,9 @@ func checkAction(a manageAction, fields map[string]string) error {
 }
 
 // objectFields returns the names of an object's fields, lower-cased, each
-// with its spelling; a name given twice in any case is refused.
+// with its spelling; a name given twice in any case is refused. Case is
+// Unicode simple folding, as encoding/json matches names: "uſerId" (with
+// U+017F) fills UserID as "userId" does.
 func objectFields(data json.RawMessage) (map[string]string, error) {
 	d := json.NewDecoder(bytes.NewReader(data))
 	if t, err := d.Token(); err != nil || t != json.Delim('{') {
@@ -344,6 +411,9 @@ func objectFields(data json.RawMessage) (map[string]string, error) {
 		}
 		name := t.(string)
 		key := strings.ToLower(name)
+		if i := slices.IndexFunc(manageFieldNames, func(k string) bool { return strings.EqualFold(k, name) }); i >= 0 {
+			key = strings.ToLower(manageFieldNames[i])
+		}
 		if first, dup := fields[key]; dup {
 			return nil, fmt.Errorf("field %s is given twice (as %s and %s): give it once", hostproto.Quote(name), hostproto.Quote(first), hostproto.Quote(name))
 		}
@@ -378,4 +448,11 @@ func jsonKind(c byte) string {
 	default:
 		return "number"
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

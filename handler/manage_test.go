@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/emulator"
+	"github.com/signalr-entra/handler/internal/costtest"
 	"github.com/signalr-entra/handler/internal/signalrtest"
 	"github.com/signalr-entra/handler/settings"
 )
@@ -25,7 +27,7 @@ func TestDecodeManage(t *testing.T) {
 		name, body, wantErr string
 	}{
 		{"one action", `{"action":"exists","userId":"ada"}`, ""},
-		{"an array", `[{"action":"closeConnection","connectionId":"c","reason":"r"},{"action":"closeConnections"},{"action":"listConnections","groupName":"g","top":5},{"action":"invoke","connectionId":"c","target":"t","arguments":[]}]`, ""},
+		{"an array", `[{"action":"closeConnection","connectionId":"c","reason":"r"},{"action":"closeConnections","all":true},{"action":"listConnections","groupName":"g","top":5},{"action":"invoke","connectionId":"c","target":"t","arguments":[]}]`, ""},
 		{"fields in another case", `{"Action":"exists","UserId":"ada","groupname":"g"}`, ""},
 		{"empty", ` `, "the body is empty"},
 		{"not an object", `"exists"`, "not a manage action"},
@@ -36,17 +38,26 @@ func TestDecodeManage(t *testing.T) {
 		{"field of another action", `{"action":"exists","userId":"ada","reason":"r"}`, `unknown field "reason"`},
 		{"duplicate field", `{"action":"exists","userId":"ada","userId":"bob"}`, `field "userId" is given twice`},
 		{"duplicate field in another case", `{"action":"closeConnections","groupName":"g","GroupName":"h"}`, `field "GroupName" is given twice (as "groupName" and "GroupName")`},
+		{"duplicate field folding as encoding/json folds", "{\"action\":\"closeConnections\",\"userId\":\"alice\",\"u\u017FerId\":\"bob\"}", `is given twice`},
+		{"duplicate field by an escape", `{"action":"closeConnections","userId":"alice","user\u0049d":"bob"}`, `is given twice`},
 		{"duplicate action", `{"action":"exists","ACTION":"closeConnections","userId":"ada"}`, "given twice"},
 		{"empty userId", `{"action":"exists","userId":""}`, "userId is empty"},
 		{"blank groupName", `{"action":"closeConnections","groupName":"  "}`, "groupName is empty"},
 		{"empty connectionId", `{"action":"closeConnection","connectionId":""}`, "connectionId is empty"},
-		{"empty excluded", `{"action":"closeConnections","excluded":[""]}`, "excluded holds an empty connection id"},
-		{"close both", `{"action":"closeConnections","userId":"u","groupName":"g"}`, "not both"},
+		{"empty excluded", `{"action":"closeConnections","all":true,"excluded":[""]}`, "excluded holds an empty connection id"},
+		{"close both", `{"action":"closeConnections","userId":"u","groupName":"g"}`, "takes one of"},
+		{"close a user and all", `{"action":"closeConnections","userId":"u","all":true}`, "takes one of"},
+		{"close without an address", `{"action":"closeConnections","reason":"r"}`, `needs userId, groupName, or "all": true`},
+		{"close with a null address", `{"action":"closeConnections","groupName":null}`, "groupName is empty"},
+		{"close with all false", `{"action":"closeConnections","all":false,"excluded":["c"]}`, `needs userId, groupName, or "all": true`},
+		{"close with all null", `{"action":"closeConnections","all":null}`, `needs userId, groupName, or "all": true`},
+		{"close with all misspelled", `{"action":"closeConnections","everyone":true}`, `unknown field "everyone"`},
 		{"close one without id", `{"action":"closeConnection","reason":"r"}`, "needs connectionId"},
 		{"exists nothing", `{"action":"exists"}`, "exists needs"},
 		{"exists connection and user", `{"action":"exists","connectionId":"c","userId":"u"}`, "connectionId alone"},
 		{"list without group", `{"action":"listConnections","top":3}`, "needs groupName"},
 		{"top zero", `{"action":"listConnections","groupName":"g","top":0}`, "top 0 is not a count"},
+		{"top past a reply", `{"action":"listConnections","groupName":"g","top":100001}`, "top 100001 is not a count one reply holds: use 1 to 100000"},
 		{"top as text", `{"action":"listConnections","groupName":"g","top":"5"}`, "field top is a JSON string"},
 		{"invoke without arguments", `{"action":"invoke","connectionId":"c","target":"t"}`, "invoke needs arguments"},
 		{"invoke arguments not an array", `{"action":"invoke","connectionId":"c","target":"t","arguments":{"a":1}}`, "arguments is a JSON object, not an array"},
@@ -211,7 +222,7 @@ func TestIntegrationManage(t *testing.T) {
 	}
 
 	// All succeed: 200; one action alone is a list of one.
-	if status, rep := s.post(t, "/api/manage?hub=chat", `{"action":"closeConnections"}`); status != 200 || !cmp.Equal(rep, map[string]any{"results": []any{map[string]any{"index": 0.0}}}) {
+	if status, rep := s.post(t, "/api/manage?hub=chat", `{"action":"closeConnections","all":true}`); status != 200 || !cmp.Equal(rep, map[string]any{"results": []any{map[string]any{"index": 0.0}}}) {
 		t.Errorf("close the hub: %d %v", status, rep)
 	}
 	waitUntil(t, func() bool { return len(s.emu.Connections("chat")) == 0 })
@@ -221,17 +232,17 @@ func TestIntegrationManage(t *testing.T) {
 	}
 
 	// Invalid input runs nothing.
-	if status, rep := s.post(t, "/api/manage?hub=chat", `[{"action":"closeConnections"},{"action":"exists","userId":""}]`); status != 400 || !strings.Contains(rep["error"].(string), "manage action 1: userId is empty") {
+	if status, rep := s.post(t, "/api/manage?hub=chat", `[{"action":"closeConnections","all":true},{"action":"exists","userId":""}]`); status != 400 || !strings.Contains(rep["error"].(string), "manage action 1: userId is empty") {
 		t.Errorf("invalid: %d %v", status, rep)
 	}
 	if n := s.emu.Counts().REST["SignalR_CloseConnections"]; n != 1 {
 		t.Errorf("%d hub closes, want 1", n)
 	}
 	// Standalone, a page of another site may not manage.
-	if status, _ := s.post(t, "/api/manage?hub=chat", `{"action":"closeConnections"}`, "Origin", "https://evil.example"); status != http.StatusForbidden {
+	if status, _ := s.post(t, "/api/manage?hub=chat", `{"action":"closeConnections","all":true}`, "Origin", "https://evil.example"); status != http.StatusForbidden {
 		t.Errorf("browser origin: %d, want 403", status)
 	}
-	if status, _ := s.post(t, "/api/manage?hub=other", `{"action":"closeConnections"}`); status != http.StatusNotFound {
+	if status, _ := s.post(t, "/api/manage?hub=other", `{"action":"closeConnections","all":true}`); status != http.StatusNotFound {
 		t.Errorf("unknown hub: %d, want 404", status)
 	}
 }
@@ -270,7 +281,70 @@ func (f *fakeService) Invoke(ctx context.Context, hub, connection string, p bind
 	if err := f.next("invoke", hub); err != nil {
 		return nil, err
 	}
+	if f.invokeResult != nil {
+		return f.invokeResult, nil
+	}
 	return json.Marshal(p.Arguments)
+}
+
+// TestManageInvokeUnknown checks that an invocation whose answer was lost
+// (a gateway's 504, a reset after it was written) says the client may have
+// run the method, which the caller must know before invoking it again, and
+// that one refused before it reached the client does not.
+func TestManageInvokeUnknown(t *testing.T) {
+	for _, tt := range []struct {
+		outcome bindings.Outcome
+		status  int
+		want    bool
+	}{
+		{bindings.Unknown, http.StatusGatewayTimeout, true},
+		{bindings.Unknown, 0, true},
+		{bindings.Refused, http.StatusForbidden, false},
+		{bindings.NotSent, 0, false},
+	} {
+		svc := &fakeService{fail: func(string, int) error {
+			return &bindings.Error{Op: "invoke a client method", Endpoint: fakeEndpoint, Status: tt.status, Outcome: tt.outcome}
+		}}
+		h := newTestHandler(t, svc, nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/manage", strings.NewReader(`{"action":"invoke","connectionId":"c","target":"t","arguments":[]}`)))
+		var rep manageBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil || len(rep.Results) != 1 {
+			t.Fatalf("%s %d: %d %s", tt.outcome, tt.status, rec.Code, rec.Body)
+		}
+		if got := strings.Contains(rep.Results[0].Error, "the client may have run the method"); got != tt.want {
+			t.Errorf("%s %d: %q, want a warning that the client may have run it: %v", tt.outcome, tt.status, rep.Results[0].Error, tt.want)
+		}
+	}
+}
+
+// TestManageRepliesBounded checks that what the service answers counts
+// against SIGNALR_MAX_INFLIGHT_BYTES: an array of invocations whose
+// clients each return a megabyte stops starting actions once the results
+// fill the budget, rather than holding a megabyte per action (a thousand
+// actions, a gigabyte, for a request of a hundred kilobytes).
+func TestManageRepliesBounded(t *testing.T) {
+	svc := &fakeService{invokeResult: json.RawMessage(`"` + strings.Repeat("x", 1<<20) + `"`)}
+	h := newTestHandler(t, svc, &Options{MaxInflightBytes: 3 << 20})
+	body := "[" + strings.TrimSuffix(strings.Repeat(`{"action":"invoke","connectionId":"c","target":"t","arguments":[]},`, 10), ",") + "]"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/manage", strings.NewReader(body)))
+	var rep manageBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("status %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if svc.calls > 4 {
+		t.Errorf("%d invocations ran with 3 MB in flight allowed, want at most 4", svc.calls)
+	}
+	if len(rep.Results) != 10 || !strings.Contains(rep.Results[9].Error, "SIGNALR_MAX_INFLIGHT_BYTES") || rep.Results[0].Error != "" {
+		t.Errorf("results: first error %q, last error %q", rep.Results[0].Error, rep.Results[len(rep.Results)-1].Error)
+	}
+	if h.inflight.used != 0 {
+		t.Errorf("%d bytes still held after the request", h.inflight.used)
+	}
 }
 
 func TestPayloadManage(t *testing.T) {
@@ -326,11 +400,29 @@ func TestIntegrationManagePayload(t *testing.T) {
 
 // FuzzDecodeManage: any body is refused with an error or read into
 // actions that each name a known action with the fields it needs.
+// TestDecodeManageAllocsLinear bounds what reading a manage body allocates
+// per byte, as for messages: a long excluded list grew its slice a quarter
+// at a time (29 bytes per byte).
+func TestDecodeManageAllocsLinear(t *testing.T) {
+	const perByte = 24
+	for what, body := range map[string]string{
+		"an invocation of 500,000 arguments":    `{"action":"invoke","connectionId":"c","target":"t","arguments":` + string(costtest.Zeros(500_000)) + `}`,
+		"a close excluding 250,000 connections": `{"action":"closeConnections","all":true,"excluded":[` + strings.Repeat(`"a",`, 249_999) + `"a"]}`,
+	} {
+		costtest.CheckAllocs(t, what, len(body), perByte, func() {
+			if _, err := decodeManage([]byte(body), 0); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
 func FuzzDecodeManage(f *testing.F) {
 	f.Add(`[{"action":"invoke","connectionId":"c","target":"t","arguments":[1,{"a":[]}]},{"action":"exists","userId":"u","groupName":"g"}]`)
 	f.Add(`{"action":"closeConnections","groupName":"g","excluded":["a","b"],"reason":"r"}`)
 	f.Add(`{"action":"listConnections","groupName":"g","top":3,"TOP":4}`)
 	f.Add(`[{"Action":"closeConnection","ConnectionId":"c"}]`)
+	f.Add("{\"action\":\"closeConnections\",\"userId\":\"a\",\"u\u017FerId\":\"b\",\"all\":true}")
 	f.Fuzz(func(t *testing.T, body string) {
 		actions, err := decodeManage([]byte(body), 50)
 		if err != nil {
@@ -351,6 +443,11 @@ func FuzzDecodeManage(f *testing.F) {
 			case actListConnections:
 				if a.GroupName == "" {
 					t.Fatalf("action %d of %q: list without groupName", i, body)
+				}
+			case actCloseConnections:
+				// The whole hub only on purpose; one audience only.
+				if n := btoi(a.UserID != "") + btoi(a.GroupName != "") + btoi(a.All); n != 1 {
+					t.Fatalf("action %d of %q: closes with %d of userId, groupName and all", i, body, n)
 				}
 			}
 		}
