@@ -95,14 +95,32 @@ func (e *Endpoint) serviceToken(ctx context.Context, deadline time.Time, hub, us
 		e.logOnce("claims", "client tokens signed by the service carry the user id only; other claims are dropped (grant SignalR App Server to sign locally with claims)",
 			"dropped", len(claims))
 	}
-	return e.GenerateToken(ctx, hub, userID)
+	tok, err := e.GenerateToken(ctx, hub, userID)
+	var be *Error
+	if err != nil && ctx.Err() == context.DeadlineExceeded && errors.As(err, &be) && be.Op == opGenerateToken && be.Status == 0 {
+		// Cut at the wait's own bound, not the caller's. A token request
+		// changes nothing on the service, so that no answer came is all
+		// there is to say.
+		return "", &Error{
+			Op:       opGenerateToken,
+			Endpoint: e.uri,
+			Message: fmt.Sprintf("the service signed no client token within %s (%s); asking for a token changes nothing on the service, so it is safe to retry. Check the network path to %s",
+				e.opts.KeyWait, e.opts.name("KeyWait"), e.uri),
+			Err:     be.Err,
+			Outcome: be.Outcome,
+		}
+	}
+	return tok, err
 }
+
+// opGenerateToken names the service's signing in errors.
+const opGenerateToken = "generate a client token"
 
 // GenerateToken asks the service to sign a client token for the hub and
 // user (POST :generateToken, API version 2023-07-01), valid for
 // Options.TokenLifetime rounded up to whole minutes.
 func (e *Endpoint) GenerateToken(ctx context.Context, hub, userID string) (string, error) {
-	const op = "generate a client token"
+	const op = opGenerateToken
 	if err := ValidateHub(hub); err != nil {
 		return "", err
 	}

@@ -218,7 +218,7 @@ func TestServiceSigningWithinKeyWait(t *testing.T) {
 			defer close(f.blockGenerate)
 			clock := newClock()
 			c, _ := newTestClient(t, []EndpointConfig{entraEndpoint(t, f, &fakeCred{clock: clock})},
-				Options{Now: clock.Now, Negotiate: mode, KeyWait: 50 * time.Millisecond})
+				Options{Now: clock.Now, Negotiate: mode, KeyWait: 50 * time.Millisecond, OptionNames: map[string]string{"KeyWait": "SIGNALR_KEY_WAIT"}})
 			done := make(chan error, 1)
 			go func() {
 				_, err := c.ConnectionInfo(context.Background(), "chat", "ada", nil)
@@ -228,6 +228,16 @@ func TestServiceSigningWithinKeyWait(t *testing.T) {
 			case err := <-done:
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Errorf("error %v, want the request cut at KeyWait", err)
+				}
+				// A token request changes nothing: the error says so, and
+				// which setting bounds the wait.
+				for _, want := range []string{"within 50ms (SIGNALR_KEY_WAIT)", "safe to retry"} {
+					if err == nil || !strings.Contains(err.Error(), want) {
+						t.Errorf("error %v does not say %q", err, want)
+					}
+				}
+				if err != nil && strings.Contains(err.Error(), "may have acted") {
+					t.Errorf("error %v says the service may have acted on a token request", err)
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("no answer while the service does not sign; want one after KeyWait (50ms)")

@@ -169,6 +169,9 @@
   }
 
   let connection = null;
+  // client is the HandlerHttpClient of the connection, whose tokenUser is
+  // the user id the service took the connection for.
+  let client = null;
 
   function setConnected(on) {
     $('connect').disabled = on;
@@ -215,6 +218,7 @@
       setState('Disconnected', err?.message);
     });
     connection = c;
+    client = httpClient;
     setConnected(true);
     setState('Connecting', `as ${name || 'anonymous'} on hub ${hub}`);
     try {
@@ -238,7 +242,10 @@
     event.preventDefault();
     const text = $('text').value;
     const to = $('to').value.trim();
-    const message = { target: TARGET, arguments: [$('name').value.trim() || 'anonymous', text] };
+    // Labelled with the user id the client token carries, not the name
+    // typed: the handler may not have taken that as the user id.
+    const from = connection && typeof client?.tokenUser === 'string' && client.tokenUser;
+    const message = { target: TARGET, arguments: [from || 'anonymous', text] };
     if (to) message.userId = to;
     const status = $('send-state');
     status.textContent = 'Sending…';

@@ -269,6 +269,14 @@ test('the demo page works against examples/chat and shows the user id the token 
     const who = JSON.parse((await done('whoAmI returned ')).slice('whoAmI returned '.length));
     assert.deepEqual(who, { connectionId: got.from, userId: '' });
     assert.equal(await tab.eval(`document.getElementById('invoke-note').hidden`), true);
+
+    // The page's own send is labelled with the token's user id, which is
+    // none here, not with the name typed.
+    await tab.eval(`document.getElementById('text').value = 'sent by the page'; document.getElementById('send').click()`);
+    const sent = await until(async () => tab.eval(`[...document.querySelectorAll('#messages li')].map((li) => ({
+      from: li.querySelector('.from')?.textContent ?? null, text: li.querySelector('.text')?.textContent }))
+      .find((m) => m.text === 'sent by the page') ?? null`), 10000, "the page's message to come back");
+    assert.deepEqual(sent, { from: 'anonymous', text: 'sent by the page' });
   } finally {
     await browser.close();
   }

@@ -192,14 +192,14 @@ func deliver[T any](ctx context.Context, h *Handler, c *call, kind string,
 			st, msg := classify(err)
 			switch {
 			case errors.Is(err, errShuttingDown):
-				st, msg = http.StatusServiceUnavailable, "not sent: the handler is shutting down; it is safe to send again"
+				st, msg = http.StatusServiceUnavailable, notSentPrefix+"the handler is shutting down; it is safe to send again"
 				stopped++
 			case errors.Is(err, errNotSent):
-				msg = "not sent: the request's time ran out before its turn; it is safe to send again"
+				msg = notSentPrefix + "the request's time ran out before its turn; it is safe to send again"
 			case errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), errDrainEnded):
 				// Cut off at the drain's end: unknown when it was written
 				// (itemFailure says so), else never sent.
-				st, msg = http.StatusServiceUnavailable, "not sent: the handler shut down before the request went out; it is safe to send again"
+				st, msg = http.StatusServiceUnavailable, notSentPrefix+"the handler shut down before the request went out; it is safe to send again"
 				stopped++
 			}
 			c.log.Error(c.function+" item failed", "hub", hub, "index", i, "status", st, "error", err)

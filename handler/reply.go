@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/internal/hostproto"
@@ -68,19 +69,34 @@ type failure struct {
 }
 
 // itemFailure is the failure of item i with err, whose short message is
-// msg.
+// msg. Where msg speaks of an answer that did not come in time, true only
+// of an item that went out, the text is made to agree with the item's
+// state.
 func itemFailure(i int, err error, msg string) failure {
-	const unknown = ": the item may have been delivered, and sending it again may deliver it twice; the function log has the details under this correlation id"
+	const (
+		see     = "; the function log has the details under this correlation id"
+		unknown = ": the item may have been delivered, and sending it again may deliver it twice" + see
+	)
 	state := bindings.OutcomeOf(err)
+	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 	switch {
-	case state != bindings.Unknown:
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+	case state == bindings.Unknown && timedOut:
 		msg = "SignalR Service did not answer in time" + unknown
-	default:
+	case state == bindings.Unknown:
 		msg = "the answer of SignalR Service was lost on the way back" + unknown
+	case state == bindings.NotSent && timedOut && !strings.HasPrefix(msg, notSentPrefix):
+		// Such as a token or key that did not come in time.
+		msg = notSentPrefix + "the time ran out before the request went out to SignalR Service; it is safe to send again" + see
+	case state == bindings.Refused && timedOut:
+		// With several endpoints: one refused it, and the time ran out
+		// before it went to another.
+		msg = "SignalR Service refused it, and the time ran out before it went to every endpoint; routes says which endpoints took it" + see
 	}
 	return failure{Index: i, Error: msg, State: string(state)}
 }
+
+// notSentPrefix begins the message of an item that never went out.
+const notSentPrefix = "not sent: "
 
 // acceptedBody answers messages and groups requests that all went through.
 type acceptedBody struct {

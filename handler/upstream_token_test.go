@@ -348,7 +348,10 @@ func TestUpstreamTokenAndSignatureBothRequired(t *testing.T) {
 	}
 }
 
-func TestUpstreamTokenKeysRefreshedDaily(t *testing.T) {
+// TestUpstreamTokenKeysRefreshedHourly checks that the authority's keys
+// are fetched again once they are an hour old, and not before: a key the
+// authority withdrew is trusted until then, and refused soon after.
+func TestUpstreamTokenKeysRefreshedHourly(t *testing.T) {
 	a := newTestAuthority(t)
 	clock := &testClock{now: time.Now()}
 	var logs bytes.Buffer
@@ -356,13 +359,25 @@ func TestUpstreamTokenKeysRefreshedDaily(t *testing.T) {
 	if got := postWithToken(h, "Authorization", a.token(t, "key-1", serviceClaimsAt(clock.Now()))); got != 200 {
 		t.Fatalf("status %d", got)
 	}
-	// The authority withdraws key-1 for key-2. A day on, a token under
-	// key-1 is still taken while the keys are fetched again behind it...
-	withdrawn := a.token(t, "key-1", serviceClaimsAt(clock.Now().Add(25*time.Hour)))
+	// The authority withdraws key-1 for key-2.
+	withdrawn := a.token(t, "key-1", serviceClaimsAt(clock.Now().Add(59*time.Minute)))
 	a.mu.Lock()
 	a.keys = map[string]*rsa.PrivateKey{"key-2": newRSAKey(t)}
 	a.mu.Unlock()
-	clock.Add(25 * time.Hour)
+	// Short of an hour, the keys at hand stay: no fetch starts.
+	clock.Add(59 * time.Minute)
+	for range 10 {
+		if got := postWithToken(h, "Authorization", withdrawn); got != 200 {
+			t.Fatalf("status %d at 59 minutes: the keys were fetched again before they were an hour old", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := a.fetches.Load(); n != 1 {
+		t.Fatalf("%d key fetches at 59 minutes, want 1", n)
+	}
+	// An hour on, a token under key-1 is still taken while the keys are
+	// fetched again behind it...
+	clock.Add(2 * time.Minute)
 	if got := postWithToken(h, "Authorization", withdrawn); got != 200 {
 		t.Fatalf("status %d while the keys refresh", got)
 	}
@@ -370,7 +385,7 @@ func TestUpstreamTokenKeysRefreshedDaily(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for postWithToken(h, "Authorization", withdrawn) != 401 {
 		if time.Now().After(deadline) {
-			t.Fatalf("a withdrawn key is still trusted after the daily refresh; %d fetches", a.fetches.Load())
+			t.Fatalf("a withdrawn key is still trusted after the hourly refresh; %d fetches", a.fetches.Load())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
