@@ -86,17 +86,28 @@ func handlerNearMisses(environ []string) []string {
 			names = append(names, name)
 		}
 	}
+	looseNames := make([]string, len(names))
+	for i, n := range names {
+		looseNames[i] = loose(n)
+	}
 	var out []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
 		if IsComment(name) || slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, name) }) {
 			continue
 		}
+		// Every variable of the process is compared, on Azure a hundred
+		// or more: the lengths rule out most pairs before any distance is
+		// computed, which keeps this off the start-up's critical path.
+		lname := loose(name)
 		best, bestDistance := "", maxNearMiss+1
-		for _, n := range names {
-			ln := loose(n)
-			if d := distance(loose(name), ln); d <= min(maxNearMiss, len(ln)/8) && d < bestDistance {
-				best, bestDistance = n, d
+		for i, ln := range looseNames {
+			allowed := min(maxNearMiss, len(ln)/8)
+			if abs(len(lname)-len(ln)) > allowed {
+				continue
+			}
+			if d := distance(lname, ln); d <= allowed && d < bestDistance {
+				best, bestDistance = names[i], d
 			}
 		}
 		if best != "" {
@@ -110,7 +121,16 @@ func handlerNearMisses(environ []string) []string {
 // loose is a setting's name for comparing spellings: lower case, without
 // the separators "_" and ":".
 func loose(name string) string {
-	return strings.NewReplacer("_", "", ":", "").Replace(strings.ToLower(name))
+	return looseReplacer.Replace(strings.ToLower(name))
+}
+
+var looseReplacer = strings.NewReplacer("_", "", ":", "")
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 func sortedSectionKeys() []string {

@@ -89,3 +89,19 @@ func TestHandlerNearMisses(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkHandlerNearMisses compares an App Service sized environment
+// (a few hundred variables, their names of every length) with the handler's
+// settings at start-up: most pairs are ruled out by their lengths.
+func BenchmarkHandlerNearMisses(b *testing.B) {
+	var environ []string
+	for i := range 300 {
+		environ = append(environ, strings.Repeat("W", 4+i%40)+"_SETTING="+strings.Repeat("v", 20))
+	}
+	environ = append(environ, "SIGNALR_HUB=chat")
+	for b.Loop() {
+		if got := handlerNearMisses(environ); len(got) != 1 {
+			b.Fatalf("near misses %q, want the one for SIGNALR_HUB", got)
+		}
+	}
+}
