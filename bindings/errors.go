@@ -52,12 +52,17 @@ const (
 	// written): it may have been delivered. Sending it again may deliver
 	// it twice.
 	Unknown Outcome = "unknown"
+	// Partial: with several endpoints, some took it and the others did
+	// not (none may have taken it without saying so): Route.Took names
+	// those that did. Sending it again to every endpoint delivers it twice
+	// through those; send it again only to the others.
+	Partial Outcome = "partial"
 )
 
 // OutcomeOf says what became of the operation that failed with err: the
 // Outcome of the *Error it holds; with several endpoints (*EndpointsError),
-// Unknown when any may have acted, else NotSent when none was sent, else
-// Refused. An *InputError is Refused. An error that holds none of these
+// Unknown when any may have acted, else Partial when some took it, else
+// NotSent when none was sent, else Refused. An *InputError is Refused. An error that holds none of these
 // came before any request (ErrNoOnlineEndpoint, an invalid hub, a deadline
 // that passed first): NotSent. OutcomeOf(nil) is "".
 func OutcomeOf(err error) Outcome {
@@ -66,16 +71,21 @@ func OutcomeOf(err error) Outcome {
 	}
 	var ee *EndpointsError
 	if errors.As(err, &ee) {
-		out := Outcome("")
+		out, took := Outcome(""), false
 		for _, r := range ee.Results {
 			switch o := OutcomeOf(r.Err); {
 			case o == Unknown:
 				return Unknown
+			case r.Err == nil:
+				took = true
 			case o == Refused || out == "":
 				out = o
 			}
 		}
-		if out == "" {
+		switch {
+		case took:
+			return Partial
+		case out == "":
 			return NotSent
 		}
 		return out

@@ -451,3 +451,35 @@ func TestUntracedTransportFailureUnknown(t *testing.T) {
 		t.Errorf("outcome %q after %d requests (error %v), want unknown after 1", got, n, err)
 	}
 }
+
+// TestOutcomeOfSeveralEndpoints: an item some endpoints took is Partial,
+// never NotSent or Refused (sending it again to all would deliver it twice
+// through those), unless one may have taken it without saying so.
+func TestOutcomeOfSeveralEndpoints(t *testing.T) {
+	notSent := &Error{Outcome: NotSent}
+	refused := &Error{Outcome: Refused}
+	unknown := &Error{Outcome: Unknown}
+	tests := []struct {
+		name string
+		errs []error
+		want Outcome
+	}{
+		{"took and not sent", []error{nil, notSent}, Partial},
+		{"took and refused", []error{refused, nil}, Partial},
+		{"took and unknown", []error{nil, unknown}, Unknown},
+		{"not sent anywhere", []error{notSent, notSent}, NotSent},
+		{"refused and not sent", []error{notSent, refused}, Refused},
+		{"refused and unknown", []error{refused, unknown}, Unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ee := &EndpointsError{Op: "send"}
+			for i, err := range tt.errs {
+				ee.Results = append(ee.Results, EndpointResult{Endpoint: fmt.Sprintf("https://%d.example", i), Err: err})
+			}
+			if got := OutcomeOf(ee); got != tt.want {
+				t.Errorf("OutcomeOf = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -60,8 +60,9 @@ type partialBody struct {
 
 // failure is one message or group action the service did not accept.
 // State says what became of it: "notSent" (safe to send again),
-// "refused" (the service or the handler refused it), or "unknown" (the
-// answer was lost after it was sent: it may have been delivered).
+// "refused" (the service or the handler refused it), "unknown" (the
+// answer was lost after it was sent: it may have been delivered), or,
+// with several endpoints, "partial" (some took it: routes says which).
 type failure struct {
 	Index int    `json:"index"`
 	Error string `json:"error"`
@@ -87,6 +88,8 @@ func itemFailure(i int, err error, msg string) failure {
 	case state == bindings.NotSent && timedOut && !strings.HasPrefix(msg, notSentPrefix):
 		// Such as a token or key that did not come in time.
 		msg = notSentPrefix + "the time ran out before the request went out to SignalR Service; it is safe to send again" + see
+	case state == bindings.Partial:
+		msg = "some endpoints took it and others did not (routes says which): send it again only to the others, naming them in endpoints, or it is delivered twice through those that took it; " + msg
 	case state == bindings.Refused && timedOut:
 		// With several endpoints: one refused it, and the time ran out
 		// before it went to another.
