@@ -143,13 +143,8 @@ func (s *Server) authorityToken(w http.ResponseWriter, r *http.Request) {
 	if s.injected(w, r, AuthorityToken) {
 		return
 	}
-	tenant := r.PathValue("tenant")
-	if err := r.ParseForm(); err != nil {
-		s.oauthFail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded.")
-		return
-	}
-	if !s.dir.tenantKnown(tenant) {
-		s.unknownTenant(w, tenant)
+	tenant, ok := s.tenantForm(w, r)
+	if !ok {
 		return
 	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
@@ -322,13 +317,8 @@ func derivedUUID(parts ...string) string {
 // the token endpoint's. Entra ID has no such endpoint: a real app signs
 // its users in with MSAL.
 func (s *Server) userTokenEndpoint(w http.ResponseWriter, r *http.Request) {
-	tenant := r.PathValue("tenant")
-	if err := r.ParseForm(); err != nil {
-		s.oauthFail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded.")
-		return
-	}
-	if !s.dir.tenantKnown(tenant) {
-		s.unknownTenant(w, tenant)
+	tenant, ok := s.tenantForm(w, r)
+	if !ok {
 		return
 	}
 	in := UserSignIn{User: r.PostForm.Get("user"), Audience: r.PostForm.Get("audience"), TenantID: tenant}
@@ -358,4 +348,19 @@ func (s *Server) userTokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	secs := int64(exp.Sub(s.Now()) / time.Second)
 	writeJSON(w, http.StatusOK, tokenReply{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok})
+}
+
+// tenantForm reads a token request's form and its tenant, as Entra ID's
+// token endpoint does; false when it answered the request with an error.
+func (s *Server) tenantForm(w http.ResponseWriter, r *http.Request) (string, bool) {
+	tenant := r.PathValue("tenant")
+	if err := r.ParseForm(); err != nil {
+		s.oauthFail(w, http.StatusBadRequest, "invalid_request", 900144, "The request body must be application/x-www-form-urlencoded.")
+		return "", false
+	}
+	if !s.dir.tenantKnown(tenant) {
+		s.unknownTenant(w, tenant)
+		return "", false
+	}
+	return tenant, true
 }
