@@ -75,6 +75,12 @@ func UseLocalSettings(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ApplyLocalSettings(path, values)
+}
+
+// ApplyLocalSettings is UseLocalSettings for the Values already read from
+// path (ReadLocalSettings), which names the file in its errors.
+func ApplyLocalSettings(path string, values map[string]string) ([]string, error) {
 	env := newAppSettings(os.Environ())
 	var set []string
 	for name, value := range values {

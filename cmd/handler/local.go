@@ -66,7 +66,7 @@ func useLocalSettings(named string) (*localSettingsReport, error) {
 			r.Comments++
 		}
 	}
-	names, err := settings.UseLocalSettings(r.File)
+	names, err := settings.ApplyLocalSettings(r.File, values)
 	if err != nil {
 		r.Unusable = true
 		return r, err
