@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/signalr-entra/handler/bindings"
 	"github.com/signalr-entra/handler/internal/hostproto"
@@ -51,6 +52,9 @@ type Event struct {
 	Error string `json:"error"`
 
 	svc Service
+	// args reads Arguments for Argument: in turn, each is read once.
+	argsMu sync.Mutex
+	args   hostproto.ArrayCursor
 }
 
 // EventFunc handles an upstream event. For an invocation the client awaits,
@@ -97,8 +101,12 @@ func newEventKey(hub, category, event string) eventKey {
 }
 
 // Argument decodes the i-th argument into v, as json.Unmarshal does.
+// Reading the arguments in turn reads the array once: a client can send
+// as many as the body holds.
 func (e *Event) Argument(i int, v any) error {
-	arg, n := hostproto.ArrayElement(e.Arguments, i)
+	e.argsMu.Lock()
+	arg, n := e.args.Element(e.Arguments, i)
+	e.argsMu.Unlock()
 	if arg == nil {
 		return fmt.Errorf("%s has %d arguments; there is no argument %d", e.Event, n, i)
 	}

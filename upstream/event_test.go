@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,5 +30,33 @@ func TestEventArgument(t *testing.T) {
 	}
 	if err := e.Argument(0, new(int)); err == nil || !strings.Contains(err.Error(), "argument 0 of Echo") {
 		t.Errorf("wrong type: %v", err)
+	}
+}
+
+// TestEventArgumentsInTurn: reading every argument in turn, then one again,
+// gives each one, and a new Arguments slice is read afresh.
+func TestEventArgumentsInTurn(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range 500 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(strconv.Itoa(i))
+	}
+	b.WriteString("]")
+	e := &Event{Event: "Sum", Arguments: json.RawMessage(b.String())}
+	for _, i := range []int{0, 1, 2, 250, 499, 3} {
+		var got int
+		if err := e.Argument(i, &got); err != nil || got != i {
+			t.Fatalf("argument %d = %d, %v", i, got, err)
+		}
+	}
+	e.Arguments = json.RawMessage(`[7]`)
+	if err := e.Argument(0, new(int)); err != nil {
+		t.Errorf("new arguments: %v", err)
+	}
+	if err := e.Argument(1, new(int)); err == nil || !strings.Contains(err.Error(), "Sum has 1 arguments") {
+		t.Errorf("past the new arguments: %v", err)
 	}
 }

@@ -129,3 +129,29 @@ func repeatJoined(s string, n int) string {
 	}
 	return b.String()
 }
+
+// TestArrayCursorLinear: reading every element of an array in turn passes
+// over each byte once, where asking ArrayElement for each index would pass
+// over the array's start again for every element (n²/2 bytes); an earlier
+// element starts again, and every element is the one ArrayElement finds.
+func TestArrayCursorLinear(t *testing.T) {
+	for _, n := range []int{1000, 4000} {
+		array := []byte("[" + strings.Repeat(`{"a":[1,"x"]},`, n-1) + `{"a":[1,"x"]}]`)
+		var c ArrayCursor
+		for i := range n {
+			elem, got := c.Element(array, i)
+			if want, _ := ArrayElement(array, i); got != i || !bytes.Equal(elem, want) {
+				t.Fatalf("element %d = %s (%d), want %s", i, elem, got, want)
+			}
+		}
+		if _, count := c.Element(array, n); count != n {
+			t.Errorf("past the end: %d elements, want %d", count, n)
+		}
+		if read := c.read + c.r.i; read > len(array) {
+			t.Errorf("%d elements read in turn passed over %d bytes of %d", n, read, len(array))
+		}
+		if elem, _ := c.Element(array, 1); string(elem) != `{"a":[1,"x"]}` {
+			t.Errorf("an earlier element again: %s", elem)
+		}
+	}
+}

@@ -337,15 +337,43 @@ func (r *jsonReader) end() {
 // the number of elements when there is no such element (or array is null
 // or no array). It reads only as far as the element.
 func ArrayElement(array []byte, i int) (elem []byte, n int) {
-	r := &jsonReader{b: array}
-	if r.null() || !r.enter('[', "an array") {
-		return nil, 0
-	}
-	for ; r.more(']', n == 0); n++ {
-		if n == i {
-			return r.raw(), n
+	var c ArrayCursor
+	return c.Element(array, i)
+}
+
+// ArrayCursor reads elements of one JSON array by index, as ArrayElement
+// does, going on from where its last read stopped when the element asked
+// for comes after it: reading every element in turn costs one pass over the
+// array, not one pass per element. An element before the last one read, or
+// another array, starts again from the beginning.
+type ArrayCursor struct {
+	r    jsonReader
+	next int  // the index of the element r stands before
+	end  bool // r passed the closing bracket, or the array is no array
+	// read counts the bytes passed over, for the cost tests.
+	read int
+}
+
+// Element returns the i-th element of array, or nil and the number of
+// elements when there is none.
+func (c *ArrayCursor) Element(array []byte, i int) (elem []byte, n int) {
+	if i < c.next || len(array) != len(c.r.b) || len(array) > 0 && &array[0] != &c.r.b[0] {
+		c.read += c.r.i
+		c.r, c.next, c.end = jsonReader{b: array}, 0, false
+		if c.r.null() || !c.r.enter('[', "an array") {
+			c.end = true
 		}
-		r.skip()
 	}
-	return nil, n
+	for !c.end {
+		if !c.r.more(']', c.next == 0) {
+			c.end = true
+			break
+		}
+		c.next++
+		if c.next-1 == i {
+			return c.r.raw(), i
+		}
+		c.r.skip()
+	}
+	return nil, c.next
 }
